@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+/// Where the TensorRT headers live. Jetson's JetPack puts them in /usr/include/aarch64-linux-gnu;
+/// set TENSORRT_INCLUDE to compile the real bridge against another copy. Without headers the
+/// bridge compiles to a stub that reports "built without TensorRT headers".
+let tensorRTInclude = ProcessInfo.processInfo.environment["TENSORRT_INCLUDE"]
+/// CUDA runtime headers (cuda_runtime_api.h), needed by NvInfer.h; optional, set with CUDA_INCLUDE.
+let cudaInclude = ProcessInfo.processInfo.environment["CUDA_INCLUDE"]
+
+var bridgeFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17", "-fno-exceptions"])]
+for path in [tensorRTInclude, cudaInclude].compactMap({ $0 }) where !path.isEmpty {
+    bridgeFlags.append(.unsafeFlags(["-I", path]))
+}
+
+/// Hot numeric code is optimised even in debug builds so the test suite runs real models quickly.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kiln", targets: ["kiln"]),
+        .executable(name: "kiln-bench", targets: ["kiln-bench"]),
+    ],
+    dependencies: [],
+    targets: [
+        .target(name: "KilnCore", swiftSettings: optimised),
+        .target(name: "KilnONNX", dependencies: ["KilnCore"]),
+        .target(name: "CKilnTensorRT", cxxSettings: bridgeFlags, linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "KilnCUDA", dependencies: ["KilnCore"]),
+        .target(
+            name: "KilnInference",
+            dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "CKilnTensorRT"],
+            swiftSettings: optimised),
+        .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
+        .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),
+        .target(name: "KilnTelemetry", dependencies: ["KilnCore"]),
+        .target(
+            name: "KilnAgent",
+            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA"]),
+        .executableTarget(name: "kiln", dependencies: ["KilnAgent"]),
+        .executableTarget(name: "kiln-bench", dependencies: ["KilnAgent"], swiftSettings: optimised),
+        .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
+        .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
+        .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
+        .testTarget(name: "KilnInferenceTests", dependencies: ["KilnInference", "KilnTestSupport"]),
+        .testTarget(name: "KilnVideoTests", dependencies: ["KilnVideo", "KilnTestSupport"]),
+        .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),
+        .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnTelemetry", "KilnTestSupport"]),
+        .testTarget(name: "KilnAgentTests", dependencies: ["KilnAgent", "KilnTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

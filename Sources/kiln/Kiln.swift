@@ -1,0 +1,66 @@
+import Foundation
+import KilnCore
+
+/// The `kiln` command-line entry point: dispatches to subcommands and maps errors to exit codes.
+@main
+enum Kiln {
+    /// Every subcommand, in the order `kiln --help` lists them.
+    static let commands: [any Command.Type] = [
+    ]
+
+    static let exitCodes = """
+        Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 invalid model or engine.
+        """
+
+    static func overview() -> String {
+        let width = commands.map { $0.name.count }.max() ?? 0
+        let lines = commands.map { "  \($0.name.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.summary)" }
+        return """
+            kiln: fires ONNX models into engines for this device, caches them, and runs them on video.
+
+            Usage: kiln COMMAND [ARGUMENTS]
+
+            Commands:
+            \(lines.joined(separator: "\n"))
+              help       Show help for a command (kiln help COMMAND)
+
+            \(exitCodes)
+            """
+    }
+
+    static func main() async {
+        var argv = Array(CommandLine.arguments.dropFirst())
+        guard let name = argv.first, !["--help", "-h", "help"].contains(name) || argv.count > 1 else {
+            print(overview())
+            exit(0)
+        }
+        argv.removeFirst()
+        if name == "help" || name == "--help" || name == "-h" {
+            guard let command = commands.first(where: { $0.name == argv.first }) else {
+                FileHandle.standardError.write(Data("kiln: unknown command \(argv.first ?? ""); run `kiln --help`\n".utf8))
+                exit(ExitCode.usage.rawValue)
+            }
+            print(command.help)
+            exit(0)
+        }
+        guard let command = commands.first(where: { $0.name == name }) else {
+            FileHandle.standardError.write(Data("kiln: unknown command \(name); run `kiln --help` for the list\n".utf8))
+            exit(ExitCode.usage.rawValue)
+        }
+        if argv.contains("--help") || argv.contains("-h") {
+            print(command.help)
+            exit(0)
+        }
+        var arguments = Arguments(argv, command: name)
+        do {
+            let code = try await command.run(&arguments)
+            exit(code.rawValue)
+        } catch let error as KilnError {
+            FileHandle.standardError.write(Data("kiln \(name): \(error.description)\n".utf8))
+            exit(error.exitCode.rawValue)
+        } catch {
+            FileHandle.standardError.write(Data("kiln \(name): \(error)\n".utf8))
+            exit(ExitCode.runtimeFailure.rawValue)
+        }
+    }
+}

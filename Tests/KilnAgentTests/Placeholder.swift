@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct KilnAgentPlaceholderTests {
+    @Test func moduleLinks() {}
+}

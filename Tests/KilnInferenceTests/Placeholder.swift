@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct KilnInferencePlaceholderTests {
+    @Test func moduleLinks() {}
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct KilnONNXPlaceholderTests {
+    @Test func moduleLinks() {}
+}

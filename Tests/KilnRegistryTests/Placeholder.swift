@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct KilnRegistryPlaceholderTests {
+    @Test func moduleLinks() {}
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct KilnTelemetryPlaceholderTests {
+    @Test func moduleLinks() {}
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct KilnVideoPlaceholderTests {
+    @Test func moduleLinks() {}
+}
