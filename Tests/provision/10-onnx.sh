@@ -1,7 +1,6 @@
 # ONNX reader/writer tests: the conformance data inside onnx==1.22.0 (the last release that ships
 # onnx/backend/test/data/node on disk). The pin itself lives in 00-base.sh; this checks that the
 # installed package really carries the data, so a wrong onnx version fails here, loudly.
-need_pip onnx==1.22.0
 
 check_onnx_node_data() {
     local node
