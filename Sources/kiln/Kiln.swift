@@ -6,6 +6,9 @@ import KilnCore
 enum Kiln {
     /// Every subcommand, in the order `kiln --help` lists them.
     static let commands: [any Command.Type] = [
+        PublishCommand.self,
+        PullCommand.self,
+        StatusCommand.self,
     ]
 
     static let exitCodes = """
