@@ -163,11 +163,12 @@ final class NVRTCFunctions: @unchecked Sendable {
     let nvrtcGetPTXSize: @convention(c) (CUhandle, UnsafeMutablePointer<Int>) -> CUresult
     let nvrtcGetPTX: @convention(c) (CUhandle, UnsafeMutablePointer<CChar>) -> CUresult
 
-    /// Loads NVRTC (or `KILN_LIBNVRTC`), newest soname first.
-    init() throws(CUDAError) {
+    /// Loads NVRTC: `path` if given, else `KILN_LIBNVRTC`, else the newest soname that loads.
+    init(path: String? = nil) throws(CUDAError) {
         var names = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so.11.1", "libnvrtc.so.11.0",
                      "libnvrtc.so.10.2", "libnvrtc.so"]
         if let custom = getenv("KILN_LIBNVRTC") { names.insert(String(cString: custom), at: 0) }
+        if let path { names = [path] }
         let (h, name): (UnsafeMutableRawPointer, String)
         switch openLibrary(names) {
         case .success(let lib): (h, name) = lib

@@ -1,8 +1,9 @@
 /// What the GPU preprocessing kernel computes for one frame size: the geometry and normalisation
 /// of `KilnVideo.PreprocessSpec`, already resolved to numbers.
 ///
-/// `a[c] = 1/(255·std[c])`, `b[c] = −mean[c]/std[c]`, computed in Float exactly as the CPU path does,
-/// so both sides multiply by the same constants.
+/// `a[c] = 1/(255·std[c])`, `b[c] = −mean[c]/std[c]` and the pad `padValue·a[c] + b[c]` are computed in
+/// Float exactly as `KilnVideo.CPUPreprocessor` does, so both sides use the same constants.
+/// `KilnVideo`'s `PreprocessSpec.gpuParameters(frameWidth:frameHeight:)` builds these from a spec.
 public struct GPUPreprocessParameters: Sendable, Equatable {
     /// Model input width.
     public var width: Int
@@ -44,24 +45,11 @@ public struct GPUPreprocessParameters: Sendable, Equatable {
         self.half = half
     }
 
-    /// Letterbox geometry for a `frameWidth`×`frameHeight` frame, as `PreprocessSpec.geometry` computes it.
-    public static func letterbox(frameWidth w: Int, frameHeight h: Int, width: Int, height: Int, outputBGR: Bool = false,
-                                 mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1], padValue: Float = 114,
-                                 half: Bool = false) -> GPUPreprocessParameters {
-        let r = min(Double(width) / Double(w), Double(height) / Double(h))
-        let nw = max(1, min(width, Int((Double(w) * r).rounded())))
-        let nh = max(1, min(height, Int((Double(h) * r).rounded())))
-        return GPUPreprocessParameters(width: width, height: height, contentWidth: nw, contentHeight: nh,
-                                       padX: (width - nw) / 2, padY: (height - nh) / 2, outputBGR: outputBGR,
-                                       mean: mean, std: std, padValue: padValue, half: half)
-    }
-
     /// Per-channel multiplier, offset and normalised pad value.
     public var coefficients: (a: [Float], b: [Float], pad: [Float]) {
         let a = (0..<3).map { c in 1 / (255 * std[c]) }
         let b = (0..<3).map { c in -mean[c] / std[c] }
-        // Fused like the kernel's content path: fmaf(v, a, b).
-        let pad = (0..<3).map { c in b[c].addingProduct(padValue, a[c]) }
+        let pad = (0..<3).map { c in padValue * a[c] + b[c] }
         return (a, b, pad)
     }
 

@@ -19,7 +19,8 @@ public final class GPUPreprocessor: @unchecked Sendable {
     public init(context: CUDAContext, compiler: NVRTCCompiler = NVRTCCompiler(cache: .defaultCache())) throws(CUDAError) {
         self.context = context
         let sm = "\(context.device.computeMajor)\(context.device.computeMinor)"
-        compilation = try compiler.compile(source: PreprocessKernelSource.source, name: "kiln_preprocess.cu", sm: sm)
+        compilation = try compiler.compile(source: PreprocessKernelSource.source, name: "kiln_preprocess.cu", sm: sm,
+                                            options: ["--fmad=false"])
         module = try CUDAModule(context: context, image: compilation.image)
         var kernels: [String: CUDAFunction] = [:]
         for half in [false, true] {

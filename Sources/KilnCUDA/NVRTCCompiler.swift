@@ -23,8 +23,33 @@ public struct NVRTCCompiler: Sendable {
     /// Where compiled images are kept; `nil` disables caching.
     public var cache: CubinCache?
 
-    /// Creates a compiler with an optional cache.
-    public init(cache: CubinCache?) { self.cache = cache }
+    /// A specific NVRTC library (tests load the pip wheel's); `nil` uses the process-wide one.
+    let library: NVRTCFunctions?
+
+    /// Creates a compiler with an optional cache, using the system's NVRTC.
+    public init(cache: CubinCache?) {
+        self.cache = cache
+        self.library = nil
+    }
+
+    /// Creates a compiler that uses the NVRTC library at `libraryPath` (e.g. from the `nvidia-cuda-nvrtc` wheel).
+    public init(cache: CubinCache?, libraryPath: String) throws(CUDAError) {
+        self.cache = cache
+        self.library = try NVRTCFunctions(path: libraryPath)
+    }
+
+    func resolvedLibrary() throws(CUDAError) -> NVRTCFunctions {
+        if let library { return library }
+        return try CUDA.nvrtc()
+    }
+
+    /// NVRTC's version as loaded by this compiler.
+    public func version() throws(CUDAError) -> (major: Int, minor: Int) {
+        let api = try resolvedLibrary()
+        var major: Int32 = 0, minor: Int32 = 0
+        try api.check(api.nvrtcVersion(&major, &minor), "nvrtcVersion")
+        return (Int(major), Int(minor))
+    }
 
     /// The cache key for `source` compiled with `options` for `sm` (`90`) by NVRTC `version`.
     public static func cacheKey(source: String, options: [String], sm: String, nvrtcVersion: (major: Int, minor: Int)) -> String {
@@ -33,8 +58,8 @@ public struct NVRTCCompiler: Sendable {
 
     /// Compiles `source` (named `name` in messages) for `sm_<sm>`, or returns the cached image.
     public func compile(source: String, name: String, sm: String, options extra: [String] = []) throws(CUDAError) -> Output {
-        let api = try CUDA.nvrtc()
-        let version = try CUDA.nvrtcVersion()
+        let api = try resolvedLibrary()
+        let version = try version()
         let hasCubin = api.nvrtcGetCUBIN != nil && api.nvrtcGetCUBINSize != nil
         let target = hasCubin ? "--gpu-architecture=sm_\(sm)" : "--gpu-architecture=compute_\(sm)"
         let options = [target, "--std=c++14"] + extra

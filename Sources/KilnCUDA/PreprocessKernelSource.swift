@@ -1,10 +1,10 @@
 /// The CUDA C source of Kiln's preprocessing kernels, compiled at run time by NVRTC.
 ///
 /// One pass per output element block: letterbox/stretch bilinear resize (half-pixel centres,
-/// clamped edges, horizontal then vertical interpolation in float32 with `fmaf`), channel order,
-/// `v·a[c] + b[c]` normalisation, HWC uint8 → NCHW float32/float16, for a batch of frames
-/// (`blockIdx.z`). The arithmetic is exactly `KilnVideo.PreprocessSpec`'s, term by term, so the GPU
-/// agrees with the CPU path to rounding. No headers: NVRTC needs none (half conversion is PTX).
+/// clamped edges; vertical then horizontal interpolation in float32, uncontracted, in the same
+/// order as `KilnVideo.CPUPreprocessor`), channel order, `v·a[c] + b[c]` normalisation, HWC uint8 → NCHW float32/float16, for a batch of frames
+/// (`blockIdx.z`). The arithmetic is exactly `KilnVideo.PreprocessSpec`'s, term by term, so with `--fmad=false`
+/// the GPU reproduces the CPU path's float32 results bit for bit. No headers: NVRTC needs none (half conversion is PTX).
 ///
 /// `PX` output pixels per thread (1 or 2): with 2, rows of even width are stored as `float2`/`half2`.
 enum PreprocessKernelSource {
@@ -42,6 +42,18 @@ static __device__ __forceinline__ unsigned short kiln_f2h(float f) {
     return h;
 }
 
+// Source coordinate of destination index d along one axis, exactly as KilnVideo.CPUPreprocessor's
+// tables: s = (d + 0.5)·scale − 0.5, floored at 0; lo = floor(s) capped at n−1; hi = min(lo+1, n−1);
+// weight s − lo, or 0 at the edge. Compiled with --fmad=false so nothing is contracted.
+static __device__ __forceinline__ void kiln_axis(int d, float scale, int n, int& lo, int& hi, float& f) {
+    float s = ((float)d + 0.5f) * scale - 0.5f;
+    if (s < 0.f) s = 0.f;
+    lo = (int)floorf(s);
+    if (lo > n - 1) lo = n - 1;
+    hi = min(lo + 1, n - 1);
+    f = hi == lo ? 0.f : s - (float)lo;
+}
+
 template <int PX, bool HALF>
 static __device__ __forceinline__ void kiln_preprocess(const KilnPreprocessParams& p) {
     const int x0 = (int)(blockIdx.x * blockDim.x + threadIdx.x) * PX;
@@ -53,13 +65,7 @@ static __device__ __forceinline__ void kiln_preprocess(const KilnPreprocessParam
     const bool rowIn = cy >= 0 && cy < p.contentH;
     int ya = 0, yb = 0;
     float fy = 0.f;
-    if (rowIn) {
-        float sy = fmaf((float)cy + 0.5f, p.scaleY, -0.5f);
-        sy = fminf(fmaxf(sy, 0.f), (float)(p.srcH - 1));
-        ya = (int)sy;
-        yb = min(ya + 1, p.srcH - 1);
-        fy = sy - (float)ya;
-    }
+    if (rowIn) kiln_axis(cy, p.scaleY, p.srcH, ya, yb, fy);
     const unsigned char* r0 = src + (long long)ya * p.srcPitch;
     const unsigned char* r1 = src + (long long)yb * p.srcPitch;
     float out[3][PX];
@@ -68,27 +74,21 @@ static __device__ __forceinline__ void kiln_preprocess(const KilnPreprocessParam
         const int x = x0 + i;
         const int cx = x - p.padX;
         if (rowIn && cx >= 0 && cx < p.contentW && x < p.dstW) {
-            float sx = fmaf((float)cx + 0.5f, p.scaleX, -0.5f);
-            sx = fminf(fmaxf(sx, 0.f), (float)(p.srcW - 1));
-            const int xa = (int)sx;
-            const int xb = min(xa + 1, p.srcW - 1);
-            const float fx = sx - (float)xa;
+            int xa, xb;
+            float fx;
+            kiln_axis(cx, p.scaleX, p.srcW, xa, xb, fx);
             const unsigned char* a0 = r0 + xa * 3;
             const unsigned char* b0 = r0 + xb * 3;
             const unsigned char* a1 = r1 + xa * 3;
             const unsigned char* b1 = r1 + xb * 3;
-            const unsigned char p00[3] = {a0[0], a0[1], a0[2]};
-            const unsigned char p01[3] = {b0[0], b0[1], b0[2]};
-            const unsigned char p10[3] = {a1[0], a1[1], a1[2]};
-            const unsigned char p11[3] = {b1[0], b1[1], b1[2]};
 #pragma unroll
             for (int c = 0; c < 3; c++) {
                 const int s = p.swapRB ? 2 - c : c;
-                const float v00 = (float)p00[s], v01 = (float)p01[s], v10 = (float)p10[s], v11 = (float)p11[s];
-                const float top = fmaf(fx, v01 - v00, v00);
-                const float bot = fmaf(fx, v11 - v10, v10);
-                const float v = fmaf(fy, bot - top, top);
-                out[c][i] = fmaf(v, p.a[c], p.b[c]);
+                const float v00 = (float)a0[s], v01 = (float)b0[s], v10 = (float)a1[s], v11 = (float)b1[s];
+                const float c0 = v00 + fy * (v10 - v00);
+                const float c1 = v01 + fy * (v11 - v01);
+                const float v = c0 + fx * (c1 - c0);
+                out[c][i] = v * p.a[c] + p.b[c];
             }
         } else {
 #pragma unroll

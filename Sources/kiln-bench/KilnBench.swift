@@ -16,6 +16,7 @@ enum KilnBench {
     /// Every benchmark, in listing order.
     static let benchmarks: [any Benchmark.Type] = [
         PreprocessBenchmark.self,
+        GPUPreprocessBenchmark.self,
     ]
 
     static func main() async {
