@@ -334,18 +334,17 @@ extension ReferenceKernels {
         let explicitOut = node.ints("output_shape")
         for a in 0..<r {
             let full = strides[a] * (input[a] - 1) + outPad[a] + (kernel[a] - 1) * dil[a] + 1
-            if let os = explicitOut {
-                let target = os[os.count - r + a]
+            let same = autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER"
+            if let os = explicitOut, !same || node.ints("pads") != nil {
+                // Explicit output shape with explicit (default zero) pads, as ONNX's reference does.
+                if let pads = node.ints("pads"), pads.count == 2 * r { padB[a] = pads[a]; padE[a] = pads[a + r] }
+                output[a] = os[os.count - r + a]
+            } else if same {
+                let target = explicitOut.map { $0[$0.count - r + a] } ?? input[a] * strides[a]
                 let total = full - target
-                if autoPad == "SAME_UPPER" { padB[a] = total / 2; padE[a] = total - total / 2 } else {
-                    padB[a] = total - total / 2; padE[a] = total / 2
-                }
-                output[a] = target
-            } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
-                let target = input[a] * strides[a]
-                let total = max(0, full - target)
-                if autoPad == "SAME_UPPER" { padB[a] = total / 2; padE[a] = total - total / 2 } else {
-                    padB[a] = total - total / 2; padE[a] = total / 2
+                let half = Int((Double(total) / 2).rounded(.down))
+                if autoPad == "SAME_UPPER" { padB[a] = half; padE[a] = total - half } else {
+                    padB[a] = total - half; padE[a] = half
                 }
                 output[a] = target
             } else {

@@ -162,10 +162,10 @@ enum Activation: Sendable, Equatable {
         case .relu: for k in 0..<n { p[k] = max(p[k], 0) }
         case .leakyRelu(let a): for k in 0..<n { let x = p[k]; p[k] = x < 0 ? x * a : x }
         case .clip(let lo, let hi): for k in 0..<n { p[k] = min(max(p[k], lo), hi) }
-        case .sigmoid: for k in 0..<n { p[k] = sigmoid(p[k]) }
+        case .sigmoid: for k in 0..<n { p[k] = logistic(p[k]) }
         case .hardSigmoid(let a, let b): for k in 0..<n { p[k] = max(0, min(1, a * p[k] + b)) }
         case .hardSwish: for k in 0..<n { let x = p[k]; p[k] = x * max(0, min(1, x / 6 + 0.5)) }
-        case .swish: for k in 0..<n { let x = p[k]; p[k] = x * sigmoid(x) }
+        case .swish: for k in 0..<n { let x = p[k]; p[k] = x * logistic(x) }
         }
     }
 
@@ -199,7 +199,7 @@ enum Activation: Sendable, Equatable {
     }
 }
 
-@inline(__always) func sigmoid(_ x: Float) -> Float {
+@inline(__always) func logistic(_ x: Float) -> Float {
     x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
 }
 

@@ -10,11 +10,20 @@ func parallelFor(_ count: Int, threads: Int, minChunk: Int = 1, _ body: (Range<I
         return
     }
     let chunk = (count + workers - 1) / workers
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-        let start = w * chunk
-        let end = min(count, start + chunk)
-        if start < end { body(start..<end) }
+    withoutActuallyEscaping(body) { escaping in
+        let box = UncheckedSendable(escaping)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let start = w * chunk
+            let end = min(count, start + chunk)
+            if start < end { box.value(start..<end) }
+        }
     }
+}
+
+/// Carries a value the caller guarantees is used safely across the workers of one parallel loop.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// A raw pointer that may cross into `concurrentPerform` closures; each worker writes its own range.
