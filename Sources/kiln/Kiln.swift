@@ -8,6 +8,7 @@ enum Kiln {
     static let commands: [any Command.Type] = [
         DemoCommand.self,
         RunCommand.self,
+        VerifyCommand.self,
         InspectCommand.self,
         PublishCommand.self,
         PullCommand.self,
