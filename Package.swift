@@ -27,7 +27,7 @@ let package = Package(
     dependencies: [],
     targets: [
         .target(name: "KilnCore", swiftSettings: optimised),
-        .target(name: "KilnONNX", dependencies: ["KilnCore"]),
+        .target(name: "KilnONNX", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "CKilnTensorRT", cxxSettings: bridgeFlags, linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "KilnCUDA", dependencies: ["KilnCore"]),
         .target(

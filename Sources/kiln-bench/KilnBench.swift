@@ -5,6 +5,10 @@ import KilnAgent
 @main
 enum KilnBench {
     static func main() async throws {
-        print("usage: kiln-bench BENCHMARK")
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        switch arguments.first {
+        case "onnx-read": try ONNXReadBenchmark.run(Array(arguments.dropFirst()))
+        default: print("usage: kiln-bench BENCHMARK\n  onnx-read [MODEL] [--python PY] [--iterations N]")
+        }
     }
 }
