@@ -9,8 +9,11 @@ public struct ModelInspection: Sendable, Codable, Equatable {
 
     /// One dimension of a shape: a fixed size, a named dynamic axis, or an unnamed dynamic axis.
     public enum Dimension: Sendable, Codable, Equatable, CustomStringConvertible {
+        /// A fixed size (JSON: a number).
         case fixed(Int)
+        /// A dynamic axis with a symbolic name (JSON: the name).
         case named(String)
+        /// A dynamic axis without a name (JSON: null).
         case dynamic
 
         public init(from decoder: any Decoder) throws {
