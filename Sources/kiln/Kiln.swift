@@ -6,6 +6,8 @@ import KilnCore
 enum Kiln {
     /// Every subcommand, in the order `kiln --help` lists them.
     static let commands: [any Command.Type] = [
+        DoctorCommand.self,
+        CacheCommand.self,
     ]
 
     static let exitCodes = """
