@@ -81,11 +81,13 @@ struct CacheCommand: Command {
         return .ok
     }
 
+    /// `kiln cache ls --json`'s object.
     struct Listing: Encodable {
         var usage: EngineCache.Usage
         var entries: [EngineCacheEntry]
     }
 
+    /// `kiln cache gc --json`'s object.
     struct GCOutput: Encodable {
         var report: EngineCache.GCReport
         var evicted: [EngineCacheEntry]
@@ -93,6 +95,7 @@ struct CacheCommand: Command {
         var usage: EngineCache.Usage
     }
 
+    /// The `kiln cache ls` table.
     static func listing(_ entries: [EngineCacheEntry], usage: EngineCache.Usage) -> String {
         var lines = ["cache \(usage.directory): \(usage.entries) entries, \(bytes(usage.bytes)) of \(bytes(usage.budgetBytes))"]
         guard !entries.isEmpty else { return lines[0] }
@@ -107,20 +110,20 @@ struct CacheCommand: Command {
         }
         return lines.joined(separator: "\n")
     }
-}
 
-/// `12.3 MiB`-style sizes.
-func bytes(_ n: Int) -> String {
-    if n < 1024 { return "\(n) B" }
-    if n < 1 << 20 { return String(format: "%.1f KiB", Double(n) / 1024) }
-    if n < 1 << 30 { return String(format: "%.1f MiB", Double(n) / 1_048_576) }
-    return String(format: "%.2f GiB", Double(n) / 1_073_741_824)
-}
+    /// `12.3 MiB`-style sizes.
+    static func bytes(_ n: Int) -> String {
+        if n < 1024 { return "\(n) B" }
+        if n < 1 << 20 { return String(format: "%.1f KiB", Double(n) / 1024) }
+        if n < 1 << 30 { return String(format: "%.1f MiB", Double(n) / 1_048_576) }
+        return String(format: "%.2f GiB", Double(n) / 1_073_741_824)
+    }
 
-/// Prints `value` as one line of JSON (sorted keys, ISO 8601 dates).
-func printJSON<T: Encodable>(_ value: T) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
-    print(String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self))
+    /// Prints `value` as one line of JSON (sorted keys, ISO 8601 dates).
+    static func printJSON<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        print(String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self))
+    }
 }

@@ -47,13 +47,14 @@ struct DoctorCommand: Command {
             workspace: plan, workspaceExplanation: plan.description, backends: BackendProbe.statuses(),
             cache: context.cache.usage(), recentBuilds: Array(context.cache.recentBuilds().suffix(10)))
         if json {
-            printJSON(report)
+            CacheCommand.printJSON(report)
         } else {
             print(text(report))
         }
         return .ok
     }
 
+    /// The human-readable report.
     static func text(_ r: Report) -> String {
         func mib(_ b: Int?) -> String { b.map { "\($0 >> 20) MiB" } ?? "unknown" }
         let f = r.device, p = r.profile
@@ -84,7 +85,7 @@ struct DoctorCommand: Command {
         }
         out.append("Cache")
         out.append("  directory:  \(r.cache.directory)")
-        out.append("  usage:      \(r.cache.entries) entries, \(bytes(r.cache.bytes)) of \(bytes(r.cache.budgetBytes)) budget")
+        out.append("  usage:      \(r.cache.entries) entries, \(CacheCommand.bytes(r.cache.bytes)) of \(CacheCommand.bytes(r.cache.budgetBytes)) budget")
         out.append("Recent builds")
         if r.recentBuilds.isEmpty { out.append("  none recorded") }
         for b in r.recentBuilds.reversed() {
@@ -94,6 +95,7 @@ struct DoctorCommand: Command {
         return out.joined(separator: "\n")
     }
 
+    /// `cublas+cudnn`-style tactic list.
     static func tactics(_ t: TacticSources?) -> String {
         guard let t else { return "default" }
         let on = [("cublas", t.cublas), ("cublasLt", t.cublasLt), ("cudnn", t.cudnn), ("edge-mask", t.edgeMaskConvolutions)]
