@@ -8,6 +8,10 @@ enum Kiln {
     static let commands: [any Command.Type] = [
         DoctorCommand.self,
         CacheCommand.self,
+        InspectCommand.self,
+        PublishCommand.self,
+        PullCommand.self,
+        StatusCommand.self,
     ]
 
     static let exitCodes = """
