@@ -177,3 +177,15 @@ import Testing
         #expect(plan.workspaceBytes == (6 << 30) - (1024 << 20))
     }
 }
+
+@Suite struct GPUInfoTests {
+    @Test func cudaDeviceIdentityFeedsDetection() throws {
+        let orin = GPUDeviceIdentity(name: "Orin", uuid: "GPU-1", computeMajor: 8, computeMinor: 7,
+                                     totalMemoryBytes: 7_620_212 * 1024, integrated: true, multiprocessorCount: 8,
+                                     driverVersion: 12060, runtimeVersion: "12.6")
+        let gpu = GPUInfo(orin)
+        #expect(gpu.computeCapability == "8.7" && gpu.integrated)
+        let detection = try DeviceDetectorTests.detector("orin-nano-8gb").detect(gpu: gpu, catalog: DeviceDetectorTests.catalog)
+        #expect(detection.profile.name == "orin-nano-8gb")
+    }
+}
