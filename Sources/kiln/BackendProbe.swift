@@ -1,12 +1,14 @@
 import Glibc
 import KilnCore
+import KilnCUDA
 
 /// Whether each backend can run here, and why not: the one place `kiln doctor` and `kiln cache gc`
 /// learn about backends.
 ///
-/// Deliberately simple: the reference backend is always available; TensorRT and CUDA are probed by
-/// `dlopen`ing their libraries. The lead replaces this with the backends' own `availability()` and
-/// `identity()` once KilnInference's backends exist (see `currentIdentities`).
+/// Deliberately simple: the reference backend is always available; TensorRT is probed by
+/// `dlopen`ing libnvinfer, CUDA through KilnCUDA's driver loader and device query. The lead
+/// replaces this with the backends' own `availability()` and `identity()` once KilnInference's
+/// backends exist (see `currentIdentities`).
 enum BackendProbe {
     /// One backend's status.
     struct Status: Codable, Sendable {
@@ -60,16 +62,22 @@ enum BackendProbe {
     }
 
     static func cuda() -> Status {
-        guard let handle = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL) else {
-            return Status(name: "cuda", available: false, detail: "libcuda.so.1 not found", identity: nil)
+        if let reason = CUDA.unavailableReason() {
+            return Status(name: "cuda", available: false, detail: reason, identity: nil)
         }
-        defer { dlclose(handle) }
-        var detail = "libcuda.so.1"
-        if let symbol = dlsym(handle, "cuDriverGetVersion") {
-            typealias Fn = @convention(c) (UnsafeMutablePointer<Int32>) -> Int32
-            var v: Int32 = 0
-            if unsafeBitCast(symbol, to: Fn.self)(&v) == 0 { detail += " driver API \(v / 1000).\(v % 1000 / 10)" }
+        guard let device = try? CUDADevice.query(0), let identity = try? device.identity() else {
+            return Status(name: "cuda", available: false, detail: "device 0 cannot be queried", identity: nil)
         }
-        return Status(name: "cuda", available: true, detail: detail, identity: nil)
+        return Status(name: "cuda", available: true,
+                      detail: identity.summary + " (" + CUDA.loadedLibraries().joined(separator: ", ") + ")",
+                      identity: nil)
+    }
+
+    /// The CUDA device query for detection: GPU 0, or `nil` without a driver or device.
+    static func gpu() -> GPUInfo? {
+        guard CUDA.unavailableReason() == nil, let device = try? CUDADevice.query(0),
+            let identity = try? device.identity()
+        else { return nil }
+        return GPUInfo(identity)
     }
 }
