@@ -9,6 +9,8 @@ enum Kiln {
         DemoCommand.self,
         RunCommand.self,
         VerifyCommand.self,
+        DoctorCommand.self,
+        CacheCommand.self,
         InspectCommand.self,
         PublishCommand.self,
         PullCommand.self,

@@ -19,6 +19,7 @@ struct RunCommand: Command {
         few seconds on stderr and at the end on stdout.
 
         \(RunOptions.help)
+        \(DeviceContext.flagHelp)
         \(RegistryOptions.help)
 
         Examples:
@@ -29,12 +30,12 @@ struct RunCommand: Command {
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {
         let text = try arguments.required("MODEL")
         let options = try RunOptions(&arguments)
+        let device = try DeviceContext.resolve(&arguments)
         let registry = try RegistryOptions(&arguments)
         try arguments.finish()
         MemoryTuning.keepLargeBuffers()
         let reference = try ModelReference(parsing: text)
         let (model, hint) = try await resolve(reference, text: text, registry: registry)
-        let device = try DeviceContext.detect(profileOverride: options.profile, profilesDirectory: options.profilesDirectory)
         let sources = try options.makeSources()
         let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count), model: model,
                                  preprocessHint: hint, sources: sources, loop: options.loopConfiguration,
