@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
         .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
         .testTarget(name: "KilnInferenceTests", dependencies: ["KilnInference", "KilnTestSupport"]),
+        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnVideoTests", dependencies: ["KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),
         .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnTelemetry", "KilnTestSupport"]),

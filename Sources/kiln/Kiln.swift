@@ -6,6 +6,10 @@ import KilnCore
 enum Kiln {
     /// Every subcommand, in the order `kiln --help` lists them.
     static let commands: [any Command.Type] = [
+        DemoCommand.self,
+        RunCommand.self,
+        VerifyCommand.self,
+        InspectCommand.self,
         PublishCommand.self,
         PullCommand.self,
         StatusCommand.self,
