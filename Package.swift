@@ -28,7 +28,7 @@ let package = Package(
     dependencies: [],
     targets: [
         .target(name: "KilnCore", swiftSettings: optimised),
-        .target(name: "KilnONNX", dependencies: ["KilnCore"]),
+        .target(name: "KilnONNX", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "CKilnTensorRT", cxxSettings: bridgeFlags, linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "KilnCUDA", dependencies: ["KilnCore"]),
         .target(
@@ -43,6 +43,7 @@ let package = Package(
             dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA"]),
         .executableTarget(name: "kiln", dependencies: ["KilnAgent"]),
         .executableTarget(name: "kiln-bench", dependencies: ["KilnAgent"], swiftSettings: optimised),
+        .executableTarget(name: "kiln-fuzz", dependencies: ["KilnONNX"], swiftSettings: optimised),
         .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
         .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),

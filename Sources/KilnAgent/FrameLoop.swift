@@ -6,12 +6,12 @@ import Synchronization
 
 /// The frame loop: source → preprocess → infer → postprocess → sinks and statistics.
 ///
-/// Three kinds of dedicated threads form a pipeline, so frame N+1 is captured and preprocessed
-/// while frame N is inferred and frame N−1 postprocessed:
-/// 1. one **capture** thread per stream: `source.next()`, then CPU preprocessing into the input
-///    tensor of the engine currently in the slot; hands the frame to the `StreamMux` (a file
-///    source waits when its queue is full, a live source evicts its oldest frame, counted as
-///    dropped `queue_full`);
+/// Dedicated threads form a pipeline, so frame N+2 is captured while N+1 is preprocessed, N is
+/// inferred and N−1 postprocessed:
+/// 1. one **capture** thread per stream: `source.next()` into a small queue (a file source waits
+///    when it is full, a live source evicts its oldest frame, counted as dropped `queue_full`);
+///    then one **preprocess** thread per stream: CPU preprocessing into the input tensor of the
+///    engine currently in the slot, handed to the `StreamMux`;
 /// 2. one **inference** thread: takes up to one frame per stream (several when the engine's batch
 ///    axis is dynamic, stacked into one call), reads the engine from the `EngineSlot` once per
 ///    call (a rollout's swap lands between two calls), runs it;
@@ -30,13 +30,18 @@ public final class FrameLoop: Sendable {
         public var queueDepth: Int
         /// Seconds between periodic reports; nil for none.
         public var reportInterval: Double?
+        /// Run the stages on their own threads (true) or one after another on one thread, for
+        /// comparison (`kiln-bench loop`).
+        public var pipelined: Bool
 
         /// Creates a configuration.
-        public init(maxFrames: Int? = nil, duration: Double? = nil, queueDepth: Int = 2, reportInterval: Double? = 5) {
+        public init(maxFrames: Int? = nil, duration: Double? = nil, queueDepth: Int = 2, reportInterval: Double? = 5,
+                    pipelined: Bool = true) {
             self.maxFrames = maxFrames
             self.duration = duration
             self.queueDepth = queueDepth
             self.reportInterval = reportInterval
+            self.pipelined = pipelined
         }
     }
 
@@ -124,8 +129,20 @@ public final class FrameLoop: Sendable {
         let post = BoundedQueue<Completed>(capacity: 2)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                if !configuration.pipelined {
+                    spawn("kiln-serial") {
+                        self.serial()
+                        if let error = self.firstError.withLock({ $0 }) { done.resume(throwing: error) } else { done.resume() }
+                    }
+                    if let duration = configuration.duration {
+                        DispatchQueue.global().asyncAfter(deadline: .now() + duration) { self.stop() }
+                    }
+                    return
+                }
                 for (index, source) in sources.enumerated() {
-                    spawn("kiln-capture-\(index)") { self.capture(source, stream: index, into: mux) }
+                    let captured = BoundedQueue<Captured>(capacity: configuration.queueDepth)
+                    spawn("kiln-capture-\(index)") { self.capture(source, into: captured) }
+                    spawn("kiln-prep-\(index)") { self.preprocess(from: captured, stream: index, into: mux) }
                 }
                 spawn("kiln-infer") { self.infer(from: mux, to: post) }
                 spawn("kiln-post") {
@@ -142,11 +159,16 @@ public final class FrameLoop: Sendable {
         return statistics.summary()
     }
 
-    // MARK: 1. Capture and preprocess (one thread per stream)
+    // MARK: 1. Capture (one thread per stream)
 
-    private func capture(_ source: any FrameSource, stream: Int, into mux: StreamMux<InFlight>) {
-        defer { mux.finish(stream: stream) }
-        var preprocessor: CPUPreprocessor?
+    /// A captured frame waiting for preprocessing.
+    private struct Captured: Sendable {
+        var frame: Frame
+        var captureStart: Double
+    }
+
+    private func capture(_ source: any FrameSource, into queue: BoundedQueue<Captured>) {
+        defer { queue.close() }
         var reportedDrops: [String: Int] = [:]
         while !stopping.load(ordering: .acquiring) {
             if let limit = configuration.maxFrames {
@@ -162,23 +184,37 @@ public final class FrameLoop: Sendable {
                 firstError.withLock { if $0 == nil { $0 = error } }
                 break
             }
+            let item = Captured(frame: frame, captureStart: captureStart)
+            if source.isLive {
+                if queue.pushDroppingOldest(item) != nil { drop(frame.stream, "queue_full", 1) }
+            } else {
+                queue.push(item)
+            }
+            for (reason, total) in source.droppedFrames where total > reportedDrops[reason, default: 0] {
+                drop(frame.stream, reason, total - reportedDrops[reason, default: 0])
+                reportedDrops[reason] = total
+            }
+        }
+    }
+
+    // MARK: 1b. Preprocess (one thread per stream)
+
+    private func preprocess(from queue: BoundedQueue<Captured>, stream: Int, into mux: StreamMux<InFlight>) {
+        defer { mux.finish(stream: stream) }
+        var preprocessor: CPUPreprocessor?
+        while let captured = queue.pop() {
+            let frame = captured.frame
             let spec = slot.current.engine.preprocess
             if preprocessor?.spec != spec { preprocessor = CPUPreprocessor(spec: spec) }
             let t0 = MonotonicClock.now
             do {
                 let (tensor, geometry) = try preprocessor!.tensor(for: frame)
                 let item = InFlight(frame: frame, tensor: tensor, geometry: geometry, spec: spec,
-                                    captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
-                if mux.push(item, stream: stream, live: source.isLive) != nil {
-                    drop(frame.stream, "queue_full", 1)
-                }
+                                    captureStart: captured.captureStart, preprocessSeconds: MonotonicClock.now - t0)
+                _ = mux.push(item, stream: stream, live: false)
             } catch {
-                Log.error("\(source.description) frame \(frame.index): \(error)")
+                Log.error("stream \(frame.stream) frame \(frame.index): \(error)")
                 drop(frame.stream, "preprocess_error", 1)
-            }
-            for (reason, total) in source.droppedFrames where total > reportedDrops[reason, default: 0] {
-                drop(frame.stream, reason, total - reportedDrops[reason, default: 0])
-                reportedDrops[reason] = total
             }
         }
     }
@@ -239,29 +275,85 @@ public final class FrameLoop: Sendable {
     // MARK: 3. Postprocess, sinks and statistics (one thread)
 
     private func postprocess(from post: BoundedQueue<Completed>) {
-        var nextReport = configuration.reportInterval.map { MonotonicClock.now + $0 }
+        var reporter = Reporter(interval: configuration.reportInterval)
         while let completed = post.pop() {
             for (item, outputs) in zip(completed.items, completed.outputs) {
-                let t0 = MonotonicClock.now
-                let context = FrameContext(stream: item.frame.stream, index: item.frame.index, width: item.frame.width,
-                                           height: item.frame.height, geometry: item.geometry,
-                                           model: completed.engine.model, digest: completed.engine.digest)
-                do {
-                    if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
-                } catch {
-                    Log.error("postprocess \(item.frame.stream) frame \(item.frame.index): \(error)")
-                }
-                let now = MonotonicClock.now
-                let stages: [PipelineStage: Double] = [
-                    .capture: item.frame.captureSeconds, .preprocess: item.preprocessSeconds,
-                    .infer: completed.inferSeconds, .postprocess: now - t0, .endToEnd: now - item.captureStart,
-                ]
-                statistics.recordFrame(stream: item.frame.stream, stages: stages, at: now)
-                observers.frameFinished?(item.frame.stream, stages)
+                finish(item, outputs: outputs, inferSeconds: completed.inferSeconds, engine: completed.engine)
             }
-            if let due = nextReport, MonotonicClock.now >= due, let interval = configuration.reportInterval {
-                observers.report?(statistics.summary())
-                nextReport = due + interval
+            reporter.tick(self)
+        }
+    }
+
+    /// Postprocesses one frame, hands its result to the sink and records its statistics.
+    private func finish(_ item: InFlight, outputs: [String: Tensor], inferSeconds: Double, engine: ActiveEngine) {
+        let t0 = MonotonicClock.now
+        let context = FrameContext(stream: item.frame.stream, index: item.frame.index, width: item.frame.width,
+                                   height: item.frame.height, geometry: item.geometry,
+                                   model: engine.model, digest: engine.digest)
+        do {
+            if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
+        } catch {
+            Log.error("postprocess \(item.frame.stream) frame \(item.frame.index): \(error)")
+        }
+        let now = MonotonicClock.now
+        let stages: [PipelineStage: Double] = [
+            .capture: item.frame.captureSeconds, .preprocess: item.preprocessSeconds,
+            .infer: inferSeconds, .postprocess: now - t0, .endToEnd: now - item.captureStart,
+        ]
+        statistics.recordFrame(stream: item.frame.stream, stages: stages, at: now)
+        observers.frameFinished?(item.frame.stream, stages)
+    }
+
+    /// Calls the periodic-report observer every `interval` seconds.
+    private struct Reporter {
+        var interval: Double?
+        var due: Double?
+        init(interval: Double?) {
+            self.interval = interval
+            due = interval.map { MonotonicClock.now + $0 }
+        }
+        mutating func tick(_ loop: FrameLoop) {
+            guard let d = due, let interval, MonotonicClock.now >= d else { return }
+            loop.observers.report?(loop.statistics.summary())
+            due = d + interval
+        }
+    }
+
+    // MARK: Serial mode (every stage on one thread, for comparison)
+
+    private func serial() {
+        var preprocessors: [CPUPreprocessor?] = Array(repeating: nil, count: sources.count)
+        var active = Array(sources.indices)
+        var reporter = Reporter(interval: configuration.reportInterval)
+        while !active.isEmpty && !stopping.load(ordering: .acquiring) {
+            for index in active {
+                if let limit = configuration.maxFrames, admitted.add(1, ordering: .relaxed).newValue > limit {
+                    stop()
+                    return
+                }
+                let captureStart = MonotonicClock.now
+                do {
+                    guard let frame = try sources[index].next() else {
+                        active.removeAll { $0 == index }
+                        continue
+                    }
+                    let (engine, generation) = slot.current
+                    if preprocessors[index]?.spec != engine.preprocess { preprocessors[index] = CPUPreprocessor(spec: engine.preprocess) }
+                    let t0 = MonotonicClock.now
+                    let (tensor, geometry) = try preprocessors[index]!.tensor(for: frame)
+                    let item = InFlight(frame: frame, tensor: tensor, geometry: geometry, spec: engine.preprocess,
+                                        captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
+                    let t1 = MonotonicClock.now
+                    let outputs = try engine.runner.run([engine.inputName: tensor])
+                    let inferSeconds = MonotonicClock.now - t1
+                    slot.report(generation: generation, frames: 1, inferSeconds: inferSeconds, failed: false)
+                    finish(item, outputs: outputs, inferSeconds: inferSeconds, engine: engine)
+                } catch {
+                    Log.error("stream \(sources[index].description): \(error)")
+                    firstError.withLock { if $0 == nil { $0 = error } }
+                    active.removeAll { $0 == index }
+                }
+                reporter.tick(self)
             }
         }
     }

@@ -24,8 +24,8 @@ public struct ONNXError: KilnError, Equatable {
     }
 
     public var description: String {
-        var text = "invalid ONNX"
-        if let file { text += " file \(file)" }
+        var text = exitCode == .invalidModel ? "invalid ONNX" : "ONNX"
+        text += file.map { " file \($0)" } ?? " input"
         if let offset { text += " at byte \(offset)" }
         return text + ": " + message
     }

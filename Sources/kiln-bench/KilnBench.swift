@@ -1,7 +1,7 @@
 import Foundation
 
 /// One benchmark: prints a side-by-side table measured in one run.
-protocol Benchmark {
+protocol Benchmark: Sendable {
     /// The name on the command line (`kiln-bench NAME`).
     static var name: String { get }
     /// One line for the list.
@@ -13,9 +13,16 @@ protocol Benchmark {
 /// Kiln's benchmarks: `kiln-bench NAME [ARGS]`, each printing a side-by-side table.
 @main
 enum KilnBench {
+    static func main() async throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        switch arguments.first {
+        case "onnx-read": try ONNXReadBenchmark.run(Array(arguments.dropFirst()))
+        default: print("usage: kiln-bench BENCHMARK\n  onnx-read [MODEL] [--python PY] [--iterations N]")
+        }
     /// Every benchmark, in listing order.
     static let benchmarks: [any Benchmark.Type] = [
         PreprocessBenchmark.self,
+        LoopBenchmark.self,
         GPUPreprocessBenchmark.self,
     ]
 

@@ -7,6 +7,13 @@ enum Kiln {
     /// Every subcommand, in the order `kiln --help` lists them.
     static let commands: [any Command.Type] = [
         BuildEngineCommand.self,
+        DemoCommand.self,
+        RunCommand.self,
+        VerifyCommand.self,
+        InspectCommand.self,
+        PublishCommand.self,
+        PullCommand.self,
+        StatusCommand.self,
     ]
 
     static let exitCodes = """

@@ -132,3 +132,19 @@ struct IDPostprocessor: FramePostprocessor {
         #expect(summary.frames > 0)
     }
 }
+
+@Suite struct FrameLoopSerialModeTests {
+    @Test func serialModeDeliversTheSameFramesInOrder() async throws {
+        let slot = EngineSlot(ActiveEngine(runner: ChannelMeanRunner(id: 7), preprocess: PreprocessSpec(width: 16, height: 16),
+                                           model: "t", digest: "d", backend: "t"))
+        let lines = Lines()
+        let loop = FrameLoop(sources: [SyntheticSource(width: 64, height: 48, frameLimit: 30, stream: "a"),
+                                       SyntheticSource(width: 64, height: 48, frameLimit: 20, stream: "b")],
+                             slot: slot, postprocessor: IDPostprocessor(),
+                             configuration: .init(pipelined: false), observers: .init(result: lines.append))
+        let summary = try await loop.run()
+        #expect(summary.frames == 50)
+        let a = lines.lines.withLock { $0 }.filter { $0.hasPrefix("a ") }.map { Int($0.split(separator: " ")[1])! }
+        #expect(a == Array(0..<30))
+    }
+}
