@@ -9,7 +9,8 @@ let tensorRTInclude = ProcessInfo.processInfo.environment["TENSORRT_INCLUDE"]
 /// CUDA runtime headers (cuda_runtime_api.h), needed by NvInfer.h; optional, set with CUDA_INCLUDE.
 let cudaInclude = ProcessInfo.processInfo.environment["CUDA_INCLUDE"]
 
-var bridgeFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17", "-fno-exceptions"])]
+// Exceptions stay enabled: TensorRT 10's NvOnnxParser.h uses try/catch in inline code.
+var bridgeFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17"])]
 for path in [tensorRTInclude, cudaInclude].compactMap({ $0 }) where !path.isEmpty {
     bridgeFlags.append(.unsafeFlags(["-I", path]))
 }
