@@ -16,6 +16,7 @@ struct RunOptions {
     var threads = 0
     var reportInterval: Double? = 5
     var serial = false
+    var cpuPreprocess = false
 
     static let help = """
           --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720);
@@ -29,6 +30,7 @@ struct RunOptions {
           --threads N            CPU threads for the reference backend (default: all cores)
           --report-interval D    periodic report on stderr every D (default 5s; 0 turns it off)
           --serial               run every stage on one thread (for comparison)
+          --cpu-preprocess       preprocess on the CPU even when a GPU is present
           --json                 print the summary as one JSON object, the last line of stdout
         """
 
@@ -44,6 +46,7 @@ struct RunOptions {
             reportInterval = interval > 0 ? interval : nil
         }
         serial = a.flag("--serial")
+        cpuPreprocess = a.flag("--cpu-preprocess")
         json = a.flag("--json")
     }
 
@@ -57,7 +60,8 @@ struct RunOptions {
 
     /// The loop configuration these flags describe.
     var loopConfiguration: FrameLoop.Configuration {
-        FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial)
+        FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial,
+                                makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic())
     }
 
     /// Detects the device, opens the cache and picks the backend; returns the engine factory.
