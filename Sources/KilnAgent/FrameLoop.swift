@@ -71,6 +71,29 @@ public final class FrameLoop: Sendable {
             self.result = result
             self.report = report
         }
+
+        /// Observers that call `self`'s callbacks, then `other`'s.
+        public func merged(with other: Observers) -> Observers {
+            let a = self, b = other
+            var merged = Observers()
+            merged.frameFinished = { (stream: String, stages: [PipelineStage: Double]) in
+                a.frameFinished?(stream, stages)
+                b.frameFinished?(stream, stages)
+            }
+            merged.framesDropped = { (stream: String, reason: String, count: Int) in
+                a.framesDropped?(stream, reason, count)
+                b.framesDropped?(stream, reason, count)
+            }
+            merged.result = { (line: String) in
+                a.result?(line)
+                b.result?(line)
+            }
+            merged.report = { (summary: LoopSummary) in
+                a.report?(summary)
+                b.report?(summary)
+            }
+            return merged
+        }
     }
 
     /// A frame on its way from capture to postprocessing.
