@@ -265,3 +265,11 @@ public struct EngineCache: Sendable {
         if removedMeta || removedEngine { try AtomicFile.syncDirectory(enginesDirectory) }
     }
 }
+
+extension EngineCache {
+    /// The cache this process uses on a device with `profile`: `directory` or the default
+    /// (`defaultDirectory()`), with the profile's disk budget (`engineCacheBudgetMiB`).
+    public init(profile: DeviceProfile, directory: String? = nil) {
+        self.init(directory: directory ?? Self.defaultDirectory(), budgetBytes: profile.engineCacheBudgetMiB << 20)
+    }
+}
