@@ -222,7 +222,8 @@ public struct EngineCache: Sendable {
             return (stored, .uncached(reason: "\(error)"))
         }
         var tried = context.plannedWorkspaceBytes.map { [$0] } ?? []
-        if tried.last != artifact.workspaceBytes { tried.append(artifact.workspaceBytes) }
+        // Backends that report the workspace they used (TensorRT) add it when it differs from the plan.
+        if artifact.workspaceBytes > 0, tried.last != artifact.workspaceBytes { tried.append(artifact.workspaceBytes) }
         recordBuild(BuildRecord(
             key: digest, model: key.modelDigest, backend: key.identity.backend, profile: context.profile,
             result: .succeeded, error: nil, workspaceTriedBytes: tried, workspaceBytes: artifact.workspaceBytes,
