@@ -37,9 +37,11 @@ struct RunCommand: Command {
         let reference = try ModelReference(parsing: text)
         let (model, hint) = try await resolve(reference, text: text, registry: registry)
         let sources = try options.makeSources()
+        let telemetry = options.makeTelemetry()
         let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count), model: model,
                                  preprocessHint: hint, sources: sources, loop: options.loopConfiguration,
-                                 profile: device.detection.profile.name)
+                                 profile: device.detection.profile.name,
+                                 onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
         let report = try await session.run()
         try RunCommand.print(report, json: options.json)
         return .ok
