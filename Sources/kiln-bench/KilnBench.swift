@@ -13,17 +13,12 @@ protocol Benchmark: Sendable {
 /// Kiln's benchmarks: `kiln-bench NAME [ARGS]`, each printing a side-by-side table.
 @main
 enum KilnBench {
-    static func main() async throws {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        switch arguments.first {
-        case "onnx-read": try ONNXReadBenchmark.run(Array(arguments.dropFirst()))
-        default: print("usage: kiln-bench BENCHMARK\n  onnx-read [MODEL] [--python PY] [--iterations N]")
-        }
     /// Every benchmark, in listing order.
     static let benchmarks: [any Benchmark.Type] = [
         PreprocessBenchmark.self,
         LoopBenchmark.self,
         GPUPreprocessBenchmark.self,
+        ONNXReadBenchmark.self,
     ]
 
     static func main() async {

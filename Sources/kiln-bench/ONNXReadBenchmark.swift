@@ -5,8 +5,11 @@ import KilnONNX
 /// `kiln-bench onnx-read [MODEL] [--python PY] [--iterations N]`: how fast Kiln reads and writes
 /// an ONNX model, side by side with the `onnx` Python package (`onnx.load_from_string`, protobuf's
 /// C++/upb parser) on the same bytes. Without MODEL it writes a 7 MB conv net with the builder.
-enum ONNXReadBenchmark {
-    static func run(_ arguments: [String]) throws {
+enum ONNXReadBenchmark: Benchmark {
+    static let name = "onnx-read"
+    static let summary = "ONNX model read/write speed vs the python onnx package"
+
+    static func run(_ arguments: [String]) async throws {
         var args = arguments
         func option(_ name: String) -> String? {
             guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
