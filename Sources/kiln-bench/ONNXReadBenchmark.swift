@@ -7,7 +7,7 @@ import KilnONNX
 /// C++/upb parser) on the same bytes. Without MODEL it writes a 7 MB conv net with the builder.
 enum ONNXReadBenchmark: Benchmark {
     static let name = "onnx-read"
-    static let summary = "ONNX model read/write speed vs the python onnx package"
+    static let summary = "ONNX model parsing: Kiln's reader vs the python onnx package"
 
     static func run(_ arguments: [String]) async throws {
         var args = arguments
