@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct KilnVideoPlaceholderTests {
-    @Test func moduleLinks() {}
-}
