@@ -1,10 +1,101 @@
 import Foundation
-import KilnAgent
 
-/// Kiln's benchmarks: each prints a side-by-side table measured in one run.
+/// One benchmark: prints a side-by-side table measured in one run.
+protocol Benchmark: Sendable {
+    /// The name on the command line (`kiln-bench NAME`).
+    static var name: String { get }
+    /// One line for the list.
+    static var summary: String { get }
+    /// Runs the benchmark with its own arguments.
+    static func run(_ arguments: [String]) async throws
+}
+
+/// Kiln's benchmarks: `kiln-bench NAME [ARGS]`, each printing a side-by-side table.
 @main
 enum KilnBench {
-    static func main() async throws {
-        print("usage: kiln-bench BENCHMARK")
+    /// Every benchmark, in listing order.
+    static let benchmarks: [any Benchmark.Type] = [
+        PreprocessBenchmark.self,
+        LoopBenchmark.self,
+        GPUPreprocessBenchmark.self,
+        EngineCacheBenchmark.self,
+        ONNXReadBenchmark.self,
+    ]
+
+    static func main() async {
+        let args = Array(CommandLine.arguments.dropFirst())
+        guard let name = args.first, let bench = benchmarks.first(where: { $0.name == name }) else {
+            print("usage: kiln-bench BENCHMARK [ARGS]\n\nbenchmarks:")
+            for b in benchmarks { print("  \(b.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(b.summary)") }
+            exit(args.isEmpty ? 0 : 2)
+        }
+        do {
+            try await bench.run(Array(args.dropFirst()))
+        } catch {
+            FileHandle.standardError.write(Data("kiln-bench \(name): \(error)\n".utf8))
+            exit(1)
+        }
+    }
+}
+
+/// Shared helpers for benchmarks: option parsing, timing, table printing, running Python.
+enum BenchSupport {
+    /// The value after `--name` in `args`, if any.
+    static func option(_ args: [String], _ name: String) -> String? {
+        guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+        return args[i + 1]
+    }
+
+    /// The Python interpreter with the comparison libraries: `--python`, else the test venv.
+    static func python(_ args: [String]) -> String {
+        if let p = option(args, "--python") { return p }
+        let home = ProcessInfo.processInfo.environment["KILN_TEST_DATA"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kiln-test").path
+        return home + "/venv/bin/python3"
+    }
+
+    /// Median seconds per call of `body` over `iterations` runs after `warmup` runs.
+    static func time(iterations: Int, warmup: Int = 5, _ body: () throws -> Void) rethrows -> Double {
+        for _ in 0..<warmup { try body() }
+        var samples: [Double] = []
+        samples.reserveCapacity(iterations)
+        for _ in 0..<iterations {
+            let t = DispatchTime.now().uptimeNanoseconds
+            try body()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - t) * 1e-9)
+        }
+        samples.sort()
+        return samples[samples.count / 2]
+    }
+
+    /// Runs a Python script with arguments; returns stdout, throws with stderr on failure.
+    static func runPython(_ python: String, script: String, arguments: [String] = []) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["-c", script] + arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw NSError(domain: "kiln-bench", code: Int(p.terminationStatus), userInfo: [
+                NSLocalizedDescriptionKey: "python failed (\(python)): " + String(decoding: e, as: UTF8.self)])
+        }
+        return String(decoding: o, as: UTF8.self)
+    }
+
+    /// Prints rows as an aligned table with a header.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        let all = [header] + rows
+        let widths = (0..<header.count).map { c in all.map { $0[c].count }.max() ?? 0 }
+        func line(_ r: [String]) -> String {
+            r.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        print(line(header))
+        print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+        for r in rows { print(line(r)) }
     }
 }

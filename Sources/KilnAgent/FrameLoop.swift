@@ -1,0 +1,400 @@
+import Foundation
+import KilnCore
+import KilnInference
+import KilnVideo
+import Synchronization
+
+/// The frame loop: source → preprocess → infer → postprocess → sinks and statistics.
+///
+/// Dedicated threads form a pipeline, so frame N+2 is captured while N+1 is preprocessed, N is
+/// inferred and N−1 postprocessed:
+/// 1. one **capture** thread per stream: `source.next()` into a small queue (a file source waits
+///    when it is full, a live source evicts its oldest frame, counted as dropped `queue_full`);
+///    then one **preprocess** thread per stream: CPU preprocessing into the input tensor of the
+///    engine currently in the slot, handed to the `StreamMux`;
+/// 2. one **inference** thread: takes up to one frame per stream (several when the engine's batch
+///    axis is dynamic, stacked into one call), reads the engine from the `EngineSlot` once per
+///    call (a rollout's swap lands between two calls), runs it;
+/// 3. one **postprocess** thread: decodes outputs, writes result lines to the sink, records
+///    per-stage latency and FPS, and prints a periodic report.
+/// `run()` returns the final summary when the sources end, the frame or time limit is reached,
+/// or `stop()` is called (SIGINT/SIGTERM); queued frames are drained, never discarded.
+public final class FrameLoop: Sendable {
+    /// Limits and reporting of one run.
+    public struct Configuration: Sendable {
+        /// Stop after this many frames in total (all streams); nil for no limit.
+        public var maxFrames: Int?
+        /// Stop after this many seconds; nil for no limit.
+        public var duration: Double?
+        /// Frames queued per stream between capture and inference.
+        public var queueDepth: Int
+        /// Seconds between periodic reports; nil for none.
+        public var reportInterval: Double?
+        /// Run the stages on their own threads (true) or one after another on one thread, for
+        /// comparison (`kiln-bench loop`).
+        public var pipelined: Bool
+        /// Makes a preprocessor for a spec, on the thread that will use it (CPU by default;
+        /// `PreprocessorChoice.automatic` uses the GPU when one is present).
+        public var makePreprocessor: @Sendable (PreprocessSpec) -> any FramePreprocessor
+
+        /// Creates a configuration.
+        public init(maxFrames: Int? = nil, duration: Double? = nil, queueDepth: Int = 2, reportInterval: Double? = 5,
+                    pipelined: Bool = true,
+                    makePreprocessor: @escaping @Sendable (PreprocessSpec) -> any FramePreprocessor = { CPUPreprocessor(spec: $0) }) {
+            self.maxFrames = maxFrames
+            self.duration = duration
+            self.queueDepth = queueDepth
+            self.reportInterval = reportInterval
+            self.pipelined = pipelined
+            self.makePreprocessor = makePreprocessor
+        }
+    }
+
+    /// Callbacks into telemetry and sinks; each is called on a loop thread and must not block long.
+    public struct Observers: Sendable {
+        /// A frame finished, with its stage latencies in seconds.
+        public var frameFinished: (@Sendable (_ stream: String, _ stages: [PipelineStage: Double]) -> Void)?
+        /// Frames were dropped.
+        public var framesDropped: (@Sendable (_ stream: String, _ reason: String, _ count: Int) -> Void)?
+        /// A postprocessor produced a result line.
+        public var result: (@Sendable (_ line: String) -> Void)?
+        /// The periodic report is due.
+        public var report: (@Sendable (_ summary: LoopSummary) -> Void)?
+
+        /// Creates observers.
+        public init(frameFinished: (@Sendable (String, [PipelineStage: Double]) -> Void)? = nil,
+                    framesDropped: (@Sendable (String, String, Int) -> Void)? = nil,
+                    result: (@Sendable (String) -> Void)? = nil,
+                    report: (@Sendable (LoopSummary) -> Void)? = nil) {
+            self.frameFinished = frameFinished
+            self.framesDropped = framesDropped
+            self.result = result
+            self.report = report
+        }
+
+        /// Observers that call `self`'s callbacks, then `other`'s.
+        public func merged(with other: Observers) -> Observers {
+            let a = self, b = other
+            var merged = Observers()
+            merged.frameFinished = { (stream: String, stages: [PipelineStage: Double]) in
+                a.frameFinished?(stream, stages)
+                b.frameFinished?(stream, stages)
+            }
+            merged.framesDropped = { (stream: String, reason: String, count: Int) in
+                a.framesDropped?(stream, reason, count)
+                b.framesDropped?(stream, reason, count)
+            }
+            merged.result = { (line: String) in
+                a.result?(line)
+                b.result?(line)
+            }
+            merged.report = { (summary: LoopSummary) in
+                a.report?(summary)
+                b.report?(summary)
+            }
+            return merged
+        }
+    }
+
+    /// A frame on its way from capture to postprocessing.
+    private struct InFlight: Sendable {
+        var frame: Frame
+        var tensor: Tensor
+        var geometry: LetterboxGeometry
+        var spec: PreprocessSpec
+        var captureStart: Double
+        var preprocessSeconds: Double
+    }
+
+    /// One engine call's frames and what came back.
+    private struct Completed: Sendable {
+        var items: [InFlight]
+        var outputs: [[String: Tensor]]
+        var inferSeconds: Double
+        var engine: ActiveEngine
+    }
+
+    /// The streams this loop reads.
+    public let sources: [any FrameSource]
+    /// The engine the loop serves from.
+    public let slot: EngineSlot
+    /// Decodes outputs into results.
+    public let postprocessor: any FramePostprocessor
+    /// Limits and reporting.
+    public let configuration: Configuration
+    /// Statistics, readable while the loop runs.
+    public let statistics: LoopStatistics
+    private let observers: Observers
+    private let stopping = Atomic<Bool>(false)
+    private let admitted = Atomic<Int>(0)
+    private let firstError = Mutex<(any Error)?>(nil)
+
+    /// Creates a loop over `sources` serving from `slot`.
+    public init(sources: [any FrameSource], slot: EngineSlot, postprocessor: any FramePostprocessor = NoPostprocessor(),
+                configuration: Configuration = Configuration(), observers: Observers = Observers(),
+                statistics: LoopStatistics = LoopStatistics()) {
+        precondition(!sources.isEmpty, "FrameLoop needs at least one source")
+        self.sources = sources
+        self.slot = slot
+        self.postprocessor = postprocessor
+        self.configuration = configuration
+        self.observers = observers
+        self.statistics = statistics
+    }
+
+    /// Asks the loop to finish: sources close, queued frames drain, `run()` returns the summary.
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        for source in sources { source.close() }
+    }
+
+    /// Runs the loop to completion on its own threads and returns the final summary.
+    ///
+    /// Task cancellation stops the loop the same way `stop()` does. Throws the first source
+    /// error once everything queued has drained.
+    public func run() async throws -> LoopSummary {
+        let mux = StreamMux<InFlight>(streams: sources.count, depth: configuration.queueDepth)
+        let post = BoundedQueue<Completed>(capacity: 2)
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                if !configuration.pipelined {
+                    spawn("kiln-serial") {
+                        self.serial()
+                        if let error = self.firstError.withLock({ $0 }) { done.resume(throwing: error) } else { done.resume() }
+                    }
+                    if let duration = configuration.duration {
+                        DispatchQueue.global().asyncAfter(deadline: .now() + duration) { self.stop() }
+                    }
+                    return
+                }
+                for (index, source) in sources.enumerated() {
+                    let captured = BoundedQueue<Captured>(capacity: configuration.queueDepth)
+                    spawn("kiln-capture-\(index)") { self.capture(source, into: captured) }
+                    spawn("kiln-prep-\(index)") { self.preprocess(from: captured, stream: index, into: mux) }
+                }
+                spawn("kiln-infer") { self.infer(from: mux, to: post) }
+                spawn("kiln-post") {
+                    self.postprocess(from: post)
+                    if let error = self.firstError.withLock({ $0 }) { done.resume(throwing: error) } else { done.resume() }
+                }
+                if let duration = configuration.duration {
+                    DispatchQueue.global().asyncAfter(deadline: .now() + duration) { self.stop() }
+                }
+            }
+        } onCancel: {
+            self.stop()
+        }
+        return statistics.summary()
+    }
+
+    // MARK: 1. Capture (one thread per stream)
+
+    /// A captured frame waiting for preprocessing.
+    private struct Captured: Sendable {
+        var frame: Frame
+        var captureStart: Double
+    }
+
+    private func capture(_ source: any FrameSource, into queue: BoundedQueue<Captured>) {
+        defer { queue.close() }
+        var reportedDrops: [String: Int] = [:]
+        while !stopping.load(ordering: .acquiring) {
+            if let limit = configuration.maxFrames {
+                guard admitted.add(1, ordering: .relaxed).newValue <= limit else { stop(); break }
+            }
+            let captureStart = MonotonicClock.now
+            let frame: Frame
+            do {
+                guard let next = try source.next() else { break }
+                frame = next
+            } catch {
+                Log.error("source \(source.description): \(error)")
+                firstError.withLock { if $0 == nil { $0 = error } }
+                break
+            }
+            let item = Captured(frame: frame, captureStart: captureStart)
+            if source.isLive {
+                if queue.pushDroppingOldest(item) != nil { drop(frame.stream, "queue_full", 1) }
+            } else {
+                queue.push(item)
+            }
+            for (reason, total) in source.droppedFrames where total > reportedDrops[reason, default: 0] {
+                drop(frame.stream, reason, total - reportedDrops[reason, default: 0])
+                reportedDrops[reason] = total
+            }
+        }
+    }
+
+    // MARK: 1b. Preprocess (one thread per stream)
+
+    private func preprocess(from queue: BoundedQueue<Captured>, stream: Int, into mux: StreamMux<InFlight>) {
+        defer { mux.finish(stream: stream) }
+        var preprocessor: (any FramePreprocessor)?
+        while let captured = queue.pop() {
+            let frame = captured.frame
+            let spec = slot.current.engine.preprocess
+            if preprocessor?.spec != spec { preprocessor = configuration.makePreprocessor(spec) }
+            let t0 = MonotonicClock.now
+            do {
+                let (tensor, geometry) = try preprocessor!.tensor(for: frame)
+                let item = InFlight(frame: frame, tensor: tensor, geometry: geometry, spec: spec,
+                                    captureStart: captured.captureStart, preprocessSeconds: MonotonicClock.now - t0)
+                _ = mux.push(item, stream: stream, live: false)
+            } catch {
+                Log.error("stream \(frame.stream) frame \(frame.index): \(error)")
+                drop(frame.stream, "preprocess_error", 1)
+            }
+        }
+    }
+
+    // MARK: 2. Inference (one thread)
+
+    private func infer(from mux: StreamMux<InFlight>, to post: BoundedQueue<Completed>) {
+        defer { post.close() }
+        var failures = 0
+        while true {
+            let (engine, generation) = slot.current
+            guard let batch = mux.popBatch(max: engine.dynamicBatch ? engine.maxBatch : 1) else { break }
+            var items = batch.map(\.item)
+            // Frames preprocessed for an engine that has since been swapped out are redone for this one.
+            for i in items.indices where items[i].spec != engine.preprocess {
+                if let redone = try? CPUPreprocessor(spec: engine.preprocess).tensor(for: items[i].frame) {
+                    items[i].tensor = redone.0
+                    items[i].geometry = redone.1
+                    items[i].spec = engine.preprocess
+                }
+            }
+            let t0 = MonotonicClock.now
+            do {
+                let outputs = try run(engine, items.map(\.tensor))
+                let seconds = MonotonicClock.now - t0
+                slot.report(generation: generation, frames: items.count, inferSeconds: seconds, failed: false)
+                post.push(Completed(items: items, outputs: outputs, inferSeconds: seconds, engine: engine))
+            } catch {
+                slot.report(generation: generation, frames: items.count, inferSeconds: nil, failed: true)
+                failures += 1
+                if failures <= 5 || failures % 100 == 0 {
+                    Log.error("inference failed on \(engine.model) (\(failures) so far): \(error)")
+                }
+                for item in items { drop(item.frame.stream, "inference_error", 1) }
+            }
+        }
+    }
+
+    /// Runs one engine call for one or several frames; several are stacked on the batch axis.
+    private func run(_ engine: ActiveEngine, _ tensors: [Tensor]) throws -> [[String: Tensor]] {
+        if tensors.count == 1 { return [try engine.runner.run([engine.inputName: tensors[0]])] }
+        var stacked = tensors[0]
+        stacked.shape[0] = tensors.count
+        stacked.bytes = tensors.flatMap(\.bytes)
+        let outputs = try engine.runner.run([engine.inputName: stacked])
+        return (0..<tensors.count).map { i in
+            outputs.mapValues { t in
+                guard t.shape.first == tensors.count else { return t }
+                let per = t.bytes.count / tensors.count
+                var one = t
+                one.shape[0] = 1
+                one.bytes = Array(t.bytes[(i * per)..<((i + 1) * per)])
+                return one
+            }
+        }
+    }
+
+    // MARK: 3. Postprocess, sinks and statistics (one thread)
+
+    private func postprocess(from post: BoundedQueue<Completed>) {
+        var reporter = Reporter(interval: configuration.reportInterval)
+        while let completed = post.pop() {
+            for (item, outputs) in zip(completed.items, completed.outputs) {
+                finish(item, outputs: outputs, inferSeconds: completed.inferSeconds, engine: completed.engine)
+            }
+            reporter.tick(self)
+        }
+    }
+
+    /// Postprocesses one frame, hands its result to the sink and records its statistics.
+    private func finish(_ item: InFlight, outputs: [String: Tensor], inferSeconds: Double, engine: ActiveEngine) {
+        let t0 = MonotonicClock.now
+        let context = FrameContext(stream: item.frame.stream, index: item.frame.index, width: item.frame.width,
+                                   height: item.frame.height, geometry: item.geometry,
+                                   model: engine.model, digest: engine.digest)
+        do {
+            if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
+        } catch {
+            Log.error("postprocess \(item.frame.stream) frame \(item.frame.index): \(error)")
+        }
+        let now = MonotonicClock.now
+        let stages: [PipelineStage: Double] = [
+            .capture: item.frame.captureSeconds, .preprocess: item.preprocessSeconds,
+            .infer: inferSeconds, .postprocess: now - t0, .endToEnd: now - item.captureStart,
+        ]
+        statistics.recordFrame(stream: item.frame.stream, stages: stages, at: now)
+        observers.frameFinished?(item.frame.stream, stages)
+    }
+
+    /// Calls the periodic-report observer every `interval` seconds.
+    private struct Reporter {
+        var interval: Double?
+        var due: Double?
+        init(interval: Double?) {
+            self.interval = interval
+            due = interval.map { MonotonicClock.now + $0 }
+        }
+        mutating func tick(_ loop: FrameLoop) {
+            guard let d = due, let interval, MonotonicClock.now >= d else { return }
+            loop.observers.report?(loop.statistics.summary())
+            due = d + interval
+        }
+    }
+
+    // MARK: Serial mode (every stage on one thread, for comparison)
+
+    private func serial() {
+        var preprocessors: [(any FramePreprocessor)?] = Array(repeating: nil, count: sources.count)
+        var active = Array(sources.indices)
+        var reporter = Reporter(interval: configuration.reportInterval)
+        while !active.isEmpty && !stopping.load(ordering: .acquiring) {
+            for index in active {
+                if let limit = configuration.maxFrames, admitted.add(1, ordering: .relaxed).newValue > limit {
+                    stop()
+                    return
+                }
+                let captureStart = MonotonicClock.now
+                do {
+                    guard let frame = try sources[index].next() else {
+                        active.removeAll { $0 == index }
+                        continue
+                    }
+                    let (engine, generation) = slot.current
+                    if preprocessors[index]?.spec != engine.preprocess { preprocessors[index] = configuration.makePreprocessor(engine.preprocess) }
+                    let t0 = MonotonicClock.now
+                    let (tensor, geometry) = try preprocessors[index]!.tensor(for: frame)
+                    let item = InFlight(frame: frame, tensor: tensor, geometry: geometry, spec: engine.preprocess,
+                                        captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
+                    let t1 = MonotonicClock.now
+                    let outputs = try engine.runner.run([engine.inputName: tensor])
+                    let inferSeconds = MonotonicClock.now - t1
+                    slot.report(generation: generation, frames: 1, inferSeconds: inferSeconds, failed: false)
+                    finish(item, outputs: outputs, inferSeconds: inferSeconds, engine: engine)
+                } catch {
+                    Log.error("stream \(sources[index].description): \(error)")
+                    firstError.withLock { if $0 == nil { $0 = error } }
+                    active.removeAll { $0 == index }
+                }
+                reporter.tick(self)
+            }
+        }
+    }
+
+    private func drop(_ stream: String, _ reason: String, _ count: Int) {
+        statistics.recordDrop(stream: stream, reason: reason, count: count)
+        observers.framesDropped?(stream, reason, count)
+    }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = name
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}

@@ -1,0 +1,35 @@
+import KilnCore
+import KilnVideo
+
+/// Where one frame came from and how it was fitted into the model input.
+public struct FrameContext: Sendable {
+    /// The stream name.
+    public var stream: String
+    /// The frame's index in its stream.
+    public var index: Int
+    /// Frame width in pixels.
+    public var width: Int
+    /// Frame height in pixels.
+    public var height: Int
+    /// How the frame was letterboxed or stretched into the input.
+    public var geometry: LetterboxGeometry
+    /// The model's display name and digest.
+    public var model: String
+    /// The model's digest.
+    public var digest: String
+}
+
+/// Decodes one frame's engine outputs into a result (a JSON line), or nothing.
+///
+/// Called on the loop's postprocess thread, one frame at a time, in frame order per stream.
+public protocol FramePostprocessor: Sendable {
+    /// Turns `outputs` of the frame described by `context` into one JSON line, or nil.
+    func process(outputs: [String: Tensor], context: FrameContext) throws -> String?
+}
+
+/// Emits nothing: statistics only (`--postprocess none`).
+public struct NoPostprocessor: FramePostprocessor {
+    /// Creates the no-op postprocessor.
+    public init() {}
+    public func process(outputs: [String: Tensor], context: FrameContext) throws -> String? { nil }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import KilnCore
+import Synchronization
+
+/// What the frame loop has done so far: frames, drops, FPS and per-stage latency, per stream.
+///
+/// Recorded from the loop's postprocess thread, read by the periodic report, the status
+/// endpoint and the final summary. One `Mutex` guards it; recording is a few appends.
+public final class LoopStatistics: Sendable {
+    private struct StreamState {
+        var frames = 0
+        var dropped: [String: Int] = [:]
+        var completions: [Double] = []  // monotonic times within the FPS window
+    }
+
+    private struct State {
+        var started: Double
+        var firstCompletion: Double?
+        var lastCompletion: Double?
+        var frames = 0
+        var stages: [PipelineStage: LatencyHistogram] = [:]
+        var streams: [String: StreamState] = [:]
+    }
+
+    private let state: Mutex<State>
+    /// The sliding window FPS is measured over, in seconds.
+    public let fpsWindow: Double
+
+    /// Creates empty statistics; `fpsWindow` is the sliding window for `fps(stream:)`.
+    public init(fpsWindow: Double = 2) {
+        self.fpsWindow = fpsWindow
+        state = Mutex(State(started: MonotonicClock.now))
+    }
+
+    /// Records one finished frame of `stream` with its per-stage seconds.
+    public func recordFrame(stream: String, stages: [PipelineStage: Double], at now: Double = MonotonicClock.now) {
+        let window = fpsWindow
+        state.withLock { s in
+            s.frames += 1
+            if s.firstCompletion == nil { s.firstCompletion = now }
+            s.lastCompletion = now
+            for (stage, seconds) in stages { s.stages[stage, default: LatencyHistogram()].record(seconds) }
+            var st = s.streams[stream] ?? StreamState()
+            st.frames += 1
+            st.completions.append(now)
+            if let cut = st.completions.firstIndex(where: { $0 >= now - window }), cut > 0 {
+                st.completions.removeFirst(cut)
+            }
+            s.streams[stream] = st
+        }
+    }
+
+    /// Records frames of `stream` that were dropped, by reason (`late`, `queue_full`).
+    public func recordDrop(stream: String, reason: String, count: Int = 1) {
+        guard count > 0 else { return }
+        state.withLock { s in
+            s.streams[stream, default: StreamState()].dropped[reason, default: 0] += count
+        }
+    }
+
+    /// Frames per second of `stream` over the sliding window.
+    public func fps(stream: String, now: Double = MonotonicClock.now) -> Double {
+        state.withLock { s in
+            guard let st = s.streams[stream] else { return 0 }
+            let recent = st.completions.filter { $0 >= now - fpsWindow }
+            let span = min(fpsWindow, now - s.started)
+            return span > 0 ? Double(recent.count) / span : 0
+        }
+    }
+
+    /// Total frames finished, all streams.
+    public var frames: Int { state.withLock { $0.frames } }
+
+    /// A snapshot for reports and JSON.
+    public func summary(now: Double = MonotonicClock.now) -> LoopSummary {
+        state.withLock { s in
+            let elapsed = now - s.started
+            var latency: [String: LoopSummary.Percentiles] = [:]
+            for stage in PipelineStage.allCases {
+                let p = (s.stages[stage] ?? LatencyHistogram()).percentilesMilliseconds([50, 90, 99])
+                latency[stage.rawValue] = LoopSummary.Percentiles(p50: p[0], p90: p[1], p99: p[2])
+            }
+            // Throughput over the span in which frames completed (excludes engine load and warm-up).
+            var fps = 0.0
+            if let first = s.firstCompletion, let last = s.lastCompletion, last > first, s.frames > 1 {
+                fps = Double(s.frames - 1) / (last - first)
+            }
+            var streams: [String: LoopSummary.Stream] = [:]
+            for (name, st) in s.streams {
+                let recent = st.completions.filter { $0 >= now - fpsWindow }
+                streams[name] = LoopSummary.Stream(
+                    frames: st.frames, dropped: st.dropped.values.reduce(0, +), droppedByReason: st.dropped,
+                    fps: Double(recent.count) / max(1e-9, min(fpsWindow, elapsed)))
+            }
+            return LoopSummary(frames: s.frames, dropped: streams.values.reduce(0) { $0 + $1.dropped }, fps: fps,
+                               seconds: elapsed, latencyMilliseconds: latency, streams: streams)
+        }
+    }
+}
+
+/// A snapshot of the loop's statistics, as printed and as JSON.
+public struct LoopSummary: Sendable, Codable {
+    /// p50/p90/p99 of one stage in milliseconds.
+    public struct Percentiles: Sendable, Codable {
+        public var p50: Double
+        public var p90: Double
+        public var p99: Double
+    }
+
+    /// One stream's counts.
+    public struct Stream: Sendable, Codable {
+        public var frames: Int
+        public var dropped: Int
+        public var droppedByReason: [String: Int]
+        public var fps: Double
+
+        enum CodingKeys: String, CodingKey {
+            case frames, dropped, fps
+            case droppedByReason = "dropped_by_reason"
+        }
+    }
+
+    /// Frames finished, all streams.
+    public var frames: Int
+    /// Frames dropped, all streams.
+    public var dropped: Int
+    /// Frames per second between the first and the last finished frame.
+    public var fps: Double
+    /// Seconds since the loop started (engine load excluded).
+    public var seconds: Double
+    /// Per-stage latency percentiles, keyed by stage name.
+    public var latencyMilliseconds: [String: Percentiles]
+    /// Per-stream counts, keyed by stream name.
+    public var streams: [String: Stream]
+
+    enum CodingKeys: String, CodingKey {
+        case frames, dropped, fps, seconds, streams
+        case latencyMilliseconds = "latency_ms"
+    }
+}

@@ -1,0 +1,40 @@
+/// A CUDA event, for timing device work and ordering streams.
+public final class CUDAEvent: @unchecked Sendable {
+    let context: CUDAContext
+    let handle: CUhandle
+
+    /// Creates an event with timing enabled.
+    public init(context: CUDAContext) throws(CUDAError) {
+        self.context = context
+        try context.makeCurrent()
+        var e: CUhandle?
+        try context.api.check(context.api.cuEventCreate(&e, 0), "cuEventCreate")
+        guard let e else { throw .invalidArgument("cuEventCreate returned no event") }
+        handle = e
+    }
+
+    deinit {
+        _ = context.api.cuCtxSetCurrent(context.handle)
+        _ = context.api.cuEventDestroy(handle)
+    }
+
+    /// Records the event on `stream`.
+    public func record(on stream: CUDAStream) throws(CUDAError) {
+        try context.makeCurrent()
+        try context.api.check(context.api.cuEventRecord(handle, stream.handle), "cuEventRecord")
+    }
+
+    /// Blocks until the event has completed.
+    public func synchronize() throws(CUDAError) {
+        try context.makeCurrent()
+        try context.api.check(context.api.cuEventSynchronize(handle), "cuEventSynchronize")
+    }
+
+    /// Milliseconds of device time between `start` and this event (both recorded and completed).
+    public func milliseconds(since start: CUDAEvent) throws(CUDAError) -> Double {
+        try context.makeCurrent()
+        var ms: Float = 0
+        try context.api.check(context.api.cuEventElapsedTime(&ms, start.handle, handle), "cuEventElapsedTime")
+        return Double(ms)
+    }
+}

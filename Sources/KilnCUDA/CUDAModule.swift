@@ -1,0 +1,58 @@
+/// A loaded module (cubin or PTX) and the kernels in it.
+public final class CUDAModule: @unchecked Sendable {
+    /// The context it was loaded into.
+    public let context: CUDAContext
+    let handle: CUhandle
+
+    /// Loads a cubin or NUL-terminated PTX image.
+    public init(context: CUDAContext, image: [UInt8]) throws(CUDAError) {
+        self.context = context
+        try context.makeCurrent()
+        var m: CUhandle?
+        var bytes = image
+        if bytes.last != 0 { bytes.append(0) }  // PTX must be NUL-terminated; harmless after a cubin.
+        let r = bytes.withUnsafeBytes { context.api.cuModuleLoadData(&m, $0.baseAddress!) }
+        try context.api.check(r, "cuModuleLoadData(\(image.count) bytes)")
+        guard let m else { throw .invalidArgument("cuModuleLoadData returned no module") }
+        handle = m
+    }
+
+    deinit {
+        _ = context.api.cuCtxSetCurrent(context.handle)
+        _ = context.api.cuModuleUnload(handle)
+    }
+
+    /// The kernel named `name` (an `extern "C"` symbol).
+    public func function(_ name: String) throws(CUDAError) -> CUDAFunction {
+        try context.makeCurrent()
+        var f: CUhandle?
+        try context.api.check(context.api.cuModuleGetFunction(&f, handle, name), "cuModuleGetFunction(\(name))")
+        guard let f else { throw .invalidArgument("cuModuleGetFunction(\(name)) returned nothing") }
+        return CUDAFunction(module: self, handle: f, name: name)
+    }
+}
+
+/// A kernel in a loaded module.
+public struct CUDAFunction: @unchecked Sendable {
+    /// The module that owns it (kept alive by this reference).
+    public let module: CUDAModule
+    let handle: CUhandle
+    /// The kernel's name.
+    public let name: String
+
+    /// Launches the kernel with one by-value argument block (a C struct's bytes) on `stream`.
+    public func launch(grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0, stream: CUDAStream,
+                       argument: [UInt8]) throws(CUDAError) {
+        let api = module.context.api
+        try module.context.makeCurrent()
+        var storage = argument
+        let r = storage.withUnsafeMutableBytes { raw -> CUresult in
+            var params: [UnsafeMutableRawPointer?] = [raw.baseAddress]
+            return params.withUnsafeMutableBufferPointer { p in
+                api.cuLaunchKernel(handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1),
+                                   UInt32(block.2), UInt32(sharedBytes), stream.handle, p.baseAddress, nil)
+            }
+        }
+        try api.check(r, "cuLaunchKernel(\(name), grid \(grid), block \(block))")
+    }
+}

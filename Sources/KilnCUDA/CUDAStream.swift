@@ -1,0 +1,28 @@
+/// A CUDA stream: work on it runs in order, asynchronously to the host.
+public final class CUDAStream: @unchecked Sendable {
+    /// The context the stream lives in.
+    public let context: CUDAContext
+    /// The raw `CUstream`, for handing to TensorRT's `enqueueV3`.
+    public let handle: CUhandle
+
+    /// Creates a non-blocking stream (`CU_STREAM_NON_BLOCKING`).
+    public init(context: CUDAContext) throws(CUDAError) {
+        self.context = context
+        try context.makeCurrent()
+        var s: CUhandle?
+        try context.api.check(context.api.cuStreamCreate(&s, 1), "cuStreamCreate")
+        guard let s else { throw .invalidArgument("cuStreamCreate returned no stream") }
+        handle = s
+    }
+
+    deinit {
+        _ = context.api.cuCtxSetCurrent(context.handle)
+        _ = context.api.cuStreamDestroy(handle)
+    }
+
+    /// Blocks until all work queued on the stream has finished.
+    public func synchronize() throws(CUDAError) {
+        try context.makeCurrent()
+        try context.api.check(context.api.cuStreamSynchronize(handle), "cuStreamSynchronize")
+    }
+}

@@ -1,0 +1,17 @@
+/// glibc's `mallopt` (malloc.h is not part of the Glibc module map).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+/// Process-wide allocator settings for a frame loop that allocates multi-megabyte buffers.
+public enum MemoryTuning {
+    private static let trimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
+    private static let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
+
+    /// Keeps freed frame-sized buffers in the heap for reuse instead of returning them to the
+    /// kernel: glibc otherwise serves each 1080p frame and input tensor with a fresh `mmap`, and
+    /// the loop pays thousands of page faults per frame to zero new pages.
+    public static func keepLargeBuffers() {
+        _ = glibcMallopt(mmapThreshold, 256 << 20)
+        _ = glibcMallopt(trimThreshold, 512 << 20)
+    }
+}

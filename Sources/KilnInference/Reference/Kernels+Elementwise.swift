@@ -1,0 +1,349 @@
+import Foundation
+import KilnCore
+
+/// Broadcasting helpers and elementwise operators.
+enum Broadcast {
+    /// The numpy-style broadcast of several shapes; throws naming the node on a mismatch.
+    static func shape(_ shapes: [[Int]], _ node: RNode) throws -> [Int] {
+        let rank = shapes.map(\.count).max() ?? 0
+        var out = [Int](repeating: 1, count: rank)
+        for s in shapes {
+            let off = rank - s.count
+            for (k, d) in s.enumerated() {
+                let o = out[off + k]
+                if o == 1 { out[off + k] = d } else if d != 1 && d != o {
+                    throw InvalidModelError("\(node.label): shapes \(shapes.map { "\($0)" }.joined(separator: " and ")) do not broadcast")
+                }
+            }
+        }
+        return out
+    }
+
+    /// Element strides of `shape` aligned to `out` (0 on broadcast axes).
+    static func strides(_ shape: [Int], to out: [Int]) -> [Int] {
+        var st = [Int](repeating: 0, count: out.count)
+        var acc = 1
+        let off = out.count - shape.count
+        for k in stride(from: shape.count - 1, through: 0, by: -1) {
+            st[off + k] = shape[k] == 1 ? 0 : acc
+            acc *= shape[k]
+        }
+        return st
+    }
+
+    /// Collapses adjacent axes that step alike in every operand; returns dims and per-operand strides.
+    static func plan(_ shapes: [[Int]], out: [Int]) -> (dims: [Int], strides: [[Int]]) {
+        let all = shapes.map { strides($0, to: out) }
+        var dims: [Int] = []
+        var st: [[Int]] = Array(repeating: [], count: shapes.count)
+        for k in 0..<out.count where out[k] != 1 {
+            if let last = dims.last {
+                var merge = true
+                for j in 0..<shapes.count where st[j].last! != all[j][k] * out[k] { merge = false }
+                if merge {
+                    dims[dims.count - 1] = last * out[k]
+                    for j in 0..<shapes.count { st[j][st[j].count - 1] = all[j][k] }
+                    continue
+                }
+            }
+            dims.append(out[k])
+            for j in 0..<shapes.count { st[j].append(all[j][k]) }
+        }
+        if dims.isEmpty {
+            dims = [1]
+            st = Array(repeating: [0], count: shapes.count)
+        }
+        return (dims, st)
+    }
+
+    /// Calls `body(outOffset, offsets, innerCount, innerStrides)` for every innermost run.
+    @inline(__always)
+    static func forEachRun(dims: [Int], strides: [[Int]], _ body: (Int, [Int], Int, [Int]) -> Void) {
+        let r = dims.count
+        let inner = dims[r - 1]
+        let innerStrides = strides.map { $0[r - 1] }
+        let outer = dims.dropLast().reduce(1, *)
+        var idx = [Int](repeating: 0, count: max(0, r - 1))
+        var offs = [Int](repeating: 0, count: strides.count)
+        for o in 0..<outer {
+            body(o * inner, offs, inner, innerStrides)
+            var k = r - 2
+            while k >= 0 {
+                idx[k] += 1
+                for j in 0..<strides.count { offs[j] += strides[j][k] }
+                if idx[k] < dims[k] { break }
+                for j in 0..<strides.count { offs[j] -= strides[j][k] * dims[k] }
+                idx[k] = 0
+                k -= 1
+            }
+        }
+    }
+
+    /// Applies a binary float function with broadcasting.
+    @inline(__always)
+    static func floats(_ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int], _ node: RNode,
+                       _ op: (Float, Float) -> Float) throws -> ([Int], [Float]) {
+        let out = try shape([sa, sb], node)
+        let n = out.reduce(1, *)
+        var result = [Float](repeating: 0, count: n)
+        if n == 0 { return (out, result) }
+        let p = plan([sa, sb], out: out)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                result.withUnsafeMutableBufferPointer { pr in
+                    forEachRun(dims: p.dims, strides: p.strides) { o, offs, count, st in
+                        let a0 = offs[0], b0 = offs[1]
+                        if st[0] == 1 && st[1] == 1 {
+                            for k in 0..<count { pr[o + k] = op(pa[a0 + k], pb[b0 + k]) }
+                        } else if st[0] == 1 {
+                            let bv = pb[b0]
+                            for k in 0..<count { pr[o + k] = op(pa[a0 + k], bv) }
+                        } else if st[1] == 1 {
+                            let av = pa[a0]
+                            for k in 0..<count { pr[o + k] = op(av, pb[b0 + k]) }
+                        } else {
+                            let v = op(pa[a0], pb[b0])
+                            for k in 0..<count { pr[o + k] = v }
+                        }
+                    }
+                }
+            }
+        }
+        return (out, result)
+    }
+
+    /// Applies a binary function on any element arrays with broadcasting (generic, slower path).
+    static func generic<A, B, R>(_ a: [A], _ sa: [Int], _ b: [B], _ sb: [Int], _ node: RNode, zero: R,
+                                 _ op: (A, B) throws -> R) throws -> ([Int], [R]) {
+        let out = try shape([sa, sb], node)
+        let n = out.reduce(1, *)
+        var result = [R](repeating: zero, count: n)
+        if n == 0 { return (out, result) }
+        let p = plan([sa, sb], out: out)
+        var failure: Error?
+        forEachRun(dims: p.dims, strides: p.strides) { o, offs, count, st in
+            for k in 0..<count {
+                do { result[o + k] = try op(a[offs[0] + k * st[0]], b[offs[1] + k * st[1]]) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+        return (out, result)
+    }
+
+    /// Expands `values` of `shape` to `out` (which `shape` broadcasts to).
+    static func expand<T>(_ values: [T], _ shape: [Int], to out: [Int], zero: T) -> [T] {
+        let n = out.reduce(1, *)
+        var result = [T](repeating: zero, count: n)
+        if n == 0 { return result }
+        let p = plan([shape], out: out)
+        forEachRun(dims: p.dims, strides: p.strides) { o, offs, count, st in
+            for k in 0..<count { result[o + k] = values[offs[0] + k * st[0]] }
+        }
+        return result
+    }
+}
+
+/// The activation a convolution or GEMM may apply to its output in place.
+enum Activation: Sendable, Equatable {
+    case none
+    case relu
+    case leakyRelu(Float)
+    case clip(Float, Float)
+    case sigmoid
+    case hardSigmoid(Float, Float)
+    case hardSwish
+    case swish
+
+    /// Applies the activation to `n` floats in place.
+    @inline(__always)
+    func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch self {
+        case .none: return
+        case .relu: for k in 0..<n { p[k] = max(p[k], 0) }
+        case .leakyRelu(let a): for k in 0..<n { let x = p[k]; p[k] = x < 0 ? x * a : x }
+        case .clip(let lo, let hi): for k in 0..<n { p[k] = min(max(p[k], lo), hi) }
+        case .sigmoid: for k in 0..<n { p[k] = logistic(p[k]) }
+        case .hardSigmoid(let a, let b): for k in 0..<n { p[k] = max(0, min(1, a * p[k] + b)) }
+        case .hardSwish: for k in 0..<n { let x = p[k]; p[k] = x * max(0, min(1, x / 6 + 0.5)) }
+        case .swish: for k in 0..<n { let x = p[k]; p[k] = x * logistic(x) }
+        }
+    }
+
+    /// The attribute encoding used in engine files: (name, alpha, beta).
+    var encoded: (String, Float, Float) {
+        switch self {
+        case .none: ("", 0, 0)
+        case .relu: ("Relu", 0, 0)
+        case .leakyRelu(let a): ("LeakyRelu", a, 0)
+        case .clip(let lo, let hi): ("Clip", lo, hi)
+        case .sigmoid: ("Sigmoid", 0, 0)
+        case .hardSigmoid(let a, let b): ("HardSigmoid", a, b)
+        case .hardSwish: ("HardSwish", 0, 0)
+        case .swish: ("Swish", 0, 0)
+        }
+    }
+
+    /// Decodes `encoded`; nil for an unknown name.
+    init?(name: String, alpha: Float, beta: Float) {
+        switch name {
+        case "": self = .none
+        case "Relu": self = .relu
+        case "LeakyRelu": self = .leakyRelu(alpha)
+        case "Clip": self = .clip(alpha, beta)
+        case "Sigmoid": self = .sigmoid
+        case "HardSigmoid": self = .hardSigmoid(alpha, beta)
+        case "HardSwish": self = .hardSwish
+        case "Swish": self = .swish
+        default: return nil
+        }
+    }
+}
+
+@inline(__always) func logistic(_ x: Float) -> Float {
+    x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
+}
+
+extension ReferenceKernels {
+    /// Unary float ops (Relu, Sigmoid, Tanh, …) applied elementwise.
+    static func unary(_ node: RNode, _ x: RTensor, threads: Int) throws -> RTensor {
+        guard x.isFloat else {
+            if node.op == "Relu" || node.op == "Identity" {
+                var y = x
+                if node.op == "Relu" { y.i = x.i.map { max($0, 0) } }
+                return y
+            }
+            throw InvalidModelError("\(node.label): input type \(x.type) is not supported (float types only)")
+        }
+        var y = x
+        let op = node.op
+        let n = x.f.count
+        y.f.withUnsafeMutableBufferPointer { buf in
+            let p = SendablePointer(buf.baseAddress!)
+            parallelFor(n, threads: threads, minChunk: 16384) { range in
+                let q = p.p
+                switch op {
+                case "Relu": Activation.relu.apply(q + range.lowerBound, range.count)
+                case "LeakyRelu": Activation.leakyRelu(node.float("alpha", 0.01)).apply(q + range.lowerBound, range.count)
+                case "Sigmoid": Activation.sigmoid.apply(q + range.lowerBound, range.count)
+                case "HardSigmoid":
+                    Activation.hardSigmoid(node.float("alpha", 0.2), node.float("beta", 0.5)).apply(q + range.lowerBound, range.count)
+                case "HardSwish": Activation.hardSwish.apply(q + range.lowerBound, range.count)
+                case "Tanh": for k in range { q[k] = Foundation.tanh(q[k]) }
+                case "Erf": for k in range { q[k] = Foundation.erf(q[k]) }
+                case "Sqrt": for k in range { q[k] = q[k].squareRoot() }
+                case "Exp": for k in range { q[k] = Foundation.exp(q[k]) }
+                default: break
+                }
+            }
+        }
+        if x.type != .float32 { y.f = y.f.map { x.type.round($0) } }
+        return y
+    }
+
+    /// Clip with attribute bounds (opset < 11) or optional min/max inputs (opset ≥ 11); any numeric type.
+    static func clip(_ node: RNode, _ inputs: [RTensor?]) throws -> RTensor {
+        let x = try required(inputs, 0, node)
+        var lo: Double = -.infinity, hi: Double = .infinity
+        if node.opset < 11 {
+            lo = Double(node.float("min", -.infinity))
+            hi = Double(node.float("max", .infinity))
+        } else {
+            if inputs.count > 1, let m = inputs[1], m.count > 0 { lo = m.doubles[0] }
+            if inputs.count > 2, let m = inputs[2], m.count > 0 { hi = m.doubles[0] }
+        }
+        var y = x
+        if x.isFloat {
+            let l = Float(lo), h = Float(hi)
+            y.f = x.f.map { min(max($0, l), h) }
+        } else {
+            let l = lo.isInfinite ? Int64.min : Int64(lo), h = hi.isInfinite ? Int64.max : Int64(hi)
+            y.i = x.i.map { min(max($0, l), h) }
+        }
+        return y
+    }
+
+    /// Add, Sub, Mul, Div, Pow, PRelu, Equal with numpy broadcasting; integer types are exact.
+    static func binary(_ node: RNode, _ a: RTensor, _ b: RTensor) throws -> RTensor {
+        let op = node.op
+        if op == "Equal" {
+            if a.isString || b.isString {
+                let (shape, r) = try Broadcast.generic(a.s, a.shape, b.s, b.shape, node, zero: Int64(0)) { $0 == $1 ? 1 : 0 }
+                return RTensor(shape, ints: r, type: .bool)
+            }
+            if a.isFloat || b.isFloat {
+                let (shape, r) = try Broadcast.floats(a.floats, a.shape, b.floats, b.shape, node) { $0 == $1 ? 1 : 0 }
+                return RTensor(shape, ints: r.map { Int64($0) }, type: .bool)
+            }
+            let (shape, r) = try Broadcast.generic(a.i, a.shape, b.i, b.shape, node, zero: Int64(0)) { $0 == $1 ? 1 : 0 }
+            return RTensor(shape, ints: r, type: .bool)
+        }
+        if op == "Pow" {
+            // Output has the base's type.
+            if a.isFloat {
+                if b.isFloat {
+                    let (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node) { Foundation.pow($0, $1) }
+                    return RTensor(type: a.type, shape: shape, f: r.map { a.type.round($0) })
+                }
+                let (shape, r) = try Broadcast.generic(a.f, a.shape, b.doubles, b.shape, node, zero: Float(0)) {
+                    Float(Foundation.pow(Double($0), $1))
+                }
+                return RTensor(type: a.type, shape: shape, f: r)
+            }
+            let (shape, r) = try Broadcast.generic(a.i, a.shape, b.doubles, b.shape, node, zero: Int64(0)) { x, e in
+                let v = Foundation.pow(Double(x), e)
+                return v.isFinite && abs(v) < 9.2e18 ? Int64(v) : 0
+            }
+            return RTensor(shape, ints: r.map { a.type.wrap($0) }, type: a.type)
+        }
+        if a.isFloat && b.isFloat {
+            let (shape, r): ([Int], [Float])
+            switch op {
+            case "Add": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, +)
+            case "Sub": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, -)
+            case "Mul": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, *)
+            case "Div": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, /)
+            case "PRelu": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node) { $0 < 0 ? $0 * $1 : $0 }
+            default: throw InvalidModelError("\(node.label): unknown binary op")
+            }
+            return RTensor(type: a.type, shape: shape, f: a.type == .float32 ? r : r.map { a.type.round($0) })
+        }
+        guard !a.isFloat && !b.isFloat else {
+            throw InvalidModelError("\(node.label): mixed input types \(a.type) and \(b.type)")
+        }
+        let t = a.type
+        let unsigned64 = t == .uint64
+        let (shape, r) = try Broadcast.generic(a.i, a.shape, b.i, b.shape, node, zero: Int64(0)) { x, y -> Int64 in
+            switch op {
+            case "Add": return x &+ y
+            case "Sub": return x &- y
+            case "Mul": return x &* y
+            case "Div":
+                guard y != 0 else { throw InvalidModelError("\(node.label): integer division by zero") }
+                if unsigned64 { return Int64(bitPattern: UInt64(bitPattern: x) / UInt64(bitPattern: y)) }
+                return x / y
+            case "PRelu": return x < 0 ? x &* y : x
+            default: throw InvalidModelError("\(node.label): unknown binary op")
+            }
+        }
+        return RTensor(shape, ints: r.map { t.wrap($0) }, type: t)
+    }
+
+    /// Where(condition, X, Y) with three-way broadcasting.
+    static func whereOp(_ node: RNode, _ c: RTensor, _ x: RTensor, _ y: RTensor) throws -> RTensor {
+        let out = try Broadcast.shape([c.shape, x.shape, y.shape], node)
+        let cond = Broadcast.expand(c.i.isEmpty ? c.f.map { $0 != 0 ? 1 : 0 } : c.i, c.shape, to: out, zero: Int64(0))
+        if x.isFloat {
+            let xv = Broadcast.expand(x.f, x.shape, to: out, zero: Float(0))
+            let yv = Broadcast.expand(y.floats, y.shape, to: out, zero: Float(0))
+            return RTensor(type: x.type, shape: out, f: (0..<cond.count).map { cond[$0] != 0 ? xv[$0] : yv[$0] })
+        }
+        if x.isString {
+            let xv = Broadcast.expand(x.s, x.shape, to: out, zero: "")
+            let yv = Broadcast.expand(y.s, y.shape, to: out, zero: "")
+            return RTensor(type: .string, shape: out, s: (0..<cond.count).map { cond[$0] != 0 ? xv[$0] : yv[$0] })
+        }
+        let xv = Broadcast.expand(x.i, x.shape, to: out, zero: Int64(0))
+        let yv = Broadcast.expand(y.i, y.shape, to: out, zero: Int64(0))
+        return RTensor(type: x.type, shape: out, i: (0..<cond.count).map { cond[$0] != 0 ? xv[$0] : yv[$0] })
+    }
+}

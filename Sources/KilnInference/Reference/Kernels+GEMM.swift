@@ -1,0 +1,151 @@
+/// A cache-friendly single-precision GEMM: packed 6×16 register tiles, SIMD8 micro-kernel.
+///
+/// A (M×K) is packed into row panels of `mr` (weights are packed once at build time); B (K×N)
+/// is packed into column panels of `nr` by the caller's `packB` closure (im2col writes straight
+/// into that layout). C is M×N row-major with leading dimension `ldc`.
+enum GEMM {
+    static let mr = 6
+    static let nr = 16
+
+    /// Floats the packed form of an M×K matrix takes.
+    static func packedASize(m: Int, k: Int) -> Int { (m + mr - 1) / mr * mr * k }
+
+    /// Packs row-major A (M×K, row stride `lda`, column stride `sk`) into `mr`-row panels.
+    static func packA(_ a: UnsafePointer<Float>, m: Int, k: Int, lda: Int, sk: Int = 1, into out: UnsafeMutablePointer<Float>) {
+        let panels = (m + mr - 1) / mr
+        for p in 0..<panels {
+            let base = out + p * mr * k
+            for kk in 0..<k {
+                for r in 0..<mr {
+                    let row = p * mr + r
+                    base[kk * mr + r] = row < m ? a[row * lda + kk * sk] : 0
+                }
+            }
+        }
+    }
+
+    /// Packs columns `n0..<n0+nr` of row-major B (K×N, row stride `ldb`, column stride `sn`) into one panel.
+    @inline(__always)
+    static func packBPanel(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, sn: Int = 1, n0: Int, into out: UnsafeMutablePointer<Float>) {
+        let cols = min(nr, n - n0)
+        if cols == nr && sn == 1 {
+            for kk in 0..<k {
+                (out + kk * nr).update(from: b + kk * ldb + n0, count: nr)
+            }
+        } else {
+            for kk in 0..<k {
+                let dst = out + kk * nr
+                for j in 0..<nr { dst[j] = j < cols ? b[kk * ldb + (n0 + j) * sn] : 0 }
+            }
+        }
+    }
+
+    /// Computes one mr×nr tile = Ap·Bp over `k`, writes rows < `rows` and columns < `cols` of C.
+    @inline(__always)
+    static func kernel(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, k: Int,
+                       _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
+        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
+        var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        let rb = UnsafeRawPointer(bp)
+        var a = ap
+        for kk in 0..<k {
+            let b0 = rb.loadUnaligned(fromByteOffset: kk * 64, as: SIMD8<Float>.self)
+            let b1 = rb.loadUnaligned(fromByteOffset: kk * 64 + 32, as: SIMD8<Float>.self)
+            var s = SIMD8<Float>(repeating: a[0])
+            c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[1])
+            c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[2])
+            c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[3])
+            c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[4])
+            c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: a[5])
+            c50.addProduct(s, b0); c51.addProduct(s, b1)
+            a += 6
+        }
+        if rows == mr && cols == nr {
+            @inline(__always) func store(_ r: Int, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>) {
+                let raw = UnsafeMutableRawPointer(c + r * ldc)
+                if accumulate {
+                    raw.storeBytes(of: v0 + raw.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                    raw.storeBytes(of: v1 + raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+                } else {
+                    raw.storeBytes(of: v0, as: SIMD8<Float>.self)
+                    raw.storeBytes(of: v1, toByteOffset: 32, as: SIMD8<Float>.self)
+                }
+            }
+            store(0, c00, c01); store(1, c10, c11); store(2, c20, c21)
+            store(3, c30, c31); store(4, c40, c41); store(5, c50, c51)
+            return
+        }
+        let tile = [c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51]
+        for r in 0..<rows {
+            for j in 0..<cols {
+                let v = tile[r * 2 + j / 8][j % 8]
+                if accumulate { c[r * ldc + j] += v } else { c[r * ldc + j] = v }
+            }
+        }
+    }
+
+    /// C (M×N) = packedA · B, with B packed panel by panel through `packB(n0, panel)`.
+    ///
+    /// After each tile the rows get `bias[row]` added and `activation` applied. Threads split the
+    /// column panels.
+    static func run(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                    bias: UnsafePointer<Float>?, activation: Activation, accumulate: Bool = false, threads: Int,
+                    packB: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let nPanels = (n + nr - 1) / nr
+        let mPanels = (m + mr - 1) / mr
+        let cp = SendablePointer(c)
+        let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+        let work = m * k * n
+        let useThreads = work < 32768 ? 1 : threads
+        parallelFor(nPanels, threads: useThreads) { range in
+            let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * nr)
+            defer { panel.deallocate() }
+            for np in range {
+                let n0 = np * nr
+                let cols = min(nr, n - n0)
+                packB(n0, panel)
+                for mp in 0..<mPanels {
+                    let m0 = mp * mr
+                    let rows = min(mr, m - m0)
+                    let cTile = cp.p + m0 * ldc + n0
+                    kernel(packedA + mp * mr * k, panel, k: k, cTile, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate)
+                    if let biasP {
+                        for r in 0..<rows {
+                            let bv = biasP.p[m0 + r]
+                            let row = cTile + r * ldc
+                            for j in 0..<cols { row[j] += bv }
+                        }
+                    }
+                    if activation != .none {
+                        for r in 0..<rows { activation.apply(cTile + r * ldc, cols) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Plain C = A·B for row-major A (M×K, strides lda/sak) and B (K×N, strides ldb/sbn); C is M×N dense.
+    static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, sak: Int = 1,
+                         b: UnsafePointer<Float>, ldb: Int, sbn: Int = 1, c: UnsafeMutablePointer<Float>, threads: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            c.initialize(repeating: 0, count: m * n)
+            return
+        }
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedASize(m: m, k: k))
+        defer { packed.deallocate() }
+        packA(a, m: m, k: k, lda: lda, sk: sak, into: packed)
+        run(m: m, n: n, k: k, packedA: packed, c: c, ldc: n, bias: nil, activation: .none, threads: threads) { n0, panel in
+            packBPanel(b, k: k, n: n, ldb: ldb, sn: sbn, n0: n0, into: panel)
+        }
+    }
+}

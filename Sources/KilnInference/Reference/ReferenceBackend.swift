@@ -1,0 +1,82 @@
+import Foundation
+import KilnCore
+import KilnONNX
+
+/// Kiln's pure-Swift CPU backend: builds an ONNX model into an optimised engine file and runs it.
+///
+/// Build does shape inference, constant folding, Identity/Dropout removal, BatchNormalization
+/// folding, Conv+activation fusion and weight packing, then serialises the graph (see
+/// `ReferenceEngineFormat`). Engines are bound to the backend version and the CPU instruction set.
+public struct ReferenceBackend: InferenceBackend {
+    /// The backend's version; part of the identity (bump when kernels change numerics).
+    public static let version = "1.0"
+
+    /// The ai.onnx op types this backend executes (opsets 9 and newer).
+    public static let supportedOps: Set<String> = ReferenceKernels.supportedOps
+
+    /// Creates the backend.
+    public init() {}
+
+    public var name: String { "reference" }
+
+    public func availability() -> BackendAvailability { .available }
+
+    public func identity() throws -> BackendIdentity {
+        BackendIdentity(backend: "reference", fields: [
+            "version": Self.version,
+            "format": String(ReferenceEngineFormat.version),
+            "cpu": CPUFeatures.instructionSet,
+        ])
+    }
+
+    /// The nodes of `model` this backend cannot run: op type, node name and why.
+    public static func unsupportedNodes(_ model: ONNXModel) -> [(opType: String, node: String, reason: String)] {
+        var result: [(String, String, String)] = []
+        let opset = model.opset(for: "")
+        for (k, n) in model.graph.nodes.enumerated() {
+            let name = n.name.isEmpty ? "#\(k)" : n.name
+            if !(n.domain.isEmpty || n.domain == "ai.onnx") {
+                result.append((n.opType, name, "domain \(n.domain) is not supported"))
+            } else if !supportedOps.contains(n.opType) {
+                result.append((n.opType, name, "op is not implemented"))
+            } else if opset < 7 {
+                result.append((n.opType, name, "opset \(opset) is older than 7"))
+            }
+        }
+        return result
+    }
+
+    /// True when the reference backend can run `node` under `opset` (for `kiln inspect`).
+    public static func supports(_ node: ONNXNode, opset: Int64) -> Bool {
+        (node.domain.isEmpty || node.domain == "ai.onnx") && supportedOps.contains(node.opType) && opset >= 7
+    }
+
+    public func build(model: ModelSource, options: BuildOptions) throws -> EngineArtifact {
+        let start = MonotonicClock.now
+        let onnx: ONNXModel
+        do {
+            onnx = try ONNXReader.model(model.bytes)
+        } catch {
+            throw InvalidModelError("\(model.name): \(error.description)")
+        }
+        let graph = try RGraph(model: onnx, name: model.name)
+        let (optimized, report) = try ReferenceOptimizer.optimize(graph, threads: Self.threadCount(options))
+        Log.debug("reference build of \(model.name): \(report)")
+        let id = try identity()
+        let bytes = ReferenceEngineFormat.encode(optimized, identity: id)
+        return EngineArtifact(bytes: bytes, identity: id, workspaceBytes: 0, buildSeconds: MonotonicClock.now - start)
+    }
+
+    public func load(_ artifact: EngineArtifact, options: BuildOptions) throws -> any InferenceRunner {
+        let id = try identity()
+        guard artifact.identity == id else {
+            throw InvalidModelError("reference engine: built by `\(artifact.identity)`, this backend is `\(id)`; rebuild the engine")
+        }
+        let graph = try ReferenceEngineFormat.decode(artifact.bytes, expected: id)
+        return ReferenceRunner(graph: graph, threads: Self.threadCount(options))
+    }
+
+    static func threadCount(_ options: BuildOptions) -> Int {
+        options.threads > 0 ? options.threads : ProcessInfo.processInfo.activeProcessorCount
+    }
+}

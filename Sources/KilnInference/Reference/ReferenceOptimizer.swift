@@ -1,0 +1,229 @@
+import KilnCore
+
+/// The reference backend's build-time graph passes: shape inference, constant folding, Identity and
+/// Dropout removal, BatchNormalization folding, Conv+activation fusion and weight packing.
+enum ReferenceOptimizer {
+    /// Statistics of one optimisation run (logged and reported by the build).
+    struct Report: Sendable, CustomStringConvertible {
+        var folded = 0, removed = 0, batchNormsFolded = 0, activationsFused = 0, packed = 0, shapesInferred = 0
+        var description: String {
+            "folded \(folded) constant nodes, removed \(removed) Identity/Dropout, folded \(batchNormsFolded) BatchNormalization, fused \(activationsFused) activations, packed \(packed) conv weights, inferred \(shapesInferred) shapes"
+        }
+    }
+
+    /// Applies every pass in order and returns the optimised graph.
+    static func optimize(_ input: RGraph, threads: Int) throws -> (RGraph, Report) {
+        var g = input
+        var report = Report()
+        removeIdentities(&g, &report)
+        try foldConstants(&g, &report, threads: threads)
+        if let shapes = inferShapes(g, threads: threads) {
+            report.shapesInferred = shapes.count
+            // Shape of a statically shaped value is a constant.
+            for k in g.nodes.indices where g.nodes[k].op == "Shape" {
+                let node = g.nodes[k]
+                if let s = shapes[node.inputs[0]], node.outputs[0] >= 0 {
+                    g.constants[node.outputs[0]] = ReferenceKernels.shapeOp(node, RTensor.zeros(.float32, s).reshaped(s))
+                    g.nodes[k].op = "__dead"
+                }
+            }
+            g.nodes.removeAll { $0.op == "__dead" }
+            try foldConstants(&g, &report, threads: threads)
+        }
+        foldBatchNorm(&g, &report)
+        fuseActivations(&g, &report)
+        pack(&g, &report)
+        pruneUnused(&g)
+        return (g, report)
+    }
+
+    /// Rewires readers of Identity (and inference-mode Dropout) outputs to their inputs.
+    static func removeIdentities(_ g: inout RGraph, _ report: inout Report) {
+        let graphOutputs = Set(g.outputs)
+        var alias: [Int: Int] = [:]
+        var kept: [RNode] = []
+        for var node in g.nodes {
+            node.inputs = node.inputs.map { alias[$0] ?? $0 }
+            let isDropout = node.op == "Dropout" && (node.outputs.count < 2 || node.outputs[1] < 0)
+                && node.int("training_mode", 0) == 0 && (node.inputs.count < 3 || node.inputs[2] < 0)
+            if (node.op == "Identity" || isDropout), node.inputs.first.map({ $0 >= 0 }) == true,
+                !graphOutputs.contains(node.outputs[0]) {
+                alias[node.outputs[0]] = node.inputs[0]
+                report.removed += 1
+                continue
+            }
+            kept.append(node)
+        }
+        g.nodes = kept
+    }
+
+    /// Evaluates nodes whose inputs are all constant and stores their outputs as constants.
+    static func foldConstants(_ g: inout RGraph, _ report: inout Report, threads: Int) throws {
+        var kept: [RNode] = []
+        for node in g.nodes {
+            let ins = node.inputs.filter { $0 >= 0 }
+            if ins.allSatisfy({ g.constants[$0] != nil }) && node.op != "KilnConv" {
+                let values = node.inputs.map { $0 >= 0 ? g.constants[$0] : nil }
+                if let outs = try? ReferenceKernels.execute(node, values, threads: threads), outs.count >= node.outputs.filter({ $0 >= 0 }).count {
+                    let big = outs.contains { $0.count > 1 << 22 }
+                    if !big {
+                        for (k, slot) in node.outputs.enumerated() where slot >= 0 && k < outs.count { g.constants[slot] = outs[k] }
+                        report.folded += 1
+                        continue
+                    }
+                }
+            }
+            kept.append(node)
+        }
+        g.nodes = kept
+    }
+
+    /// Infers every value's shape by running the graph once on zeros, when all input shapes are static.
+    static func inferShapes(_ g: RGraph, threads: Int) -> [Int: [Int]]? {
+        var feeds: [Int: RTensor] = [:]
+        for (slot, d) in zip(g.inputs, g.inputDescriptors) {
+            guard d.shape.allSatisfy({ $0 != nil }) else { return nil }
+            feeds[slot] = RTensor.zeros(d.elementType, d.shape.map { $0! })
+        }
+        var shapes: [Int: [Int]] = [:]
+        for (slot, t) in feeds { shapes[slot] = t.shape }
+        for (slot, t) in g.constants { shapes[slot] = t.shape }
+        do {
+            _ = try g.execute(feeds, threads: threads) { node, outs in
+                for (k, slot) in node.outputs.enumerated() where slot >= 0 && k < outs.count { shapes[slot] = outs[k].shape }
+            }
+        } catch {
+            return nil
+        }
+        return shapes
+    }
+
+    /// Folds an inference-mode BatchNormalization into the Conv that alone feeds it.
+    static func foldBatchNorm(_ g: inout RGraph, _ report: inout Report) {
+        let readers = g.readerCounts()
+        var producer: [Int: Int] = [:]
+        for (k, n) in g.nodes.enumerated() { for o in n.outputs where o >= 0 { producer[o] = k } }
+        for k in g.nodes.indices {
+            let bn = g.nodes[k]
+            guard bn.op == "BatchNormalization", bn.outputs.filter({ $0 >= 0 }).count == 1, bn.int("training_mode", 0) == 0,
+                bn.inputs.count >= 5, let ci = producer[bn.inputs[0]], g.nodes[ci].op == "Conv", readers[bn.inputs[0]] == 1,
+                let scale = g.constants[bn.inputs[1]], let beta = g.constants[bn.inputs[2]],
+                let mean = g.constants[bn.inputs[3]], let variance = g.constants[bn.inputs[4]]
+            else { continue }
+            let conv = g.nodes[ci]
+            guard conv.inputs.count >= 2, let w = g.constants[conv.inputs[1]], w.isFloat, w.rank >= 3 else { continue }
+            let m = w.shape[0]
+            guard scale.count == m, beta.count == m, mean.count == m, variance.count == m else { continue }
+            var bias = [Float](repeating: 0, count: m)
+            if conv.inputs.count > 2, conv.inputs[2] >= 0 {
+                guard let b = g.constants[conv.inputs[2]], b.count == m else { continue }
+                bias = b.floats
+            }
+            let eps = bn.float("epsilon", 1e-5)
+            let per = w.count / m
+            var nw = w.f
+            var nb = bias
+            let sc = scale.floats, bt = beta.floats, mu = mean.floats, va = variance.floats
+            for o in 0..<m {
+                let a = sc[o] / (va[o] + eps).squareRoot()
+                for j in 0..<per { nw[o * per + j] *= a }
+                nb[o] = (bias[o] - mu[o]) * a + bt[o]
+            }
+            let wSlot = newSlot(&g, g.valueNames[conv.inputs[1]] + "_bnfolded")
+            let bSlot = newSlot(&g, g.valueNames[bn.outputs[0]] + "_bias")
+            g.constants[wSlot] = RTensor(type: w.type, shape: w.shape, f: nw)
+            g.constants[bSlot] = RTensor([m], floats: nb, type: w.type)
+            g.nodes[ci].inputs = [conv.inputs[0], wSlot, bSlot]
+            g.nodes[ci].outputs = [bn.outputs[0]]
+            g.nodes[k].op = "__dead"
+            report.batchNormsFolded += 1
+        }
+        g.nodes.removeAll { $0.op == "__dead" }
+    }
+
+    /// Fuses Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish and x·sigmoid(x) into the preceding Conv.
+    static func fuseActivations(_ g: inout RGraph, _ report: inout Report) {
+        let graphOutputs = Set(g.outputs)
+        var readersOf: [Int: [Int]] = [:]
+        for (k, n) in g.nodes.enumerated() { for s in n.inputs where s >= 0 { readersOf[s, default: []].append(k) } }
+        for ci in g.nodes.indices where g.nodes[ci].op == "Conv" {
+            let y = g.nodes[ci].outputs[0]
+            guard !graphOutputs.contains(y), let rs = readersOf[y] else { continue }
+            var act: Activation?
+            var finalOutput = -1
+            var dead: [Int] = []
+            if rs.count == 1 {
+                let a = g.nodes[rs[0]]
+                switch a.op {
+                case "Relu": act = .relu
+                case "LeakyRelu": act = .leakyRelu(a.float("alpha", 0.01))
+                case "Sigmoid": act = .sigmoid
+                case "HardSigmoid": act = .hardSigmoid(a.float("alpha", 0.2), a.float("beta", 0.5))
+                case "HardSwish": act = .hardSwish
+                case "Clip":
+                    if a.opset < 11 {
+                        act = .clip(a.float("min", -.infinity), a.float("max", .infinity))
+                    } else {
+                        let lo = a.inputs.count > 1 && a.inputs[1] >= 0 ? g.constants[a.inputs[1]]?.floats.first : -.infinity
+                        let hi = a.inputs.count > 2 && a.inputs[2] >= 0 ? g.constants[a.inputs[2]]?.floats.first : .infinity
+                        if let lo, let hi { act = .clip(lo, hi) }
+                    }
+                default: break
+                }
+                if act != nil && a.outputs.count == 1 { finalOutput = a.outputs[0]; dead = [rs[0]] } else { act = nil }
+            } else if rs.count == 2 {
+                let (n0, n1) = (g.nodes[rs[0]], g.nodes[rs[1]])
+                let (sig, mulIndex) = n0.op == "Sigmoid" ? (n0, rs[1]) : (n1, rs[0])
+                let mul = g.nodes[mulIndex]
+                if sig.op == "Sigmoid", mul.op == "Mul", let s = sig.outputs.first, readersOf[s] == [mulIndex],
+                    !graphOutputs.contains(s), Set(mul.inputs) == Set([y, s]) {
+                    act = .swish
+                    finalOutput = mul.outputs[0]
+                    dead = [rs[0], rs[1]]
+                }
+            }
+            guard let act, finalOutput >= 0 else { continue }
+            let (name, alpha, beta) = act.encoded
+            g.nodes[ci].attributes["activation"] = .string(name)
+            g.nodes[ci].attributes["act_alpha"] = .float(alpha)
+            g.nodes[ci].attributes["act_beta"] = .float(beta)
+            g.nodes[ci].outputs = [finalOutput]
+            for d in dead { g.nodes[d].op = "__dead" }
+            report.activationsFused += 1
+        }
+        g.nodes.removeAll { $0.op == "__dead" }
+    }
+
+    /// Turns every 1-D/2-D Conv with constant weights into a KilnConv with weights packed for the GEMM kernel.
+    static func pack(_ g: inout RGraph, _ report: inout Report) {
+        for k in g.nodes.indices where g.nodes[k].op == "Conv" {
+            let node = g.nodes[k]
+            guard node.inputs.count >= 2, let w = g.constants[node.inputs[1]], w.isFloat, w.rank == 3 || w.rank == 4 else { continue }
+            let group = node.int("group", 1)
+            let two = w.rank == 4
+            let plan = Conv2DPlan(inC: w.shape[1] * group, outC: w.shape[0], group: group, kh: two ? w.shape[2] : 1,
+                                  kw: w.shape[two ? 3 : 2], sh: 1, sw: 1, dh: 1, dw: 1, padT: 0, padL: 0)
+            guard group > 0, w.shape[0] % group == 0 else { continue }
+            if let ks = node.ints("kernel_shape"), ks != Array(w.shape[2...]) { continue }
+            let slot = newSlot(&g, g.valueNames[node.inputs[1]] + "_packed")
+            g.constants[slot] = RTensor([plan.depthwise ? w.count : plan.packedGroupSize * group], floats: plan.pack(w.f), type: .float32)
+            g.nodes[k].op = "KilnConv"
+            g.nodes[k].inputs[1] = slot
+            g.nodes[k].attributes["packed"] = .int(1)
+            g.nodes[k].attributes["weight_shape"] = .ints(w.shape.map { Int64($0) })
+            report.packed += 1
+        }
+    }
+
+    /// Drops constants nothing reads (folded-away intermediates, unpacked weights).
+    static func pruneUnused(_ g: inout RGraph) {
+        var used = Set(g.outputs)
+        for n in g.nodes { for s in n.inputs where s >= 0 { used.insert(s) } }
+        for slot in Array(g.constants.keys) where !used.contains(slot) { g.constants[slot] = nil }
+    }
+
+    static func newSlot(_ g: inout RGraph, _ name: String) -> Int {
+        g.valueNames.append(name)
+        return g.valueNames.count - 1
+    }
+}

@@ -1,0 +1,97 @@
+import KilnCore
+
+extension ONNXDecoder {
+    /// Decodes a `ValueInfoProto`; types a `TensorDescriptor` cannot express exactly are kept raw.
+    func valueInfo(_ range: Range<Int>) throws(ONNXError) -> ONNXValueInfo {
+        var c = cursor(range)
+        var info = ONNXValueInfo(name: "", descriptor: nil)
+        var typeRange: Range<Int>?
+        while !c.isAtEnd {
+            let start = c.position
+            let (field, wire) = try c.tag()
+            switch field {
+            case 1: info.name = try c.string(wire, field: field, in: "ValueInfoProto", at: start)
+            case 2: typeRange = try c.payload(wire, field: field, in: "ValueInfoProto", at: start)
+            case 3: info.docString = try c.string(wire, field: field, in: "ValueInfoProto", at: start)
+            default:
+                try c.skip(wire)
+                keep(&info.unmodelledFields, start, c.position)
+            }
+        }
+        if let typeRange {
+            let (descriptor, exact) = try tensorType(typeRange, name: info.name)
+            info.descriptor = descriptor
+            if !exact { info.typeProto = c.copy(typeRange) }
+        }
+        return info
+    }
+
+    /// Decodes a `TypeProto`: the descriptor if it is a tensor of known rank, and whether
+    /// re-encoding that descriptor reproduces the type exactly.
+    private func tensorType(_ range: Range<Int>, name: String) throws(ONNXError) -> (TensorDescriptor?, Bool) {
+        var c = cursor(range)
+        var tensorRange: Range<Int>?
+        var exact = true
+        while !c.isAtEnd {
+            let start = c.position
+            let (field, wire) = try c.tag()
+            if field == 1 {
+                tensorRange = try c.payload(wire, field: field, in: "TypeProto", at: start)
+            } else {
+                try c.skip(wire)
+                exact = false
+            }
+        }
+        guard let tensorRange else { return (nil, false) }
+        var t = cursor(tensorRange)
+        var elemType: Int64 = 0
+        var shapeRange: Range<Int>?
+        while !t.isAtEnd {
+            let start = t.position
+            let (field, wire) = try t.tag()
+            switch field {
+            case 1: elemType = try t.int64(wire, field: field, in: "TypeProto.Tensor", at: start)
+            case 2: shapeRange = try t.payload(wire, field: field, in: "TypeProto.Tensor", at: start)
+            default:
+                try t.skip(wire)
+                exact = false
+            }
+        }
+        guard let shapeRange,
+              let elementType = ElementType(rawValue: Int32(truncatingIfNeeded: elemType)),
+              Int64(elementType.rawValue) == elemType
+        else { return (nil, false) }
+        var s = cursor(shapeRange)
+        var shape: [Int?] = [], names: [String?] = []
+        while !s.isAtEnd {
+            let start = s.position
+            let (field, wire) = try s.tag()
+            guard field == 1 else {
+                try s.skip(wire)
+                exact = false
+                continue
+            }
+            var d = cursor(try s.payload(wire, field: field, in: "TensorShapeProto", at: start))
+            var value: Int?, param: String?
+            while !d.isAtEnd {
+                let dstart = d.position
+                let (dfield, dwire) = try d.tag()
+                switch dfield {
+                case 1:
+                    let v = try d.int64(dwire, field: dfield, in: "TensorShapeProto.Dimension", at: dstart)
+                    if v >= 0, v <= Int64(Int32.max) * 1024 { value = Int(v); param = nil } else { value = nil; exact = false }
+                case 2:
+                    param = try d.string(dwire, field: dfield, in: "TensorShapeProto.Dimension", at: dstart)
+                    value = nil
+                    if param == "" { param = nil; exact = false }
+                default:
+                    try d.skip(dwire)
+                    exact = false
+                }
+            }
+            shape.append(value)
+            names.append(param)
+        }
+        return (TensorDescriptor(name: name, elementType: elementType, shape: shape, dimensionNames: names), exact)
+    }
+}

@@ -1,0 +1,54 @@
+import KilnCore
+
+/// A failure while resolving, pulling, publishing or verifying a model artifact.
+///
+/// Every case names the input (reference, registry host, digest, file) and, where there is
+/// one, the fix. Credentials never appear in a message.
+public struct RegistryError: KilnError, Equatable {
+    /// What kind of failure this is; tests and callers branch on it.
+    public enum Kind: String, Sendable, Equatable {
+        /// The reference text cannot be parsed.
+        case invalidReference
+        /// The registry wants credentials and none were found for it.
+        case authenticationRequired
+        /// The registry (or its token service) rejected the credentials.
+        case authenticationFailed
+        /// The credentials are valid but lack permission (403).
+        case accessDenied
+        /// The manifest, tag or blob does not exist.
+        case notFound
+        /// Content did not hash to its digest; it was deleted and not used.
+        case digestMismatch
+        /// Content is larger or smaller than its descriptor says.
+        case sizeMismatch
+        /// The artifact is not a model Kiln understands.
+        case invalidArtifact
+        /// The network or server failed after all retries.
+        case transport
+        /// The registry answered with an unexpected status.
+        case protocolError
+        /// A local file could not be read or written.
+        case io
+    }
+
+    /// The kind of failure.
+    public var kind: Kind
+    /// The message naming the failing input and the fix.
+    public var message: String
+
+    /// Creates an error of `kind` with a message naming the input.
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    public var exitCode: ExitCode {
+        switch kind {
+        case .invalidReference: .usage
+        case .digestMismatch, .sizeMismatch, .invalidArtifact: .invalidModel
+        default: .runtimeFailure
+        }
+    }
+}

@@ -1,0 +1,67 @@
+/// Exponential backoff with full jitter for retrying a failed request.
+///
+/// Attempt `n` (from 0) waits a uniformly random time in `0…min(cap, base·2ⁿ)`: the spread keeps
+/// a fleet that failed together from retrying together.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Retries after the first try (so `attempts + 1` tries in all).
+    public var attempts: Int
+    /// The first backoff ceiling, in seconds.
+    public var base: Double
+    /// The largest backoff ceiling, in seconds.
+    public var cap: Double
+
+    /// Creates a policy; the default makes 5 retries over at most ~8 s.
+    public init(attempts: Int = 5, base: Double = 0.25, cap: Double = 4) {
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+    }
+
+    /// No retries (tests that want to see the first failure).
+    public static let none = RetryPolicy(attempts: 0, base: 0, cap: 0)
+
+    /// The delay before retry `attempt` (0-based), with `random` in 0…1.
+    public func delay(attempt: Int, random: Double = Double.random(in: 0...1)) -> Double {
+        let ceiling = min(cap, base * Double(1 << min(attempt, 30)))
+        return ceiling * random
+    }
+}
+
+/// When a device polls its tag next: an interval with jitter while things work, exponential
+/// backoff with full jitter while the registry fails.
+///
+/// With N devices polling every `interval` seconds, the registry sees N/interval HEADs a second
+/// on average; `jitter` spreads them so that devices started together (a power cut, a fleet
+/// reboot) do not stay in lock-step. After an outage every device is in backoff; full jitter
+/// spreads their first retries over the whole backoff window instead of a spike when the
+/// registry returns.
+public struct PollSchedule: Sendable, Equatable {
+    /// Seconds between polls while the registry answers.
+    public var interval: Double
+    /// Fraction of `interval` by which each delay varies, ±; 0.1 means 0.9–1.1 × interval.
+    public var jitter: Double
+    /// The first backoff ceiling after a failed poll, in seconds.
+    public var backoffBase: Double
+    /// The largest backoff ceiling; by default the interval (a failing registry is never polled
+    /// less often than a healthy one would be... but also never more often on average).
+    public var backoffCap: Double
+
+    /// Creates a schedule.
+    public init(interval: Double, jitter: Double = 0.2, backoffBase: Double? = nil, backoffCap: Double? = nil) {
+        self.interval = interval
+        self.jitter = jitter
+        self.backoffBase = backoffBase ?? min(5, interval)
+        self.backoffCap = backoffCap ?? max(interval, 60)
+    }
+
+    /// The delay after a poll; `failures` counts consecutive failed polls (0 after a success),
+    /// `random` is uniform in 0…1.
+    public func delay(failures: Int, random: Double = Double.random(in: 0...1)) -> Double {
+        if failures == 0 {
+            return interval * (1 - jitter + 2 * jitter * random)
+        }
+        let ceiling = min(backoffCap, backoffBase * Double(1 << min(failures - 1, 30)))
+        // Full jitter, with a floor of a tenth of the ceiling so a device never spins.
+        return ceiling * (0.1 + 0.9 * random)
+    }
+}

@@ -1,0 +1,94 @@
+import KilnCore
+import KilnCUDA
+
+/// Preprocesses batches of frames on the GPU with `PreprocessSpec`'s arithmetic, in one kernel pass.
+///
+/// Frames are staged in pinned host memory; on integrated GPUs (Jetson) that memory is mapped and
+/// the kernel reads it in place (zero-copy), on discrete GPUs it is copied once to device memory.
+/// The output stays on the device (`outputAddress`), ready to be bound as a TensorRT input, and can
+/// be read back with `download()`. Buffers grow to the largest batch seen and are reused. One
+/// instance belongs to one thread (the loop's preprocessing/inference thread).
+public final class GPUFramePreprocessor: @unchecked Sendable {
+    /// The spec implemented.
+    public let spec: PreprocessSpec
+    /// The kernels (and how they were obtained: compiled or from the cubin cache).
+    public let kernels: GPUPreprocessor
+    /// The stream all work is queued on.
+    public let stream: CUDAStream
+    private var staging: PinnedHostBuffer?
+    private var input: DeviceBuffer?
+    private var output: DeviceBuffer?
+    private var lastBatch = 0
+
+    /// Prepares GPU preprocessing for `spec` in `context` (compiles or loads the kernels).
+    public init(spec: PreprocessSpec, context: CUDAContext, compiler: NVRTCCompiler = NVRTCCompiler(cache: .defaultCache())) throws {
+        self.spec = spec
+        kernels = try GPUPreprocessor(context: context, compiler: compiler)
+        stream = try CUDAStream(context: context)
+    }
+
+    /// The device address of the last batch's NCHW output.
+    public var outputAddress: CUdeviceptr? { output?.address }
+
+    /// Preprocesses `frames` (rgb24 or bgr24, all the same size and format) into the device output.
+    ///
+    /// Returns the geometry; the work is complete on the stream when this returns (synchronised),
+    /// so the caller can bind `outputAddress` on another stream.
+    @discardableResult
+    public func run(_ frames: [Frame]) throws -> LetterboxGeometry {
+        guard let first = frames.first else { throw RuntimeError("GPU preprocess: empty batch") }
+        for f in frames {
+            guard f.format == .rgb24 || f.format == .bgr24 else {
+                throw RuntimeError("GPU preprocess: frame \(f.index) of \(f.stream) is \(f.format.rawValue); expected rgb24 or bgr24")
+            }
+            guard f.width == first.width, f.height == first.height, f.format == first.format else {
+                throw RuntimeError("GPU preprocess: frame \(f.index) of \(f.stream) is \(f.width)x\(f.height) \(f.format.rawValue); the batch is \(first.width)x\(first.height) \(first.format.rawValue)")
+            }
+            guard f.pixels.count >= f.width * f.height * 3 else {
+                throw RuntimeError("GPU preprocess: frame \(f.index) of \(f.stream) has \(f.pixels.count) bytes for \(f.width)x\(f.height) RGB")
+            }
+        }
+        let context = kernels.context
+        let frameBytes = first.width * first.height * 3
+        let inBytes = frameBytes * frames.count
+        let params = spec.gpuParameters(frameWidth: first.width, frameHeight: first.height)
+        let outBytes = params.outputBytesPerFrame * frames.count
+        let zeroCopy = context.device.integrated && context.device.canMapHostMemory
+        if (staging?.byteCount ?? 0) < inBytes {
+            staging = nil
+            staging = try PinnedHostBuffer(context: context, byteCount: inBytes, mapped: zeroCopy)
+            input = nil
+        }
+        if !zeroCopy, (input?.byteCount ?? 0) < inBytes { input = nil; input = try DeviceBuffer(context: context, byteCount: inBytes) }
+        if (output?.byteCount ?? 0) < outBytes { output = nil; output = try DeviceBuffer(context: context, byteCount: outBytes) }
+        let stage = staging!
+        for (i, f) in frames.enumerated() {
+            f.pixels.withUnsafeBytes { (stage.pointer + i * frameBytes).copyMemory(from: $0.baseAddress!, byteCount: frameBytes) }
+        }
+        let source: CUdeviceptr
+        if zeroCopy, let mapped = stage.deviceAddress {
+            source = mapped
+        } else {
+            try input!.upload(from: stage.pointer, count: inBytes, stream: stream)
+            source = input!.address
+        }
+        try kernels.enqueue(source: source, frameWidth: first.width, frameHeight: first.height, sourceIsBGR: first.format == .bgr24,
+                            batch: frames.count, destination: output!.address, parameters: params, stream: stream)
+        try stream.synchronize()
+        lastBatch = frames.count
+        return spec.geometry(frameWidth: first.width, frameHeight: first.height)
+    }
+
+    /// Preprocesses `frames` and copies the result to a `[N, 3, H, W]` host tensor.
+    public func tensor(for frames: [Frame]) throws -> (Tensor, LetterboxGeometry) {
+        let g = try run(frames)
+        let count = frames.count * spec.gpuParameters(frameWidth: frames[0].width, frameHeight: frames[0].height).outputBytesPerFrame
+        var bytes = [UInt8](repeating: 0, count: count)
+        try bytes.withUnsafeMutableBytes { raw in
+            try output!.download(to: raw.baseAddress!, count: count, stream: stream)
+            try stream.synchronize()
+        }
+        let type: ElementType = spec.outputType == .float16 ? .float16 : .float32
+        return (Tensor(elementType: type, shape: [frames.count, 3, spec.height, spec.width], bytes: bytes), g)
+    }
+}

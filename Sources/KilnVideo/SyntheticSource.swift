@@ -1,0 +1,109 @@
+import Foundation
+import KilnCore
+import Synchronization
+
+/// A frame source that needs no camera: a moving test pattern, generated in memory.
+///
+/// The pattern is a diagonal colour gradient with a bright square that moves across the frame,
+/// so a model sees change from frame to frame. Unpaced it never drops (like a file); with a frame
+/// rate it behaves like a live camera: frames are produced on a clock, and a frame the consumer
+/// was too slow to take is counted as dropped (`reason: "late"`).
+public final class SyntheticSource: FrameSource, @unchecked Sendable {
+    /// The frame width.
+    public let width: Int
+    /// The frame height.
+    public let height: Int
+    /// Frames per second for a live-paced source, or nil for as fast as consumed.
+    public let framesPerSecond: Double?
+    /// The stream name.
+    public let stream: String
+    private let limit: Int?
+    private let background: [UInt8]
+    private let state = Mutex<(index: Int, closed: Bool, dropped: Int, start: Double?)>((0, false, 0, nil))
+
+    /// Creates a synthetic source of `width`×`height` RGB frames, optionally paced and limited.
+    public init(width: Int = 1280, height: Int = 720, framesPerSecond: Double? = nil, frameLimit: Int? = nil,
+                stream: String = "synthetic") {
+        self.width = width
+        self.height = height
+        self.framesPerSecond = framesPerSecond
+        self.limit = frameLimit
+        self.stream = stream
+        var bg = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                let i = (y * width + x) * 3
+                bg[i] = UInt8(truncatingIfNeeded: x * 255 / max(1, width - 1))
+                bg[i + 1] = UInt8(truncatingIfNeeded: y * 255 / max(1, height - 1))
+                bg[i + 2] = UInt8(truncatingIfNeeded: ((x / 32 + y / 32) % 2) * 96 + 64)
+            }
+        }
+        background = bg
+    }
+
+    public var description: String {
+        "synthetic:\(width)x\(height)" + (framesPerSecond.map { "@\($0)" } ?? "")
+    }
+
+    public var isLive: Bool { framesPerSecond != nil }
+
+    public var droppedFrames: [String: Int] {
+        let d = state.withLock { $0.dropped }
+        return d == 0 ? [:] : ["late": d]
+    }
+
+    public func next() throws -> Frame? {
+        let began = MonotonicClock.now
+        var index: Int
+        if let fps = framesPerSecond {
+            // Live pacing: the frame due now is the one produced; missed ones count as dropped.
+            let (start, closed, current) = state.withLock { s -> (Double, Bool, Int) in
+                if s.start == nil { s.start = began }
+                return (s.start!, s.closed, s.index)
+            }
+            if closed { return nil }
+            let due = start + Double(current) / fps
+            if due > began { Thread.sleep(forTimeInterval: due - began) }
+            let now = MonotonicClock.now
+            let latest = max(current, Int((now - start) * fps))
+            index = state.withLock { s in
+                s.dropped += latest - s.index
+                s.index = latest + 1
+                return latest
+            }
+        } else {
+            guard let i = state.withLock({ s -> Int? in
+                if s.closed { return nil }
+                defer { s.index += 1 }
+                return s.index
+            }) else { return nil }
+            index = i
+        }
+        if let limit, index >= limit { return nil }
+        let pixels = render(index)
+        let now = MonotonicClock.now
+        return Frame(stream: stream, index: index, width: width, height: height, format: .rgb24, pixels: pixels,
+                     captureTime: now, captureSeconds: now - began)
+    }
+
+    public func close() {
+        state.withLock { $0.closed = true }
+    }
+
+    /// The pattern for frame `index`: the background with a white square moving diagonally.
+    public func render(_ index: Int) -> [UInt8] {
+        var pixels = background
+        let side = max(8, min(width, height) / 6)
+        let spanX = max(1, width - side), spanY = max(1, height - side)
+        let ox = (index * 7) % (2 * spanX), oy = (index * 5) % (2 * spanY)
+        let left = ox < spanX ? ox : 2 * spanX - ox
+        let top = oy < spanY ? oy : 2 * spanY - oy
+        pixels.withUnsafeMutableBufferPointer { p in
+            for y in top..<min(height, top + side) {
+                let start = (y * width + left) * 3
+                (p.baseAddress! + start).update(repeating: 255, count: min(side, width - left) * 3)
+            }
+        }
+        return pixels
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import KilnAgent
+import KilnCore
+import KilnInference
+import KilnVideo
+
+/// The loop's own overhead per 1080p frame: capture (synthetic 1920×1080 RGB), CPU letterbox
+/// preprocessing to 640×640, a no-op engine, statistics — pipelined versus serial, in frames/s.
+enum LoopBenchmark: Benchmark {
+    static let name = "loop"
+    static let summary = "frame-loop overhead per 1080p frame with a no-op engine: pipelined vs serial"
+
+    /// An engine that does no work: returns a one-element tensor at once.
+    final class NoOpRunner: InferenceRunner, @unchecked Sendable {
+        let inputs = [TensorDescriptor(name: "images", elementType: .float32, shape: [1, 3, 640, 640])]
+        let outputs = [TensorDescriptor(name: "out", elementType: .float32, shape: [1])]
+        func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] { ["out": Tensor(shape: [1], floats: [0])] }
+    }
+
+    static func measure(pipelined: Bool, frames: Int) async throws -> LoopSummary {
+        let engine = ActiveEngine(runner: NoOpRunner(), preprocess: PreprocessSpec(width: 640, height: 640),
+                                  model: "no-op", digest: "-", backend: "none")
+        let loop = FrameLoop(sources: [SyntheticSource(width: 1920, height: 1080, frameLimit: frames)],
+                             slot: EngineSlot(engine), configuration: .init(reportInterval: nil, pipelined: pipelined))
+        return try await loop.run()
+    }
+
+    static func run(_ args: [String]) async throws {
+        let frames = Int(BenchSupport.option(args, "--frames") ?? "") ?? 300
+        if args.contains("--tune-malloc") { MemoryTuning.keepLargeBuffers() }
+        _ = try await measure(pipelined: true, frames: 20)  // warm-up
+        let serial = try await measure(pipelined: false, frames: frames)
+        let piped = try await measure(pipelined: true, frames: frames)
+        print("Frame loop, synthetic 1920x1080 RGB -> letterbox 640x640 float32, no-op engine, \(frames) frames, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        func row(_ name: String, _ s: LoopSummary) -> [String] {
+            let p = s.latencyMilliseconds
+            return [name, String(format: "%.1f", s.fps), String(format: "%.2f", 1000 / max(s.fps, 1e-9)),
+                    String(format: "%.2f", p["capture"]!.p50), String(format: "%.2f", p["preprocess"]!.p50),
+                    String(format: "%.2f", p["end_to_end"]!.p50)]
+        }
+        BenchSupport.table(["mode", "frames/s", "ms/frame", "capture p50", "preprocess p50", "end-to-end p50"],
+                           [row("serial", serial), row("pipelined", piped)])
+        print(String(format: "pipelined / serial throughput: %.2fx", piped.fps / max(serial.fps, 1e-9)))
+    }
+}

@@ -1,0 +1,26 @@
+import KilnCore
+import KilnRegistry
+
+/// The flags every registry-using command shares: `--auth-file`, `--insecure-registry`, `--store`.
+struct RegistryOptions {
+    /// Help text for the shared flags.
+    static let help = """
+          --auth-file FILE            credentials ({"auths": {HOST: {"auth": base64(user:pass)}}});
+                                      default REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json,
+                                      ~/.docker/config.json
+          --insecure-registry HOST:PORT  reach this registry over plain HTTP (repeatable)
+          --store DIR                 the local model store (default KILN_STORE or
+                                      ~/.cache/kiln/models)
+        """
+
+    var client: RegistryClient
+    var store: ModelStore
+
+    /// Consumes the shared flags.
+    init(_ arguments: inout Arguments) throws {
+        let auth = try AuthFile.load(explicitPath: try arguments.option("--auth-file"))
+        let insecure = Set(try arguments.options("--insecure-registry"))
+        client = RegistryClient(configuration: .init(auth: auth, insecureHosts: insecure))
+        store = ModelStore(root: try arguments.option("--store") ?? ModelStore.defaultRoot())
+    }
+}

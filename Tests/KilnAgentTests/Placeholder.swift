@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct KilnAgentPlaceholderTests {
-    @Test func moduleLinks() {}
-}

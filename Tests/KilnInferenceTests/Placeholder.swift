@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct KilnInferencePlaceholderTests {
-    @Test func moduleLinks() {}
-}

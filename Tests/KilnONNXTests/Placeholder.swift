@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct KilnONNXPlaceholderTests {
-    @Test func moduleLinks() {}
-}
