@@ -78,7 +78,8 @@ struct RunCommand: Command {
         let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let serving = ServingModel(text: text)
         let session = RunSession(
-            factory: factory, model: model, preprocessHint: hint, sources: sources, loop: options.loopConfiguration,
+            factory: factory, model: model, preprocessHint: hint, sources: sources,
+            postprocessor: try options.makePostprocessor(), loop: options.loopConfiguration,
             profile: device.detection.profile.name,
             background: { slot, _ in
                 guard let config else { return [] }
