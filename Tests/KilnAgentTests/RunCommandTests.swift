@@ -61,3 +61,30 @@ import Testing
         #expect(r.stderr.contains("kiln.conf:2"), "\(r.stderr)")
     }
 }
+
+@Suite struct RunCommandVideoTests {
+    /// A real clip decoded by ffmpeg through `pipe:`: every frame is served once, none dropped,
+    /// and each gets a result line.
+    @Test func ffmpegPipeRunsEveryFrameOfTheClip() throws {
+        guard let ffmpeg = try TestEnvironment.tool("ffmpeg"), let clip = try TestEnvironment.dataFile("video/bikes.mp4") else { return }
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("demo.onnx")
+        try Data(DemoModel.bytes()).write(to: model)
+        let results = dir.appendingPathComponent("results.jsonl")
+        let r = try TestEnvironment.run(TestEnvironment.kilnExecutable, [
+            "run", model.path, "--source", "pipe:640x272:\(ffmpeg) -loglevel error -i \(clip.path) -f rawvideo -pix_fmt rgb24 -",
+            "--postprocess", "topk:2", "--results", "file:\(results.path)", "--json", "--report-interval", "0",
+            "--cache-dir", dir.appendingPathComponent("cache").path,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(json["frames"] as? Int == 250)
+        #expect(json["dropped"] as? Int == 0)
+        let lines = try String(contentsOf: results, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 250)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect((first["classifications"] as? [[String: Any]])?.count == 2)
+    }
+}
