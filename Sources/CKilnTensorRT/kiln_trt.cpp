@@ -154,7 +154,9 @@ int32_t onnx_type(nvinfer1::DataType t) {
     case nvinfer1::DataType::kINT8: return 3;
     case nvinfer1::DataType::kINT32: return 6;
     case nvinfer1::DataType::kBOOL: return 9;
+#if KILN_TRT_AT_LEAST(8, 5)
     case nvinfer1::DataType::kUINT8: return 2;
+#endif
 #if KILN_TRT_AT_LEAST(8, 6)
     case nvinfer1::DataType::kFP8: return 17;
 #endif
