@@ -38,9 +38,10 @@ let package = Package(
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
         .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),
         .target(name: "KilnTelemetry", dependencies: ["KilnCore"]),
+        .target(name: "KilnPostprocess", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(
             name: "KilnAgent",
-            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA"]),
+            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA", "KilnPostprocess"]),
         .executableTarget(name: "kiln", dependencies: ["KilnAgent"]),
         .executableTarget(name: "kiln-bench", dependencies: ["KilnAgent"], swiftSettings: optimised),
         .executableTarget(name: "kiln-fuzz", dependencies: ["KilnONNX"], swiftSettings: optimised),
@@ -55,7 +56,8 @@ let package = Package(
         .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnVideoTests", dependencies: ["KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),
-        .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnTelemetry", "KilnTestSupport"]),
+        .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnTelemetry", "KilnTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "KilnPostprocessTests", dependencies: ["KilnPostprocess", "KilnTestSupport"]),
         .testTarget(name: "KilnAgentTests", dependencies: ["KilnAgent", "KilnTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -16,6 +16,10 @@ struct RunOptions {
     var threads = 0
     var reportInterval: Double? = 5
     var serial = false
+    var cpuPreprocess = false
+    var metricsAddress: String?
+    var pushURL: String?
+    var pushInterval: Double = 15
 
     static let help = """
           --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720);
@@ -29,6 +33,11 @@ struct RunOptions {
           --threads N            CPU threads for the reference backend (default: all cores)
           --report-interval D    periodic report on stderr every D (default 5s; 0 turns it off)
           --serial               run every stage on one thread (for comparison)
+          --cpu-preprocess       preprocess on the CPU even when a GPU is present
+          --metrics-addr H:P     serve /metrics (Prometheus), /healthz and /status (JSON) on H:P
+                                 (e.g. 127.0.0.1:9464; port 0 picks a free one)
+          --push-url URL         push the same metrics to a Prometheus Pushgateway
+          --push-interval D      seconds between pushes (default 15s)
           --json                 print the summary as one JSON object, the last line of stdout
         """
 
@@ -44,6 +53,10 @@ struct RunOptions {
             reportInterval = interval > 0 ? interval : nil
         }
         serial = a.flag("--serial")
+        cpuPreprocess = a.flag("--cpu-preprocess")
+        metricsAddress = try a.option("--metrics-addr")
+        pushURL = try a.option("--push-url")
+        pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
         json = a.flag("--json")
     }
 
@@ -55,9 +68,24 @@ struct RunOptions {
         }
     }
 
+    /// Telemetry for these flags (metrics server, push, systemd notifications).
+    func makeTelemetry() -> AgentTelemetry {
+        AgentTelemetry(metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval)
+    }
+
+    /// Records the engine in telemetry once it is ready.
+    static func engineReady(_ telemetry: AgentTelemetry, profile: String) -> @Sendable (ActiveEngine, PreparedEngine) -> Void {
+        { engine, prepared in
+            let f = prepared.identity.fields
+            telemetry.engineReady(engine, prepared, profile: profile, sm: f["sm"] ?? "", cuda: f["cuda"] ?? f["driver"] ?? "",
+                                  tensorrt: f["tensorrt"] ?? "")
+        }
+    }
+
     /// The loop configuration these flags describe.
     var loopConfiguration: FrameLoop.Configuration {
-        FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial)
+        FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial,
+                                makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic())
     }
 
     /// Detects the device, opens the cache and picks the backend; returns the engine factory.
