@@ -38,11 +38,11 @@ void* open_first(const char* directory, const std::vector<std::string>& names, i
             std::string path = std::string(directory) + "/" + name;
             if (void* h = dlopen(path.c_str(), flags)) { *loaded = path; return h; }
             const char* e = dlerror();
-            if (e) *reasons += std::string(e) + "; ";
+            if (e) *reasons += (reasons->empty() ? "" : "; ") + std::string(e);
         }
         if (void* h = dlopen(name.c_str(), flags)) { *loaded = name; return h; }
         const char* e = dlerror();
-        if (e) *reasons += std::string(e) + "; ";
+        if (e) *reasons += (reasons->empty() ? "" : "; ") + std::string(e);
     }
     return nullptr;
 }
