@@ -31,6 +31,12 @@ public struct RolloutState: Sendable, Codable, Equatable {
         public var reason: String
         /// When (RFC 3339).
         public var at: String
+        /// Creates a rejection record.
+        public init(digest: Digest, reason: String, at: String) {
+            self.digest = digest
+            self.reason = reason
+            self.at = at
+        }
     }
 
     /// One logged transition.

@@ -19,6 +19,7 @@ struct RunCommand: Command {
         few seconds on stderr and at the end on stdout.
 
         \(RunOptions.help)
+        \(FollowOptions.help)
         \(RegistryOptions.help)
 
         Examples:
@@ -30,15 +31,27 @@ struct RunCommand: Command {
         let text = try arguments.required("MODEL")
         let options = try RunOptions(&arguments)
         let registry = try RegistryOptions(&arguments)
+        let follow = try FollowOptions(&arguments)
         try arguments.finish()
         MemoryTuning.keepLargeBuffers()
         let reference = try ModelReference(parsing: text)
-        let (model, hint) = try await resolve(reference, text: text, registry: registry)
+        let rollout: FollowRollout?
+        let model: ModelSource, hint: String?
+        if follow.enabled {
+            let (source, r) = try await follow.start(reference, registry: registry)
+            (model, hint, rollout) = (source, r.serving.annotations.preprocess, r)
+        } else {
+            rollout = nil
+            (model, hint) = try await resolve(reference, text: text, registry: registry)
+        }
         let device = try DeviceContext.detect(profileOverride: options.profile, profilesDirectory: options.profilesDirectory)
         let sources = try options.makeSources()
-        let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count), model: model,
+        let factory = try options.makeFactory(device: device, streams: sources.count)
+        let session = RunSession(factory: factory, model: model,
                                  preprocessHint: hint, sources: sources, loop: options.loopConfiguration,
-                                 profile: device.detection.profile.name)
+                                 profile: device.detection.profile.name,
+                                 background: { [rollout] slot, _ in rollout?.services(slot: slot, factory: factory) ?? [] },
+                                 onReload: { [rollout] in rollout?.trigger() })
         let report = try await session.run()
         try RunCommand.print(report, json: options.json)
         return .ok
