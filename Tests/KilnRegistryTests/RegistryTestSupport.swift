@@ -50,8 +50,3 @@ enum Fixtures {
     static func sha256(file: String) throws -> String { try FileDigest.of(path: file).digest.description }
 }
 
-/// A test fixture (server, tool run) could not be set up.
-struct TestSetupError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
