@@ -126,6 +126,8 @@ public actor RolloutController: Service {
             state = RolloutState()
             state.reference = configuration.reference.description
         }
+        // Cohort membership is per device id: a new id re-draws it.
+        if state.deviceID != configuration.deviceID { state.notInCohort = nil }
         state.deviceID = configuration.deviceID
         if let (model, engine) = serving {
             if state.active?.digest != model.digest {
