@@ -39,6 +39,6 @@ public struct BackendCatalog: Sendable {
 extension BackendCatalog {
     /// Every backend compiled into Kiln, TensorRT first.
     public static func standard() -> BackendCatalog {
-        BackendCatalog([ReferenceBackend()])
+        BackendCatalog([TensorRTBackend(), ReferenceBackend()])
     }
 }

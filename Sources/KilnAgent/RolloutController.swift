@@ -107,15 +107,18 @@ public actor RolloutController: Service {
     private var state: RolloutState
     private var activeEngine: ActiveEngine?
     private var previousEngine: ActiveEngine?
+    private let onTransition: (@Sendable (RolloutState) -> Void)?
 
     /// Creates a controller from the persisted `state` (`stateStore.load()`); a state for
     /// another reference is reset.
     ///
     /// `serving`, when given, is the model the agent serves at start (with its engine): it
     /// becomes the active deployment.
+    /// `onTransition` sees every new state (metrics, the status endpoint).
     public init(configuration: Configuration, hooks: Hooks, stateStore: RolloutStateStore, state loaded: RolloutState,
-                serving: (PulledModel, ActiveEngine)? = nil) {
+                serving: (PulledModel, ActiveEngine)? = nil, onTransition: (@Sendable (RolloutState) -> Void)? = nil) {
         self.configuration = configuration
+        self.onTransition = onTransition
         self.hooks = hooks
         self.stateStore = stateStore
         var state = loaded
@@ -154,6 +157,22 @@ public actor RolloutController: Service {
 
     /// The current state, for `kiln status` and the status endpoint.
     public nonisolated func snapshot() -> RolloutState { snapshotBox.withLock { $0 } }
+
+    /// The `kiln_rollout_state` metric's name for a state: `idle`, `downloading`, `building`,
+    /// `verifying`, `switching`, `rolled_back` or `failed` (the last refusal, until the next step).
+    public static func metricState(_ state: RolloutState) -> String {
+        switch state.phase {
+        case "pulling": return "downloading"
+        case "building": return "building"
+        case "gating": return "verifying"
+        case "probation", "swapping": return "switching"
+        case "rolling-back": return "rolled_back"
+        default:
+            if let last = state.transitions.last, last.detail.hasPrefix("refused: rolled back") { return "rolled_back" }
+            if let last = state.transitions.last, last.detail.hasPrefix("refused") { return "failed" }
+            return "idle"
+        }
+    }
 
     /// Polls and rolls out until cancelled.
     public func run() async throws {
@@ -304,6 +323,7 @@ public actor RolloutController: Service {
         state.record(phase, digest: digest, detail: detail)
         Log.notice("rollout: \(phase) \(digest?.short ?? ""): \(detail)")
         save()
+        onTransition?(state)
     }
 
     private func save() {

@@ -30,8 +30,10 @@ public struct RunSession: Sendable {
     public var background: @Sendable (EngineSlot, FrameLoop) -> [any Service]
     /// Called on SIGHUP.
     public var onReload: (@Sendable () -> Void)?
-    /// Called once the engine is ready, before the first frame (e.g. to send READY=1).
+    /// Called once the engine is ready, before the first frame.
     public var onReady: (@Sendable (ActiveEngine, PreparedEngine) -> Void)?
+    /// Metrics, health endpoints, systemd notifications; nil for none.
+    public var telemetry: AgentTelemetry?
 
     /// Creates a session.
     public init(factory: EngineFactory, model: ModelSource, preprocessHint: String? = nil, sources: [any FrameSource],
@@ -39,7 +41,8 @@ public struct RunSession: Sendable {
                 profile: String, observers: FrameLoop.Observers = .init(),
                 background: @escaping @Sendable (EngineSlot, FrameLoop) -> [any Service] = { _, _ in [] },
                 onReload: (@Sendable () -> Void)? = nil,
-                onReady: (@Sendable (ActiveEngine, PreparedEngine) -> Void)? = nil) {
+                onReady: (@Sendable (ActiveEngine, PreparedEngine) -> Void)? = nil, telemetry: AgentTelemetry? = nil) {
+        self.telemetry = telemetry
         self.factory = factory
         self.model = model
         self.preprocessHint = preprocessHint
@@ -67,8 +70,10 @@ public struct RunSession: Sendable {
             Log.info(String(format: "%d frames, %.1f fps, %d dropped, infer p50 %.2f ms, end-to-end p99 %.2f ms",
                             summary.frames, summary.fps, summary.dropped, stages["infer"]?.p50 ?? 0, stages["end_to_end"]?.p99 ?? 0))
         }
+        let statistics = LoopStatistics()
+        if let telemetry { observers = observers.merged(with: telemetry.observers(statistics: { statistics })) }
         let frameLoop = FrameLoop(sources: sources, slot: slot, postprocessor: postprocessor, configuration: loop,
-                                  observers: observers)
+                                  observers: observers, statistics: statistics)
         let onReload = self.onReload
         let signals = SignalWatcher { signal in
             if signal == SIGHUP {
@@ -80,15 +85,47 @@ public struct RunSession: Sendable {
             }
         }
         defer { signals.cancel() }
+        var services = background(slot, frameLoop)
+        if let telemetry {
+            telemetry.setStatus { RunSession.statusJSON(slot: slot, statistics: statistics) }
+            services += try telemetry.services()
+        }
         onReady?(engine, prepared)
+        try? telemetry?.notifier.ready(status: "serving \(engine.model) on \(engine.backend)")
         let summaryBox = SummaryBox()
         let primary = ClosureService("frame loop") { summaryBox.set(try await frameLoop.run()) }
-        try await Supervisor(primary: primary, background: background(slot, frameLoop)).run()
+        defer { try? telemetry?.notifier.stopping() }
+        try await Supervisor(primary: primary, background: services).run()
         let current = slot.current.engine
         var reportPrepared = prepared
         if current.digest != engine.digest { reportPrepared.key = current.engineKey ?? prepared.key }
         return RunReport(summary: summaryBox.get() ?? frameLoop.statistics.summary(), engine: current, prepared: reportPrepared,
                          profile: profile)
+    }
+}
+
+extension RunSession {
+    /// The agent's `/status` document: the engine served and the loop's statistics.
+    static func statusJSON(slot: EngineSlot, statistics: LoopStatistics) -> String {
+        let (engine, generation) = slot.current
+        struct Status: Encodable {
+            var model: String
+            var digest: String
+            var backend: String
+            var precision: String
+            var engineKey: String?
+            var generation: Int
+            var loop: LoopSummary
+            enum CodingKeys: String, CodingKey {
+                case model, digest, backend, precision, generation, loop
+                case engineKey = "engine_key"
+            }
+        }
+        let status = Status(model: engine.model, digest: engine.digest, backend: engine.backend, precision: engine.precision.rawValue,
+                            engineKey: engine.engineKey, generation: generation, loop: statistics.summary())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
 

@@ -9,6 +9,7 @@ public enum ONNXWriter {
     /// The bytes of `model` as an `.onnx` file.
     public static func serialize(_ model: ONNXModel) -> [UInt8] {
         var w = WireWriter()
+        w.bytes.reserveCapacity(model.graph.initializers.reduce(65_536) { $0 + $1.tensor.bytes.count + 64 })
         w.int64(1, model.irVersion)
         for domain in model.opsetImports.keys.sorted() {
             w.message(8) { o in
@@ -35,6 +36,7 @@ public enum ONNXWriter {
     /// The bytes of `tensor` as a `TensorProto` (`.pb`) file.
     public static func serialize(_ tensor: ONNXTensor) -> [UInt8] {
         var w = WireWriter()
+        w.bytes.reserveCapacity(tensor.tensor.bytes.count + 64)
         write(tensor, to: &w)
         return w.bytes
     }

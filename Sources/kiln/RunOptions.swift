@@ -9,32 +9,35 @@ struct RunOptions {
     var sources: [String] = []
     var duration: Double?
     var frames: Int?
-    var profile: String?
-    var profilesDirectory: String?
     var backend = "auto"
     var precision: Precision?
     var preprocess: String?
     var json = false
     var threads = 0
-    var cacheDirectory: String?
     var reportInterval: Double? = 5
     var serial = false
+    var cpuPreprocess = false
+    var metricsAddress: String?
+    var pushURL: String?
+    var pushInterval: Double = 15
 
     static let help = """
           --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720);
                                  repeat for several streams
           --duration D           stop after D (10s, 2m, 500ms)
           --frames N             stop after N frames (all streams together)
-          --profile NAME         device profile instead of detection (see kiln doctor)
-          --profiles-dir DIR     profile JSON files overlaying the embedded ones
           --backend B            reference, tensorrt or auto (default auto: TensorRT when usable)
           --precision P          fp32, fp16, int8, bf16 or best (default: the profile's)
           --preprocess TEXT      e.g. letterbox,640x640,rgb,imagenet,pad=114,fp16 (default: from
                                  the model's metadata and input shape)
           --threads N            CPU threads for the reference backend (default: all cores)
-          --cache-dir DIR        engine cache (default $CACHE_DIRECTORY, $XDG_CACHE_HOME/kiln, ~/.cache/kiln)
           --report-interval D    periodic report on stderr every D (default 5s; 0 turns it off)
           --serial               run every stage on one thread (for comparison)
+          --cpu-preprocess       preprocess on the CPU even when a GPU is present
+          --metrics-addr H:P     serve /metrics (Prometheus), /healthz and /status (JSON) on H:P
+                                 (e.g. 127.0.0.1:9464; port 0 picks a free one)
+          --push-url URL         push the same metrics to a Prometheus Pushgateway
+          --push-interval D      seconds between pushes (default 15s)
           --json                 print the summary as one JSON object, the last line of stdout
         """
 
@@ -42,17 +45,18 @@ struct RunOptions {
         sources = try a.options("--source")
         duration = try a.option("--duration", "a duration like 10s") { DurationText.seconds($0) }
         frames = try a.option("--frames", "a positive frame count") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
-        profile = try a.option("--profile")
-        profilesDirectory = try a.option("--profiles-dir")
         backend = try a.option("--backend") ?? "auto"
         precision = try a.option("--precision", "one of fp32, fp16, int8, bf16, best") { Precision(rawValue: $0) }
         preprocess = try a.option("--preprocess")
         threads = try a.option("--threads", "a thread count ≥ 0") { Int($0).flatMap { $0 >= 0 ? $0 : nil } } ?? 0
-        cacheDirectory = try a.option("--cache-dir")
         if let interval = try a.option("--report-interval", "a duration like 5s", { DurationText.seconds($0) }) {
             reportInterval = interval > 0 ? interval : nil
         }
         serial = a.flag("--serial")
+        cpuPreprocess = a.flag("--cpu-preprocess")
+        metricsAddress = try a.option("--metrics-addr")
+        pushURL = try a.option("--push-url")
+        pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
         json = a.flag("--json")
     }
 
@@ -64,21 +68,36 @@ struct RunOptions {
         }
     }
 
+    /// Telemetry for these flags (metrics server, push, systemd notifications).
+    func makeTelemetry() -> AgentTelemetry {
+        AgentTelemetry(metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval)
+    }
+
+    /// Records the engine in telemetry once it is ready.
+    static func engineReady(_ telemetry: AgentTelemetry, profile: String) -> @Sendable (ActiveEngine, PreparedEngine) -> Void {
+        { engine, prepared in
+            let f = prepared.identity.fields
+            telemetry.engineReady(engine, prepared, profile: profile, sm: f["sm"] ?? "", cuda: f["cuda"] ?? f["driver"] ?? "",
+                                  tensorrt: f["tensorrt"] ?? "")
+        }
+    }
+
     /// The loop configuration these flags describe.
     var loopConfiguration: FrameLoop.Configuration {
-        FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial)
+        FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial,
+                                makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic())
     }
 
     /// Detects the device, opens the cache and picks the backend; returns the engine factory.
     func makeFactory(device: DeviceContext, streams: Int) throws -> EngineFactory {
         let backend = try BackendCatalog.standard().select(backend)
-        var options = device.defaultBuildOptions
+        let profile = device.detection.profile
+        let workspace = WorkspacePlan(profile: profile, facts: device.detection.facts)
+        var options = profile.defaultBuildOptions(workspace: workspace)
         if let precision { options.precision = precision }
         options.threads = threads
-        let cache = EngineCache(directory: cacheDirectory ?? EngineCache.defaultDirectory(),
-                                budgetBytes: device.detection.profile.engineCacheBudgetMiB << 20)
-        let preparer = EnginePreparer(cache: cache, context: CacheEntryContext(
-            device: device.deviceName, profile: device.detection.profile.name, plannedWorkspaceBytes: device.workspace.workspaceBytes))
+        let preparer = EnginePreparer(cache: device.cache, context: CacheEntryContext(
+            device: device.detection.facts.deviceName, profile: profile.name, plannedWorkspaceBytes: workspace.workspaceBytes))
         return EngineFactory(backend: backend, options: options, preparer: preparer, preprocessOverride: preprocess, streams: streams)
     }
 }

@@ -16,19 +16,22 @@ struct DemoCommand: Command {
         frames for 5 seconds. Run it twice: the second run is a cache hit and starts faster.
 
         \(RunOptions.help)
+        \(DeviceContext.flagHelp)
         """
 
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {
         var options = try RunOptions(&arguments)
+        let device = try DeviceContext.resolve(&arguments)
         try arguments.finish()
         MemoryTuning.keepLargeBuffers()
         if options.duration == nil && options.frames == nil { options.duration = 5 }
         if options.backend == "auto" { options.backend = "reference" }
-        let device = try DeviceContext.detect(profileOverride: options.profile, profilesDirectory: options.profilesDirectory)
         let sources = try options.makeSources()
+        let telemetry = options.makeTelemetry()
         let model = ModelSource(bytes: DemoModel.bytes(), name: "kiln-demo")
         let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count), model: model,
-                                 sources: sources, loop: options.loopConfiguration, profile: device.detection.profile.name)
+                                 sources: sources, loop: options.loopConfiguration, profile: device.detection.profile.name,
+                                 onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
         let report = try await session.run()
         try RunCommand.print(report, json: options.json)
         return .ok

@@ -3,6 +3,7 @@ import KilnAgent
 import KilnCore
 import KilnInference
 import KilnRegistry
+import KilnTelemetry
 import Synchronization
 
 /// `kiln run --follow`: the flags and the wiring of a `RolloutController` beside the loop.
@@ -79,11 +80,12 @@ final class FollowRollout: Sendable {
         self.serving = serving
     }
 
-    /// The rollout service for the loop's slot.
-    func services(slot: EngineSlot, factory: EngineFactory) -> [any Service] {
+    /// The rollout service for the loop's slot; transitions drive `kiln_rollout_state`.
+    func services(slot: EngineSlot, factory: EngineFactory, telemetry: AgentTelemetry?) -> [any Service] {
         let hooks = RolloutController.Hooks.live(reference: configuration.reference, puller: puller, factory: factory, slot: slot)
         let c = RolloutController(configuration: configuration, hooks: hooks, stateStore: store, state: state,
-                                  serving: (serving, slot.current.engine))
+                                  serving: (serving, slot.current.engine),
+                                  onTransition: { state in telemetry?.metrics.setRolloutState(RolloutController.metricState(state)) })
         controller.withLock { $0 = c }
         return [c]
     }

@@ -19,6 +19,7 @@ struct RunCommand: Command {
         few seconds on stderr and at the end on stdout.
 
         \(RunOptions.help)
+        \(DeviceContext.flagHelp)
         \(FollowOptions.help)
         \(RegistryOptions.help)
 
@@ -30,6 +31,7 @@ struct RunCommand: Command {
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {
         let text = try arguments.required("MODEL")
         let options = try RunOptions(&arguments)
+        let device = try DeviceContext.resolve(&arguments)
         let registry = try RegistryOptions(&arguments)
         let follow = try FollowOptions(&arguments)
         try arguments.finish()
@@ -44,14 +46,15 @@ struct RunCommand: Command {
             rollout = nil
             (model, hint) = try await resolve(reference, text: text, registry: registry)
         }
-        let device = try DeviceContext.detect(profileOverride: options.profile, profilesDirectory: options.profilesDirectory)
         let sources = try options.makeSources()
+        let telemetry = options.makeTelemetry()
         let factory = try options.makeFactory(device: device, streams: sources.count)
         let session = RunSession(factory: factory, model: model,
                                  preprocessHint: hint, sources: sources, loop: options.loopConfiguration,
                                  profile: device.detection.profile.name,
-                                 background: { [rollout] slot, _ in rollout?.services(slot: slot, factory: factory) ?? [] },
-                                 onReload: { [rollout] in rollout?.trigger() })
+                                 background: { [rollout] slot, _ in rollout?.services(slot: slot, factory: factory, telemetry: telemetry) ?? [] },
+                                 onReload: { [rollout] in rollout?.trigger() },
+                                 onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
         let report = try await session.run()
         try RunCommand.print(report, json: options.json)
         return .ok

@@ -1,0 +1,83 @@
+import Glibc
+import KilnCore
+import KilnCUDA
+
+/// Whether each backend can run here, and why not: the one place `kiln doctor` and `kiln cache gc`
+/// learn about backends.
+///
+/// Deliberately simple: the reference backend is always available; TensorRT is probed by
+/// `dlopen`ing libnvinfer, CUDA through KilnCUDA's driver loader and device query. The lead
+/// replaces this with the backends' own `availability()` and `identity()` once KilnInference's
+/// backends exist (see `currentIdentities`).
+enum BackendProbe {
+    /// One backend's status.
+    struct Status: Codable, Sendable {
+        /// `reference`, `tensorrt`, `cuda`.
+        var name: String
+        /// Usable here.
+        var available: Bool
+        /// The version found, or why it is unavailable (`libnvinfer.so.10 not found`).
+        var detail: String
+        /// The identity engines built here are bound to, when known.
+        var identity: BackendIdentity?
+    }
+
+    /// Probes every backend.
+    static func statuses() -> [Status] {
+        [reference(), tensorRT(), cuda()]
+    }
+
+    /// The identities engines built on this device would carry now: what `kiln cache gc` keeps.
+    ///
+    /// Empty until the backends report their identities, in which case gc judges no backend and
+    /// removes only leftovers (never valid entries).
+    static func currentIdentities() -> [BackendIdentity] {
+        statuses().compactMap(\.identity)
+    }
+
+    static func reference() -> Status {
+        Status(name: "reference", available: true, detail: "pure-Swift CPU backend, always available", identity: nil)
+    }
+
+    static func tensorRT() -> Status {
+        var tried: [String] = []
+        for library in ["libnvinfer.so.10", "libnvinfer.so.8"] {
+            guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else {
+                tried.append(library)
+                continue
+            }
+            defer { dlclose(handle) }
+            var version = "version unknown"
+            if let symbol = dlsym(handle, "getInferLibVersion") {
+                typealias Fn = @convention(c) () -> Int32
+                let v = Int(unsafeBitCast(symbol, to: Fn.self)())
+                // TensorRT ≥ 10 encodes major*10000+minor*100+patch; 8.x major*1000+minor*100+patch.
+                version = v >= 10_000 ? "\(v / 10_000).\(v / 100 % 100).\(v % 100)" : "\(v / 1000).\(v / 100 % 10).\(v % 100)"
+            }
+            return Status(name: "tensorrt", available: true, detail: "\(library) \(version)", identity: nil)
+        }
+        return Status(name: "tensorrt", available: false,
+                      detail: "\(tried.first!) not found" + (tried.count > 1 ? " (nor \(tried.dropFirst().joined(separator: ", ")))" : ""),
+                      identity: nil)
+    }
+
+    static func cuda() -> Status {
+        if let reason = CUDA.unavailableReason() {
+            return Status(name: "cuda", available: false, detail: reason, identity: nil)
+        }
+        guard let device = try? CUDADevice.query(0), let identity = try? device.identity() else {
+            return Status(name: "cuda", available: false, detail: "device 0 cannot be queried", identity: nil)
+        }
+        return Status(name: "cuda", available: true,
+                      detail: identity.summary + " (" + CUDA.loadedLibraries().joined(separator: ", ") + ")",
+                      identity: nil)
+    }
+
+    /// The CUDA device query for detection: GPU 0, or `nil` without a driver or device.
+    static func gpu() -> GPUInfo? {
+        guard CUDA.unavailableReason() == nil, let device = try? CUDADevice.query(0),
+            let identity = try? device.identity()
+        else { return nil }
+        return GPUInfo(identity)
+    }
+}
