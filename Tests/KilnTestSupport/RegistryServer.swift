@@ -23,17 +23,20 @@ public final class RegistryServer: @unchecked Sendable {
     public var storage: URL { directory.appendingPathComponent("data") }
     private var process: Process?
     private let auth: Auth
+    private let tls: (certificate: String, key: String)?
 
     /// Starts a registry; nil (skip) when `docker-registry` is not installed outside CI.
-    public static func start(_ auth: Auth = .anonymous) async throws -> RegistryServer? {
+    /// With `tls`, the registry serves HTTPS with that certificate and key (PEM paths).
+    public static func start(_ auth: Auth = .anonymous, tls: (certificate: String, key: String)? = nil) async throws -> RegistryServer? {
         guard try TestEnvironment.tool("docker-registry") != nil else { return nil }
-        let server = try RegistryServer(auth: auth)
+        let server = try RegistryServer(auth: auth, tls: tls)
         try await server.launch()
         return server
     }
 
-    private init(auth: Auth) throws {
+    private init(auth: Auth, tls: (certificate: String, key: String)?) throws {
         self.auth = auth
+        self.tls = tls
         directory = try TestEnvironment.temporaryDirectory("kiln-registry")
         port = try LoopbackServer.freePort()
     }
@@ -62,7 +65,7 @@ public final class RegistryServer: @unchecked Sendable {
                 enabled: true
             http:
               addr: 127.0.0.1:\(port)
-            \(authBlock)
+            \(tls.map { "  tls:\n    certificate: \($0.certificate)\n    key: \($0.key)\n" } ?? "")\(authBlock)
             """
         let configPath = directory.appendingPathComponent("config.yml")
         try config.write(to: configPath, atomically: true, encoding: .utf8)
@@ -128,7 +131,8 @@ public final class RegistryServer: @unchecked Sendable {
         var buf = [UInt8](repeating: 0, count: 64)
         let n = read(fd, &buf, 64)
         let head = String(decoding: buf.prefix(max(0, n)), as: UTF8.self)
-        return head.contains(" 200 ") || head.contains(" 401 ")
+        // Any HTTP answer means it listens (an HTTPS registry answers plain HTTP with a 400).
+        return head.hasPrefix("HTTP/1.")
     }
 }
 
