@@ -77,8 +77,9 @@ import Testing
                       "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
                       "--report-interval", "0", "--json", "--threads", "1"]
 
-        // First run: serve A, then B, then refuse C.
-        let run1 = try Agent(kiln, common, log: dir.appendingPathComponent("run1.log"))
+        // First run: serve A, then B, then refuse C; /status on a metrics port.
+        let metricsPort = try LoopbackServer.freePort()
+        let run1 = try Agent(kiln, common + ["--metrics-addr", "127.0.0.1:\(metricsPort)"], log: dir.appendingPathComponent("run1.log"))
         defer { run1.kill() }
         try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
         let digestB = try publish("b", ["--golden", goldenB, "--slo-p99", "5s"])
@@ -87,6 +88,12 @@ import Testing
             let s = Self.state(stateDir)
             return s?.active?.digest.description == digestB && s?.phase == "idle"
         }
+        // The agent's status endpoint carries the rollout state.
+        let statusDocument = try String(decoding: Data(contentsOf: URL(string: "http://127.0.0.1:\(metricsPort)/status")!), as: UTF8.self)
+        let statusObject = try JSONSerialization.jsonObject(with: Data(statusDocument.utf8)) as? [String: Any]
+        let rolloutObject = statusObject?["rollout"] as? [String: Any]
+        #expect((rolloutObject?["active"] as? [String: Any])?["digest"] as? String == digestB, "\(statusDocument.prefix(800))")
+        #expect(statusObject?["digest"] as? String == Digest.of(b).description)
         let digestC = try publish("c", ["--golden", goldenB, "--slo-p99", "5s"])
         run1.signal(SIGHUP)
         try Self.waitFor("C refused", timeout: 120) { Self.state(stateDir)?.rejected.contains { $0.digest.description == digestC } ?? false }

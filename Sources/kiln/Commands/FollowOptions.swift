@@ -92,4 +92,7 @@ final class FollowRollout: Sendable {
 
     /// Polls now (SIGHUP).
     func trigger() { controller.withLock { $0 }?.trigger() }
+
+    /// The rollout state for `/status`.
+    func snapshot() -> RolloutState? { controller.withLock { $0 }?.snapshot() }
 }

@@ -49,12 +49,13 @@ struct RunCommand: Command {
         let sources = try options.makeSources()
         let telemetry = options.makeTelemetry()
         let factory = try options.makeFactory(device: device, streams: sources.count)
-        let session = RunSession(factory: factory, model: model,
+        var session = RunSession(factory: factory, model: model,
                                  preprocessHint: hint, sources: sources, loop: options.loopConfiguration,
                                  profile: device.detection.profile.name,
                                  background: { [rollout] slot, _ in rollout?.services(slot: slot, factory: factory, telemetry: telemetry) ?? [] },
                                  onReload: { [rollout] in rollout?.trigger() },
                                  onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
+        session.rolloutStatus = { [rollout] in rollout?.snapshot() }
         let report = try await session.run()
         try RunCommand.print(report, json: options.json)
         return .ok
