@@ -140,3 +140,31 @@ import Testing
         #expect(r.delay(attempt: 0, random: 1) == 0.25 && r.delay(attempt: 10, random: 1) == 4)
     }
 }
+
+/// The CLI's registry commands on inputs that need no server.
+@Suite struct RegistryCommandLineTests {
+    @Test func pullOfAPlainOnnxFileReportsItsDigestAndPath() throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try Fixtures.modelFile(in: dir, size: 1234, seed: 50)
+        let r = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["pull", model, "--json", "--store", dir.appendingPathComponent("s").path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data((r.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any]
+        #expect(object?["path"] as? String == model)
+        #expect(object?["digest"] as? String == (try Fixtures.sha256(file: model)))
+    }
+
+    @Test func badInputsGiveUsageErrorsNamingThem() throws {
+        let kiln = TestEnvironment.kilnExecutable
+        let noTo = try TestEnvironment.run(kiln, ["publish", "m.onnx"])
+        #expect(noTo.status == 2 && noTo.stderr.contains("--to"))
+        let badRef = try TestEnvironment.run(kiln, ["pull", "fleet/det:prod"])
+        #expect(badRef.status == 2 && badRef.stderr.contains("fleet/det:prod"))
+        let badSLO = try TestEnvironment.run(kiln, ["publish", "m.onnx", "--to", "oci:/tmp/x:1", "--slo-p99", "fast"])
+        #expect(badSLO.status == 2 && badSLO.stderr.contains("--slo-p99 fast"))
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let status = try TestEnvironment.run(kiln, ["status", "--state-dir", dir.path])
+        #expect(status.status == 1 && status.stderr.contains("rollout.json") && status.stderr.contains("--follow"))
+    }
+}
