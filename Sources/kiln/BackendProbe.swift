@@ -1,14 +1,15 @@
 import Glibc
+import KilnAgent
 import KilnCore
 import KilnCUDA
+import KilnInference
 
 /// Whether each backend can run here, and why not: the one place `kiln doctor` and `kiln cache gc`
 /// learn about backends.
 ///
-/// Deliberately simple: the reference backend is always available; TensorRT is probed by
-/// `dlopen`ing libnvinfer, CUDA through KilnCUDA's driver loader and device query. The lead
-/// replaces this with the backends' own `availability()` and `identity()` once KilnInference's
-/// backends exist (see `currentIdentities`).
+/// Every backend of `BackendCatalog.standard()` reports its own availability and identity; while
+/// TensorRT is not in the catalog, a `dlopen` of libnvinfer says whether its library is there, and
+/// CUDA is reported from KilnCUDA's driver loader and device query.
 enum BackendProbe {
     /// One backend's status.
     struct Status: Codable, Sendable {
@@ -16,7 +17,7 @@ enum BackendProbe {
         var name: String
         /// Usable here.
         var available: Bool
-        /// The version found, or why it is unavailable (`libnvinfer.so.10 not found`).
+        /// The identity or version found, or why it is unavailable (`libnvinfer.so.10 not found`).
         var detail: String
         /// The identity engines built here are bound to, when known.
         var identity: BackendIdentity?
@@ -24,21 +25,37 @@ enum BackendProbe {
 
     /// Probes every backend.
     static func statuses() -> [Status] {
-        [reference(), tensorRT(), cuda()]
+        var result = BackendCatalog.standard().backends.map(status)
+        if !result.contains(where: { $0.name == "tensorrt" }) { result.append(tensorRT()) }
+        result.append(cuda())
+        return result
     }
 
     /// The identities engines built on this device would carry now: what `kiln cache gc` keeps.
     ///
-    /// Empty until the backends report their identities, in which case gc judges no backend and
-    /// removes only leftovers (never valid entries).
+    /// Backends without an identity here (unavailable ones) are not judged by gc: their entries stay.
     static func currentIdentities() -> [BackendIdentity] {
         statuses().compactMap(\.identity)
     }
 
-    static func reference() -> Status {
-        Status(name: "reference", available: true, detail: "pure-Swift CPU backend, always available", identity: nil)
+    /// A catalog backend's own availability and identity.
+    static func status(_ backend: any InferenceBackend) -> Status {
+        switch backend.availability() {
+        case .available:
+            do {
+                let identity = try backend.identity()
+                return Status(name: backend.name, available: true, detail: identity.description, identity: identity)
+            } catch {
+                return Status(name: backend.name, available: false, detail: "identity unavailable: \(error)", identity: nil)
+            }
+        case .unavailable(let reason):
+            var detail = reason
+            if backend.name == "tensorrt", !tensorRT().available { detail = tensorRT().detail + "; " + reason }
+            return Status(name: backend.name, available: false, detail: detail, identity: nil)
+        }
     }
 
+    /// Whether libnvinfer can be loaded, and its version.
     static func tensorRT() -> Status {
         var tried: [String] = []
         for library in ["libnvinfer.so.10", "libnvinfer.so.8"] {
@@ -61,6 +78,7 @@ enum BackendProbe {
                       identity: nil)
     }
 
+    /// The CUDA driver and GPU 0, through KilnCUDA.
     static func cuda() -> Status {
         if let reason = CUDA.unavailableReason() {
             return Status(name: "cuda", available: false, detail: reason, identity: nil)

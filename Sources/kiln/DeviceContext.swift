@@ -28,9 +28,7 @@ struct DeviceContext {
         let catalog = try ProfileCatalog.embedded(overlaidWith: profilesDir)
         let gpu = sysroot == "/" ? BackendProbe.gpu() : nil
         let detection = try DeviceDetector(root: sysroot).detect(gpu: gpu, catalog: catalog, override: profileName)
-        let cache = EngineCache(
-            directory: cacheDir ?? EngineCache.defaultDirectory(),
-            budgetBytes: detection.profile.engineCacheBudgetMiB << 20)
+        let cache = EngineCache(profile: detection.profile, directory: cacheDir)
         return DeviceContext(catalog: catalog, detection: detection, cache: cache)
     }
 }

@@ -23,6 +23,7 @@ func probeBytes(_ seed: String, _ size: Int) -> [UInt8] {
     return (0..<size).map { pattern[$0 % pattern.count] &+ UInt8(truncatingIfNeeded: $0 / pattern.count) }
 }
 
+/// Prints `message` and exits with status 2.
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("kiln-cache-probe: \(message)\n".utf8))
     exit(2)

@@ -202,3 +202,21 @@ import Testing
         #expect(cache.recentBuilds().map(\.key) == ["k2", "k3", "k4"])
     }
 }
+
+@Suite struct EngineCacheUnwritableTests {
+    @Test func unwritableCacheStillBuildsAndReturnsTheEngineUncached() throws {
+        let dir = try TemporaryDirectory()
+        // A regular file where the cache directory should be: nothing can be created under it.
+        let blocker = dir.path + "/not-a-directory"
+        try Data([0]).write(to: URL(fileURLWithPath: blocker))
+        let cache = EngineCache(directory: blocker + "/kiln")
+        let key = EngineCacheTests.key("u")
+        let (artifact, outcome) = try cache.lookupOrBuild(key: key) {
+            EngineArtifact(bytes: [9, 9, 9], identity: EngineCacheTests.identity)
+        }
+        #expect(artifact.bytes == [9, 9, 9])
+        guard case .uncached(let reason) = outcome else { Issue.record("expected uncached, got \(outcome)"); return }
+        #expect(reason.contains(blocker))
+        #expect(outcome.jsonValue == "miss")
+    }
+}
