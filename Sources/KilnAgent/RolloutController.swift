@@ -38,11 +38,15 @@ public actor RolloutController: Service {
         public var probationLatencyFactor: Double
         /// Timed runs in the warm latency check (after 3 untimed warm-up runs).
         public var latencyRuns: Int
+        /// The device profile's `buildWhileServing`: when false, a new model is pulled while
+        /// serving but built (and gated) only at the next start, before anything serves.
+        public var buildWhileServing: Bool
 
         /// Creates a configuration.
         public init(reference: ModelReference, schedule: PollSchedule = PollSchedule(interval: 30),
                     deviceID: String = RolloutCohort.deviceID(), probationSeconds: Double = 10, probationMinFrames: Int = 10,
-                    maxErrorRate: Double = 0.01, probationLatencyFactor: Double = 1.5, latencyRuns: Int = 20) {
+                    maxErrorRate: Double = 0.01, probationLatencyFactor: Double = 1.5, latencyRuns: Int = 20,
+                    buildWhileServing: Bool = true) {
             self.reference = reference
             self.schedule = schedule
             self.deviceID = deviceID
@@ -51,6 +55,7 @@ public actor RolloutController: Service {
             self.maxErrorRate = maxErrorRate
             self.probationLatencyFactor = probationLatencyFactor
             self.latencyRuns = latencyRuns
+            self.buildWhileServing = buildWhileServing
         }
     }
 
@@ -208,7 +213,8 @@ public actor RolloutController: Service {
         state.rejected.removeAll { $0.digest != digest }
         if state.rejected.count != before { Log.info("rollout: \(configuration.reference) moved; earlier refusals forgotten") }
         if state.notInCohort != nil && state.notInCohort != digest { state.notInCohort = nil }
-        if digest == state.active?.digest || state.isRejected(digest) || digest == state.notInCohort {
+        if state.pendingBuild != nil && state.pendingBuild != digest { state.pendingBuild = nil }
+        if digest == state.active?.digest || state.isRejected(digest) || digest == state.notInCohort || digest == state.pendingBuild {
             save()
             return
         }
@@ -231,6 +237,12 @@ public actor RolloutController: Service {
             }
             transition("pulling", digest, "fetching the artifact")
             let model = try await hooks.pull(digest)
+            if !configuration.buildWhileServing {
+                state.pendingBuild = digest
+                state.candidate = nil
+                transition("idle", digest, "pulled; waiting for a restart: this board's profile forbids building while serving, so the next start builds and gates it before serving")
+                return
+            }
             transition("building", digest, "preparing the engine for model \(model.modelDigest.short) while the current one serves")
             let engine: ActiveEngine
             do { engine = try await hooks.prepare(model) } catch let e as CancellationError { throw e } catch {

@@ -48,10 +48,10 @@ import Testing
             try await Self.publish(bytes, name: name, in: dir, to: reference, annotations: annotations)
         }
 
-        func controller(probation: Double = 0.5, deviceID: String = "device-1") throws -> RolloutController {
+        func controller(probation: Double = 0.5, deviceID: String = "device-1", buildWhileServing: Bool = true) throws -> RolloutController {
             RolloutController(
                 configuration: .init(reference: reference, schedule: PollSchedule(interval: 0.1), deviceID: deviceID,
-                                     probationSeconds: probation, probationMinFrames: 0),
+                                     probationSeconds: probation, probationMinFrames: 0, buildWhileServing: buildWhileServing),
                 hooks: .live(reference: reference, puller: puller, factory: factory, slot: slot, latencyRuns: 5),
                 stateStore: store, state: try store.load(), serving: (a, slot.current.engine))
         }
@@ -126,6 +126,34 @@ import Testing
         let inController = try f.controller(deviceID: inside)
         await inController.pollOnce()
         #expect(inController.snapshot().active?.digest == staged)
+    }
+
+    @Test func aBoardThatMayNotBuildWhileServingBuildsAndGatesAtTheNextStart() async throws {
+        let f = try await Fixture()
+        let controller = try f.controller(buildWhileServing: false)
+        let b = try await f.publish(Self.variant(0.3), name: "b")
+        await controller.pollOnce()
+        // Pulled while serving, not built: A still serves, B waits for the next start.
+        #expect(f.slot.current.generation == 1)
+        var state = try f.store.load()
+        #expect(state.pendingBuild == b && state.active?.digest == f.a.digest)
+        #expect(!state.transitions.contains { $0.phase == "building" })
+        await controller.pollOnce()
+        #expect(try f.store.load().transitions.count == state.transitions.count, "a pending digest is not pulled again")
+        // The next start: built and gated before serving.
+        let served = await RolloutController.buildPending(reference: f.reference, puller: f.puller, factory: f.factory,
+                                                          state: &state, latencyRuns: 2)
+        #expect(served?.digest == b)
+        #expect(state.pendingBuild == nil)
+        // A pending model over its SLO is refused at start instead; the old one keeps serving.
+        let slow = try await f.publish(Self.variant(0.6), name: "slow", annotations: KilnAnnotations(sloP99Milliseconds: 0.0001))
+        await controller.pollOnce()
+        var state2 = try f.store.load()
+        #expect(state2.pendingBuild == slow)
+        let refused = await RolloutController.buildPending(reference: f.reference, puller: f.puller, factory: f.factory,
+                                                           state: &state2, latencyRuns: 2)
+        #expect(refused == nil)
+        #expect(state2.rejected.first?.digest == slow && state2.pendingBuild == nil)
     }
 
     @Test func triggerWakesTheLoopBeforeTheInterval() async throws {

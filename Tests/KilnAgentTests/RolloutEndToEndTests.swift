@@ -135,6 +135,51 @@ import Testing
     }
 }
 
+extension RolloutEndToEndTests {
+    /// A 4 GB board (`jetson-nano-4gb`: never build while serving): B is pulled while A serves,
+    /// and built, gated and served only after a restart.
+    @Test func smallBoardBuildsTheNewModelAtTheNextStartNotWhileServing() async throws {
+        guard let registry = try await RegistryServer.start() else { return }
+        defer { registry.stop() }
+        let dir = try TestEnvironment.temporaryDirectory("kiln-rollout-small")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let kiln = TestEnvironment.kilnExecutable
+        let ref = "\(registry.host)/fleet/small:prod"
+        func publish(_ bytes: [UInt8], _ name: String) throws -> String {
+            let path = dir.appendingPathComponent("\(name).onnx")
+            try Data(bytes).write(to: path)
+            let r = try TestEnvironment.run(kiln, ["publish", path.path, "--to", ref, "--insecure-registry", registry.host])
+            guard r.status == 0 else { throw TestEnvironment.SetupError("publish \(name): \(r.stderr)") }
+            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let digestA = try publish(DemoModel.bytes(), "a")
+        let b = Self.variant(bias: [0.5, 0, 0, 0])
+        let stateDir = dir.appendingPathComponent("state")
+        let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--state-dir", stateDir.path, "--profile", "jetson-nano-4gb",
+                      "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
+                      "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
+                      "--report-interval", "0", "--json", "--threads", "1"]
+        let run1 = try Agent(kiln, common, log: dir.appendingPathComponent("run1.log"))
+        defer { run1.kill() }
+        try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
+        let digestB = try publish(b, "b")
+        run1.signal(SIGHUP)
+        try Self.waitFor("B pending", timeout: 60) { Self.state(stateDir)?.pendingBuild?.description == digestB }
+        let report1 = try run1.stop()
+        #expect((report1["model"] as? [String: Any])?["digest"] as? String == Digest.of(DemoModel.bytes()).description,
+                "A served until the end: nothing was built while serving")
+        #expect(!(Self.state(stateDir)?.transitions.contains { $0.phase == "building" } ?? true))
+
+        let run2 = try Agent(kiln, common + ["--duration", "3s"], log: dir.appendingPathComponent("run2.log"))
+        defer { run2.kill() }
+        let report2 = try run2.wait(timeout: 120)
+        #expect((report2["model"] as? [String: Any])?["digest"] as? String == Digest.of(b).description, "the restart serves B")
+        let after = try #require(Self.state(stateDir))
+        #expect(after.active?.digest.description == digestB && after.previous?.digest.description == digestA)
+        #expect(after.pendingBuild == nil)
+    }
+}
+
 /// A `kiln run` child process whose last stdout line is its JSON report.
 final class Agent: @unchecked Sendable {
     let process = Process()

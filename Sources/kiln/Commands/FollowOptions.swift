@@ -34,15 +34,17 @@ struct FollowOptions {
 
     /// Resolves the model to serve first: the persisted active digest of this reference if
     /// there is one (a restart keeps what was rolled out), else what the reference points at.
-    func start(_ reference: ModelReference, registry: RegistryOptions) async throws -> (ModelSource, FollowRollout) {
+    func start(_ reference: ModelReference, registry: RegistryOptions, factory: EngineFactory,
+               buildWhileServing: Bool) async throws -> (ModelSource, FollowRollout) {
         if case .file = reference {
             throw UsageError("kiln run --follow: follow an oci:PATH:TAG or HOST/REPO:TAG reference, not a file")
         }
         let store = RolloutStateStore(directory: stateDirectory)
-        let state = try store.load()
+        var state = try store.load()
         let puller = ModelPuller(store: registry.store, client: registry.client)
-        var pulled: PulledModel?
-        if let active = RolloutController.persistedActive(for: reference, in: store) {
+        var pulled = await RolloutController.buildPending(reference: reference, puller: puller, factory: factory, state: &state)
+        try store.save(state)
+        if pulled == nil, let active = RolloutController.persistedActive(for: reference, in: store) {
             do {
                 pulled = try await puller.pull(reference.pinned(to: active))
                 Log.notice("rollout: resuming with the persisted active model \(active)")
@@ -56,7 +58,8 @@ struct FollowOptions {
             throw RuntimeError("model \(reference): pulled to \(model.path) but it cannot be read")
         }
         let configuration = RolloutController.Configuration(
-            reference: reference, schedule: PollSchedule(interval: interval, jitter: jitter), probationSeconds: probation)
+            reference: reference, schedule: PollSchedule(interval: interval, jitter: jitter), probationSeconds: probation,
+            buildWhileServing: buildWhileServing)
         let rollout = FollowRollout(configuration: configuration, puller: puller, store: store, state: state, serving: model)
         return (ModelSource(bytes: Array(data), name: reference.description), rollout)
     }

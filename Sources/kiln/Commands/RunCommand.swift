@@ -73,18 +73,19 @@ struct RunCommand: Command {
         try arguments.finish()
         MemoryTuning.keepLargeBuffers()
         let reference = try ModelReference(parsing: text)
+        let sources = try options.makeSources()
+        let factory = try options.makeFactory(device: device, streams: sources.count)
         let rollout: FollowRollout?
         let model: ModelSource, hint: String?
         if follow.enabled {
-            let (source, r) = try await follow.start(reference, registry: registry)
+            let (source, r) = try await follow.start(reference, registry: registry, factory: factory,
+                                                     buildWhileServing: device.detection.profile.buildWhileServing)
             (model, hint, rollout) = (source, r.serving.annotations.preprocess, r)
         } else {
             rollout = nil
             (model, hint) = try await resolve(reference, text: text, registry: registry)
         }
-        let sources = try options.makeSources()
         let telemetry = options.makeTelemetry()
-        let factory = try options.makeFactory(device: device, streams: sources.count)
         let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let serving = ServingModel(text: text)
         var session = RunSession(
