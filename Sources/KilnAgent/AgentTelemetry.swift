@@ -25,6 +25,7 @@ public final class AgentTelemetry: Sendable {
     public let pushInterval: Double
     private let statusJSON: Mutex<@Sendable () -> String>
     private let server: Mutex<MetricsServer?> = Mutex(nil)
+    private let actions = Mutex<[String: @Sendable () -> String]>([:])
 
     /// Creates the telemetry of one agent run.
     public init(metricsAddress: String?, pushURL: String?, instance: String = ProcessInfo.processInfo.hostName,
@@ -41,6 +42,11 @@ public final class AgentTelemetry: Sendable {
 
     /// Sets what `/status` returns.
     public func setStatus(_ body: @escaping @Sendable () -> String) { statusJSON.withLock { $0 = body } }
+
+    /// Adds a POST route to the metrics server (e.g. `/rollout/poll`); see `MetricsServer.addAction`.
+    public func addAction(path: String, _ handler: @escaping @Sendable () -> String) {
+        actions.withLock { $0[path] = handler }
+    }
 
     /// The port the metrics server listens on, once started (0 before).
     public var boundPort: Int { server.withLock { $0?.port ?? 0 } }
@@ -79,6 +85,7 @@ public final class AgentTelemetry: Sendable {
             let health = self.health
             let server = MetricsServer(address: address, metrics: metrics, status: { [self] in self.statusJSON.withLock { $0 }() },
                                        health: { health.isHealthy() })
+            for (path, handler) in actions.withLock({ $0 }) { server.addAction(path: path, handler) }
             try server.start()
             self.server.withLock { $0 = server }
             services.append(ClosureService("metrics server") { try await server.run() })

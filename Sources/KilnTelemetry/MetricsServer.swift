@@ -44,6 +44,7 @@ public final class MetricsServer: Sendable {
         var stopped = false
     }
     private let state = Mutex(State())
+    private let actions = Mutex<[String: @Sendable () -> String]>([:])
     private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Creates a server for `address` serving `metrics` with the given status and health closures.
@@ -295,13 +296,23 @@ public final class MetricsServer: Sendable {
         return nil
     }
 
+    /// Registers a POST route (`/rollout/poll`): the handler runs on the server thread and its
+    /// text is returned with 202 Accepted. Handlers must be quick; they should only trigger work.
+    public func addAction(path: String, _ handler: @escaping @Sendable () -> String) {
+        actions.withLock { $0[path] = handler }
+    }
+
     private func respond(_ c: Connection, method: String, target: String, close: Bool) {
+        let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
+        if method == "POST", let action = actions.withLock({ $0[path] }) {
+            queue(c, status: "202 Accepted", type: "text/plain", body: action(), close: close)
+            return
+        }
         guard method == "GET" || method == "HEAD" else {
-            queue(c, status: "405 Method Not Allowed", type: "text/plain", body: "only GET and HEAD\n", close: close,
+            queue(c, status: "405 Method Not Allowed", type: "text/plain", body: "only GET and HEAD here\n", close: close,
                   extra: "Allow: GET, HEAD\r\n")
             return
         }
-        let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
         let head = method == "HEAD"
         switch path {
         case "/metrics":

@@ -86,6 +86,13 @@ struct RunCommand: Command {
             (model, hint) = try await resolve(reference, text: text, registry: registry)
         }
         let telemetry = options.makeTelemetry()
+        if let rollout {
+            // The local API's "poll now": POST /rollout/poll on --metrics-addr.
+            telemetry.addAction(path: "/rollout/poll") {
+                rollout.trigger()
+                return "polling \(text) now\n"
+            }
+        }
         let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let serving = ServingModel(text: text)
         var session = RunSession(
