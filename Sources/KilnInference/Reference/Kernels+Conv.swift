@@ -100,11 +100,14 @@ extension ReferenceKernels {
             let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
             let wp = SendablePointer(UnsafeMutablePointer(mutating: weights))
             let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+            let padded = paddedPlaneSize(plan: plan, oh: oh, ow: ow)
             parallelFor(planes, threads: threads) { range in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: padded.rows * padded.cols)
+                defer { scratch.deallocate() }
                 for plane in range {
                     let c = plane % plan.inC
                     depthwisePlane(xp.p + plane * hw, h: h, w: w, wp.p + c * plan.kh * plan.kw, bias: bp?.p[c] ?? 0,
-                                   plan: plan, op.p + plane * ohw, oh: oh, ow: ow)
+                                   plan: plan, op.p + plane * ohw, oh: oh, ow: ow, scratch: scratch)
                     activation.apply(op.p + plane * ohw, ohw)
                 }
             }
@@ -183,33 +186,60 @@ extension ReferenceKernels {
         }
     }
 
-    /// One channel of a depthwise convolution, row by row with the bounds checks hoisted.
+    /// The zero-padded plane a depthwise channel is copied into: rows and columns (with vector slack).
+    static func paddedPlaneSize(plan: Conv2DPlan, oh: Int, ow: Int) -> (rows: Int, cols: Int) {
+        let rows = (oh - 1) * plan.sh + (plan.kh - 1) * plan.dh + 1
+        let chunks = (ow + 7) / 8
+        let cols = (chunks * 8 - 1) * plan.sw + (plan.kw - 1) * plan.dw + 1
+        return (rows, cols)
+    }
+
+    /// One channel of a depthwise convolution: the plane is copied into a zero-padded scratch so
+    /// every tap is in bounds, then 8 outputs at a time accumulate in registers over all taps.
     @inline(__always)
     static func depthwisePlane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ k: UnsafePointer<Float>, bias: Float,
-                               plan: Conv2DPlan, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
-        let sw = plan.sw
+                               plan: Conv2DPlan, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
+                               scratch: UnsafeMutablePointer<Float>) {
+        let sw = plan.sw, sh = plan.sh, kh = plan.kh, kw = plan.kw, dh = plan.dh, dw = plan.dw
+        let (rows, cols) = paddedPlaneSize(plan: plan, oh: oh, ow: ow)
+        scratch.initialize(repeating: 0, count: rows * cols)
+        for r in 0..<rows {
+            let iy = r - plan.padT
+            if iy < 0 || iy >= h { continue }
+            let c0 = max(0, plan.padL), ix0 = max(0, -plan.padL)
+            let n = min(w - ix0, cols - c0)
+            if n > 0 { (scratch + r * cols + c0).update(from: x + iy * w + ix0, count: n) }
+        }
+        var tail = SIMD8<Float>()
         for oy in 0..<oh {
-            let row = y + oy * ow
-            row.initialize(repeating: bias, count: ow)
-            for ky in 0..<plan.kh {
-                let iy = oy * plan.sh - plan.padT + ky * plan.dh
-                if iy < 0 || iy >= h { continue }
-                let src = x + iy * w
-                for kx in 0..<plan.kw {
-                    let wv = k[ky * plan.kw + kx]
-                    let off = kx * plan.dw - plan.padL
-                    // ox range with 0 <= ox*sw + off < w
-                    var lo = 0
-                    if off < 0 { lo = (-off + sw - 1) / sw }
-                    let hi = min(ow, w - off > 0 ? (w - off - 1) / sw + 1 : 0)
-                    if lo >= hi { continue }
+            let out = y + oy * ow
+            var ox = 0
+            while ox < ow {
+                var acc = SIMD8<Float>(repeating: bias)
+                for ky in 0..<kh {
+                    let row = scratch + (oy * sh + ky * dh) * cols + ox * sw
+                    let kr = k + ky * kw
                     if sw == 1 {
-                        let s = src + off
-                        for ox in lo..<hi { row[ox] += wv * s[ox] }
+                        let raw = UnsafeRawPointer(row)
+                        for kx in 0..<kw {
+                            let v = raw.loadUnaligned(fromByteOffset: kx * dw * 4, as: SIMD8<Float>.self)
+                            acc.addProduct(SIMD8<Float>(repeating: kr[kx]), v)
+                        }
                     } else {
-                        for ox in lo..<hi { row[ox] += wv * src[ox * sw + off] }
+                        for kx in 0..<kw {
+                            let p = row + kx * dw
+                            let v = SIMD8<Float>(p[0], p[sw], p[2 * sw], p[3 * sw], p[4 * sw], p[5 * sw], p[6 * sw], p[7 * sw])
+                            acc.addProduct(SIMD8<Float>(repeating: kr[kx]), v)
+                        }
                     }
                 }
+                if ox + 8 <= ow {
+                    UnsafeMutableRawPointer(out + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
+                } else {
+                    tail = acc
+                    for j in 0..<(ow - ox) { out[ox + j] = tail[j] }
+                }
+                ox += 8
             }
         }
     }
