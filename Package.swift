@@ -53,7 +53,9 @@ let package = Package(
         .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
         .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
-        .testTarget(name: "KilnInferenceTests", dependencies: ["KilnInference", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnInferenceTests", dependencies: ["KilnInference", "KilnTestSupport"],
+            exclude: ["Conformance/skip-list.txt"]),
         .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnVideoTests", dependencies: ["KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),
