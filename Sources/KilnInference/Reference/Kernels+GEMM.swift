@@ -69,26 +69,34 @@ enum GEMM {
             c50.addProduct(s, b0); c51.addProduct(s, b1)
             a += 6
         }
-        if rows == mr && cols == nr {
-            @inline(__always) func store(_ r: Int, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>) {
-                let raw = UnsafeMutableRawPointer(c + r * ldc)
-                if accumulate {
-                    raw.storeBytes(of: v0 + raw.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                    raw.storeBytes(of: v1 + raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
-                } else {
-                    raw.storeBytes(of: v0, as: SIMD8<Float>.self)
-                    raw.storeBytes(of: v1, toByteOffset: 32, as: SIMD8<Float>.self)
-                }
+        @inline(__always) func store(_ dst: UnsafeMutablePointer<Float>, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>) {
+            let raw = UnsafeMutableRawPointer(dst)
+            if accumulate {
+                raw.storeBytes(of: v0 + raw.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                raw.storeBytes(of: v1 + raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+            } else {
+                raw.storeBytes(of: v0, as: SIMD8<Float>.self)
+                raw.storeBytes(of: v1, toByteOffset: 32, as: SIMD8<Float>.self)
             }
-            store(0, c00, c01); store(1, c10, c11); store(2, c20, c21)
-            store(3, c30, c31); store(4, c40, c41); store(5, c50, c51)
+        }
+        if cols == nr {
+            store(c, c00, c01)
+            if rows > 1 { store(c + ldc, c10, c11) }
+            if rows > 2 { store(c + 2 * ldc, c20, c21) }
+            if rows > 3 { store(c + 3 * ldc, c30, c31) }
+            if rows > 4 { store(c + 4 * ldc, c40, c41) }
+            if rows > 5 { store(c + 5 * ldc, c50, c51) }
             return
         }
-        let tile = [c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51]
-        for r in 0..<rows {
-            for j in 0..<cols {
-                let v = tile[r * 2 + j / 8][j % 8]
-                if accumulate { c[r * ldc + j] += v } else { c[r * ldc + j] = v }
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 12) { tile in
+            tile[0] = c00; tile[1] = c01; tile[2] = c10; tile[3] = c11; tile[4] = c20; tile[5] = c21
+            tile[6] = c30; tile[7] = c31; tile[8] = c40; tile[9] = c41; tile[10] = c50; tile[11] = c51
+            let flat = UnsafeRawPointer(tile.baseAddress!).assumingMemoryBound(to: Float.self)
+            for r in 0..<rows {
+                for j in 0..<cols {
+                    let v = flat[r * nr + j]
+                    if accumulate { c[r * ldc + j] += v } else { c[r * ldc + j] = v }
+                }
             }
         }
     }
