@@ -36,6 +36,7 @@ enum ReferenceBenchmark: Benchmark {
         if let only = BenchSupport.option(args, "--only") { models = models.filter { $0.0.hasPrefix(only) } }
 
         var rows: [[String]] = []
+        var agreement: [String] = []
         for (label, path) in models {
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
             let input = Tensor(shape: [1, 3, 224, 224], floats: (0..<(3 * 224 * 224)).map { Float(($0 * 7919) % 1000) / 500 - 1 })
@@ -52,7 +53,14 @@ enum ReferenceBenchmark: Benchmark {
                     rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), "-", "-", String(format: "%.2f / -", ours.best * 1000), "-"])
                     continue
                 }
-                let ortText = try BenchSupport.runPython(python, script: ortScript, arguments: [path, inputPath, String(threads), String(iterations)])
+                let outputPath = tmp.appendingPathComponent("ort-output.bin").path
+                let ortText = try BenchSupport.runPython(python, script: ortScript, arguments: [path, inputPath, String(threads), String(iterations), outputPath])
+                // The same input through both engines must agree before their speed means anything.
+                let mine = try runner.run(feeds)[runner.outputs[0].name]!.floatValues()
+                let theirs = try Data(contentsOf: URL(fileURLWithPath: outputPath)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                let scale = theirs.map { abs($0) }.max() ?? 1
+                let maxDiff = zip(mine, theirs).map { abs($0 - $1) }.max() ?? .nan
+                agreement.append("\(label) \(threads) thread(s): max |ref − ort| = \(String(format: "%.2e", maxDiff)) (outputs up to \(String(format: "%.2e", scale)))")
                 let ortValues = ortText.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
                 let ort = (median: ortValues.first ?? .nan, best: ortValues.last ?? .nan)
                 rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), String(format: "%.2f", ort.median * 1000),
@@ -63,12 +71,13 @@ enum ReferenceBenchmark: Benchmark {
         print("reference backend vs onnxruntime CPU, batch 1, 1×3×224×224, median of \(iterations) runs (\(CPUInfo.summary))")
         if ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1" { print(ReferenceRunner.profileReport()) }
         BenchSupport.table(["model", "threads", "reference ms", "onnxruntime ms", "ratio", "best ms (ref / ort)", "best ratio"], rows)
+        for line in agreement { print(line) }
     }
 
     /// Times onnxruntime on the same input: intra-op threads as given, sequential execution.
     static let ortScript = """
         import sys, time, numpy as np, onnxruntime as ort
-        path, inp, threads, iters = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        path, inp, threads, iters, outp = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
         o = ort.SessionOptions()
         o.intra_op_num_threads = threads
         o.inter_op_num_threads = 1
@@ -77,6 +86,7 @@ enum ReferenceBenchmark: Benchmark {
         x = np.fromfile(inp, dtype=np.float32).reshape(1, 3, 224, 224)
         feed = {s.get_inputs()[0].name: x}
         for _ in range(5): s.run(None, feed)
+        s.run(None, feed)[0].astype(np.float32).tofile(outp)
         t = []
         for _ in range(iters):
             a = time.perf_counter(); s.run(None, feed); t.append(time.perf_counter() - a)

@@ -114,6 +114,8 @@ enum GEMM {
         let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
         let work = m * k * n
         let useThreads = work < 32768 ? 1 : threads
+        // K is split into blocks so the active slice of the B panel stays in L1 while A streams by.
+        let kc = 256
         parallelFor(nPanels, threads: useThreads) { range in
             let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * nr)
             defer { panel.deallocate() }
@@ -121,21 +123,29 @@ enum GEMM {
                 let n0 = np * nr
                 let cols = min(nr, n - n0)
                 packB(n0, panel)
-                for mp in 0..<mPanels {
-                    let m0 = mp * mr
-                    let rows = min(mr, m - m0)
-                    let cTile = cp.p + m0 * ldc + n0
-                    kernel(packedA + mp * mr * k, panel, k: k, cTile, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate)
-                    if let biasP {
-                        for r in 0..<rows {
-                            let bv = biasP.p[m0 + r]
-                            let row = cTile + r * ldc
-                            for j in 0..<cols { row[j] += bv }
+                var k0 = 0
+                while k0 < k {
+                    let kb = min(kc, k - k0)
+                    let last = k0 + kb >= k
+                    for mp in 0..<mPanels {
+                        let m0 = mp * mr
+                        let rows = min(mr, m - m0)
+                        let cTile = cp.p + m0 * ldc + n0
+                        kernel(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, cTile, ldc: ldc, rows: rows, cols: cols,
+                               accumulate: accumulate || k0 > 0)
+                        if !last { continue }
+                        if let biasP {
+                            for r in 0..<rows {
+                                let bv = biasP.p[m0 + r]
+                                let row = cTile + r * ldc
+                                for j in 0..<cols { row[j] += bv }
+                            }
+                        }
+                        if activation != .none {
+                            for r in 0..<rows { activation.apply(cTile + r * ldc, cols) }
                         }
                     }
-                    if activation != .none {
-                        for r in 0..<rows { activation.apply(cTile + r * ldc, cols) }
-                    }
+                    k0 += kb
                 }
             }
         }
