@@ -9,7 +9,8 @@ let tensorRTInclude = ProcessInfo.processInfo.environment["TENSORRT_INCLUDE"]
 /// CUDA runtime headers (cuda_runtime_api.h), needed by NvInfer.h; optional, set with CUDA_INCLUDE.
 let cudaInclude = ProcessInfo.processInfo.environment["CUDA_INCLUDE"]
 
-var bridgeFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17", "-fno-exceptions"])]
+// Exceptions stay enabled: TensorRT 10's NvOnnxParser.h uses try/catch in inline code.
+var bridgeFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17"])]
 for path in [tensorRTInclude, cudaInclude].compactMap({ $0 }) where !path.isEmpty {
     bridgeFlags.append(.unsafeFlags(["-I", path]))
 }
@@ -35,7 +36,7 @@ let package = Package(
     dependencies: [],
     targets: [
         .target(name: "KilnCore", swiftSettings: optimised),
-        .target(name: "KilnONNX", dependencies: ["KilnCore"]),
+        .target(name: "KilnONNX", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "CKilnTensorRT", cxxSettings: bridgeFlags, linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "KilnCUDA", dependencies: ["KilnCore"]),
         .target(
@@ -45,13 +46,19 @@ let package = Package(
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
         .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),
         .target(name: "KilnTelemetry", dependencies: ["KilnCore"]),
+        .target(name: "KilnPostprocess", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(
             name: "KilnAgent",
-            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA"]),
+            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA", "KilnPostprocess"]),
         .executableTarget(name: "kiln", dependencies: ["KilnAgent"]),
         .executableTarget(name: "kiln-bench", dependencies: ["KilnAgent"], swiftSettings: optimised),
+        .executableTarget(name: "kiln-fuzz", dependencies: ["KilnONNX"], swiftSettings: optimised),
         .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
-        .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
+        /// A child process for the engine cache's multi-process tests (concurrent builds, SIGKILL mid-write).
+        .executableTarget(name: "kiln-cache-probe", dependencies: ["KilnCore"], path: "Tests/KilnCacheProbe"),
+        .testTarget(
+            name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport", "kiln-cache-probe"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
         .testTarget(
             name: "KilnInferenceTests", dependencies: ["KilnInference", "KilnTestSupport"],
@@ -59,7 +66,8 @@ let package = Package(
         .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnVideoTests", dependencies: ["KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),
-        .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnTelemetry", "KilnTestSupport"]),
+        .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnTelemetry", "KilnTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "KilnPostprocessTests", dependencies: ["KilnPostprocess", "KilnTestSupport"]),
         .testTarget(name: "KilnAgentTests", dependencies: ["KilnAgent", "KilnTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -53,10 +53,9 @@ public enum DemoModel {
             ],
             inputs: [.tensor("image", .float32, [nil, 3, side, side], names: ["batch", nil, nil, nil])],
             outputs: [.tensor("quadrant", .float32, [nil, 4], names: ["batch", nil])])
-        let spec = String(decoding: (try? JSONEncoder().encode(preprocess)) ?? Data(), as: UTF8.self)
         return ONNXModel(irVersion: 8, opsetImports: ["": 17], producerName: "kiln", producerVersion: "demo-1",
                          docString: "Kiln's embedded demo: which quadrant holds the bright square",
-                         metadata: ["kiln.preprocess": spec, "kiln.labels": labels.joined(separator: ",")],
+                         metadata: ["kiln.preprocess": preprocess.text, "kiln.labels": labels.joined(separator: ",")],
                          graph: graph)
     }
 

@@ -33,15 +33,20 @@ public final class FrameLoop: Sendable {
         /// Run the stages on their own threads (true) or one after another on one thread, for
         /// comparison (`kiln-bench loop`).
         public var pipelined: Bool
+        /// Makes a preprocessor for a spec, on the thread that will use it (CPU by default;
+        /// `PreprocessorChoice.automatic` uses the GPU when one is present).
+        public var makePreprocessor: @Sendable (PreprocessSpec) -> any FramePreprocessor
 
         /// Creates a configuration.
         public init(maxFrames: Int? = nil, duration: Double? = nil, queueDepth: Int = 2, reportInterval: Double? = 5,
-                    pipelined: Bool = true) {
+                    pipelined: Bool = true,
+                    makePreprocessor: @escaping @Sendable (PreprocessSpec) -> any FramePreprocessor = { CPUPreprocessor(spec: $0) }) {
             self.maxFrames = maxFrames
             self.duration = duration
             self.queueDepth = queueDepth
             self.reportInterval = reportInterval
             self.pipelined = pipelined
+            self.makePreprocessor = makePreprocessor
         }
     }
 
@@ -65,6 +70,29 @@ public final class FrameLoop: Sendable {
             self.framesDropped = framesDropped
             self.result = result
             self.report = report
+        }
+
+        /// Observers that call `self`'s callbacks, then `other`'s.
+        public func merged(with other: Observers) -> Observers {
+            let a = self, b = other
+            var merged = Observers()
+            merged.frameFinished = { (stream: String, stages: [PipelineStage: Double]) in
+                a.frameFinished?(stream, stages)
+                b.frameFinished?(stream, stages)
+            }
+            merged.framesDropped = { (stream: String, reason: String, count: Int) in
+                a.framesDropped?(stream, reason, count)
+                b.framesDropped?(stream, reason, count)
+            }
+            merged.result = { (line: String) in
+                a.result?(line)
+                b.result?(line)
+            }
+            merged.report = { (summary: LoopSummary) in
+                a.report?(summary)
+                b.report?(summary)
+            }
+            return merged
         }
     }
 
@@ -201,11 +229,11 @@ public final class FrameLoop: Sendable {
 
     private func preprocess(from queue: BoundedQueue<Captured>, stream: Int, into mux: StreamMux<InFlight>) {
         defer { mux.finish(stream: stream) }
-        var preprocessor: CPUPreprocessor?
+        var preprocessor: (any FramePreprocessor)?
         while let captured = queue.pop() {
             let frame = captured.frame
             let spec = slot.current.engine.preprocess
-            if preprocessor?.spec != spec { preprocessor = CPUPreprocessor(spec: spec) }
+            if preprocessor?.spec != spec { preprocessor = configuration.makePreprocessor(spec) }
             let t0 = MonotonicClock.now
             do {
                 let (tensor, geometry) = try preprocessor!.tensor(for: frame)
@@ -322,7 +350,7 @@ public final class FrameLoop: Sendable {
     // MARK: Serial mode (every stage on one thread, for comparison)
 
     private func serial() {
-        var preprocessors: [CPUPreprocessor?] = Array(repeating: nil, count: sources.count)
+        var preprocessors: [(any FramePreprocessor)?] = Array(repeating: nil, count: sources.count)
         var active = Array(sources.indices)
         var reporter = Reporter(interval: configuration.reportInterval)
         while !active.isEmpty && !stopping.load(ordering: .acquiring) {
@@ -338,7 +366,7 @@ public final class FrameLoop: Sendable {
                         continue
                     }
                     let (engine, generation) = slot.current
-                    if preprocessors[index]?.spec != engine.preprocess { preprocessors[index] = CPUPreprocessor(spec: engine.preprocess) }
+                    if preprocessors[index]?.spec != engine.preprocess { preprocessors[index] = configuration.makePreprocessor(engine.preprocess) }
                     let t0 = MonotonicClock.now
                     let (tensor, geometry) = try preprocessors[index]!.tensor(for: frame)
                     let item = InFlight(frame: frame, tensor: tensor, geometry: geometry, spec: engine.preprocess,

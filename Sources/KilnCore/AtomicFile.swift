@@ -60,11 +60,11 @@ enum AtomicFile {
         guard fsync(fd) == 0 else { throw EngineCacheError.io(path: dir, operation: "fsync directory", errno: errno) }
     }
 
-    /// The whole file, or `nil` when it does not exist.
+    /// The whole file, or `nil` when it (or a directory on its path) does not exist.
     static func read(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
-            if errno == ENOENT { return nil }
+            if errno == ENOENT || errno == ENOTDIR { return nil }
             throw EngineCacheError.io(path: path, operation: "open", errno: errno)
         }
         defer { close(fd) }

@@ -10,4 +10,12 @@ public enum DurationText {
         guard let v = Double(text), v >= 0, v.isFinite else { return nil }
         return v
     }
+
+    /// Milliseconds for `text` (`20ms`, `1.5s`, `500us`); a plain number is milliseconds here,
+    /// as latency budgets are written.
+    public static func milliseconds(_ text: String) -> Double? {
+        if let v = Double(text) { return v >= 0 && v.isFinite ? v : nil }
+        if text.hasSuffix("µs"), let v = Double(text.dropLast(2)), v >= 0 { return v / 1000 }
+        return seconds(text).map { $0 * 1000 }
+    }
 }

@@ -146,22 +146,38 @@ public struct EngineCache: Sendable {
     /// deleted with a warning and rebuilt (`.rebuiltCorrupt`). Every build is recorded in the
     /// build records; after storing, the cache is trimmed to `budgetBytes` (least recently used
     /// first, never the new entry). `build` runs on the calling thread while the key is locked.
+    /// When the cache cannot be written (read-only, full), the engine is built and returned
+    /// with outcome `.uncached` and a warning, rather than failing the caller.
     public func lookupOrBuild(
         key: EngineCacheKey, context: CacheEntryContext = CacheEntryContext(),
         build: () throws -> EngineArtifact
     ) throws -> (artifact: EngineArtifact, outcome: CacheOutcome) {
         var corruption: String?
-        switch try read(key) {
+        let first: LookupResult
+        do {
+            first = try read(key)
+        } catch {
+            Log.warning("engine cache: \(error); building \(key.digest) without caching it")
+            return (try build(), .uncached(reason: "\(error)"))
+        }
+        switch first {
         case .hit(let artifact, let entry):
             touch(entry)
             return (artifact, .hit)
         case .corrupt(let reason): corruption = reason
         case .absent: break
         }
-        try ensureDirectories()
         let digest = key.digest
-        let lock = try FileLock(path: lockPath(digest))
-        try lock.lock(exclusive: true)
+        let lock: FileLock
+        do {
+            try ensureDirectories()
+            lock = try FileLock(path: lockPath(digest))
+            try lock.lock(exclusive: true)
+        } catch {
+            // A read-only or full cache must not stop inference: build, use, don't store.
+            Log.warning("engine cache: \(error); building \(digest) without caching it")
+            return (try build(), .uncached(reason: "\(error)"))
+        }
         defer { lock.unlock() }
         switch try read(key) {
         case .hit(let artifact, let entry):
@@ -194,9 +210,20 @@ public struct EngineCache: Sendable {
         guard artifact.identity == key.identity else {
             throw EngineCacheError.identityMismatch(key: digest, expected: key.identity, built: artifact.identity)
         }
-        _ = try store(artifact, for: key, buildSeconds: seconds, context: context)
+        var stored = artifact
+        stored.buildSeconds = seconds
+        do {
+            try store(artifact, for: key, buildSeconds: seconds, context: context)
+        } catch {
+            // The engine is good; only keeping it failed (disk full, say). Nothing half-written
+            // remains: the atomic writes removed their temporary files.
+            Log.warning("engine cache: cannot store \(digest): \(error); using the engine uncached")
+            try? removeFiles(digest)
+            return (stored, .uncached(reason: "\(error)"))
+        }
         var tried = context.plannedWorkspaceBytes.map { [$0] } ?? []
-        if tried.last != artifact.workspaceBytes { tried.append(artifact.workspaceBytes) }
+        // Backends that report the workspace they used (TensorRT) add it when it differs from the plan.
+        if artifact.workspaceBytes > 0, tried.last != artifact.workspaceBytes { tried.append(artifact.workspaceBytes) }
         recordBuild(BuildRecord(
             key: digest, model: key.modelDigest, backend: key.identity.backend, profile: context.profile,
             result: .succeeded, error: nil, workspaceTriedBytes: tried, workspaceBytes: artifact.workspaceBytes,
@@ -206,8 +233,6 @@ public struct EngineCache: Sendable {
         } catch {
             Log.warning("engine cache: eviction failed: \(error)")
         }
-        var stored = artifact
-        stored.buildSeconds = seconds
         return (stored, corruption.map { .rebuiltCorrupt(reason: $0) } ?? .miss)
     }
 
@@ -263,5 +288,13 @@ public struct EngineCache: Sendable {
         let removedMeta = AtomicFile.remove(metadataPath(digest))
         let removedEngine = AtomicFile.remove(enginePath(digest))
         if removedMeta || removedEngine { try AtomicFile.syncDirectory(enginesDirectory) }
+    }
+}
+
+extension EngineCache {
+    /// The cache this process uses on a device with `profile`: `directory` or the default
+    /// (`defaultDirectory()`), with the profile's disk budget (`engineCacheBudgetMiB`).
+    public init(profile: DeviceProfile, directory: String? = nil) {
+        self.init(directory: directory ?? Self.defaultDirectory(), budgetBytes: profile.engineCacheBudgetMiB << 20)
     }
 }

@@ -70,21 +70,24 @@ public enum CacheOutcome: Sendable, Equatable, CustomStringConvertible {
     case miss
     /// The entry failed verification, was deleted, and the engine was rebuilt; `reason` says why.
     case rebuiltCorrupt(reason: String)
+    /// The engine was built but could not be stored (read-only or full cache); `reason` says why.
+    case uncached(reason: String)
 
-    /// `hit`, `miss`, or `miss` for a rebuilt corrupt entry (the `engine.cache` JSON value).
+    /// `hit` or `miss` (a rebuilt corrupt or uncached engine was built: `miss`); `engine.cache` in JSON.
     public var jsonValue: String {
         switch self {
         case .hit: "hit"
-        case .miss, .rebuiltCorrupt: "miss"
+        case .miss, .rebuiltCorrupt, .uncached: "miss"
         }
     }
 
-    /// `hit`, `miss` or `rebuilt-corrupt`.
+    /// `hit`, `miss`, `rebuilt-corrupt` or `uncached`.
     public var description: String {
         switch self {
         case .hit: "hit"
         case .miss: "miss"
         case .rebuiltCorrupt: "rebuilt-corrupt"
+        case .uncached: "uncached"
         }
     }
 }

@@ -26,3 +26,11 @@ public struct GPUInfo: Sendable, Codable, Equatable {
     /// The compute capability as profiles write it: `8.7`.
     public var computeCapability: String { "\(smMajor).\(smMinor)" }
 }
+
+extension GPUInfo {
+    /// The detection input from KilnCUDA's device query (`CUDADevice.identity()`).
+    public init(_ identity: GPUDeviceIdentity) {
+        self.init(name: identity.name, smMajor: identity.computeMajor, smMinor: identity.computeMinor,
+                  totalMemoryBytes: identity.totalMemoryBytes, integrated: identity.integrated)
+    }
+}

@@ -18,7 +18,7 @@ extension ModelInspection {
         lines.append("  IR version \(irVersion), opsets: \(opsetText.isEmpty ? "none" : opsetText)")
         if !producer.isEmpty { lines.append("  producer: \(producer)") }
         if !graph.isEmpty { lines.append("  graph: \(graph)") }
-        for key in metadata.keys.sorted() { lines.append("  metadata \(key): \(metadata[key]!)") }
+        for key in metadata.keys.sorted() { lines.append("  metadata \(key): \(metadata[key]!.replacingOccurrences(of: "\n", with: "\\n"))") }
         lines.append("Inputs:")
         for v in inputs { lines.append("  \(Self.describe(v))") }
         lines.append("Outputs:")

@@ -9,8 +9,11 @@ public struct ModelInspection: Sendable, Codable, Equatable {
 
     /// One dimension of a shape: a fixed size, a named dynamic axis, or an unnamed dynamic axis.
     public enum Dimension: Sendable, Codable, Equatable, CustomStringConvertible {
+        /// A fixed size (JSON: a number).
         case fixed(Int)
+        /// A dynamic axis with a symbolic name (JSON: the name).
         case named(String)
+        /// A dynamic axis without a name (JSON: null).
         case dynamic
 
         public init(from decoder: any Decoder) throws {
@@ -42,10 +45,16 @@ public struct ModelInspection: Sendable, Codable, Equatable {
     public struct Value: Sendable, Codable, Equatable {
         /// The value's name.
         public var name: String
-        /// Its element type (`float32`…), or the kind of a non-tensor value (`non-tensor`).
+        /// Its element type (`float32`…), or a non-tensor type in words (`sequence<map<int64, float32>>`).
         public var type: String
         /// Its shape; nil when the rank is unknown or the value is not a tensor.
         public var shape: [Dimension]?
+        /// Creates a value description.
+        public init(name: String, type: String, shape: [Dimension]?) {
+            self.name = name
+            self.type = type
+            self.shape = shape
+        }
     }
 
     /// One operator set the model imports.
@@ -54,6 +63,11 @@ public struct ModelInspection: Sendable, Codable, Equatable {
         public var domain: String
         /// The imported version.
         public var version: Int64
+        /// Creates an opset entry.
+        public init(domain: String, version: Int64) {
+            self.domain = domain
+            self.version = version
+        }
     }
 
     /// Totals over the model's initializers.
@@ -74,6 +88,11 @@ public struct ModelInspection: Sendable, Codable, Equatable {
         public var op: String
         /// Its name, or `#index` when unnamed.
         public var node: String
+        /// Creates an entry.
+        public init(op: String, node: String) {
+            self.op = op
+            self.node = node
+        }
     }
 
     /// One backend's verdict.
@@ -166,7 +185,7 @@ public struct ModelInspection: Sendable, Codable, Equatable {
 
     static func value(_ info: ONNXValueInfo) -> Value {
         guard let d = info.descriptor else {
-            return Value(name: info.name, type: info.typeProto == nil ? "unknown" : "non-tensor", shape: nil)
+            return Value(name: info.name, type: info.typeDescription, shape: nil)
         }
         let shape: [Dimension] = d.shape.enumerated().map { i, dim in
             if let dim { return .fixed(dim) }

@@ -3,15 +3,25 @@
 /// Sparse-tensor and type-proto attributes are not modelled; the reader keeps them verbatim in
 /// `ONNXNode.unmodelledFields`.
 public indirect enum ONNXAttribute: Sendable, Equatable {
+    /// A single float (`f`).
     case float(Float)
+    /// A single integer (`i`).
     case int(Int64)
+    /// A string (`s`, decoded as UTF-8).
     case string(String)
+    /// A tensor (`t`), e.g. `Constant`'s value.
     case tensor(ONNXTensor)
+    /// A subgraph (`g`), e.g. `If`'s branches.
     case graph(ONNXGraph)
+    /// A list of floats.
     case floats([Float])
+    /// A list of integers, e.g. `kernel_shape`.
     case ints([Int64])
+    /// A list of strings.
     case strings([String])
+    /// A list of tensors.
     case tensors([ONNXTensor])
+    /// A list of subgraphs.
     case graphs([ONNXGraph])
 
     /// The `AttributeProto.AttributeType` number of this value.

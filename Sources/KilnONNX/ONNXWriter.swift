@@ -5,10 +5,12 @@ import KilnCore
 /// Output is deterministic: dictionary-backed fields (opset imports, metadata, attributes) are
 /// written sorted by key; tensor data is always written as `raw_data` (strings as `string_data`);
 /// fields kept verbatim by the reader (`unmodelledFields`, `typeProto`) are written back as they were.
+/// Tensors the reader loaded from external data are written embedded.
 public enum ONNXWriter {
     /// The bytes of `model` as an `.onnx` file.
     public static func serialize(_ model: ONNXModel) -> [UInt8] {
         var w = WireWriter()
+        w.bytes.reserveCapacity(model.graph.initializers.reduce(65_536) { $0 + $1.tensor.bytes.count + 64 })
         w.int64(1, model.irVersion)
         for domain in model.opsetImports.keys.sorted() {
             w.message(8) { o in
@@ -35,6 +37,7 @@ public enum ONNXWriter {
     /// The bytes of `tensor` as a `TensorProto` (`.pb`) file.
     public static func serialize(_ tensor: ONNXTensor) -> [UInt8] {
         var w = WireWriter()
+        w.bytes.reserveCapacity(tensor.tensor.bytes.count + 64)
         write(tensor, to: &w)
         return w.bytes
     }

@@ -52,11 +52,33 @@ struct WireWriter {
         if !value.isEmpty { string(field, value) }
     }
 
-    /// A length-delimited sub-message whose body `build` writes.
+    /// A length-delimited sub-message whose body `build` writes in place.
+    ///
+    /// The body is written after a 5-byte gap; once its length is known the canonical varint goes
+    /// in front and the body moves down over the unused bytes (one memmove, no temporary buffer).
     mutating func message(_ field: Int, _ build: (inout WireWriter) -> Void) {
-        var inner = WireWriter()
-        build(&inner)
-        bytes(field, inner.bytes)
+        key(field, .lengthDelimited)
+        let lengthAt = bytes.count
+        bytes.append(contentsOf: [0, 0, 0, 0, 0] as [UInt8])
+        build(&self)
+        let bodyStart = lengthAt + 5
+        let length = bytes.count - bodyStart
+        precondition(length < 1 << 35, "message body over 32 GiB")
+        var prefix: [UInt8] = []
+        var v = UInt64(length)
+        while v >= 0x80 {
+            prefix.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        prefix.append(UInt8(v))
+        let n = prefix.count
+        bytes.withUnsafeMutableBytes { p in
+            if length > 0 {
+                (p.baseAddress! + lengthAt + n).copyMemory(from: p.baseAddress! + bodyStart, byteCount: length)
+            }
+            for i in 0..<n { p[lengthAt + i] = prefix[i] }
+        }
+        bytes.removeLast(5 - n)
     }
 
     /// Packed varints, omitted when empty.

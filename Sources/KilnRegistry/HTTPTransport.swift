@@ -45,6 +45,7 @@ public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked S
         var body: [UInt8] = []
         var sinkError: (any Error)?
         var url: URL?
+        var challenged = false
         let originalHost: String?
         init(sink: (any BodySink)?, originalHost: String?) {
             self.sink = sink
@@ -136,15 +137,29 @@ public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked S
 
     public func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
                            completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
-        // Kiln answers 401s itself (Basic and Bearer); URLSession must hand them back untouched.
-        completionHandler(.performDefaultHandling, nil)
+        // Kiln answers 401s itself (Basic and Bearer). On Linux, URLSession turns a Basic 401
+        // into a challenge and, with default handling and no stored credential, re-sends the
+        // request forever; so keep the 401 response and cancel, and report the 401 on completion.
+        if let ex = exchange(task), let failure = challenge.failureResponse as? HTTPURLResponse {
+            ex.status = failure.statusCode
+            ex.url = failure.url
+            var headers: [String: String] = [:]
+            for (k, v) in failure.allHeaderFields {
+                if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
+            }
+            ex.headers = headers
+            ex.challenged = true
+        }
+        completionHandler(.cancelAuthenticationChallenge, nil)
     }
 
     public func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
         guard let ex = exchanges.withLock({ $0.removeValue(forKey: task.taskIdentifier) }) else { return }
         let c = ex.continuation
         ex.continuation = nil
-        if let sinkError = ex.sinkError {
+        if ex.challenged {
+            c?.resume(returning: Response(status: ex.status, headers: ex.headers, body: [], url: ex.url))
+        } else if let sinkError = ex.sinkError {
             c?.resume(throwing: sinkError)
         } else if let error {
             c?.resume(throwing: error)

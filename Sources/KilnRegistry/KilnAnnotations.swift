@@ -98,16 +98,3 @@ public struct KilnAnnotations: Sendable, Codable, Equatable {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
 }
-
-/// Parses durations written on the command line: `20ms`, `1.5s`, `500us`, or plain milliseconds.
-public enum DurationText {
-    /// Milliseconds for `text`; nil when it is not a duration.
-    public static func milliseconds(_ text: String) -> Double? {
-        let units: [(String, Double)] = [("ms", 1), ("us", 1e-3), ("µs", 1e-3), ("s", 1000), ("m", 60_000)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let v = Double(text.dropLast(suffix.count)), v >= 0 else { return nil }
-            return v * scale
-        }
-        return Double(text).flatMap { $0 >= 0 ? $0 : nil }
-    }
-}

@@ -126,9 +126,16 @@ public final class RegistryClient: Sendable {
                 let response = try await request("GET", url, ref: ref, headers: headers, sink: sink, retries: false)
                 try sink.finish()
                 switch response.status {
-                case 200, 206 where sink.accepted:
-                    if sink.written == descriptor.size { return Digest(hex: sink.hasher.finalizeHex()) }
-                    lastError = "connection closed at byte \(sink.written) of \(descriptor.size)"
+                case 200, 206:
+                    if !sink.accepted {
+                        // A 206 that does not start where the file ends: start over from byte 0.
+                        try? FileManager.default.removeItem(atPath: partialPath)
+                        lastError = "registry answered a range that does not continue the partial file"
+                    } else if sink.written == descriptor.size {
+                        return Digest(hex: sink.hasher.finalizeHex())
+                    } else {
+                        lastError = "connection closed at byte \(sink.written) of \(descriptor.size)"
+                    }
                 case 416:
                     try? FileManager.default.removeItem(atPath: partialPath)
                     lastError = "registry refused the resume range"
@@ -245,8 +252,10 @@ public final class RegistryClient: Sendable {
                 throw error
             } catch {
                 if Task.isCancelled { throw CancellationError() }
+                // Downloads retry themselves (resuming with Range); hand them the raw failure.
+                if !retries { throw error }
                 failures += 1
-                guard retries, failures <= configuration.retry.attempts else { throw transportError(error, ref: ref, url: url, failures: failures) }
+                guard failures <= configuration.retry.attempts else { throw transportError(error, ref: ref, url: url, failures: failures) }
                 try await Task.sleep(for: .seconds(configuration.retry.delay(attempt: failures - 1)))
                 continue
             }
@@ -398,7 +407,7 @@ final class FileSink: HTTPTransport.BodySink, @unchecked Sendable {
         self.limit = limit
         let fm = FileManager.default
         try AtomicFile.createDirectory((path as NSString).deletingLastPathComponent)
-        if !fm.fileExists(atPath: path) { fm.createFile(atPath: path, contents: nil) }
+        if !fm.fileExists(atPath: path) { _ = fm.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forUpdatingAtPath: path) else {
             throw RegistryError(.io, "cannot open \(path) for writing")
         }

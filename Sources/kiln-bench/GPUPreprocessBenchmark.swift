@@ -129,9 +129,19 @@ print(json.dumps(out))
         return samples[2]
     }
 
+    /// `name` as given when it is a path, else its location on PATH (Process needs a full path).
+    static func resolveExecutable(_ name: String) -> String {
+        if name.contains("/") { return name }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return name
+    }
+
     static func run(_ args: [String]) async throws {
         let iterations = Int(BenchSupport.option(args, "--iterations") ?? "") ?? 200
-        let python = BenchSupport.option(args, "--python") ?? "python3"
+        let python = resolveExecutable(BenchSupport.option(args, "--python") ?? "python3")
         let skipTorch = args.contains("--no-torch")
         if let reason = CUDA.unavailableReason() { throw RuntimeError("no usable GPU: \(reason)") }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One benchmark: prints a side-by-side table measured in one run.
-protocol Benchmark {
+protocol Benchmark: Sendable {
     /// The name on the command line (`kiln-bench NAME`).
     static var name: String { get }
     /// One line for the list.
@@ -19,6 +19,8 @@ enum KilnBench {
         LoopBenchmark.self,
         GPUPreprocessBenchmark.self,
         ReferenceBenchmark.self,
+        EngineCacheBenchmark.self,
+        ONNXReadBenchmark.self,
     ]
 
     static func main() async {

@@ -81,6 +81,12 @@ struct Arguments {
         return value
     }
 
+    /// Puts `arguments` before the remaining ones (a configuration file's settings, which flags
+    /// given on the command line then override).
+    mutating func prepend(_ arguments: [String]) {
+        remaining = arguments + remaining
+    }
+
     /// Fails on any argument no accessor consumed.
     func finish() throws {
         if let first = remaining.first {

@@ -6,7 +6,12 @@ import KilnCore
 enum Kiln {
     /// Every subcommand, in the order `kiln --help` lists them.
     static let commands: [any Command.Type] = [
+        BuildEngineCommand.self,
+        DemoCommand.self,
+        RunCommand.self,
         VerifyCommand.self,
+        DoctorCommand.self,
+        CacheCommand.self,
         InspectCommand.self,
         PublishCommand.self,
         PullCommand.self,

@@ -69,3 +69,23 @@ import Testing
         #expect(worst <= 0.5 / 255 + 1e-5, "max difference \(worst)")
     }
 }
+
+@Suite struct PreprocessSpecTextTests {
+    @Test func textRoundTripsAndTokensOverrideTheBase() throws {
+        let base = PreprocessSpec(width: 640, height: 640)
+        let spec = try PreprocessSpec(parsing: "stretch,224x224,bgr,imagenet,pad=0,fp16", base: base)
+        #expect(spec.width == 224 && spec.resize == .stretch && spec.channelOrder == .bgr && spec.outputType == .float16)
+        #expect(spec.mean == [0.406, 0.456, 0.485])
+        #expect(try PreprocessSpec(parsing: spec.text, base: base) == spec)
+        #expect(try PreprocessSpec(parsing: "rgb", base: base) == base)
+    }
+
+    @Test func badTokensNameTheTokenAndTheFix() {
+        #expect(throws: (any Error).self) { try PreprocessSpec(parsing: "letterbox,mean=1/2", base: PreprocessSpec(width: 1, height: 1)) }
+        do {
+            _ = try PreprocessSpec(parsing: "sideways", base: PreprocessSpec(width: 1, height: 1))
+        } catch {
+            #expect("\(error)".contains("sideways") && "\(error)".contains("letterbox,640x640"))
+        }
+    }
+}

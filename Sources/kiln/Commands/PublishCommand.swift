@@ -31,7 +31,6 @@ struct PublishCommand: Command {
         """
 
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {
-        let model = try arguments.required("MODEL.onnx")
         guard let to = try arguments.option("--to") else {
             throw UsageError("kiln publish: --to REF is required (oci:PATH:TAG or HOST[:PORT]/REPO:TAG)")
         }
@@ -59,6 +58,7 @@ struct PublishCommand: Command {
         if !profiles.isEmpty { annotations.shapeProfiles = profiles }
         let name = try arguments.option("--name")
         let options = try RegistryOptions(&arguments)
+        let model = try arguments.required("MODEL.onnx")  // after every flag has taken its value
         try arguments.finish()
 
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-publish-\(UUID().uuidString)").path

@@ -19,10 +19,10 @@ struct PullCommand: Command {
         """
 
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {
-        let text = try arguments.required("REF")
         let json = arguments.flag("--json")
-        let reference = try ModelReference(parsing: text)
         let options = try RegistryOptions(&arguments)
+        let text = try arguments.required("REF")
+        let reference = try ModelReference(parsing: text)
         try arguments.finish()
         let model = try await ModelPuller(store: options.store, client: options.client).pull(reference)
         if json {

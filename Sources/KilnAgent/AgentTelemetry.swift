@@ -1,0 +1,107 @@
+import Foundation
+import KilnCore
+import KilnTelemetry
+import Synchronization
+
+/// Connects the frame loop to the outside: Prometheus metrics (scraped and pushed), health,
+/// systemd notifications and the Jetson sensors.
+///
+/// It hands the loop its observers and the supervisor its background services; the loop itself
+/// knows nothing of HTTP or systemd.
+public final class AgentTelemetry: Sendable {
+    /// The metric families.
+    public let metrics: KilnMetrics
+    /// Heartbeat of the loop: the watchdog pets systemd only while frames flow.
+    public let health: LoopHealth
+    /// systemd's notification socket (a no-op outside systemd).
+    public let notifier: SystemdNotifier
+    /// `--metrics-addr`: where `/metrics`, `/healthz` and `/status` are served; nil for nowhere.
+    public let metricsAddress: String?
+    /// `--push-url`: the Pushgateway metrics are pushed to; nil for none.
+    public let pushURL: String?
+    /// The instance label for pushes.
+    public let instance: String
+    /// Seconds between pushes.
+    public let pushInterval: Double
+    private let statusJSON: Mutex<@Sendable () -> String>
+    private let server: Mutex<MetricsServer?> = Mutex(nil)
+
+    /// Creates the telemetry of one agent run.
+    public init(metricsAddress: String?, pushURL: String?, instance: String = ProcessInfo.processInfo.hostName,
+                pushInterval: Double = 15, metrics: KilnMetrics = KilnMetrics()) {
+        self.metrics = metrics
+        self.health = LoopHealth()
+        self.notifier = SystemdNotifier()
+        self.metricsAddress = metricsAddress
+        self.pushURL = pushURL
+        self.instance = instance
+        self.pushInterval = pushInterval
+        self.statusJSON = Mutex({ "{}" })
+    }
+
+    /// Sets what `/status` returns.
+    public func setStatus(_ body: @escaping @Sendable () -> String) { statusJSON.withLock { $0 = body } }
+
+    /// The port the metrics server listens on, once started (0 before).
+    public var boundPort: Int { server.withLock { $0?.port ?? 0 } }
+
+    /// Observers that record every frame and drop, and keep the loop's heartbeat.
+    public func observers(statistics: @escaping @Sendable () -> LoopStatistics?) -> FrameLoop.Observers {
+        let metrics = self.metrics, health = self.health, notifier = self.notifier
+        return FrameLoop.Observers(
+            frameFinished: { stream, stages in
+                metrics.recordFrame(stream: stream, stageSeconds: StageSeconds(
+                    capture: stages[.capture], preprocess: stages[.preprocess], infer: stages[.infer],
+                    postprocess: stages[.postprocess], endToEnd: stages[.endToEnd]))
+                health.beat()
+            },
+            framesDropped: { stream, reason, count in metrics.recordDrop(stream: stream, reason: reason, count: count) },
+            report: { summary in
+                for (name, s) in summary.streams { metrics.setFPS(stream: name, s.fps) }
+                let fps = summary.streams.values.reduce(0) { $0 + $1.fps }
+                try? notifier.status(String(format: "serving %.1f fps, %d frames, %d dropped", fps, summary.frames, summary.dropped))
+            })
+    }
+
+    /// Records the engine being served (model info, device info, cache lookup and build).
+    public func engineReady(_ engine: ActiveEngine, _ prepared: PreparedEngine, profile: String, sm: String,
+                            cuda: String, tensorrt: String) {
+        metrics.setModel(name: engine.model, digest: engine.digest, backend: engine.backend, precision: engine.precision.rawValue)
+        metrics.recordCacheLookup(hit: prepared.outcome == .hit)
+        if prepared.outcome != .hit { metrics.recordBuild(result: "success", seconds: prepared.buildSeconds) }
+        metrics.setDeviceInfo(profile: profile, sm: sm, tensorrt: tensorrt, cuda: cuda)
+    }
+
+    /// The background services: the metrics server, the pusher, the watchdog, the sensors.
+    public func services() throws -> [any Service] {
+        var services: [any Service] = []
+        if let address = metricsAddress {
+            let health = self.health
+            let server = MetricsServer(address: address, metrics: metrics, status: { [self] in self.statusJSON.withLock { $0 }() },
+                                       health: { health.isHealthy() })
+            try server.start()
+            self.server.withLock { $0 = server }
+            services.append(ClosureService("metrics server") { try await server.run() })
+        }
+        if let pushURL {
+            let pusher = try MetricsPusher(gateway: pushURL, instance: instance, interval: pushInterval,
+                                           exposition: { [metrics] in metrics.exposition() })
+            services.append(ClosureService("metrics push") {
+                do {
+                    try await pusher.run()
+                } catch is CancellationError {
+                }
+                try? await pusher.push()  // the final numbers
+            })
+        }
+        if let watchdog = SystemdWatchdog.fromEnvironment(health: health) {
+            services.append(ClosureService("systemd watchdog") { try await watchdog.run() })
+        }
+        let sensors = JetsonSensors()
+        if sensors.isJetson {
+            let sampler = JetsonSensorSampler(sensors: sensors, metrics: metrics)
+            services.append(ClosureService("jetson sensors") { try await sampler.run() })
+        }
+        return services
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import KilnCore
+import KilnInference
+import KilnONNX
+import KilnVideo
+
+/// Makes a servable engine from a model: reads it, decides its preprocessing and build options,
+/// prepares the engine through the cache on a dedicated thread.
+///
+/// The run loop uses it at start; a rollout uses the same factory for each new model, so every
+/// engine is built with the same backend, profile and overrides.
+public struct EngineFactory: Sendable {
+    /// The backend engines are built with.
+    public var backend: any InferenceBackend
+    /// Build options from the device profile and the command line.
+    public var options: BuildOptions
+    /// Cache access.
+    public var preparer: EnginePreparer
+    /// `--preprocess` from the command line; wins over everything the model says.
+    public var preprocessOverride: String?
+    /// How many streams will feed the engine (sets the batch profile of dynamic-batch inputs).
+    public var streams: Int
+
+    /// Creates a factory.
+    public init(backend: any InferenceBackend, options: BuildOptions, preparer: EnginePreparer,
+                preprocessOverride: String? = nil, streams: Int = 1) {
+        self.backend = backend
+        self.options = options
+        self.preparer = preparer
+        self.preprocessOverride = preprocessOverride
+        self.streams = streams
+    }
+
+    /// Reads `model`, prepares its engine and returns it ready for the slot.
+    ///
+    /// Preprocessing is, from weakest to strongest: defaults from the image input's shape and type
+    /// (letterbox to its H×W, RGB, /255), the model's `kiln.preprocess` metadata, the artifact's
+    /// annotation (`hint`), and `--preprocess`.
+    public func make(model: ModelSource, hint: String? = nil) async throws -> (ActiveEngine, PreparedEngine) {
+        let onnx: ONNXModel
+        do {
+            onnx = try ONNXReader.model(model.bytes)
+        } catch {
+            throw InvalidModelError("model \(model.name): not a readable ONNX file: \(error)")
+        }
+        let initializers = Set(onnx.graph.initializers.map(\.name))
+        guard let input = onnx.graph.inputs.first(where: { !initializers.contains($0.name) }),
+              let descriptor = input.descriptor else {
+            throw InvalidModelError("model \(model.name): has no tensor input to feed frames to")
+        }
+        guard descriptor.shape.count == 4 else {
+            throw InvalidModelError("model \(model.name): input \(descriptor.name) has shape \(descriptor.shape.map { $0.map(String.init) ?? "?" }); Kiln feeds images as [N,3,H,W]")
+        }
+        let spec = try preprocessSpec(for: descriptor, metadata: onnx.metadata["kiln.preprocess"], hint: hint, model: model.name)
+        var options = options
+        if options.shapeProfiles[descriptor.name] == nil, descriptor.shape.contains(where: { $0 == nil }) {
+            let c = descriptor.shape[1] ?? 3
+            let maxBatch = descriptor.shape[0] == nil ? max(8, streams) : descriptor.shape[0]!
+            let optBatch = descriptor.shape[0] == nil ? min(streams, maxBatch) : maxBatch
+            let minBatch = descriptor.shape[0] == nil ? 1 : maxBatch
+            options.shapeProfiles[descriptor.name] = ShapeProfile(
+                min: [minBatch, c, spec.height, spec.width], opt: [optBatch, c, spec.height, spec.width],
+                max: [maxBatch, c, spec.height, spec.width])
+        }
+        let backend = self.backend, preparer = self.preparer, buildOptions = options
+        let prepared = try await BlockingWork.run("kiln-engine") {
+            try preparer.prepare(model: model, backend: backend, options: buildOptions)
+        }
+        let active = ActiveEngine(runner: prepared.runner, preprocess: spec, inputName: descriptor.name, model: model.name,
+                                  digest: model.digest, backend: backend.name, precision: options.precision,
+                                  engineKey: prepared.key, maxBatch: options.shapeProfiles[descriptor.name]?.max.first ?? 1)
+        return (active, prepared)
+    }
+
+    /// The preprocessing for an image input, layered as `make` describes.
+    public func preprocessSpec(for input: TensorDescriptor, metadata: String?, hint: String?, model: String) throws -> PreprocessSpec {
+        var spec = PreprocessSpec(width: input.shape[3] ?? 640, height: input.shape[2] ?? 640)
+        if input.elementType == .float16 { spec.outputType = .float16 }
+        for (text, origin) in [(metadata, "model metadata kiln.preprocess"), (hint, "artifact annotation"), (preprocessOverride, "--preprocess")] {
+            guard let text, !text.isEmpty else { continue }
+            do {
+                spec = try PreprocessSpec(parsing: text, base: spec)
+            } catch {
+                throw UsageError("\(model): \(origin): \(error)")
+            }
+        }
+        if let h = input.shape[2], let w = input.shape[3], (h, w) != (spec.height, spec.width) {
+            throw UsageError("\(model): preprocessing makes \(spec.width)x\(spec.height) but input \(input.name) is \(w)x\(h); fix --preprocess")
+        }
+        return spec
+    }
+}

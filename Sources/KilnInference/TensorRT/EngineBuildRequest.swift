@@ -1,0 +1,91 @@
+import Foundation
+import KilnCore
+
+/// What the parent sends the isolated builder child (`kiln build-engine --request FILE`), as JSON.
+public struct EngineBuildRequest: Sendable, Codable, Equatable {
+    /// How the child builds.
+    public enum Method: String, Sendable, Codable {
+        /// The TensorRT bridge (needs headers at build time), else trtexec when installed.
+        case auto
+        /// The TensorRT bridge only.
+        case bridge
+        /// trtexec only.
+        case trtexec
+    }
+
+    /// The ONNX model file.
+    public var modelPath: String
+    /// Where the child writes the serialized engine (atomically).
+    public var enginePath: String
+    /// Build options; the child uses the workspace given on its command line instead of these.
+    public var options: BuildOptions
+    /// Bridge or trtexec.
+    public var method: Method
+    /// trtexec's path when already located by the parent.
+    public var trtexecPath: String?
+
+    /// Creates a request.
+    public init(modelPath: String, enginePath: String, options: BuildOptions, method: Method = .auto, trtexecPath: String? = nil) {
+        self.modelPath = modelPath
+        self.enginePath = enginePath
+        self.options = options
+        self.method = method
+        self.trtexecPath = trtexecPath
+    }
+}
+
+/// One line of the child's protocol on its stdout: `{"event":"progress"|"log"|"result", …}`.
+public struct EngineBuildEvent: Sendable, Codable, Equatable {
+    /// `progress`, `log` or `result`.
+    public var event: String
+    /// Progress: the TensorRT phase name.
+    public var phase: String?
+    /// Progress: steps done in the phase (−1 at phase end).
+    public var step: Int?
+    /// Progress: steps in the phase (−1 when unknown).
+    public var steps: Int?
+    /// Log: TensorRT severity (0 internal error … 4 verbose).
+    public var severity: Int?
+    /// Log or result message.
+    public var message: String?
+    /// Result: `ok` or a `TensorRTError.Kind` raw value.
+    public var status: String?
+    /// Result: the workspace the build used.
+    public var workspaceBytes: Int?
+    /// Result: build seconds.
+    public var seconds: Double?
+    /// Result: the TensorRT version that built the engine.
+    public var tensorrt: String?
+    /// Result: `bridge` or `trtexec`.
+    public var method: String?
+
+    /// Creates an event.
+    public init(event: String, phase: String? = nil, step: Int? = nil, steps: Int? = nil, severity: Int? = nil,
+                message: String? = nil, status: String? = nil, workspaceBytes: Int? = nil, seconds: Double? = nil,
+                tensorrt: String? = nil, method: String? = nil) {
+        self.event = event
+        self.phase = phase
+        self.step = step
+        self.steps = steps
+        self.severity = severity
+        self.message = message
+        self.status = status
+        self.workspaceBytes = workspaceBytes
+        self.seconds = seconds
+        self.tensorrt = tensorrt
+        self.method = method
+    }
+
+    /// The event as one JSON line (no newline).
+    public var jsonLine: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? #"{"event":"log","message":"unencodable event"}"#
+    }
+
+    /// Parses a protocol line; nil for other output (TensorRT's or trtexec's own lines).
+    public static func parse(_ line: String) -> EngineBuildEvent? {
+        guard line.hasPrefix(#"{"event""#) || line.hasPrefix("{\"") else { return nil }
+        return try? JSONDecoder().decode(EngineBuildEvent.self, from: Data(line.utf8))
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import KilnCore
+
+/// Runs TensorRT builds in a child process (`kiln build-engine`) so that whatever the build does
+/// (exhaust memory and get OOM-killed, crash, hang) the agent survives, and retries memory failures
+/// with half the workspace down to a floor (`AdaptiveWorkspace`).
+///
+/// The child gets `CUDA_MODULE_LOADING=LAZY` (CUDA loads kernels on first use: hundreds of MB less
+/// on Jetson), a timeout after which its whole process group is SIGKILLed, and reports progress and
+/// its result as JSON lines on stdout (`EngineBuildEvent`). Blocking: call from a dedicated thread.
+public struct IsolatedBuilder: Sendable {
+    /// The child's executable (the running `kiln`, by default).
+    public var executable: String
+    /// Arguments before `--request FILE --workspace BYTES` (`["build-engine"]` for kiln).
+    public var arguments: [String]
+    /// Seconds one attempt may take.
+    public var timeoutSeconds: Double
+    /// The workspace policy.
+    public var workspace: AdaptiveWorkspace
+    /// Extra environment for the child (on top of the agent's own and `CUDA_MODULE_LOADING=LAZY`).
+    public var environment: [String: String]
+
+    /// One build attempt and how it ended.
+    public struct Attempt: Sendable, Codable, Equatable {
+        /// The workspace tried.
+        public var workspaceBytes: Int
+        /// `ok`, or what went wrong (`killed by SIGKILL …`, the TensorRT message).
+        public var outcome: String
+        /// Seconds the attempt took.
+        public var seconds: Double
+    }
+
+    /// A successful isolated build.
+    public struct Result: Sendable {
+        /// The serialized engine.
+        public var plan: [UInt8]
+        /// The workspace the successful attempt used: store it in the cache metadata.
+        public var workspaceBytes: Int
+        /// Every attempt, the last one successful.
+        public var attempts: [Attempt]
+        /// Total seconds over all attempts.
+        public var seconds: Double
+        /// The TensorRT version the child reported, when it did.
+        public var tensorrtVersion: String?
+        /// `bridge` or `trtexec`.
+        public var method: String?
+    }
+
+    /// A builder running `executable arguments… --request FILE --workspace BYTES`.
+    public init(executable: String = IsolatedBuilder.currentExecutable(), arguments: [String] = ["build-engine"],
+                timeoutSeconds: Double = 1800, workspace: AdaptiveWorkspace = AdaptiveWorkspace(), environment: [String: String] = [:]) {
+        self.executable = executable
+        self.arguments = arguments
+        self.timeoutSeconds = timeoutSeconds
+        self.workspace = workspace
+        self.environment = environment
+    }
+
+    /// The path of the running executable (`/proc/self/exe`).
+    public static func currentExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// Builds `request`, retrying memory failures with half the workspace; `freeMemoryBytes` caps the
+    /// first attempt at half of it. `onEvent` sees progress and log events as they arrive.
+    public func build(_ request: EngineBuildRequest, freeMemoryBytes: Int? = nil,
+                      onEvent: (EngineBuildEvent) -> Void = { _ in }) throws -> Result {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-build-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let requestURL = dir.appendingPathComponent("request.json")
+        try JSONEncoder().encode(request).write(to: requestURL)
+        var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        env["CUDA_MODULE_LOADING"] = "LAZY"
+        var workspaceBytes = workspace.initialWorkspace(requested: request.options.workspaceBytes, freeBytes: freeMemoryBytes)
+        var attempts: [Attempt] = []
+        let started = MonotonicClock.now
+        while true {
+            try? FileManager.default.removeItem(atPath: request.enginePath)
+            let attemptStart = MonotonicClock.now
+            var output: [String] = []
+            var result: EngineBuildEvent?
+            let exit = try ChildProcess.run(executable, arguments + ["--request", requestURL.path, "--workspace", String(workspaceBytes)],
+                                            environment: env, timeout: timeoutSeconds) { line in
+                if let event = EngineBuildEvent.parse(line) {
+                    if event.event == "result" { result = event } else { onEvent(event) }
+                    if let m = event.message { output.append(m) }
+                } else {
+                    output.append(line)
+                    onEvent(EngineBuildEvent(event: "log", severity: 3, message: line))
+                }
+                if output.count > 2000 { output.removeFirst(1000) }
+            }
+            let seconds = MonotonicClock.now - attemptStart
+            if exit == .exited(0), let result, result.status == "ok" {
+                guard let plan = FileManager.default.contents(atPath: request.enginePath), !plan.isEmpty else {
+                    throw TensorRTError(.buildFailed, "the isolated builder reported success but wrote no engine at \(request.enginePath)")
+                }
+                attempts.append(Attempt(workspaceBytes: workspaceBytes, outcome: "ok", seconds: seconds))
+                return Result(plan: [UInt8](plan), workspaceBytes: result.workspaceBytes ?? workspaceBytes, attempts: attempts,
+                              seconds: MonotonicClock.now - started, tensorrtVersion: result.tensorrt, method: result.method)
+            }
+            if case .timedOut = exit {
+                attempts.append(Attempt(workspaceBytes: workspaceBytes, outcome: exit.description, seconds: seconds))
+                throw TensorRTError(.cancelled, "engine build for \(request.modelPath) \(exit.description) (timeout \(Int(timeoutSeconds)) s); \(Self.summary(attempts))")
+            }
+            let reportedKind = result?.status.flatMap(TensorRTError.Kind.init(rawValue:))
+            if let reason = AdaptiveWorkspace.memoryFailure(exit: exit, output: output, reportedOutOfMemory: reportedKind == .outOfMemory) {
+                attempts.append(Attempt(workspaceBytes: workspaceBytes, outcome: reason, seconds: seconds))
+                guard let next = workspace.next(after: workspaceBytes) else {
+                    throw TensorRTError(.outOfMemory, "engine build for \(request.modelPath) ran out of memory at every workspace down to the \(workspace.floorBytes >> 20) MiB floor; \(Self.summary(attempts)). Free memory (stop other GPU work) or use a smaller model or shapes")
+                }
+                Log.warning("engine build: \(reason) with a \(workspaceBytes >> 20) MiB workspace; retrying with \(next >> 20) MiB")
+                onEvent(EngineBuildEvent(event: "log", severity: 2, message: "retrying with workspace \(next >> 20) MiB after: \(reason)"))
+                workspaceBytes = next
+                continue
+            }
+            let message = result?.message ?? output.suffix(20).joined(separator: "\n")
+            attempts.append(Attempt(workspaceBytes: workspaceBytes, outcome: exit.description, seconds: seconds))
+            throw TensorRTError(reportedKind ?? .buildFailed, "engine build for \(request.modelPath) failed (\(exit.description)): \(message)")
+        }
+    }
+
+    static func summary(_ attempts: [Attempt]) -> String {
+        "attempts: " + attempts.map { "\($0.workspaceBytes >> 20) MiB: \($0.outcome)" }.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import KilnCore
+import KilnCUDA
+
+/// The TensorRT inference backend: builds engines for this device's SM in the isolated builder
+/// (bridge, or trtexec when Kiln has no TensorRT headers) and runs them through the bridge.
+///
+/// Engines are bound to `identity()`: TensorRT's version plus the GPU's name, SM, SM count and
+/// driver CUDA version (`GPUDeviceIdentity.cacheKeyFields`), so a JetPack upgrade or another
+/// board invalidates them.
+public struct TensorRTBackend: InferenceBackend {
+    public var name: String { "tensorrt" }
+    /// The CUDA device to build for and run on.
+    public var deviceIndex: Int
+    /// The isolated builder (child executable, timeout, workspace policy).
+    public var builder: IsolatedBuilder
+    /// Where timing caches live (beside the engine cache), keyed by TensorRT version and device;
+    /// nil keeps whatever `BuildOptions.timingCachePath` says.
+    public var timingCacheDirectory: String?
+
+    /// Creates the backend.
+    public init(deviceIndex: Int = 0, builder: IsolatedBuilder = IsolatedBuilder(), timingCacheDirectory: String? = nil) {
+        self.deviceIndex = deviceIndex
+        self.builder = builder
+        self.timingCacheDirectory = timingCacheDirectory
+    }
+
+    /// The TensorRT version engines would be built with: the bridge's library when it has headers,
+    /// else the installed libnvinfer (which trtexec uses).
+    public func tensorRTVersion() throws -> TensorRTVersion {
+        if TensorRTLibrary.compiledWithHeaders { return try TensorRTLibrary().version }
+        if TrtexecCommand.locate() != nil { return try EngineBuildChild.trtexecVersion(TrtexecCommand.locate()!) }
+        throw Self.unavailableError
+    }
+
+    static let unavailableError = TensorRTError(.unavailable,
+        "TensorRT unavailable: Kiln was built without TensorRT headers and no trtexec was found (PATH or \(TrtexecCommand.jetpackPath)); on a Jetson install libnvinfer-dev and rebuild with TENSORRT_INCLUDE, or install trtexec; or use --backend reference")
+
+    public func availability() -> BackendAvailability {
+        if let reason = CUDA.unavailableReason() { return .unavailable(reason: reason) }
+        if TensorRTLibrary.compiledWithHeaders {
+            do { _ = try TensorRTLibrary() } catch { return .unavailable(reason: error.description) }
+            return .available
+        }
+        return .unavailable(reason: Self.unavailableError.message)
+    }
+
+    /// The identity for TensorRT `version` on `device`: `tensorrt=<version>` plus the device's key fields.
+    public static func identity(tensorrt version: TensorRTVersion, device: GPUDeviceIdentity) -> BackendIdentity {
+        var fields = device.cacheKeyFields
+        fields["tensorrt"] = version.description
+        return BackendIdentity(backend: "tensorrt", fields: fields)
+    }
+
+    public func identity() throws -> BackendIdentity {
+        Self.identity(tensorrt: try tensorRTVersion(), device: try CUDADevice.query(deviceIndex).identity())
+    }
+
+    /// The timing cache file for `identity` in `directory`: one per TensorRT version and device.
+    public static func timingCachePath(directory: String, identity: BackendIdentity) -> String {
+        let f = identity.fields
+        let device = (f["device"] ?? "gpu").map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        return "\(directory)/timing-trt\(f["tensorrt"] ?? "?")-sm\(f["sm"] ?? "?")-\(f["sm_count"] ?? "?")-\(String(device)).cache"
+    }
+
+    public func build(model: ModelSource, options: BuildOptions) throws -> EngineArtifact {
+        let id = try identity()
+        var options = options
+        if options.timingCachePath == nil, let dir = timingCacheDirectory {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            options.timingCachePath = Self.timingCachePath(directory: dir, identity: id)
+        }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-trt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let modelPath = work.appendingPathComponent("model.onnx").path
+        guard FileManager.default.createFile(atPath: modelPath, contents: Data(model.bytes)) else {
+            throw TensorRTError(.buildFailed, "cannot stage \(model.name) for the builder in \(work.path)")
+        }
+        let request = EngineBuildRequest(modelPath: modelPath, enginePath: work.appendingPathComponent("model.plan").path, options: options,
+                                         method: TensorRTLibrary.compiledWithHeaders ? .bridge : .trtexec)
+        let context = try CUDAContext(device: deviceIndex)
+        let free = try context.device.integrated ? Self.availableHostMemory() : context.memoryInfo().free
+        var lastProgress = 0.0
+        let result = try builder.build(request, freeMemoryBytes: free) { event in
+            if event.event == "progress", let phase = event.phase, MonotonicClock.now - lastProgress > 5 {
+                lastProgress = MonotonicClock.now
+                Log.info("building \(model.name): \(phase) \(event.step ?? 0)/\(event.steps ?? 0)")
+            } else if event.event == "log", let m = event.message, (event.severity ?? 4) <= 1 {
+                Log.warning("TensorRT (\(model.name)): \(m)")
+            }
+        }
+        Log.notice("built \(model.name) with TensorRT \(result.tensorrtVersion ?? "?") (\(result.method ?? "?")) in \(Int(result.seconds)) s, workspace \(result.workspaceBytes >> 20) MiB" +
+                   (result.attempts.count > 1 ? " after \(result.attempts.count - 1) memory retries" : ""))
+        return EngineArtifact(bytes: result.plan, identity: id, workspaceBytes: result.workspaceBytes, buildSeconds: result.seconds)
+    }
+
+    public func load(_ artifact: EngineArtifact, options: BuildOptions) throws -> any InferenceRunner {
+        let id = try identity()
+        guard artifact.identity == id else {
+            throw InvalidModelError("engine built for \(artifact.identity) cannot run here (\(id)); rebuild it")
+        }
+        guard TensorRTLibrary.compiledWithHeaders else {
+            throw TensorRTError(.unavailable, "running TensorRT engines needs Kiln built with TensorRT headers (set TENSORRT_INCLUDE and CUDA_INCLUDE, or build on a Jetson with libnvinfer-dev)")
+        }
+        return try TensorRTRunner(library: try TensorRTLibrary(), plan: artifact.bytes, context: try CUDAContext(device: deviceIndex))
+    }
+
+    /// `MemAvailable` from /proc/meminfo: what an integrated GPU can really allocate.
+    static func availableHostMemory() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, let kb = Int(parts[1]) { return kb * 1024 }
+        }
+        return nil
+    }
+}

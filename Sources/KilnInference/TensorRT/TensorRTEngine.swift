@@ -1,0 +1,87 @@
+import CKilnTensorRT
+import KilnCore
+
+/// A deserialized TensorRT engine with one execution context (bridge handle).
+///
+/// IO tensors are addressed by name on every TensorRT version (the bridge maps names to binding
+/// indices on TensorRT 8). Used from one thread at a time.
+public final class TensorRTEngine: @unchecked Sendable {
+    let handle: OpaquePointer
+    /// The library that deserialized it (kept alive).
+    public let library: TensorRTLibrary
+
+    /// One input or output.
+    public struct IO: Sendable, Equatable {
+        /// Tensor name.
+        public var name: String
+        /// True for inputs.
+        public var isInput: Bool
+        /// Element type (ONNX numbering).
+        public var elementType: ElementType?
+        /// Dimensions, −1 where dynamic.
+        public var dims: [Int]
+    }
+
+    /// Deserializes `plan`.
+    public init(library: TensorRTLibrary, plan: [UInt8]) throws(TensorRTError) {
+        self.library = library
+        var error = [CChar](repeating: 0, count: 8192)
+        var engine: OpaquePointer?
+        let status = plan.withUnsafeBytes { raw in
+            kiln_trt_engine_load(library.handle, raw.baseAddress, raw.count, { _, severity, message in
+                if let message, severity <= 1 { Log.error("TensorRT: \(String(cString: message))") }
+            }, nil, &engine, &error, error.count)
+        }
+        guard status == KILN_TRT_OK, let engine else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+        handle = engine
+    }
+
+    deinit { kiln_trt_engine_destroy(handle) }
+
+    /// Every input and output, in engine order.
+    public func io() throws(TensorRTError) -> [IO] {
+        var result: [IO] = []
+        var error = [CChar](repeating: 0, count: 1024)
+        for i in 0..<kiln_trt_engine_io_count(handle) {
+            var info = kiln_trt_io_info()
+            let status = kiln_trt_engine_io_info(handle, i, &info, &error, error.count)
+            guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+            let name = withUnsafeBytes(of: info.name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            let dims = withUnsafeBytes(of: info.dims) { raw in (0..<Int(info.nb_dims)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) } }
+            result.append(IO(name: name, isInput: info.is_input != 0, elementType: ElementType(rawValue: info.element_type), dims: dims))
+        }
+        return result
+    }
+
+    /// Sets a dynamic input's shape.
+    public func setInputShape(_ name: String, _ dims: [Int]) throws(TensorRTError) {
+        var error = [CChar](repeating: 0, count: 2048)
+        let d = dims.map(Int64.init)
+        let status = kiln_trt_engine_set_input_shape(handle, name, d, Int32(d.count), &error, error.count)
+        guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+    }
+
+    /// A tensor's current shape (outputs resolve after every input shape is set).
+    public func shape(_ name: String) throws(TensorRTError) -> [Int] {
+        var error = [CChar](repeating: 0, count: 1024)
+        var dims = [Int64](repeating: 0, count: Int(KILN_TRT_MAX_DIMS))
+        var count: Int32 = 0
+        let status = kiln_trt_engine_tensor_shape(handle, name, &dims, &count, &error, error.count)
+        guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+        return dims.prefix(Int(count)).map { Int($0) }
+    }
+
+    /// Binds `name` to a device address.
+    public func setAddress(_ name: String, _ address: UInt64) throws(TensorRTError) {
+        var error = [CChar](repeating: 0, count: 1024)
+        let status = kiln_trt_engine_set_tensor_address(handle, name, UnsafeMutableRawPointer(bitPattern: UInt(address)), &error, error.count)
+        guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+    }
+
+    /// Enqueues inference on a CUDA stream (`CUstream` as an opaque pointer).
+    public func enqueue(stream: OpaquePointer) throws(TensorRTError) {
+        var error = [CChar](repeating: 0, count: 4096)
+        let status = kiln_trt_engine_enqueue(handle, UnsafeMutableRawPointer(stream), &error, error.count)
+        guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+    }
+}

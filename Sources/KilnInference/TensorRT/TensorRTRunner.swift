@@ -1,0 +1,91 @@
+import KilnCore
+import KilnCUDA
+
+/// Runs a TensorRT engine on named host tensors.
+///
+/// Inputs are staged in pinned host memory; on integrated GPUs (Jetson) that memory is mapped and
+/// bound directly (zero-copy), on discrete GPUs it is copied to device buffers. Dynamic inputs get
+/// `setInputShape` per call; output shapes are read back from the context. Buffers grow as needed
+/// and are reused. One thread at a time (the loop's inference thread).
+public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
+    public let inputs: [TensorDescriptor]
+    public let outputs: [TensorDescriptor]
+    let engine: TensorRTEngine
+    let context: CUDAContext
+    let stream: CUDAStream
+    let zeroCopy: Bool
+    private var host: [String: PinnedHostBuffer] = [:]
+    private var device: [String: DeviceBuffer] = [:]
+
+    /// Loads `plan` into an engine on `context`'s device.
+    public init(library: TensorRTLibrary, plan: [UInt8], context: CUDAContext) throws {
+        self.context = context
+        try context.makeCurrent()
+        engine = try TensorRTEngine(library: library, plan: plan)
+        stream = try CUDAStream(context: context)
+        zeroCopy = context.device.integrated && context.device.canMapHostMemory
+        let io = try engine.io()
+        func descriptor(_ t: TensorRTEngine.IO) throws -> TensorDescriptor {
+            guard let type = t.elementType else { throw TensorRTError(.executionFailed, "engine tensor '\(t.name)' has a type Kiln cannot exchange") }
+            return TensorDescriptor(name: t.name, elementType: type, shape: t.dims.map { $0 < 0 ? nil : $0 })
+        }
+        inputs = try io.filter(\.isInput).map(descriptor)
+        outputs = try io.filter { !$0.isInput }.map(descriptor)
+    }
+
+    private func buffers(_ name: String, bytes: Int) throws -> (PinnedHostBuffer, UInt64) {
+        if let h = host[name], h.byteCount >= bytes {
+            return (h, zeroCopy ? h.deviceAddress! : device[name]!.address)
+        }
+        host[name] = nil
+        device[name] = nil
+        let h = try PinnedHostBuffer(context: context, byteCount: max(bytes, 256), mapped: zeroCopy)
+        host[name] = h
+        if zeroCopy { return (h, h.deviceAddress!) }
+        let d = try DeviceBuffer(context: context, byteCount: max(bytes, 256))
+        device[name] = d
+        return (h, d.address)
+    }
+
+    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        try context.makeCurrent()
+        for input in inputs {
+            guard let tensor = feeds[input.name] else {
+                throw RuntimeError("TensorRT: input '\(input.name)' is missing; the engine takes \(inputs.map(\.name))")
+            }
+            guard tensor.elementType == input.elementType else {
+                throw RuntimeError("TensorRT: input '\(input.name)' is \(tensor.elementType); the engine takes \(input.elementType)")
+            }
+            guard tensor.shape.count == input.shape.count,
+                  zip(tensor.shape, input.shape).allSatisfy({ $1 == nil || $0 == $1 }) else {
+                throw RuntimeError("TensorRT: input '\(input.name)' has shape \(tensor.shape); the engine takes \(input.shape.map { $0.map(String.init) ?? "?" })")
+            }
+            if input.shape.contains(where: { $0 == nil }) { try engine.setInputShape(input.name, tensor.shape) }
+            let (h, address) = try buffers(input.name, bytes: tensor.bytes.count)
+            tensor.bytes.withUnsafeBytes { h.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            if !zeroCopy { try device[input.name]!.upload(from: h.pointer, count: tensor.bytes.count, stream: stream) }
+            try engine.setAddress(input.name, address)
+        }
+        var shapes: [String: [Int]] = [:]
+        for output in outputs {
+            let shape = try engine.shape(output.name)
+            guard shape.allSatisfy({ $0 >= 0 }) else { throw RuntimeError("TensorRT: output '\(output.name)' shape \(shape) is unresolved") }
+            shapes[output.name] = shape
+            let (_, address) = try buffers(output.name, bytes: shape.reduce(1, *) * output.elementType.byteWidth)
+            try engine.setAddress(output.name, address)
+        }
+        try engine.enqueue(stream: stream.handle)
+        var result: [String: Tensor] = [:]
+        for output in outputs {
+            let shape = shapes[output.name]!
+            let bytes = shape.reduce(1, *) * output.elementType.byteWidth
+            let h = host[output.name]!
+            if !zeroCopy { try device[output.name]!.download(to: h.pointer, count: bytes, stream: stream) }
+            try stream.synchronize()
+            result[output.name] = Tensor(elementType: output.elementType, shape: shape,
+                                         bytes: [UInt8](UnsafeRawBufferPointer(start: h.pointer, count: bytes)))
+        }
+        try stream.synchronize()
+        return result
+    }
+}

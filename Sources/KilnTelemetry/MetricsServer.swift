@@ -1,0 +1,347 @@
+import Foundation
+import Glibc
+import KilnCore
+import Synchronization
+
+/// An error of the telemetry server or pusher, naming the address or URL.
+public struct TelemetryError: KilnError {
+    /// What failed, naming the input.
+    public var message: String
+    /// The exit code: usage for bad addresses, runtime otherwise.
+    public var exitCode: ExitCode
+    /// Creates an error.
+    public init(_ message: String, exitCode: ExitCode = .runtimeFailure) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+    public var description: String { message }
+}
+
+/// Kiln's HTTP/1.1 telemetry endpoint: `/metrics`, `/healthz`, `/status`.
+///
+/// A small keep-alive server on Glibc sockets with one dedicated thread running a `poll(2)` loop,
+/// so scrapes never touch the cooperative pool or the frame loop. Binds loopback by default.
+/// `GET /metrics` serves the Prometheus text format, `/healthz` 200 `ok` or 503 from `health`,
+/// `/status` the JSON `status` returns.
+public final class MetricsServer: Sendable {
+    /// The default listen address: loopback only.
+    public static let defaultAddress = "127.0.0.1:9464"
+
+    /// Produces the `/metrics` body.
+    public let exposition: @Sendable () -> String
+    /// Produces the `/status` JSON body.
+    public let status: @Sendable () -> String
+    /// Says whether the agent is healthy (`/healthz`).
+    public let health: @Sendable () -> Bool
+    /// The address asked for (`HOST:PORT`, `[V6]:PORT`).
+    public let address: String
+
+    private struct State {
+        var listenFD: Int32 = -1
+        var wakeRead: Int32 = -1
+        var wakeWrite: Int32 = -1
+        var port: Int = 0
+        var stopped = false
+    }
+    private let state = Mutex(State())
+    private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// Creates a server for `address` serving `metrics` with the given status and health closures.
+    public convenience init(address: String = MetricsServer.defaultAddress, metrics: KilnMetrics,
+                            status: @escaping @Sendable () -> String = { "{}" },
+                            health: @escaping @Sendable () -> Bool = { true }) {
+        self.init(address: address, exposition: { metrics.exposition() }, status: status, health: health)
+    }
+
+    /// Creates a server with explicit body producers.
+    public init(address: String = MetricsServer.defaultAddress, exposition: @escaping @Sendable () -> String,
+                status: @escaping @Sendable () -> String, health: @escaping @Sendable () -> Bool) {
+        self.address = address
+        self.exposition = exposition
+        self.status = status
+        self.health = health
+    }
+
+    /// The bound port (useful with port 0); 0 before `start()`.
+    public var port: Int { state.withLock { $0.port } }
+
+    /// Binds, listens and starts the server thread; returns the bound port. Idempotent.
+    @discardableResult
+    public func start() throws -> Int {
+        if let port = state.withLock({ $0.listenFD >= 0 ? $0.port : nil }) { return port }
+        let (host, portText) = try Self.split(address)
+        let fd = try Self.listen(host: host, port: portText, address: address)
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            close(fd)
+            throw TelemetryError("metrics server \(address): pipe failed: \(String(cString: strerror(errno)))")
+        }
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        let port = Self.boundPort(fd)
+        let wakeRead = fds[0]
+        let thread = Thread { [self] in
+            self.serve(listenFD: fd, wakeFD: wakeRead)
+            let waiters = self.completion.withLock { c -> [CheckedContinuation<Void, Never>] in
+                c.done = true
+                defer { c.waiters = [] }
+                return c.waiters
+            }
+            for w in waiters { w.resume() }
+        }
+        thread.name = "kiln-metrics-http"
+        state.withLock {
+            $0.listenFD = fd
+            $0.wakeRead = fds[0]
+            $0.wakeWrite = fds[1]
+            $0.port = port
+        }
+        thread.start()
+        Log.info("metrics: serving /metrics, /healthz, /status on \(host.contains(":") ? "[\(host)]" : host):\(port)")
+        return port
+    }
+
+    /// Stops the server: closes the listener and every connection; the thread exits.
+    public func stop() {
+        let wake = state.withLock { s -> Int32 in
+            guard !s.stopped else { return -1 }
+            s.stopped = true
+            return s.wakeWrite
+        }
+        if wake >= 0 {
+            var b: UInt8 = 1
+            _ = write(wake, &b, 1)
+        }
+    }
+
+    /// Serves until the task is cancelled, then stops (a service in the swift-service-lifecycle sense).
+    public func run() async throws {
+        try start()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = completion.withLock { s -> Bool in
+                    if s.done { return true }
+                    s.waiters.append(c)
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+        } onCancel: {
+            self.stop()
+        }
+    }
+
+    // MARK: - Sockets
+
+    static func split(_ address: String) throws -> (String, String) {
+        let bad = TelemetryError(
+            "--metrics-addr \(address): expected HOST:PORT (127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464)", exitCode: .usage)
+        if address.hasPrefix("[") {
+            guard let close = address.firstIndex(of: "]"), address[address.index(after: close)...].hasPrefix(":") else { throw bad }
+            let host = String(address[address.index(after: address.startIndex)..<close])
+            let port = String(address[address.index(close, offsetBy: 2)...])
+            guard UInt16(port) != nil else { throw bad }
+            return (host, port)
+        }
+        guard let colon = address.lastIndex(of: ":") else { throw bad }
+        let host = String(address[..<colon]), port = String(address[address.index(after: colon)...])
+        guard UInt16(port) != nil, !host.contains(":") else { throw bad }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    static func listen(host: String, port: String, address: String) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, port, &hints, &result)
+        guard rc == 0, let first = result else {
+            throw TelemetryError("--metrics-addr \(address): cannot resolve \(host): \(String(cString: gai_strerror(rc)))", exitCode: .usage)
+        }
+        defer { freeaddrinfo(result) }
+        var lastError = ""
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            defer { ai = a.pointee.ai_next }
+            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
+            if fd < 0 { lastError = String(cString: strerror(errno)); continue }
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            if bind(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0, Glibc.listen(fd, 128) == 0 {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                return fd
+            }
+            lastError = String(cString: strerror(errno))
+            close(fd)
+        }
+        throw TelemetryError("--metrics-addr \(address): cannot listen: \(lastError); pick a free port or another address")
+    }
+
+    static func boundPort(_ fd: Int32) -> Int {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        let family = Int32(storage.ss_family)
+        return withUnsafePointer(to: &storage) { p -> Int in
+            if family == AF_INET6 {
+                return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+            }
+            return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+        }
+    }
+
+    // MARK: - Event loop
+
+    private final class Connection {
+        let fd: Int32
+        var input: [UInt8] = []
+        var output: [UInt8] = []
+        var written = 0
+        var closeAfterWrite = false
+        init(fd: Int32) { self.fd = fd }
+    }
+
+    private func serve(listenFD: Int32, wakeFD: Int32) {
+        var connections: [Int32: Connection] = [:]
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        loop: while true {
+            var pfds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            for c in connections.values {
+                pfds.append(pollfd(fd: c.fd, events: Int16(c.output.count > c.written ? POLLOUT : POLLIN), revents: 0))
+            }
+            let n = poll(&pfds, nfds_t(pfds.count), -1)
+            if n < 0 {
+                if errno == EINTR { continue }
+                Log.error("metrics: poll failed: \(String(cString: strerror(errno)))")
+                break
+            }
+            if pfds[1].revents != 0 { break loop }
+            if pfds[0].revents & Int16(POLLIN) != 0 {
+                while true {
+                    let fd = accept(listenFD, nil, nil)
+                    if fd < 0 { break }
+                    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                    var one: Int32 = 1
+                    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                    connections[fd] = Connection(fd: fd)
+                }
+            }
+            for p in pfds.dropFirst(2) where p.revents != 0 {
+                guard let c = connections[p.fd] else { continue }
+                var keep = true
+                if p.revents & Int16(POLLOUT) != 0 {
+                    keep = flush(c)
+                } else if p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                    let got = read(c.fd, &buffer, buffer.count)
+                    if got <= 0 {
+                        keep = got < 0 && (errno == EAGAIN || errno == EINTR)
+                    } else {
+                        c.input.append(contentsOf: buffer[0..<got])
+                        keep = handleInput(c)
+                    }
+                }
+                if !keep {
+                    close(c.fd)
+                    connections[c.fd] = nil
+                }
+            }
+        }
+        for c in connections.values { close(c.fd) }
+        close(listenFD)
+        close(wakeFD)
+        let w = state.withLock { $0.wakeWrite }
+        close(w)
+    }
+
+    /// Parses complete requests in `c.input` and queues responses; false closes the connection.
+    private func handleInput(_ c: Connection) -> Bool {
+        while c.output.count == c.written {
+            guard let end = Self.headerEnd(c.input) else {
+                return c.input.count <= 65536  // refuse endless headers
+            }
+            let head = String(decoding: c.input[0..<end], as: UTF8.self)
+            c.input.removeFirst(end + 4)
+            let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
+            let parts = lines.first?.split(separator: " ") ?? []
+            guard parts.count == 3 else {
+                queue(c, status: "400 Bad Request", type: "text/plain", body: "bad request line\n", close: true)
+                break
+            }
+            var headers: [String: String] = [:]
+            for line in lines.dropFirst() {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+            if let length = headers["content-length"].flatMap(Int.init), length > 0 {
+                // Bodies are not expected; discard what arrived of one.
+                c.input.removeFirst(min(length, c.input.count))
+            }
+            let version = parts[2]
+            let connection = headers["connection"]?.lowercased()
+            let close = connection == "close" || (version == "HTTP/1.0" && connection != "keep-alive")
+            respond(c, method: String(parts[0]), target: String(parts[1]), close: close)
+        }
+        return flush(c)
+    }
+
+    private static func headerEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
+            return i
+        }
+        return nil
+    }
+
+    private func respond(_ c: Connection, method: String, target: String, close: Bool) {
+        guard method == "GET" || method == "HEAD" else {
+            queue(c, status: "405 Method Not Allowed", type: "text/plain", body: "only GET and HEAD\n", close: close,
+                  extra: "Allow: GET, HEAD\r\n")
+            return
+        }
+        let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
+        let head = method == "HEAD"
+        switch path {
+        case "/metrics":
+            queue(c, status: "200 OK", type: "text/plain; version=0.0.4; charset=utf-8", body: exposition(), close: close, head: head)
+        case "/healthz":
+            let ok = health()
+            queue(c, status: ok ? "200 OK" : "503 Service Unavailable", type: "text/plain",
+                  body: ok ? "ok\n" : "unhealthy\n", close: close, head: head)
+        case "/status":
+            queue(c, status: "200 OK", type: "application/json", body: status(), close: close, head: head)
+        case "/":
+            queue(c, status: "200 OK", type: "text/plain", body: "kiln telemetry: /metrics /healthz /status\n", close: close, head: head)
+        default:
+            queue(c, status: "404 Not Found", type: "text/plain", body: "no such path \(path); try /metrics, /healthz or /status\n",
+                  close: close, head: head)
+        }
+    }
+
+    private func queue(_ c: Connection, status: String, type: String, body: String, close: Bool, head: Bool = false,
+                       extra: String = "") {
+        let bodyBytes = Array(body.utf8)
+        var text = "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(bodyBytes.count)\r\n\(extra)"
+        text += close ? "Connection: close\r\n\r\n" : "\r\n"
+        c.output = Array(text.utf8) + (head ? [] : bodyBytes)
+        c.written = 0
+        c.closeAfterWrite = close
+    }
+
+    /// Writes what it can of the pending response; false when the connection should close.
+    private func flush(_ c: Connection) -> Bool {
+        while c.written < c.output.count {
+            let n = c.output.withUnsafeBytes { write(c.fd, $0.baseAddress! + c.written, $0.count - c.written) }
+            if n < 0 { return errno == EAGAIN || errno == EINTR }
+            c.written += n
+        }
+        if c.closeAfterWrite { return false }
+        c.output.removeAll(keepingCapacity: true)
+        c.written = 0
+        // Pipelined requests already buffered.
+        if !c.input.isEmpty { return handleInput(c) }
+        return true
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import KilnAgent
+import KilnCore
+import KilnInference
+import KilnVideo
+
+/// The flags `kiln run` and `kiln demo` share, parsed once.
+struct RunOptions {
+    var sources: [String] = []
+    var duration: Double?
+    var frames: Int?
+    var backend = "auto"
+    var precision: Precision?
+    var preprocess: String?
+    var json = false
+    var threads = 0
+    var reportInterval: Double? = 5
+    var serial = false
+    var cpuPreprocess = false
+    var metricsAddress: String?
+    var pushURL: String?
+    var pushInterval: Double = 15
+
+    static let help = """
+          --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720);
+                                 repeat for several streams
+          --duration D           stop after D (10s, 2m, 500ms)
+          --frames N             stop after N frames (all streams together)
+          --backend B            reference, tensorrt or auto (default auto: TensorRT when usable)
+          --precision P          fp32, fp16, int8, bf16 or best (default: the profile's)
+          --preprocess TEXT      e.g. letterbox,640x640,rgb,imagenet,pad=114,fp16 (default: from
+                                 the model's metadata and input shape)
+          --threads N            CPU threads for the reference backend (default: all cores)
+          --report-interval D    periodic report on stderr every D (default 5s; 0 turns it off)
+          --serial               run every stage on one thread (for comparison)
+          --cpu-preprocess       preprocess on the CPU even when a GPU is present
+          --metrics-addr H:P     serve /metrics (Prometheus), /healthz and /status (JSON) on H:P
+                                 (e.g. 127.0.0.1:9464; port 0 picks a free one)
+          --push-url URL         push the same metrics to a Prometheus Pushgateway
+          --push-interval D      seconds between pushes (default 15s)
+          --json                 print the summary as one JSON object, the last line of stdout
+        """
+
+    init(_ a: inout Arguments) throws {
+        sources = try a.options("--source")
+        duration = try a.option("--duration", "a duration like 10s") { DurationText.seconds($0) }
+        frames = try a.option("--frames", "a positive frame count") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        backend = try a.option("--backend") ?? "auto"
+        precision = try a.option("--precision", "one of fp32, fp16, int8, bf16, best") { Precision(rawValue: $0) }
+        preprocess = try a.option("--preprocess")
+        threads = try a.option("--threads", "a thread count ≥ 0") { Int($0).flatMap { $0 >= 0 ? $0 : nil } } ?? 0
+        if let interval = try a.option("--report-interval", "a duration like 5s", { DurationText.seconds($0) }) {
+            reportInterval = interval > 0 ? interval : nil
+        }
+        serial = a.flag("--serial")
+        cpuPreprocess = a.flag("--cpu-preprocess")
+        metricsAddress = try a.option("--metrics-addr")
+        pushURL = try a.option("--push-url")
+        pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
+        json = a.flag("--json")
+    }
+
+    /// The frame sources the `--source` flags name (default: one synthetic 1280×720 stream).
+    func makeSources(limitToFrames: Int? = nil) throws -> [any FrameSource] {
+        let specs = sources.isEmpty ? ["synthetic"] : sources
+        return try specs.enumerated().map { index, spec in
+            try SourceOptions.make(spec, stream: specs.count == 1 ? nil : "stream\(index)")
+        }
+    }
+
+    /// Telemetry for these flags (metrics server, push, systemd notifications).
+    func makeTelemetry() -> AgentTelemetry {
+        AgentTelemetry(metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval)
+    }
+
+    /// Records the engine in telemetry once it is ready.
+    static func engineReady(_ telemetry: AgentTelemetry, profile: String) -> @Sendable (ActiveEngine, PreparedEngine) -> Void {
+        { engine, prepared in
+            let f = prepared.identity.fields
+            telemetry.engineReady(engine, prepared, profile: profile, sm: f["sm"] ?? "", cuda: f["cuda"] ?? f["driver"] ?? "",
+                                  tensorrt: f["tensorrt"] ?? "")
+        }
+    }
+
+    /// The loop configuration these flags describe.
+    var loopConfiguration: FrameLoop.Configuration {
+        FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial,
+                                makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic())
+    }
+
+    /// Detects the device, opens the cache and picks the backend; returns the engine factory.
+    func makeFactory(device: DeviceContext, streams: Int) throws -> EngineFactory {
+        let backend = try BackendCatalog.standard().select(backend)
+        let profile = device.detection.profile
+        let workspace = WorkspacePlan(profile: profile, facts: device.detection.facts)
+        var options = profile.defaultBuildOptions(workspace: workspace)
+        if let precision { options.precision = precision }
+        options.threads = threads
+        let preparer = EnginePreparer(cache: device.cache, context: CacheEntryContext(
+            device: device.detection.facts.deviceName, profile: profile.name, plannedWorkspaceBytes: workspace.workspaceBytes))
+        return EngineFactory(backend: backend, options: options, preparer: preparer, preprocessOverride: preprocess, streams: streams)
+    }
+}
+
+/// Turns a `--source` spec into a frame source.
+enum SourceOptions {
+    /// Makes the source `spec` names; `stream` overrides its stream name.
+    static func make(_ spec: String, stream: String?) throws -> any FrameSource {
+        if spec == "synthetic" || spec.hasPrefix("synthetic:") || spec.hasPrefix("synthetic@") {
+            var rest = spec.dropFirst("synthetic".count)
+            var fps: Double?
+            if let at = rest.firstIndex(of: "@") {
+                guard let f = Double(rest[rest.index(after: at)...]), f > 0 else {
+                    throw UsageError("--source \(spec): the frame rate after @ must be a positive number")
+                }
+                fps = f
+                rest = rest[..<at]
+            }
+            var width = 1280, height = 720
+            if rest.hasPrefix(":") {
+                let size = rest.dropFirst().split(separator: "x")
+                guard size.count == 2, let w = Int(size[0]), let h = Int(size[1]), w >= 8, h >= 8, w <= 7680, h <= 4320 else {
+                    throw UsageError("--source \(spec): write synthetic:WIDTHxHEIGHT, e.g. synthetic:1920x1080")
+                }
+                (width, height) = (w, h)
+            }
+            return SyntheticSource(width: width, height: height, framesPerSecond: fps, stream: stream ?? "synthetic")
+        }
+        throw UsageError("--source \(spec): unknown source; use synthetic[:WxH][@FPS]")
+    }
+}

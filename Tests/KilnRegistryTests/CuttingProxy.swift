@@ -1,0 +1,85 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// A TCP proxy on loopback in front of a registry that cuts the connection after `cutAfter`
+/// response bytes of the first `cuts` GETs of one blob: a download interrupted mid-transfer.
+/// It records request heads so tests can see the `Range` headers of the resumed requests.
+final class CuttingProxy: @unchecked Sendable {
+    private var server: LoopbackServer!
+    let target: Int
+    let blobPath: String
+    let cutAfter: Int
+    private let cutsLeft: Mutex<Int>
+    let requests = Mutex<[String]>([])
+    var port: Int { server.port }
+    var host: String { "127.0.0.1:\(port)" }
+
+    init(targetPort: Int, blobDigest: String, cutAfter: Int, cuts: Int) throws {
+        target = targetPort
+        blobPath = "/blobs/\(blobDigest)"
+        self.cutAfter = cutAfter
+        cutsLeft = Mutex(cuts)
+        server = try LoopbackServer { [unowned self] fd in self.handle(fd) }
+    }
+
+    func stop() { server.stop() }
+
+    private func handle(_ client: Int32) {
+        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(target).bigEndian
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard ok == 0 else {
+            close(client)
+            close(upstream)
+            return
+        }
+        // Which response bytes to allow before cutting; Int.max = never cut.
+        let budget = Atomic<Int>(Int.max)
+        let done = DispatchSemaphore(value: 0)
+        Thread { [self] in
+            // client -> upstream, one request head at a time (bodies pass through as-is).
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(client, &buf, buf.count)
+                if n <= 0 { break }
+                let text = String(decoding: buf.prefix(n), as: UTF8.self)
+                if text.hasPrefix("GET ") || text.hasPrefix("HEAD ") || text.hasPrefix("PUT ") || text.hasPrefix("POST ") || text.hasPrefix("PATCH ") {
+                    if let end = text.range(of: "\r\n\r\n") { requests.withLock { $0.append(String(text[..<end.lowerBound])) } }
+                    if text.hasPrefix("GET "), text.split(separator: "\r\n").first?.contains(blobPath) == true {
+                        let cut = cutsLeft.withLock { left -> Bool in
+                            if left > 0 { left -= 1; return true }
+                            return false
+                        }
+                        if cut { budget.store(cutAfter, ordering: .relaxed) }
+                    }
+                }
+                if !LoopbackServer.writeAll(upstream, Array(buf.prefix(n))) { break }
+            }
+            shutdown(upstream, Int32(SHUT_RDWR))
+            done.signal()
+        }.start()
+        var buf = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = read(upstream, &buf, buf.count)
+            if n <= 0 { break }
+            let allowed = budget.load(ordering: .relaxed)
+            if allowed != Int.max && n >= allowed {
+                LoopbackServer.writeAll(client, Array(buf.prefix(allowed)))
+                break
+            }
+            if allowed != Int.max { budget.store(allowed - n, ordering: .relaxed) }
+            if !LoopbackServer.writeAll(client, Array(buf.prefix(n))) { break }
+        }
+        shutdown(client, Int32(SHUT_RDWR))
+        shutdown(upstream, Int32(SHUT_RDWR))
+        done.wait()
+        close(client)
+        close(upstream)
+    }
+}

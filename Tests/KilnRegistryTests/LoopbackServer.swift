@@ -1,0 +1,84 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// A TCP listener on 127.0.0.1 with a free port that hands each connection to a handler on
+/// its own thread: the base of the test token issuer and the cutting proxy.
+final class LoopbackServer: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+    private let stopped = StopFlag()
+
+    init(handler: @escaping @Sendable (Int32) -> Void) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else { throw POSIXError(.EADDRINUSE) }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        let listener = fd
+        let stopped = self.stopped
+        let thread = Thread {
+            while !stopped.flag.load(ordering: .relaxed) {
+                let client = accept(listener, nil, nil)
+                if client < 0 { if stopped.flag.load(ordering: .relaxed) { return } else { continue } }
+                Thread { handler(client) }.start()
+            }
+        }
+        thread.start()
+    }
+
+    func stop() {
+        stopped.flag.store(true, ordering: .relaxed)
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+
+    /// A free loopback port (bound and released).
+    static func freePort() throws -> Int {
+        let s = try LoopbackServer { close($0) }
+        defer { s.stop() }
+        return s.port
+    }
+
+    /// Reads an HTTP request head (up to the blank line) from a socket.
+    static func readHead(_ fd: Int32) -> String? {
+        var data = [UInt8]()
+        var byte: UInt8 = 0
+        while data.count < 65536 {
+            let n = read(fd, &byte, 1)
+            if n <= 0 { return nil }
+            data.append(byte)
+            if data.count >= 4 && data.suffix(4) == [13, 10, 13, 10] { break }
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Writes all bytes to a socket.
+    @discardableResult
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+}
+
+/// A shareable stop flag.
+final class StopFlag: Sendable {
+    let flag = Atomic<Bool>(false)
+}

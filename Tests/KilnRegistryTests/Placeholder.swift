@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct KilnRegistryPlaceholderTests {
-    @Test func moduleLinks() {}
-}

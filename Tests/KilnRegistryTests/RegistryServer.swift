@@ -1,0 +1,129 @@
+import Foundation
+import Glibc
+import KilnTestSupport
+
+/// A real Debian `docker-registry` (distribution 2.8) on 127.0.0.1 with a random port and a
+/// temporary storage directory, started for one test and killed at the end.
+final class RegistryServer: @unchecked Sendable {
+    enum Auth {
+        case anonymous
+        /// htpasswd (bcrypt) with one user.
+        case htpasswd(user: String, password: String)
+        /// `auth: token` trusting `certificate` for tokens from `realm`.
+        case token(realm: String, service: String, issuer: String, certificate: String)
+    }
+
+    let directory: URL
+    let port: Int
+    var host: String { "127.0.0.1:\(port)" }
+    var storage: URL { directory.appendingPathComponent("data") }
+    private var process: Process?
+    private let auth: Auth
+
+    /// Starts a registry; nil (skip) when `docker-registry` is not installed outside CI.
+    static func start(_ auth: Auth = .anonymous) async throws -> RegistryServer? {
+        guard try TestEnvironment.tool("docker-registry") != nil else { return nil }
+        let server = try RegistryServer(auth: auth)
+        try await server.launch()
+        return server
+    }
+
+    private init(auth: Auth) throws {
+        self.auth = auth
+        directory = try TestEnvironment.temporaryDirectory("kiln-registry")
+        port = try LoopbackServer.freePort()
+    }
+
+    private func launch() async throws {
+        var authBlock = ""
+        switch auth {
+        case .anonymous: break
+        case .htpasswd(let user, let password):
+            let file = directory.appendingPathComponent("htpasswd").path
+            let r = try TestEnvironment.run(TestEnvironment.which("htpasswd") ?? "/usr/bin/htpasswd", ["-Bbn", user, password])
+            guard r.status == 0 else { throw TestSetupError("htpasswd -B failed: \(r.stderr)") }
+            try r.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+            authBlock = "auth:\n  htpasswd:\n    realm: kiln-test\n    path: \(file)\n"
+        case .token(let realm, let service, let issuer, let certificate):
+            authBlock = "auth:\n  token:\n    realm: \(realm)\n    service: \(service)\n    issuer: \(issuer)\n    rootcertbundle: \(certificate)\n"
+        }
+        let config = """
+            version: 0.1
+            log:
+              level: warn
+            storage:
+              filesystem:
+                rootdirectory: \(storage.path)
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:\(port)
+            \(authBlock)
+            """
+        let configPath = directory.appendingPathComponent("config.yml")
+        try config.write(to: configPath, atomically: true, encoding: .utf8)
+        try start(configPath: configPath.path)
+    }
+
+    private func start(configPath: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestEnvironment.which("docker-registry")!)
+        p.arguments = ["serve", configPath]
+        let log = FileHandle(forWritingAtPath: directory.appendingPathComponent("registry.log").path)
+            ?? { _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("registry.log").path, contents: nil)
+                return FileHandle(forWritingAtPath: directory.appendingPathComponent("registry.log").path)! }()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        process = p
+        // Wait for /v2/ to answer (200 anonymous, 401 with auth).
+        for _ in 0..<200 {
+            if Self.probe(port: port) { return }
+            usleep(25_000)
+        }
+        throw TestSetupError("docker-registry did not start on \(host); log: \(directory.path)/registry.log")
+    }
+
+    /// Stops the registry process (an outage); `restart()` brings it back on the same port and storage.
+    func halt() {
+        if let p = process, p.isRunning {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        process = nil
+    }
+
+    /// Starts the registry again after `halt()`.
+    func restart() throws {
+        try start(configPath: directory.appendingPathComponent("config.yml").path)
+    }
+
+    /// Stops the registry and removes its storage.
+    func stop() {
+        halt()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The registry's on-disk file for a blob.
+    func blobFile(_ hex: String) -> String {
+        storage.path + "/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
+    }
+
+    private static func probe(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard ok == 0 else { return false }
+        LoopbackServer.writeAll(fd, Array("GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = read(fd, &buf, 64)
+        let head = String(decoding: buf.prefix(max(0, n)), as: UTF8.self)
+        return head.contains(" 200 ") || head.contains(" 401 ")
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct KilnTelemetryPlaceholderTests {
-    @Test func moduleLinks() {}
-}

@@ -1,0 +1,79 @@
+import Foundation
+import KilnCore
+import KilnTelemetry
+import KilnTestSupport
+import Testing
+
+/// Kiln's endpoint scraped by a real Prometheus (Debian `prometheus`), read back through its API.
+@Suite(.serialized) struct PrometheusScrapeTests {
+    @Test func realPrometheusScrapesKilnFPSAndFrameCounts() async throws {
+        guard let prometheus = try TestEnvironment.tool("prometheus") else { return }
+        let metrics = KilnMetrics()
+        let server = MetricsServer(address: "127.0.0.1:0", metrics: metrics)
+        let kilnPort = try server.start()
+        defer { server.stop() }
+
+        // A loop-like producer: frames at ~100 fps through the facade, FPS from the meter.
+        let meter = FPSMeter(window: 1)
+        let producer = Task.detached {
+            var i = 0
+            while !Task.isCancelled {
+                let t0 = MonotonicClock.now
+                try? await Task.sleep(for: .milliseconds(10))
+                metrics.recordFrame(stream: "cam0", stageSeconds: StageSeconds(capture: 0.001, infer: MonotonicClock.now - t0, endToEnd: MonotonicClock.now - t0))
+                meter.tick()
+                i += 1
+                if i % 10 == 0 { metrics.setFPS(stream: "cam0", meter.fps()) }
+            }
+        }
+        defer { producer.cancel() }
+
+        let dir = try TestEnvironment.temporaryDirectory("kiln-prom")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let promPort = freePort()
+        let config = """
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+              - job_name: kiln
+                static_configs:
+                  - targets: ['127.0.0.1:\(kilnPort)']
+            """
+        try config.write(to: dir.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+        let process = try ServerProcess(prometheus, [
+            "--config.file=\(dir.path)/prometheus.yml", "--storage.tsdb.path=\(dir.path)/data",
+            "--web.listen-address=127.0.0.1:\(promPort)",
+        ], log: dir.appendingPathComponent("prometheus.log"))
+        defer { process.stop() }
+
+        let api = "http://127.0.0.1:\(promPort)/api/v1/query?query="
+        let fps = try await eventually(timeout: 40) { () -> Double? in
+            let r = try await http(api + "kiln_fps%7Bstream%3D%22cam0%22%7D")
+            let value = try Self.firstValue(r.body)
+            return value.flatMap { $0 > 0 ? $0 : nil }
+        }
+        let scraped = try #require(fps, "Prometheus never returned kiln_fps; its log:\n\(process.output)")
+        #expect(scraped > 20 && scraped < 110, "fps \(scraped)")
+        let frames = try await eventually { () -> Double? in
+            try Self.firstValue(try await http(api + "kiln_frames_total%7Bstream%3D%22cam0%22%7D").body)
+        }
+        #expect((frames ?? 0) > 0)
+        let up = try await eventually { () -> Double? in try Self.firstValue(try await http(api + "up%7Bjob%3D%22kiln%22%7D").body) }
+        #expect(up == 1)
+        let p50 = try await eventually { () -> Double? in
+            try Self.firstValue(try await http(api + "histogram_quantile(0.5,kiln_latency_seconds_bucket%7Bstage%3D%22infer%22%7D)").body)
+        }
+        #expect(p50 != nil && p50! > 0.005 && p50! < 0.1, "p50 \(String(describing: p50))")
+    }
+
+    /// The first sample value of an instant-vector query result.
+    static func firstValue(_ body: String) throws -> Double? {
+        let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        guard json?["status"] as? String == "success",
+            let data = json?["data"] as? [String: Any], let result = data["result"] as? [[String: Any]],
+            let value = result.first?["value"] as? [Any], value.count == 2, let text = value[1] as? String
+        else { return nil }
+        return Double(text).flatMap { $0.isNaN ? nil : $0 }
+    }
+}
