@@ -241,61 +241,65 @@ extension ReferenceKernels {
                     odd[r * half + c] = 2 * c + 1 < cols ? src[2 * c + 1] : 0
                 }
             }
-        } else if sw != 1 {
-            // Other strides: gather each tap's columns into the even plane, one tap at a time below.
         }
         let rowBuf = scratch + rows * cols * 2
         let kw = plan.kw, kh = plan.kh, dw = plan.dw
+        if sw == 1 || split {
+            // Per tap: its source plane and column offset (fixed for the whole plane), and its
+            // weight broadcast once; each output row then only adds its row offset.
+            let rowStride = split ? half : cols
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: kh * kw) { taps in
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: kh * kw) { weights in
+                    for ky in 0..<kh {
+                        for kx in 0..<kw {
+                            let col = kx * dw
+                            let rowOff = ky * plan.dh * rowStride
+                            if split {
+                                taps[ky * kw + kx] = UnsafePointer((col % 2 == 0 ? even : odd) + rowOff + col / 2)
+                            } else {
+                                taps[ky * kw + kx] = UnsafePointer(padded + rowOff + col)
+                            }
+                            weights[ky * kw + kx] = SIMD8<Float>(repeating: k[ky * kw + kx])
+                        }
+                    }
+                    let nTaps = kh * kw
+                    let biasV = SIMD8<Float>(repeating: bias)
+                    for oy in 0..<oh {
+                        let offset = oy * plan.sh * rowStride
+                        let out = UnsafeMutableRawPointer(rowBuf)
+                        var ox = 0
+                        while ox < owPadded {
+                            var a0 = biasV, a1 = SIMD8<Float>()
+                            var t = 0
+                            while t &+ 1 < nTaps {
+                                a0.addProduct(weights[t], UnsafeRawPointer(taps[t] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
+                                a1.addProduct(weights[t &+ 1], UnsafeRawPointer(taps[t &+ 1] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
+                                t &+= 2
+                            }
+                            if t < nTaps {
+                                a0.addProduct(weights[t], UnsafeRawPointer(taps[t] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
+                            }
+                            out.storeBytes(of: a0 + a1, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
+                            ox &+= 8
+                        }
+                        (y + oy * ow).update(from: rowBuf, count: ow)
+                    }
+                }
+            }
+            return
+        }
         for oy in 0..<oh {
             rowBuf.initialize(repeating: bias, count: owPadded)
             for ky in 0..<kh {
                 let r = oy * plan.sh + ky * plan.dh
-                if sw == 1 || split {
-                    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: kw) { taps in
-                        for kx in 0..<kw {
-                            let col = kx * dw
-                            if split {
-                                taps[kx] = UnsafePointer(col % 2 == 0 ? even + r * half + col / 2 : odd + r * half + col / 2)
-                            } else {
-                                taps[kx] = UnsafePointer(padded + r * cols + col)
-                            }
-                        }
-                        let kr = k + ky * kw
-                        switch kw {
-                        case 3: depthwiseRow(rowBuf, owPadded, taps.baseAddress!, kr, kw: 3)
-                        case 5: depthwiseRow(rowBuf, owPadded, taps.baseAddress!, kr, kw: 5)
-                        default: depthwiseRow(rowBuf, owPadded, taps.baseAddress!, kr, kw: kw)
-                        }
-                    }
-                } else {
-                    let src = padded + r * cols
-                    for ox in 0..<ow {
-                        var acc: Float = 0
-                        for kx in 0..<kw { acc += k[ky * kw + kx] * src[ox * sw + kx * dw] }
-                        rowBuf[ox] += acc
-                    }
+                let src = padded + r * cols
+                for ox in 0..<ow {
+                    var acc: Float = 0
+                    for kx in 0..<kw { acc += k[ky * kw + kx] * src[ox * sw + kx * dw] }
+                    rowBuf[ox] += acc
                 }
             }
             (y + oy * ow).update(from: rowBuf, count: ow)
-        }
-    }
-
-    /// rowBuf[0..<n] += Σ_kx k[kx] · taps[kx][0..<n], 8 at a time (n is a multiple of 8).
-    @inline(__always)
-    static func depthwiseRow(_ rowBuf: UnsafeMutablePointer<Float>, _ n: Int, _ taps: UnsafePointer<UnsafePointer<Float>>,
-                             _ k: UnsafePointer<Float>, kw: Int) {
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: kw) { wv in
-            for kx in 0..<kw { wv[kx] = SIMD8<Float>(repeating: k[kx]) }
-            var ox = 0
-            let out = UnsafeMutableRawPointer(rowBuf)
-            while ox < n {
-                var acc = out.loadUnaligned(fromByteOffset: ox &* 4, as: SIMD8<Float>.self)
-                for kx in 0..<kw {
-                    acc.addProduct(wv[kx], UnsafeRawPointer(taps[kx]).loadUnaligned(fromByteOffset: ox &* 4, as: SIMD8<Float>.self))
-                }
-                out.storeBytes(of: acc, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
-                ox &+= 8
-            }
         }
     }
 
