@@ -1,1 +1,85 @@
+import Foundation
 import KilnCore
+
+/// What postprocessing needs to know about the frames behind one engine call.
+public struct FrameContext: Sendable {
+    /// The stream of the frame.
+    public var stream: String
+    /// The frame's index in its stream.
+    public var index: Int
+    /// How the frame was mapped into the model input.
+    public var transform: LetterboxTransform
+    /// Wall-clock capture time, seconds since 1970.
+    public var timestamp: Double
+
+    /// Creates a context.
+    public init(stream: String, index: Int, transform: LetterboxTransform, timestamp: Double = Date().timeIntervalSince1970) {
+        self.stream = stream
+        self.index = index
+        self.transform = transform
+        self.timestamp = timestamp
+    }
+}
+
+/// Turns the outputs of one (possibly batched) engine call into one result per frame.
+///
+/// `outputs` are the engine's output tensors in model order; `frames` has one context per
+/// batch row, in batch order.
+public protocol Postprocessor: Sendable {
+    /// Decodes the outputs for the frames of the batch.
+    func process(outputs: [Tensor], frames: [FrameContext]) throws -> [FrameResult]
+}
+
+/// Classification: top-k of the first output.
+public struct ClassificationPostprocessor: Postprocessor {
+    /// The decoder.
+    public var topK: TopK
+    /// Class names by index (may be empty).
+    public var labels: [String]
+
+    /// Creates a classification postprocessor.
+    public init(topK: TopK = TopK(), labels: [String] = []) {
+        self.topK = topK
+        self.labels = labels
+    }
+
+    public func process(outputs: [Tensor], frames: [FrameContext]) throws -> [FrameResult] {
+        guard let output = outputs.first else { throw PostprocessError("the model has no outputs to classify") }
+        let rows = try topK.decode(output, labels: labels)
+        guard rows.count == frames.count else {
+            throw PostprocessError("classification output has \(rows.count) rows for a batch of \(frames.count) frames")
+        }
+        return zip(rows, frames).map { FrameResult(stream: $1.stream, frame: $1.index, timestamp: $1.timestamp, classifications: $0) }
+    }
+}
+
+/// Detection: YOLO decoding of the first output, NMS, letterbox undone per frame.
+public struct DetectionPostprocessor: Postprocessor {
+    /// The decoder.
+    public var decoder: YOLODecoder
+    /// Class names by index (may be empty).
+    public var labels: [String]
+
+    /// Creates a detection postprocessor.
+    public init(decoder: YOLODecoder = YOLODecoder(), labels: [String] = []) {
+        self.decoder = decoder
+        self.labels = labels
+    }
+
+    public func process(outputs: [Tensor], frames: [FrameContext]) throws -> [FrameResult] {
+        guard let output = outputs.first else { throw PostprocessError("the model has no outputs to decode boxes from") }
+        let rows = try decoder.decode(output, transforms: frames.map(\.transform), labels: labels)
+        return zip(rows, frames).map { FrameResult(stream: $1.stream, frame: $1.index, timestamp: $1.timestamp, detections: $0) }
+    }
+}
+
+/// Reads class labels: one per line, blank lines kept as empty names so indices stay aligned.
+public func loadLabels(path: String) throws -> [String] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw PostprocessError("--labels \(path): cannot read the file; give a text file with one class name per line", exitCode: .usage)
+    }
+    var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    while lines.last == "" { lines.removeLast() }
+    return lines
+}

@@ -2,6 +2,7 @@ import Foundation
 import KilnAgent
 import KilnCore
 import KilnInference
+import KilnPostprocess
 import KilnVideo
 
 /// The flags `kiln run` and `kiln demo` share, parsed once.
@@ -18,12 +19,24 @@ struct RunOptions {
     var serial = false
     var cpuPreprocess = false
     var metricsAddress: String?
+    var postprocess: String?
+    var labelsPath: String?
+    var results: String?
     var pushURL: String?
     var pushInterval: Double = 15
 
     static let help = """
-          --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720);
-                                 repeat for several streams
+          --source SPEC          frames from (repeat for several streams):
+                                   synthetic[:WxH][@FPS]       generated (default synthetic:1280x720)
+                                   raw:PATH:WxH[:FMT], y4m:PATH, PATH.y4m   files (never drop)
+                                   pipe:[WxH[:FMT]:][live:]CMD  a program writing raw RGB or Y4M
+                                   gst:[WxH[:FMT]:][live:]PIPE  a GStreamer pipeline (caps and fdsink added)
+                                   v4l2:/dev/videoN[:WxH[:FMT]] a camera (YUYV, NV12, RGB24)
+          --postprocess P        none, topk[:K], yolo, yolov5, yolov8 or yolov11 (default: none;
+                                 topk:1 for the demo)
+          --labels FILE          class names, one per line
+          --results DEST         write each frame's result as a JSON line to stdout, file:PATH or
+                                 unix:PATH
           --duration D           stop after D (10s, 2m, 500ms)
           --frames N             stop after N frames (all streams together)
           --backend B            reference, tensorrt or auto (default auto: TensorRT when usable)
@@ -55,6 +68,9 @@ struct RunOptions {
         serial = a.flag("--serial")
         cpuPreprocess = a.flag("--cpu-preprocess")
         metricsAddress = try a.option("--metrics-addr")
+        postprocess = try a.option("--postprocess")
+        labelsPath = try a.option("--labels")
+        results = try a.option("--results")
         pushURL = try a.option("--push-url")
         pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
         json = a.flag("--json")
@@ -66,6 +82,14 @@ struct RunOptions {
         return try specs.enumerated().map { index, spec in
             try SourceOptions.make(spec, stream: specs.count == 1 ? nil : "stream\(index)")
         }
+    }
+
+    /// The postprocessor these flags describe; `defaultChoice` and `defaultLabels` apply when
+    /// the flags give none.
+    func makePostprocessor(defaultChoice: String = "none", defaultLabels: [String] = []) throws -> any FramePostprocessor {
+        let labels = try labelsPath.map { try loadLabels(path: $0) } ?? defaultLabels
+        let sink = try results.map { try ResultSink(try ResultSink.Destination.parse($0)) }
+        return try PostprocessChoice.make(postprocess ?? defaultChoice, labels: labels, sink: sink)
     }
 
     /// Telemetry for these flags (metrics server, push, systemd notifications).
@@ -126,6 +150,6 @@ enum SourceOptions {
             }
             return SyntheticSource(width: width, height: height, framesPerSecond: fps, stream: stream ?? "synthetic")
         }
-        throw UsageError("--source \(spec): unknown source; use synthetic[:WxH][@FPS]")
+        return try SourceSpec.parse(spec).makeSource(stream: stream ?? "stream0")
     }
 }

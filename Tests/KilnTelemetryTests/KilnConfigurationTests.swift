@@ -42,8 +42,15 @@ import Testing
     @Test func sighupIsDeliveredAsAnEvent() async throws {
         let events = SignalEvents.stream([SIGHUP])
         var iterator = events.makeAsyncIterator()
-        kill(getpid(), SIGHUP)
+        // The dispatch source arms asynchronously: keep signalling until one delivery arrives.
+        let sender = Task.detached {
+            while !Task.isCancelled {
+                kill(getpid(), SIGHUP)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
         let first = await iterator.next()
+        sender.cancel()
         #expect(first == SIGHUP)
     }
 }

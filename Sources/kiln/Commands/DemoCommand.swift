@@ -30,7 +30,8 @@ struct DemoCommand: Command {
         let telemetry = options.makeTelemetry()
         let model = ModelSource(bytes: DemoModel.bytes(), name: "kiln-demo")
         let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count), model: model,
-                                 sources: sources, loop: options.loopConfiguration, profile: device.detection.profile.name,
+                                 sources: sources,
+            postprocessor: try options.makePostprocessor(defaultChoice: "topk:1", defaultLabels: DemoModel.labels), loop: options.loopConfiguration, profile: device.detection.profile.name,
                                  onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
         let report = try await session.run()
         try RunCommand.print(report, json: options.json)

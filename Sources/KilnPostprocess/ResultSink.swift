@@ -1,0 +1,146 @@
+import Foundation
+import Glibc
+import KilnCore
+import Synchronization
+
+/// Where results go: one JSON object per line (JSON Lines).
+///
+/// `--results stdout` (default), `--results file:PATH` (appended; created 0644), or
+/// `--results unix:PATH` (a listening SOCK_STREAM Unix socket another process reads; reconnected
+/// when the reader restarts, results written while nobody listens are counted as dropped).
+/// Writes are synchronous on the caller's thread (the loop's postprocessing thread).
+public final class ResultSink: Sendable {
+    /// The destination.
+    public enum Destination: Sendable, Equatable, CustomStringConvertible {
+        /// Standard output.
+        case stdout
+        /// A file, appended to.
+        case file(String)
+        /// A Unix stream socket.
+        case unixSocket(String)
+
+        public var description: String {
+            switch self {
+            case .stdout: "stdout"
+            case .file(let p): "file:\(p)"
+            case .unixSocket(let p): "unix:\(p)"
+            }
+        }
+
+        /// Parses `stdout`, `file:PATH`, `unix:PATH` (a bare path means a file).
+        public static func parse(_ text: String) throws -> Destination {
+            if text == "stdout" || text == "-" { return .stdout }
+            if text.hasPrefix("file:"), text.count > 5 { return .file(String(text.dropFirst(5))) }
+            if text.hasPrefix("unix:"), text.count > 5 { return .unixSocket(String(text.dropFirst(5))) }
+            if text.hasPrefix("/") || text.hasPrefix(".") { return .file(text) }
+            throw PostprocessError("--results \(text): expected stdout, file:PATH or unix:PATH", exitCode: .usage)
+        }
+    }
+
+    /// The destination.
+    public let destination: Destination
+    private struct State {
+        var fd: Int32 = -1
+        var dropped = 0
+        var written = 0
+    }
+    private let state = Mutex(State())
+    private let encoder: JSONEncoder
+
+    /// Opens the destination (creates/appends the file; connects the socket if a reader listens).
+    public init(_ destination: Destination) throws {
+        self.destination = destination
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        self.encoder = encoder
+        switch destination {
+        case .stdout:
+            state.withLock { $0.fd = STDOUT_FILENO }
+        case .file(let path):
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw PostprocessError("--results file:\(path): cannot open for appending: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure)
+            }
+            state.withLock { $0.fd = fd }
+        case .unixSocket(let path):
+            let fd = try Self.connect(path)
+            state.withLock { $0.fd = fd }
+        }
+    }
+
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            Glibc.close(fd)
+            throw PostprocessError("--results unix:\(path): socket path too long", exitCode: .usage)
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let e = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw PostprocessError("--results unix:\(path): cannot connect (\(e)); start the reader listening on that socket first", exitCode: .runtimeFailure)
+        }
+        return fd
+    }
+
+    /// Results written so far.
+    public var writtenCount: Int { state.withLock { $0.written } }
+    /// Results dropped because the socket reader was gone.
+    public var droppedCount: Int { state.withLock { $0.dropped } }
+
+    /// Writes one result as a JSON line.
+    public func write(_ result: FrameResult) throws {
+        var line = try encoder.encode(result)
+        line.append(0x0A)
+        try state.withLock { s in
+            if s.fd < 0, case .unixSocket(let path) = destination { s.fd = (try? Self.connect(path)) ?? -1 }
+            guard s.fd >= 0 else { s.dropped += 1; return }
+            let ok = line.withUnsafeBytes { raw -> Bool in
+                var off = 0
+                while off < raw.count {
+                    let n = send(s.fd, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL))
+                    if n < 0 && errno == ENOTSOCK {
+                        let w = Glibc.write(s.fd, raw.baseAddress! + off, raw.count - off)
+                        if w < 0 { if errno == EINTR { continue }; return false }
+                        off += w
+                        continue
+                    }
+                    if n < 0 { if errno == EINTR { continue }; return false }
+                    off += n
+                }
+                return true
+            }
+            if ok {
+                s.written += 1
+            } else if case .unixSocket = destination {
+                Glibc.close(s.fd)
+                s.fd = -1
+                s.dropped += 1
+            } else {
+                throw PostprocessError("--results \(destination): write failed: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure)
+            }
+        }
+    }
+
+    /// Writes every result.
+    public func write(_ results: [FrameResult]) throws { for r in results { try write(r) } }
+
+    /// Flushes to disk (files) and closes.
+    public func close() {
+        state.withLock { s in
+            if s.fd > STDERR_FILENO {
+                if case .file = destination { fsync(s.fd) }
+                Glibc.close(s.fd)
+            }
+            s.fd = -1
+        }
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,123 @@
+import KilnCore
+
+/// The geometry of a headerless raw frame stream: every frame is `format.frameBytes(width:height:)`.
+public struct RawGeometry: Sendable, Equatable {
+    /// Width in pixels.
+    public var width: Int
+    /// Height in pixels.
+    public var height: Int
+    /// The pixel layout of the stream.
+    public var format: PixelFormat
+
+    /// Creates a geometry.
+    public init(width: Int, height: Int, format: PixelFormat = .rgb24) {
+        self.width = width
+        self.height = height
+        self.format = format
+    }
+
+    /// Bytes per frame.
+    public var frameBytes: Int { format.frameBytes(width: width, height: height) }
+}
+
+/// Decodes frames from a byte stream: headerless raw frames of a known geometry, or YUV4MPEG2.
+///
+/// Delivers RGB24 frames (other layouts are converted). Used by file and pipe sources.
+final class FrameStreamDecoder: @unchecked Sendable {
+    enum Kind {
+        case raw(RawGeometry)
+        case y4m(RawGeometry)
+    }
+
+    let reader: FileDescriptorReader
+    let kind: Kind
+    let stream: String
+    private var index = 0
+    private var buffer: [UInt8]
+
+    /// A raw stream of `geometry`.
+    init(reader: FileDescriptorReader, raw geometry: RawGeometry, stream: String) {
+        self.reader = reader
+        self.kind = .raw(geometry)
+        self.stream = stream
+        self.buffer = [UInt8](repeating: 0, count: geometry.frameBytes)
+    }
+
+    /// A Y4M stream: reads and validates the header now.
+    init(reader: FileDescriptorReader, y4mStream stream: String) throws {
+        self.reader = reader
+        self.stream = stream
+        guard let header = try reader.readLine() else {
+            var e = VideoSourceError("\(reader.name): empty stream; expected a YUV4MPEG2 header")
+            e.endedEarly = true
+            throw e
+        }
+        let geometry = try Self.parseY4MHeader(header, name: reader.name)
+        self.kind = .y4m(geometry)
+        self.buffer = [UInt8](repeating: 0, count: geometry.frameBytes)
+    }
+
+    /// The geometry of frames on the stream (before conversion to RGB24).
+    var geometry: RawGeometry {
+        switch kind {
+        case .raw(let g), .y4m(let g): g
+        }
+    }
+
+    /// Parses `YUV4MPEG2 W… H… [F…] [I…] [A…] [C…]`.
+    static func parseY4MHeader(_ header: String, name: String) throws -> RawGeometry {
+        let fields = header.split(separator: " ")
+        guard fields.first == "YUV4MPEG2" else {
+            throw VideoSourceError("\(name): not a YUV4MPEG2 stream (header \(String(header.prefix(40)).debugDescription)); for raw frames give WxH and a format")
+        }
+        var width = 0, height = 0
+        var format = PixelFormat.i420
+        for f in fields.dropFirst() {
+            let value = f.dropFirst()
+            switch f.first {
+            case "W": width = Int(value) ?? 0
+            case "H": height = Int(value) ?? 0
+            case "I":
+                if value != "p" && value != "?" {
+                    throw VideoSourceError("\(name): interlaced Y4M (I\(value)) is not supported; deinterlace first (ffmpeg -vf yadif)")
+                }
+            case "C":
+                if value.hasPrefix("420") { format = .i420 }
+                else if value == "mono" { format = .gray8 }
+                else {
+                    throw VideoSourceError("\(name): Y4M colorspace C\(value) is not supported; convert with ffmpeg -pix_fmt yuv420p")
+                }
+            default: break
+            }
+        }
+        guard width > 0, height > 0 else {
+            throw VideoSourceError("\(name): Y4M header without a valid W/H: \(header.debugDescription)")
+        }
+        return RawGeometry(width: width, height: height, format: format)
+    }
+
+    /// The next frame, RGB24; nil at a clean end of stream; an error for a truncated frame.
+    func next() throws -> Frame? {
+        let start = MonotonicClock.now
+        if case .y4m = kind {
+            guard let line = try reader.readLine() else { return nil }
+            guard line.hasPrefix("FRAME") else {
+                throw VideoSourceError("\(reader.name): frame \(index): expected a FRAME marker, got \(String(line.prefix(20)).debugDescription)")
+            }
+        }
+        let g = geometry
+        let got = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+        if got == 0, case .raw = kind { return nil }
+        guard got == g.frameBytes else {
+            var e = VideoSourceError(
+                "\(reader.name): stream ended mid-frame \(index) (got \(got) of \(g.frameBytes) bytes); check that \(g.width)x\(g.height) \(g.format.rawValue) matches what the producer writes")
+            e.endedEarly = true
+            throw e
+        }
+        let pixels = buffer.withUnsafeBytes { PixelConversion.toRGB24($0, format: g.format, width: g.width, height: g.height) }
+        let now = MonotonicClock.now
+        defer { index += 1 }
+        return Frame(stream: stream, index: index, width: g.width, height: g.height, format: .rgb24, pixels: pixels,
+                     captureTime: now, captureSeconds: now - start)
+    }
+}
