@@ -133,10 +133,13 @@ public struct GoldenVerifier: Sendable {
         guard actual.elementType == expected.elementType else {
             return fail("type \(actual.elementType), expected \(expected.elementType)")
         }
+        guard let ra = try? RTensor(actual, name: name), let re = try? RTensor(expected, name: name) else {
+            return fail("element type \(expected.elementType) cannot be compared (malformed or unsupported data)")
+        }
         switch expected.elementType {
-        case .float32, .float16, .bfloat16, .float64:
-            let a = actual.elementType == .float64 ? actual.values(as: Double.self) : actual.floatValues().map(Double.init)
-            let e = expected.elementType == .float64 ? expected.values(as: Double.self) : expected.floatValues().map(Double.init)
+        case let t where t.isFloatKind:
+            let a = t == .float64 ? actual.values(as: Double.self) : ra.f.map(Double.init)
+            let e = t == .float64 ? expected.values(as: Double.self) : re.f.map(Double.init)
             var maxAbs = 0.0, maxRel = 0.0
             var ok = true
             for k in 0..<min(a.count, e.count) {
@@ -158,10 +161,10 @@ public struct GoldenVerifier: Sendable {
             return OutputResult(name: name, maxAbsoluteError: ok ? 0 : .infinity, maxRelativeError: ok ? 0 : .infinity, passed: ok,
                                 problem: ok ? nil : "strings differ")
         default:
-            if actual.bytes == expected.bytes {
+            if ra.i == re.i {
                 return OutputResult(name: name, maxAbsoluteError: 0, maxRelativeError: 0, passed: true, problem: nil)
             }
-            let a = actual.floatValues(), e = expected.floatValues()
+            let a = ra.floats, e = re.floats
             var maxAbs = 0.0, maxRel = 0.0
             for k in 0..<min(a.count, e.count) {
                 let d = Double(abs(a[k] - e[k]))

@@ -18,6 +18,7 @@ enum KilnBench {
         PreprocessBenchmark.self,
         LoopBenchmark.self,
         GPUPreprocessBenchmark.self,
+        ReferenceBenchmark.self,
         EngineCacheBenchmark.self,
         ONNXReadBenchmark.self,
     ]

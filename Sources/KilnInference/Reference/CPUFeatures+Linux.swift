@@ -1,25 +1,31 @@
 import Foundation
 
-/// The instruction set the reference kernels are compiled and run for, read from the CPU (Linux).
+/// The instruction set the reference kernels are compiled for, and whether this CPU has it (Linux).
 enum CPUFeatures {
-    /// `x86-64 avx2+fma`, `x86-64 sse2`, `aarch64 neon`, … — part of the reference backend's identity.
+    /// `x86-64 avx2+fma` or `aarch64 neon` — part of the reference backend's identity, so an
+    /// engine built for one instruction set is refused on another.
     static let instructionSet: String = {
         #if arch(x86_64)
-            let flags = cpuinfoFlags(key: "flags")
-            var features: [String] = []
-            if flags.contains("avx512f") { features.append("avx512f") }
-            if flags.contains("avx2") { features.append("avx2") }
-            if flags.contains("fma") { features.append("fma") }
-            if features.isEmpty { features.append("sse2") }
-            return "x86-64 " + features.joined(separator: "+")
+            #if KILN_X86_AVX2
+                return "x86-64 avx2+fma"
+            #else
+                return "x86-64 sse2"
+            #endif
         #elseif arch(arm64)
-            let flags = cpuinfoFlags(key: "Features")
-            var features = ["neon"]
-            if flags.contains("asimdhp") { features.append("fp16") }
-            if flags.contains("asimddp") { features.append("dotprod") }
-            return "aarch64 " + features.joined(separator: "+")
+            return "aarch64 neon"
         #else
             return "generic"
+        #endif
+    }()
+
+    /// The CPU features the compiled kernels need that /proc/cpuinfo does not list (empty: all present).
+    static let missingFeatures: [String] = {
+        #if arch(x86_64) && KILN_X86_AVX2
+            let flags = cpuinfoFlags(key: "flags")
+            if flags.isEmpty { return [] }  // no /proc/cpuinfo: cannot tell, assume the build machine's ISA
+            return ["avx2", "fma"].filter { !flags.contains($0) }
+        #else
+            return []
         #endif
     }()
 

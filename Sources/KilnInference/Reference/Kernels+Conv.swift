@@ -100,11 +100,14 @@ extension ReferenceKernels {
             let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
             let wp = SendablePointer(UnsafeMutablePointer(mutating: weights))
             let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+            let scratchSize = depthwiseScratchSize(plan: plan, oh: oh, ow: ow)
             parallelFor(planes, threads: threads) { range in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
+                defer { scratch.deallocate() }
                 for plane in range {
                     let c = plane % plan.inC
                     depthwisePlane(xp.p + plane * hw, h: h, w: w, wp.p + c * plan.kh * plan.kw, bias: bp?.p[c] ?? 0,
-                                   plan: plan, op.p + plane * ohw, oh: oh, ow: ow)
+                                   plan: plan, op.p + plane * ohw, oh: oh, ow: ow, scratch: scratch)
                     activation.apply(op.p + plane * ohw, ohw)
                 }
             }
@@ -154,8 +157,10 @@ extension ReferenceKernels {
                         px[j] = -1_000_000
                     }
                 }
-                // Contiguous fast path: whole panel inside one output row, stride 1, fully in bounds per row.
-                let sameRow = cols == nr && py[0] == py[nr - 1] && plan.sw == 1
+                // Fast path: the whole panel lies in one output row, so each tap reads one input row
+                // at a fixed stride; fully in-bounds taps need no per-element checks.
+                let sameRow = cols == nr && py[0] == py[nr - 1]
+                let sw = plan.sw
                 var kk = 0
                 for ch in 0..<c {
                     let plane = x + ch * h * w
@@ -167,8 +172,17 @@ extension ReferenceKernels {
                             if sameRow {
                                 let iy = py[0] + dy
                                 let ixs = px[0] + dx
-                                if iy >= 0 && iy < h && ixs >= 0 && ixs + nr <= w {
-                                    dst.update(from: plane + iy * w + ixs, count: nr)
+                                if iy >= 0 && iy < h && ixs >= 0 && ixs + (nr - 1) * sw < w {
+                                    let src = plane + iy * w + ixs
+                                    if sw == 1 {
+                                        dst.update(from: src, count: nr)
+                                    } else {
+                                        for j in 0..<nr { dst[j] = src[j &* sw] }
+                                    }
+                                    continue
+                                }
+                                if iy < 0 || iy >= h {
+                                    dst.initialize(repeating: 0, count: nr)
                                     continue
                                 }
                             }
@@ -183,34 +197,109 @@ extension ReferenceKernels {
         }
     }
 
-    /// One channel of a depthwise convolution, row by row with the bounds checks hoisted.
+    /// Scratch floats one depthwise worker needs: the zero-padded plane, its even/odd column
+    /// split (stride 2) and one output row.
+    static func depthwiseScratchSize(plan: Conv2DPlan, oh: Int, ow: Int) -> Int {
+        let g = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
+        return g.rows * g.cols * 2 + g.owPadded
+    }
+
+    /// Rows and columns of the padded plane, and the output row width rounded up to 8.
+    static func depthwiseGeometry(plan: Conv2DPlan, oh: Int, ow: Int) -> (rows: Int, cols: Int, owPadded: Int) {
+        let rows = (oh - 1) * plan.sh + (plan.kh - 1) * plan.dh + 1
+        let owPadded = (ow + 7) / 8 * 8
+        let cols = (owPadded - 1) * plan.sw + (plan.kw - 1) * plan.dw + 2
+        return (rows, cols, owPadded)
+    }
+
+    /// One channel of a depthwise convolution. The plane is copied into a zero-padded scratch (and,
+    /// for stride 2, split into even and odd columns) so every tap of every output row is a
+    /// contiguous, in-bounds vector load; rows accumulate 8 outputs per FMA.
     @inline(__always)
     static func depthwisePlane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ k: UnsafePointer<Float>, bias: Float,
-                               plan: Conv2DPlan, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
+                               plan: Conv2DPlan, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
+                               scratch: UnsafeMutablePointer<Float>) {
+        let (rows, cols, owPadded) = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
+        let padded = scratch
+        padded.initialize(repeating: 0, count: rows * cols)
+        for r in 0..<rows {
+            let iy = r - plan.padT
+            if iy < 0 || iy >= h { continue }
+            let c0 = max(0, plan.padL), ix0 = max(0, -plan.padL)
+            let n = min(w - ix0, cols - c0)
+            if n > 0 { (padded + r * cols + c0).update(from: x + iy * w + ix0, count: n) }
+        }
         let sw = plan.sw
-        for oy in 0..<oh {
-            let row = y + oy * ow
-            row.initialize(repeating: bias, count: ow)
-            for ky in 0..<plan.kh {
-                let iy = oy * plan.sh - plan.padT + ky * plan.dh
-                if iy < 0 || iy >= h { continue }
-                let src = x + iy * w
-                for kx in 0..<plan.kw {
-                    let wv = k[ky * plan.kw + kx]
-                    let off = kx * plan.dw - plan.padL
-                    // ox range with 0 <= ox*sw + off < w
-                    var lo = 0
-                    if off < 0 { lo = (-off + sw - 1) / sw }
-                    let hi = min(ow, w - off > 0 ? (w - off - 1) / sw + 1 : 0)
-                    if lo >= hi { continue }
-                    if sw == 1 {
-                        let s = src + off
-                        for ox in lo..<hi { row[ox] += wv * s[ox] }
-                    } else {
-                        for ox in lo..<hi { row[ox] += wv * src[ox * sw + off] }
+        let split = sw == 2
+        let half = (cols + 1) / 2
+        let even = scratch + rows * cols, odd = even + rows * half
+        if split {
+            for r in 0..<rows {
+                let src = padded + r * cols
+                for c in 0..<half {
+                    even[r * half + c] = src[2 * c]
+                    odd[r * half + c] = 2 * c + 1 < cols ? src[2 * c + 1] : 0
+                }
+            }
+        }
+        let rowBuf = scratch + rows * cols * 2
+        let kw = plan.kw, kh = plan.kh, dw = plan.dw
+        if sw == 1 || split {
+            // Per tap: its source plane and column offset (fixed for the whole plane), and its
+            // weight broadcast once; each output row then only adds its row offset.
+            let rowStride = split ? half : cols
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: kh * kw) { taps in
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: kh * kw) { weights in
+                    for ky in 0..<kh {
+                        for kx in 0..<kw {
+                            let col = kx * dw
+                            let rowOff = ky * plan.dh * rowStride
+                            if split {
+                                taps[ky * kw + kx] = UnsafePointer((col % 2 == 0 ? even : odd) + rowOff + col / 2)
+                            } else {
+                                taps[ky * kw + kx] = UnsafePointer(padded + rowOff + col)
+                            }
+                            weights[ky * kw + kx] = SIMD8<Float>(repeating: k[ky * kw + kx])
+                        }
+                    }
+                    let nTaps = kh * kw
+                    let biasV = SIMD8<Float>(repeating: bias)
+                    for oy in 0..<oh {
+                        let offset = oy * plan.sh * rowStride
+                        let out = UnsafeMutableRawPointer(rowBuf)
+                        var ox = 0
+                        while ox < owPadded {
+                            var a0 = biasV, a1 = SIMD8<Float>()
+                            var t = 0
+                            while t &+ 1 < nTaps {
+                                a0.addProduct(weights[t], UnsafeRawPointer(taps[t] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
+                                a1.addProduct(weights[t &+ 1], UnsafeRawPointer(taps[t &+ 1] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
+                                t &+= 2
+                            }
+                            if t < nTaps {
+                                a0.addProduct(weights[t], UnsafeRawPointer(taps[t] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
+                            }
+                            out.storeBytes(of: a0 + a1, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
+                            ox &+= 8
+                        }
+                        (y + oy * ow).update(from: rowBuf, count: ow)
                     }
                 }
             }
+            return
+        }
+        for oy in 0..<oh {
+            rowBuf.initialize(repeating: bias, count: owPadded)
+            for ky in 0..<kh {
+                let r = oy * plan.sh + ky * plan.dh
+                let src = padded + r * cols
+                for ox in 0..<ow {
+                    var acc: Float = 0
+                    for kx in 0..<kw { acc += k[ky * kw + kx] * src[ox * sw + kx * dw] }
+                    rowBuf[ox] += acc
+                }
+            }
+            (y + oy * ow).update(from: rowBuf, count: ow)
         }
     }
 
@@ -251,8 +340,10 @@ extension ReferenceKernels {
         }
         let h = two ? spatial[0] : 1, w = spatial[two ? 1 : 0]
         let oh = two ? geo.output[0] : 1, ow = geo.output[two ? 1 : 0]
-        var out = [Float](repeating: 0, count: outShape.reduce(1, *))
-        if out.isEmpty { return RTensor(outShape, floats: out, type: x.type) }
+        let outCount = outShape.reduce(1, *)
+        if outCount == 0 { return RTensor(outShape, floats: [], type: x.type) }
+        // Every element is written by the kernels, so the buffer starts uninitialised.
+        var out = [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
         let b = bias?.floats
         x.f.withUnsafeBufferPointer { xp in
             weights.withUnsafeBufferPointer { wp in

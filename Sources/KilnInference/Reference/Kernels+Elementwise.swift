@@ -164,7 +164,7 @@ enum Activation: Sendable, Equatable {
         case .clip(let lo, let hi): for k in 0..<n { p[k] = min(max(p[k], lo), hi) }
         case .sigmoid: for k in 0..<n { p[k] = logistic(p[k]) }
         case .hardSigmoid(let a, let b): for k in 0..<n { p[k] = max(0, min(1, a * p[k] + b)) }
-        case .hardSwish: for k in 0..<n { let x = p[k]; p[k] = x * max(0, min(1, x / 6 + 0.5)) }
+        case .hardSwish: for k in 0..<n { let x = p[k]; p[k] = x * max(0, min(1, x * (1 / 6) + 0.5)) }  // ONNX: alpha = 1/6
         case .swish: for k in 0..<n { let x = p[k]; p[k] = x * logistic(x) }
         }
     }

@@ -42,8 +42,9 @@ enum GEMM {
 
     /// Computes one mr×nr tile = Ap·Bp over `k`, writes rows < `rows` and columns < `cols` of C.
     @inline(__always)
-    static func kernel(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, k: Int,
-                       _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool) {
+    static func kernel(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, k: Int, ldb: Int = 16,
+                       _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool,
+                       bias: UnsafePointer<Float>? = nil, activation: Activation = .none, final: Bool = false) -> Bool {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
         var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
@@ -52,9 +53,10 @@ enum GEMM {
         var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
         let rb = UnsafeRawPointer(bp)
         var a = ap
+        let rowBytes = ldb &* 4
         for kk in 0..<k {
-            let b0 = rb.loadUnaligned(fromByteOffset: kk * 64, as: SIMD8<Float>.self)
-            let b1 = rb.loadUnaligned(fromByteOffset: kk * 64 + 32, as: SIMD8<Float>.self)
+            let b0 = rb.loadUnaligned(fromByteOffset: kk &* rowBytes, as: SIMD8<Float>.self)
+            let b1 = rb.loadUnaligned(fromByteOffset: kk &* rowBytes &+ 32, as: SIMD8<Float>.self)
             var s = SIMD8<Float>(repeating: a[0])
             c00.addProduct(s, b0); c01.addProduct(s, b1)
             s = SIMD8<Float>(repeating: a[1])
@@ -69,28 +71,61 @@ enum GEMM {
             c50.addProduct(s, b0); c51.addProduct(s, b1)
             a += 6
         }
-        if rows == mr && cols == nr {
-            @inline(__always) func store(_ r: Int, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>) {
-                let raw = UnsafeMutableRawPointer(c + r * ldc)
-                if accumulate {
-                    raw.storeBytes(of: v0 + raw.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                    raw.storeBytes(of: v1 + raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
-                } else {
-                    raw.storeBytes(of: v0, as: SIMD8<Float>.self)
-                    raw.storeBytes(of: v1, toByteOffset: 32, as: SIMD8<Float>.self)
+        @inline(__always) func store(_ dst: UnsafeMutablePointer<Float>, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>) {
+            let raw = UnsafeMutableRawPointer(dst)
+            raw.storeBytes(of: v0, as: SIMD8<Float>.self)
+            raw.storeBytes(of: v1, toByteOffset: 32, as: SIMD8<Float>.self)
+        }
+        // Accumulate: fold what C already holds into the registers first, so the epilogue sees the total.
+        if accumulate {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr) { t in
+                let tp = t.baseAddress!
+                if cols < nr || rows < mr { tp.initialize(repeating: 0, count: mr * nr) }
+                for r in 0..<rows { (tp + r * nr).update(from: c + r * ldc, count: cols) }
+                let raw = UnsafeRawPointer(tp)
+                @inline(__always) func ld(_ r: Int, _ h: Int) -> SIMD8<Float> {
+                    raw.loadUnaligned(fromByteOffset: (r * nr + h * 8) * 4, as: SIMD8<Float>.self)
+                }
+                c00 += ld(0, 0); c01 += ld(0, 1); c10 += ld(1, 0); c11 += ld(1, 1)
+                c20 += ld(2, 0); c21 += ld(2, 1); c30 += ld(3, 0); c31 += ld(3, 1)
+                c40 += ld(4, 0); c41 += ld(4, 1); c50 += ld(5, 0); c51 += ld(5, 1)
+            }
+        }
+        // Epilogue on registers: bias per row (the caller applies any activation after the store).
+        var vectorActivation = true
+        if final {
+            if let bias {
+                @inline(__always) func bv(_ r: Int) -> SIMD8<Float> { SIMD8<Float>(repeating: r < rows ? bias[r] : 0) }
+                var v = bv(0); c00 += v; c01 += v
+                v = bv(1); c10 += v; c11 += v
+                v = bv(2); c20 += v; c21 += v
+                v = bv(3); c30 += v; c31 += v
+                v = bv(4); c40 += v; c41 += v
+                v = bv(5); c50 += v; c51 += v
+            }
+            // Activations run after the store as a vectorised loop over the tile rows.
+            vectorActivation = activation == .none
+        }
+        if cols == nr {
+            store(c, c00, c01)
+            if rows > 1 { store(c + ldc, c10, c11) }
+            if rows > 2 { store(c + 2 * ldc, c20, c21) }
+            if rows > 3 { store(c + 3 * ldc, c30, c31) }
+            if rows > 4 { store(c + 4 * ldc, c40, c41) }
+            if rows > 5 { store(c + 5 * ldc, c50, c51) }
+            return vectorActivation
+        }
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 12) { tile in
+            tile[0] = c00; tile[1] = c01; tile[2] = c10; tile[3] = c11; tile[4] = c20; tile[5] = c21
+            tile[6] = c30; tile[7] = c31; tile[8] = c40; tile[9] = c41; tile[10] = c50; tile[11] = c51
+            let flat = UnsafeRawPointer(tile.baseAddress!).assumingMemoryBound(to: Float.self)
+            for r in 0..<rows {
+                for j in 0..<cols {
+                    c[r * ldc + j] = flat[r * nr + j]
                 }
             }
-            store(0, c00, c01); store(1, c10, c11); store(2, c20, c21)
-            store(3, c30, c31); store(4, c40, c41); store(5, c50, c51)
-            return
         }
-        let tile = [c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51]
-        for r in 0..<rows {
-            for j in 0..<cols {
-                let v = tile[r * 2 + j / 8][j % 8]
-                if accumulate { c[r * ldc + j] += v } else { c[r * ldc + j] = v }
-            }
-        }
+        return vectorActivation
     }
 
     /// C (M×N) = packedA · B, with B packed panel by panel through `packB(n0, panel)`.
@@ -99,35 +134,47 @@ enum GEMM {
     /// column panels.
     static func run(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                     bias: UnsafePointer<Float>?, activation: Activation, accumulate: Bool = false, threads: Int,
+                    directB: (UnsafePointer<Float>, Int)? = nil,
                     packB: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let direct = directB.map { (SendablePointer(UnsafeMutablePointer(mutating: $0.0)), $0.1) }
         let nPanels = (n + nr - 1) / nr
         let mPanels = (m + mr - 1) / mr
         let cp = SendablePointer(c)
         let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
         let work = m * k * n
         let useThreads = work < 32768 ? 1 : threads
+        // K is split into blocks so the active slice of the B panel stays in L1 while A streams by.
+        let kc = 256
         parallelFor(nPanels, threads: useThreads) { range in
             let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * nr)
             defer { panel.deallocate() }
             for np in range {
                 let n0 = np * nr
                 let cols = min(nr, n - n0)
-                packB(n0, panel)
-                for mp in 0..<mPanels {
-                    let m0 = mp * mr
-                    let rows = min(mr, m - m0)
-                    let cTile = cp.p + m0 * ldc + n0
-                    kernel(packedA + mp * mr * k, panel, k: k, cTile, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate)
-                    if let biasP {
-                        for r in 0..<rows {
-                            let bv = biasP.p[m0 + r]
-                            let row = cTile + r * ldc
-                            for j in 0..<cols { row[j] += bv }
+                // Full panels of a dense B (1×1 convolutions) are read in place; others are packed.
+                var bBase = UnsafePointer(panel), ldb = nr
+                if let direct, cols == nr {
+                    bBase = UnsafePointer(direct.0.p + n0)
+                    ldb = direct.1
+                } else {
+                    packB(n0, panel)
+                }
+                var k0 = 0
+                while k0 < k {
+                    let kb = min(kc, k - k0)
+                    let last = k0 + kb >= k
+                    for mp in 0..<mPanels {
+                        let m0 = mp * mr
+                        let rows = min(mr, m - m0)
+                        let cTile = cp.p + m0 * ldc + n0
+                        let done = kernel(packedA + mp * mr * k + k0 * mr, bBase + k0 * ldb, k: kb, ldb: ldb, cTile, ldc: ldc,
+                                          rows: rows, cols: cols, accumulate: accumulate || k0 > 0,
+                                          bias: biasP.map { UnsafePointer($0.p + m0) }, activation: activation, final: last)
+                        if last && !done {
+                            for r in 0..<rows { activation.apply(cTile + r * ldc, cols) }
                         }
                     }
-                    if activation != .none {
-                        for r in 0..<rows { activation.apply(cTile + r * ldc, cols) }
-                    }
+                    k0 += kb
                 }
             }
         }

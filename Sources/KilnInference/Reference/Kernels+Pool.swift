@@ -14,6 +14,9 @@ extension ReferenceKernels {
         let r = spatial.count
         let planes = x.shape[0] * x.shape[1]
         let inSize = spatial.reduce(1, *), outSize = geo.output.reduce(1, *)
+        if r == 2, x.isFloat, node.outputs.count < 2 || node.outputs[1] < 0, geo.dilations == [1, 1] {
+            return [pool2D(x, geo: geo, isMax: isMax, includePad: includePad, threads: threads)]
+        }
         let values = x.floats
         var y = [Float](repeating: 0, count: planes * outSize)
         var indices = isMax ? [Int64](repeating: 0, count: planes * outSize) : []
@@ -67,6 +70,51 @@ extension ReferenceKernels {
         }
         if isMax { return [out, RTensor(shape, ints: indices)] }
         return [out]
+    }
+
+    /// 2-D max/average pooling without dilation: window bounds clipped per output, planes in parallel.
+    static func pool2D(_ x: RTensor, geo: WindowGeometry, isMax: Bool, includePad: Bool, threads: Int) -> RTensor {
+        let planes = x.shape[0] * x.shape[1]
+        let h = geo.input[0], w = geo.input[1], oh = geo.output[0], ow = geo.output[1]
+        let kh = geo.kernel[0], kw = geo.kernel[1], sh = geo.strides[0], sw = geo.strides[1]
+        let pt = geo.padBegin[0], pl = geo.padBegin[1], pb = geo.padEnd[0], pr = geo.padEnd[1]
+        var y = [Float](repeating: 0, count: planes * oh * ow)
+        x.f.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                let xp = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), yp = SendablePointer(yb.baseAddress!)
+                parallelFor(planes, threads: threads) { range in
+                    for plane in range {
+                        let src = xp.p + plane * h * w, dst = yp.p + plane * oh * ow
+                        for oy in 0..<oh {
+                            let y0 = oy * sh - pt
+                            let ya = max(y0, 0), yb = min(y0 + kh, h)
+                            let padRows = min(y0 + kh, h + pb) - max(y0, -pt)
+                            for ox in 0..<ow {
+                                let x0 = ox * sw - pl
+                                let xa = max(x0, 0), xe = min(x0 + kw, w)
+                                var best = -Float.infinity, sum: Float = 0
+                                if ya < yb && xa < xe {
+                                    for iy in ya..<yb {
+                                        let row = src + iy * w
+                                        for ix in xa..<xe {
+                                            let v = row[ix]
+                                            if isMax { if v > best || v.isNaN { best = v } } else { sum += v }
+                                        }
+                                    }
+                                }
+                                if isMax {
+                                    dst[oy * ow + ox] = best
+                                } else {
+                                    let count = includePad ? padRows * (min(x0 + kw, w + pr) - max(x0, -pl)) : (yb - ya) * (xe - xa)
+                                    dst[oy * ow + ox] = count > 0 ? sum / Float(count) : 0
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return RTensor(type: x.type, shape: Array(x.shape[0..<2]) + geo.output, f: y)
     }
 
     /// GlobalAveragePool / GlobalMaxPool: one value per (n, c) plane.

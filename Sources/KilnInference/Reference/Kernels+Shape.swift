@@ -367,7 +367,11 @@ extension ReferenceKernels {
             if to.isFloatKind { t.f = x.s.map { to.round(Float($0) ?? .nan) } } else { t.i = x.s.map { to.wrap(Int64($0) ?? 0) } }
             return t
         }
-        if to.isFloatKind {
+        if to.isMiniFloat {
+            let saturate = node.int("saturate", 1) == 1
+            let mode = node.string("round_mode", "up")
+            t.f = x.floats.map { MiniFloat.round($0, to, saturate: saturate, roundMode: mode) }
+        } else if to.isFloatKind {
             t.f = x.isFloat ? x.f.map { to.round($0) } : x.floats.map { to.round($0) }
         } else if to == .bool {
             t.i = x.isFloat ? x.f.map { $0 != 0 ? 1 : 0 } : x.i.map { $0 != 0 ? 1 : 0 }

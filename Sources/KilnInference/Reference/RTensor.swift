@@ -79,7 +79,25 @@ extension ElementType {
     /// Types the reference backend stores as Float.
     var isFloatKind: Bool {
         switch self {
-        case .float32, .float16, .bfloat16, .float64: true
+        case .float32, .float16, .bfloat16, .float64, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz,
+            .float8e8m0, .float4e2m1:
+            true
+        default: false
+        }
+    }
+
+    /// The 8- and 4-bit float formats (held as Float, rounded through `MiniFloat`).
+    var isMiniFloat: Bool {
+        switch self {
+        case .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0, .float4e2m1: true
+        default: false
+        }
+    }
+
+    /// Integer types narrower than a byte (packed in tensors, low bits first).
+    var isSubByteInteger: Bool {
+        switch self {
+        case .int4, .uint4, .int2, .uint2: true
         default: false
         }
     }
@@ -88,7 +106,8 @@ extension ElementType {
     var isReferenceSupported: Bool {
         switch self {
         case .float32, .float16, .bfloat16, .float64, .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64,
-            .bool, .string:
+            .bool, .string, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0, .float4e2m1,
+            .int4, .uint4, .int2, .uint2:
             true
         default: false
         }
@@ -104,6 +123,10 @@ extension ElementType {
         case .int32: Int64(Int32(truncatingIfNeeded: v))
         case .uint32: Int64(UInt32(truncatingIfNeeded: v))
         case .bool: v != 0 ? 1 : 0
+        case .int4: ((v & 0xF) ^ 8) - 8
+        case .uint4: v & 0xF
+        case .int2: ((v & 3) ^ 2) - 2
+        case .uint2: v & 3
         default: v
         }
     }
@@ -113,6 +136,8 @@ extension ElementType {
         switch self {
         case .float16: Float(Float16(v))
         case .bfloat16: bfloat16Round(v)
+        case .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0, .float4e2m1:
+            MiniFloat.round(v, self, saturate: true)
         default: v
         }
     }
@@ -143,6 +168,21 @@ extension RTensor {
                 throw InvalidModelError("tensor \(name): \(t.strings.count) strings for shape \(t.shape)")
             }
             self.init(type: .string, shape: t.shape, s: t.strings)
+            return
+        }
+        if t.elementType.isMiniFloat || t.elementType.isSubByteInteger {
+            guard let expected = t.elementType.byteCount(elements: n), t.bytes.count == expected else {
+                throw InvalidModelError("tensor \(name): \(t.bytes.count) bytes for \(t.elementType) shape \(t.shape)")
+            }
+            let bits = t.elementType.bitWidth
+            let perByte = 8 / bits
+            let mask = UInt8((1 << bits) - 1)
+            let codes: [UInt8] = bits == 8 ? t.bytes : (0..<n).map { k in (t.bytes[k / perByte] >> UInt8((k % perByte) * bits)) & mask }
+            if t.elementType.isMiniFloat {
+                self.init(type: t.elementType, shape: t.shape, f: codes.map { MiniFloat.decode($0, t.elementType) })
+            } else {
+                self.init(type: t.elementType, shape: t.shape, i: codes.map { t.elementType.wrap(Int64($0)) })
+            }
             return
         }
         guard t.bytes.count == n * t.elementType.byteWidth else {
@@ -182,6 +222,16 @@ extension RTensor {
         case .uint32: return Tensor(elementType: type, shape: shape, bytes: raw(i.map { UInt32(truncatingIfNeeded: $0) }))
         case .int64, .uint64: return Tensor(elementType: type, shape: shape, bytes: raw(i))
         case .string: return Tensor(shape: shape, strings: s)
+        case .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0, .float4e2m1, .int4, .uint4, .int2, .uint2:
+            let codes: [UInt8] = type.isMiniFloat
+                ? f.map { MiniFloat.encode($0, type, saturate: false) } : i.map { UInt8(truncatingIfNeeded: $0) }
+            let bits = type.bitWidth
+            if bits == 8 { return Tensor(elementType: type, shape: shape, bytes: codes) }
+            let perByte = 8 / bits
+            let mask = UInt8((1 << bits) - 1)
+            var packed = [UInt8](repeating: 0, count: (codes.count + perByte - 1) / perByte)
+            for (k, c) in codes.enumerated() { packed[k / perByte] |= (c & mask) << UInt8((k % perByte) * bits) }
+            return Tensor(elementType: type, shape: shape, bytes: packed)
         default: return Tensor(elementType: type, shape: shape, bytes: [])
         }
     }

@@ -19,7 +19,16 @@ public struct ReferenceBackend: InferenceBackend {
 
     public var name: String { "reference" }
 
-    public func availability() -> BackendAvailability { .available }
+    public func availability() -> BackendAvailability {
+        let missing = CPUFeatures.missingFeatures
+        if missing.isEmpty { return .available }
+        return .unavailable(reason: "this CPU lacks \(missing.joined(separator: ", ")), which this build of the reference kernels (\(CPUFeatures.instructionSet)) needs")
+    }
+
+    /// Throws when the CPU cannot run the compiled kernels.
+    func requireAvailable() throws {
+        if case .unavailable(let reason) = availability() { throw RuntimeError("reference backend: \(reason)") }
+    }
 
     public func identity() throws -> BackendIdentity {
         BackendIdentity(backend: "reference", fields: [
@@ -39,8 +48,8 @@ public struct ReferenceBackend: InferenceBackend {
                 result.append((n.opType, name, "domain \(n.domain) is not supported"))
             } else if !supportedOps.contains(n.opType) {
                 result.append((n.opType, name, "op is not implemented"))
-            } else if opset < 7 {
-                result.append((n.opType, name, "opset \(opset) is older than 7"))
+            } else if opset < 9 {
+                result.append((n.opType, name, "opset \(opset) is older than 9 (the reference backend implements opsets 9 and newer)"))
             }
         }
         return result
@@ -48,10 +57,11 @@ public struct ReferenceBackend: InferenceBackend {
 
     /// True when the reference backend can run `node` under `opset` (for `kiln inspect`).
     public static func supports(_ node: ONNXNode, opset: Int64) -> Bool {
-        (node.domain.isEmpty || node.domain == "ai.onnx") && supportedOps.contains(node.opType) && opset >= 7
+        (node.domain.isEmpty || node.domain == "ai.onnx") && supportedOps.contains(node.opType) && opset >= 9
     }
 
     public func build(model: ModelSource, options: BuildOptions) throws -> EngineArtifact {
+        try requireAvailable()
         let start = MonotonicClock.now
         let onnx: ONNXModel
         do {
@@ -68,6 +78,7 @@ public struct ReferenceBackend: InferenceBackend {
     }
 
     public func load(_ artifact: EngineArtifact, options: BuildOptions) throws -> any InferenceRunner {
+        try requireAvailable()
         let id = try identity()
         guard artifact.identity == id else {
             throw InvalidModelError("reference engine: built by `\(artifact.identity)`, this backend is `\(id)`; rebuild the engine")

@@ -1,4 +1,6 @@
+import Foundation
 import KilnCore
+import Synchronization
 
 extension RGraph {
     /// Runs the graph on input values (by slot) and returns every output slot's value.
@@ -11,7 +13,9 @@ extension RGraph {
         for (slot, t) in feeds { values[slot] = t }
         for (index, node) in nodes.enumerated() {
             let ins = node.inputs.map { $0 >= 0 ? values[$0] : nil }
+            let started = ReferenceProfile.enabled ? MonotonicClock.now : 0
             let outs = try ReferenceKernels.execute(node, ins, threads: threads)
+            if ReferenceProfile.enabled { ReferenceProfile.add(node, seconds: MonotonicClock.now - started, inputs: ins) }
             for (k, slot) in node.outputs.enumerated() where slot >= 0 {
                 guard k < outs.count else {
                     throw InvalidModelError("\(node.label): output \(k) (\(valueNames[slot])) is not produced by this op")
@@ -24,6 +28,30 @@ extension RGraph {
         return try outputs.map { slot in
             guard let v = values[slot] else { throw InvalidModelError("graph output \(valueNames[slot]) was not produced") }
             return v
+        }
+    }
+}
+
+/// Per-op timing of reference engine runs, enabled with `KILN_REFERENCE_PROFILE=1` (printed at exit by callers).
+enum ReferenceProfile {
+    static let enabled = ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1"
+    static let totals = Mutex<[String: (Double, Int)]>([:])
+
+    static func add(_ node: RNode, seconds: Double, inputs: [RTensor?]) {
+        var key = node.op
+        if node.op == "KilnConv" || node.op == "Conv" {
+            let w = node.ints("weight_shape") ?? inputs[1]?.shape ?? []
+            let g = node.int("group", 1)
+            key += g > 1 ? " depthwise k\(w.count > 2 ? w[2] : 0)" : (w.count > 2 && w[2] == 1 ? " 1x1" : " kxk")
+        }
+        totals.withLock { $0[key, default: (0, 0)].0 += seconds; $0[key, default: (0, 0)].1 += 1 }
+    }
+
+    /// A table of total seconds per op kind, largest first.
+    static func report() -> String {
+        totals.withLock { t in
+            t.sorted { $0.value.0 > $1.value.0 }.map { String(format: "%-24@ %9.2f ms %6d calls", $0.key as NSString, $0.value.0 * 1000, $0.value.1) }
+                .joined(separator: "\n")
         }
     }
 }

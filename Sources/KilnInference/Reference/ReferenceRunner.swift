@@ -17,6 +17,9 @@ public final class ReferenceRunner: InferenceRunner {
         self.outputs = graph.outputDescriptors
     }
 
+    /// Per-op timings collected when `KILN_REFERENCE_PROFILE=1` is set (empty otherwise).
+    public static func profileReport() -> String { ReferenceProfile.report() }
+
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
         var values: [Int: RTensor] = [:]
         for (slot, d) in zip(graph.inputs, graph.inputDescriptors) {

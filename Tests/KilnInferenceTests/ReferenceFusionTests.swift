@@ -1,0 +1,60 @@
+import Foundation
+import KilnCore
+import KilnInference
+import KilnONNX
+import Testing
+
+/// Conv + activation fusion must give what the separate ops give.
+///
+/// The same graph is built twice: once as is (the activation fuses into the Conv), once with the
+/// Conv output also exposed as a graph output, which keeps the ops apart. Both run through the
+/// reference backend; the unfused one uses the standalone activation kernels.
+@Suite("Reference Conv+activation fusion")
+struct ReferenceFusionTests {
+    enum Act: String, CaseIterable, Sendable {
+        case relu, leakyRelu, clip, sigmoid, hardSigmoid, hardSwish, swish
+    }
+
+    static func model(_ act: Act, exposeConv: Bool, depthwise: Bool) -> [UInt8] {
+        var b = ONNXGraphBuilder(name: "fusion")
+        let x = b.input("x", .float32, [1, 8, 9, 9])
+        let group = depthwise ? 8 : 1
+        let wCount = 8 * (8 / group) * 9
+        let w = b.initializer("w", shape: [8, 8 / group, 3, 3], floats: (0..<wCount).map { Float(($0 * 37) % 19) / 19 - 0.45 })
+        let bias = b.initializer("bias", shape: [8], floats: (0..<8).map { Float($0) * 0.3 - 1 })
+        let conv = b.node("Conv", [x, w, bias], output: "conv", attributes: [
+            "kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "group": .int(Int64(group)),
+        ])
+        let y: String
+        switch act {
+        case .relu: y = b.node("Relu", [conv], output: "y")
+        case .leakyRelu: y = b.node("LeakyRelu", [conv], output: "y", attributes: ["alpha": .float(0.2)])
+        case .clip:
+            y = b.node("Clip", [conv, b.initializer("lo", shape: [], floats: [-0.5]), b.initializer("hi", shape: [], floats: [0.7])], output: "y")
+        case .sigmoid: y = b.node("Sigmoid", [conv], output: "y")
+        case .hardSigmoid: y = b.node("HardSigmoid", [conv], output: "y", attributes: ["alpha": .float(0.3), "beta": .float(0.4)])
+        case .hardSwish: y = b.node("HardSwish", [conv], output: "y")
+        case .swish: y = b.node("Mul", [conv, b.node("Sigmoid", [conv])], output: "y")
+        }
+        b.output(y, .float32, [1, 8, 9, 9])
+        if exposeConv { b.output("conv", .float32, [1, 8, 9, 9]) }
+        return ONNXWriter.serialize(b.model(opset: 17))
+    }
+
+    @Test("fused and unfused graphs agree for every fusable activation, dense and depthwise", arguments: Act.allCases)
+    func fusedMatchesUnfused(_ act: Act) throws {
+        let input = Tensor(shape: [1, 8, 9, 9], floats: (0..<648).map { Float(($0 * 53) % 29) / 14.5 - 1 })
+        let backend = ReferenceBackend()
+        for depthwise in [false, true] {
+            func run(_ expose: Bool) throws -> [Float] {
+                let artifact = try backend.build(model: ModelSource(bytes: Self.model(act, exposeConv: expose, depthwise: depthwise), name: "\(act)"),
+                                                 options: BuildOptions(threads: 2))
+                return try backend.load(artifact, options: BuildOptions(threads: 2)).run(["x": input])["y"]!.floatValues()
+            }
+            let fused = try run(false), separate = try run(true)
+            #expect(fused.count == 648)
+            let worst = zip(fused, separate).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+            #expect(worst <= 1e-6, "\(act) depthwise=\(depthwise): max difference \(worst)")
+        }
+    }
+}
