@@ -22,7 +22,9 @@ struct RunOptions {
     var pushInterval: Double = 15
 
     static let help = """
-          --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720);
+          --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720),
+                                 raw:PATH:WxH[:FMT], y4m:PATH, pipe:[WxH[:FMT]:][live:]COMMAND,
+                                 gst:[WxH:][live:]PIPELINE, v4l2:/dev/videoN[:WxH[:FMT]];
                                  repeat for several streams
           --duration D           stop after D (10s, 2m, 500ms)
           --frames N             stop after N frames (all streams together)
@@ -104,6 +106,13 @@ struct RunOptions {
 
 /// Turns a `--source` spec into a frame source.
 enum SourceOptions {
+    /// The stream name of a single source: its kind (`pipe`, `gst`, `raw`, `y4m`, `v4l2`).
+    static func defaultStreamName(_ spec: String) -> String {
+        if spec.hasPrefix("/dev/video") { return "v4l2" }
+        if let colon = spec.firstIndex(of: ":") { return String(spec[..<colon]) }
+        return "file"
+    }
+
     /// Makes the source `spec` names; `stream` overrides its stream name.
     static func make(_ spec: String, stream: String?) throws -> any FrameSource {
         if spec == "synthetic" || spec.hasPrefix("synthetic:") || spec.hasPrefix("synthetic@") {
@@ -126,6 +135,7 @@ enum SourceOptions {
             }
             return SyntheticSource(width: width, height: height, framesPerSecond: fps, stream: stream ?? "synthetic")
         }
-        throw UsageError("--source \(spec): unknown source; use synthetic[:WxH][@FPS]")
+        // Files, pipes, GStreamer and V4L2 cameras (KilnVideo.SourceSpec).
+        return try SourceSpec.parse(spec).makeSource(stream: stream ?? defaultStreamName(spec))
     }
 }

@@ -1,0 +1,48 @@
+import Foundation
+import KilnTestSupport
+import Testing
+
+/// Real video through the real agent: `kiln demo` with file, ffmpeg and GStreamer sources,
+/// counting frames in its JSON summary.
+@Suite(.serialized) struct VideoThroughLoopTests {
+    /// Runs `kiln demo ARGS --json` and returns the summary object (the last stdout line).
+    func demo(_ arguments: [String]) throws -> [String: Any]? {
+        guard let kiln = try TestEnvironment.tool(TestEnvironment.kilnExecutable) else { return nil }
+        let cache = try TestEnvironment.temporaryDirectory("kiln-cache")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let r = try TestEnvironment.run(kiln, ["demo"] + arguments + ["--json", "--report-interval", "0", "--cache-dir", cache.path])
+        #expect(r.status == 0, "kiln demo failed: \(r.stderr)")
+        let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        return try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
+    }
+
+    @Test func bigBuckBunnyThroughFFmpegRunsAll132FramesThroughTheLoop() throws {
+        guard let ffmpeg = try TestEnvironment.tool("ffmpeg"), let video = try bigBuckBunny() else { return }
+        guard let summary = try demo(["--source", "pipe:1280x720:\(ffmpeg) -v error -nostdin -i \(video) -f rawvideo -pix_fmt rgb24 -",
+                                      "--duration", "120s"]) else { return }
+        #expect(summary["frames"] as? Int == 132)
+        #expect(summary["dropped"] as? Int == 0)
+        let streams = summary["streams"] as? [String: [String: Any]]
+        #expect(streams?["pipe"]?["frames"] as? Int == 132)
+    }
+
+    @Test func gstreamerVideotestsrcRunsExactlyNumBuffersFramesThroughTheLoop() throws {
+        guard try TestEnvironment.tool("gst-launch-1.0") != nil else { return }
+        guard let summary = try demo(["--source", "gst:640x360:videotestsrc num-buffers=90", "--duration", "120s"]) else { return }
+        #expect(summary["frames"] as? Int == 90)
+        #expect(summary["dropped"] as? Int == 0)
+    }
+
+    @Test func twoRealStreamsAtOnceKeepTheirOwnCounts() throws {
+        guard let ffmpeg = try TestEnvironment.tool("ffmpeg"), try TestEnvironment.tool("gst-launch-1.0") != nil,
+              let video = try bigBuckBunny() else { return }
+        guard let summary = try demo([
+            "--source", "pipe:\(ffmpeg) -v error -nostdin -i \(video) -vf scale=640:360 -f yuv4mpegpipe -pix_fmt yuv420p -",
+            "--source", "gst:320x240:videotestsrc num-buffers=50", "--duration", "120s",
+        ]) else { return }
+        let streams = summary["streams"] as? [String: [String: Any]]
+        #expect(streams?["stream0"]?["frames"] as? Int == 132)
+        #expect(streams?["stream1"]?["frames"] as? Int == 50)
+        #expect(summary["frames"] as? Int == 182)
+    }
+}
