@@ -2,6 +2,7 @@ import Foundation
 import KilnAgent
 import KilnCore
 import KilnInference
+import KilnPostprocess
 import KilnVideo
 
 /// The flags `kiln run` and `kiln demo` share, parsed once.
@@ -20,6 +21,9 @@ struct RunOptions {
     var metricsAddress: String?
     var pushURL: String?
     var pushInterval: Double = 15
+    var postprocess: String?
+    var labels: String?
+    var results: String?
 
     static let help = """
           --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720),
@@ -40,6 +44,10 @@ struct RunOptions {
                                  (e.g. 127.0.0.1:9464; port 0 picks a free one)
           --push-url URL         push the same metrics to a Prometheus Pushgateway
           --push-interval D      seconds between pushes (default 15s)
+          --postprocess P        none (default), topk[:K] (classification), or
+                                 yolo[:v5|v8|v11|auto][,conf=0.25,iou=0.45,max=300,classes=N]
+          --labels FILE          class names, one per line
+          --results DEST         where result JSON lines go: stdout (default), file:PATH, unix:PATH
           --json                 print the summary as one JSON object, the last line of stdout
         """
 
@@ -59,7 +67,25 @@ struct RunOptions {
         metricsAddress = try a.option("--metrics-addr")
         pushURL = try a.option("--push-url")
         pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
+        postprocess = try a.option("--postprocess")
+        labels = try a.option("--labels")
+        results = try a.option("--results")
         json = a.flag("--json")
+    }
+
+    /// The postprocessor `--postprocess`/`--labels` name and observers writing its results to
+    /// the `--results` sink.
+    func makePostprocessing() throws -> (any FramePostprocessor, FrameLoop.Observers) {
+        guard let text = postprocess, let decoder = try DecodingPostprocessor.make(text, labelsPath: labels) else {
+            if results != nil { throw UsageError("--results needs --postprocess topk or yolo to produce results") }
+            return (NoPostprocessor(), FrameLoop.Observers())
+        }
+        let sink = try ResultSink(try ResultSink.Destination.parse(results ?? "stdout"))
+        var observers = FrameLoop.Observers()
+        observers.result = { line in
+            do { try sink.writeLine(line) } catch { Log.warning("\(error)") }
+        }
+        return (decoder, observers)
     }
 
     /// The frame sources the `--source` flags name (default: one synthetic 1280×720 stream).

@@ -45,4 +45,20 @@ import Testing
         #expect(streams?["stream1"]?["frames"] as? Int == 50)
         #expect(summary["frames"] as? Int == 182)
     }
+
+    @Test func resultsOfEveryFrameReachTheResultsFileAsJSONLines() throws {
+        let dir = try TestEnvironment.temporaryDirectory("kiln-results")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("results.jsonl").path
+        guard let summary = try demo(["--source", "synthetic:320x240", "--frames", "12", "--postprocess", "topk:2",
+                                      "--results", "file:\(path)"]) else { return }
+        #expect(summary["frames"] as? Int == 12)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 12)
+        for (i, line) in lines.enumerated() {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["frame"] as? Int == i && object?["stream"] as? String == "synthetic")
+            #expect((object?["classifications"] as? [[String: Any]])?.count == 2)
+        }
+    }
 }
