@@ -20,6 +20,7 @@ enum KilnBench {
         GPUPreprocessBenchmark.self,
         EngineCacheBenchmark.self,
         ONNXReadBenchmark.self,
+        MetricsBenchmark.self,
     ]
 
     static func main() async {
