@@ -38,11 +38,11 @@ void* open_first(const char* directory, const std::vector<std::string>& names, i
             std::string path = std::string(directory) + "/" + name;
             if (void* h = dlopen(path.c_str(), flags)) { *loaded = path; return h; }
             const char* e = dlerror();
-            if (e) *reasons += std::string(e) + "; ";
+            if (e) *reasons += (reasons->empty() ? "" : "; ") + std::string(e);
         }
         if (void* h = dlopen(name.c_str(), flags)) { *loaded = name; return h; }
         const char* e = dlerror();
-        if (e) *reasons += std::string(e) + "; ";
+        if (e) *reasons += (reasons->empty() ? "" : "; ") + std::string(e);
     }
     return nullptr;
 }
@@ -154,7 +154,9 @@ int32_t onnx_type(nvinfer1::DataType t) {
     case nvinfer1::DataType::kINT8: return 3;
     case nvinfer1::DataType::kINT32: return 6;
     case nvinfer1::DataType::kBOOL: return 9;
+#if KILN_TRT_AT_LEAST(8, 5)
     case nvinfer1::DataType::kUINT8: return 2;
+#endif
 #if KILN_TRT_AT_LEAST(8, 6)
     case nvinfer1::DataType::kFP8: return 17;
 #endif

@@ -44,6 +44,11 @@ public struct EnginePreparer: Sendable {
     /// Looks up or builds, then loads, on the calling thread (call it through `BlockingWork`).
     public func prepare(model: ModelSource, backend: any InferenceBackend, options: BuildOptions) throws -> PreparedEngine {
         let key = try key(model: model, backend: backend, options: options)
+        var options = options
+        if backend.name == "tensorrt", options.timingCachePath == nil {
+            // Beside the engines, keyed by TensorRT version and device; `kiln cache gc` cleans it.
+            options.timingCachePath = try? cache.timingCachePath(for: key.identity)
+        }
         var buildSeconds = 0.0
         for attempt in 0..<2 {
             let (artifact, outcome) = try cache.lookupOrBuild(key: key, context: context) {
@@ -54,9 +59,6 @@ public struct EnginePreparer: Sendable {
                 if artifact.buildSeconds == 0 { artifact.buildSeconds = buildSeconds }
                 Log.notice(String(format: "built %@ engine in %.2f s (%d bytes)", backend.name, buildSeconds, artifact.bytes.count))
                 return artifact
-            }
-            if case .rebuiltCorrupt(let reason) = outcome {
-                Log.warning("engine cache entry \(key.digest.prefix(12)) was corrupt (\(reason)); deleted and rebuilt")
             }
             let t0 = MonotonicClock.now
             do {

@@ -317,7 +317,8 @@ public final class FrameLoop: Sendable {
         let t0 = MonotonicClock.now
         let context = FrameContext(stream: item.frame.stream, index: item.frame.index, width: item.frame.width,
                                    height: item.frame.height, geometry: item.geometry,
-                                   model: engine.model, digest: engine.digest)
+                                   model: engine.model, digest: engine.digest,
+                                   outputNames: engine.runner.outputs.map(\.name), captureTime: item.frame.captureTime)
         do {
             if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
         } catch {

@@ -17,6 +17,10 @@ public struct FrameContext: Sendable {
     public var model: String
     /// The model's digest.
     public var digest: String
+    /// The engine's output names in the model's order.
+    public var outputNames: [String]
+    /// When the frame was captured, in monotonic seconds.
+    public var captureTime: Double
 }
 
 /// Decodes one frame's engine outputs into a result (a JSON line), or nothing.

@@ -8,7 +8,9 @@ import KilnCore
 public final class CUDAContext: @unchecked Sendable {
     /// The device this context belongs to.
     public let device: CUDADevice
+    /// The driver API the context was created through.
     let api: CUDADriverFunctions
+    /// The retained primary `CUcontext`.
     let handle: CUhandle
 
     /// Retains device `index`'s primary context.

@@ -1,6 +1,8 @@
 /// A CUDA event, for timing device work and ordering streams.
 public final class CUDAEvent: @unchecked Sendable {
+    /// The context the event lives in.
     let context: CUDAContext
+    /// The raw `CUevent`.
     let handle: CUhandle
 
     /// Creates an event with timing enabled.

@@ -14,19 +14,29 @@ public typealias CUhandle = OpaquePointer
 
 /// CUdevice_attribute values Kiln reads (cuda.h).
 enum CUDeviceAttribute: Int32 {
+    /// `CU_DEVICE_ATTRIBUTE_…` 16: multiprocessorCount.
     case multiprocessorCount = 16
+    /// `CU_DEVICE_ATTRIBUTE_…` 18: integrated.
     case integrated = 18
+    /// `CU_DEVICE_ATTRIBUTE_…` 19: canMapHostMemory.
     case canMapHostMemory = 19
+    /// `CU_DEVICE_ATTRIBUTE_…` 33: pciBusID.
     case pciBusID = 33
+    /// `CU_DEVICE_ATTRIBUTE_…` 38: l2CacheSize.
     case l2CacheSize = 38
+    /// `CU_DEVICE_ATTRIBUTE_…` 50: pciDomainID.
     case pciDomainID = 50
+    /// `CU_DEVICE_ATTRIBUTE_…` 75: computeCapabilityMajor.
     case computeCapabilityMajor = 75
+    /// `CU_DEVICE_ATTRIBUTE_…` 76: computeCapabilityMinor.
     case computeCapabilityMinor = 76
 }
 
 /// `cuMemHostAlloc` flags (cuda.h).
 enum CUMemHostAllocFlag {
+    /// `CU_MEMHOSTALLOC_PORTABLE`: pinned for every context.
     static let portable: UInt32 = 0x01
+    /// `CU_MEMHOSTALLOC_DEVICEMAP`: mapped into the device address space.
     static let deviceMap: UInt32 = 0x02
 }
 
@@ -53,41 +63,77 @@ final class CUDADriverFunctions: @unchecked Sendable {
     /// The library that was loaded.
     let libraryName: String
 
+    /// `cuInit` (cuda.h).
     let cuInit: @convention(c) (UInt32) -> CUresult
+    /// `cuDriverGetVersion` (cuda.h).
     let cuDriverGetVersion: @convention(c) (UnsafeMutablePointer<Int32>) -> CUresult
+    /// `cuGetErrorName` (cuda.h).
     let cuGetErrorName: @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult
+    /// `cuGetErrorString` (cuda.h).
     let cuGetErrorString: @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult
+    /// `cuDeviceGetCount` (cuda.h).
     let cuDeviceGetCount: @convention(c) (UnsafeMutablePointer<Int32>) -> CUresult
+    /// `cuDeviceGet` (cuda.h).
     let cuDeviceGet: @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> CUresult
+    /// `cuDeviceGetName` (cuda.h).
     let cuDeviceGetName: @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> CUresult
+    /// `cuDeviceGetAttribute` (cuda.h).
     let cuDeviceGetAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> CUresult
+    /// `cuDeviceTotalMem` (cuda.h).
     let cuDeviceTotalMem: @convention(c) (UnsafeMutablePointer<Int>, Int32) -> CUresult
+    /// `cuDeviceGetUuid` (cuda.h).
     let cuDeviceGetUuid: @convention(c) (UnsafeMutableRawPointer, Int32) -> CUresult
+    /// `cuDevicePrimaryCtxRetain` (cuda.h).
     let cuDevicePrimaryCtxRetain: @convention(c) (UnsafeMutablePointer<CUhandle?>, Int32) -> CUresult
+    /// `cuDevicePrimaryCtxRelease` (cuda.h).
     let cuDevicePrimaryCtxRelease: @convention(c) (Int32) -> CUresult
+    /// `cuCtxSetCurrent` (cuda.h).
     let cuCtxSetCurrent: @convention(c) (CUhandle?) -> CUresult
+    /// `cuCtxSynchronize` (cuda.h).
     let cuCtxSynchronize: @convention(c) () -> CUresult
+    /// `cuMemGetInfo` (cuda.h).
     let cuMemGetInfo: @convention(c) (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>) -> CUresult
+    /// `cuMemAlloc` (cuda.h).
     let cuMemAlloc: @convention(c) (UnsafeMutablePointer<CUdeviceptr>, Int) -> CUresult
+    /// `cuMemFree` (cuda.h).
     let cuMemFree: @convention(c) (CUdeviceptr) -> CUresult
+    /// `cuMemHostAlloc` (cuda.h).
     let cuMemHostAlloc: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int, UInt32) -> CUresult
+    /// `cuMemFreeHost` (cuda.h).
     let cuMemFreeHost: @convention(c) (UnsafeMutableRawPointer) -> CUresult
+    /// `cuMemHostGetDevicePointer` (cuda.h).
     let cuMemHostGetDevicePointer: @convention(c) (UnsafeMutablePointer<CUdeviceptr>, UnsafeMutableRawPointer, UInt32) -> CUresult
+    /// `cuMemcpyHtoDAsync` (cuda.h).
     let cuMemcpyHtoDAsync: @convention(c) (CUdeviceptr, UnsafeRawPointer, Int, CUhandle?) -> CUresult
+    /// `cuMemcpyDtoHAsync` (cuda.h).
     let cuMemcpyDtoHAsync: @convention(c) (UnsafeMutableRawPointer, CUdeviceptr, Int, CUhandle?) -> CUresult
+    /// `cuMemcpyDtoDAsync` (cuda.h).
     let cuMemcpyDtoDAsync: @convention(c) (CUdeviceptr, CUdeviceptr, Int, CUhandle?) -> CUresult
+    /// `cuMemsetD8Async` (cuda.h).
     let cuMemsetD8Async: @convention(c) (CUdeviceptr, UInt8, Int, CUhandle?) -> CUresult
+    /// `cuStreamCreate` (cuda.h).
     let cuStreamCreate: @convention(c) (UnsafeMutablePointer<CUhandle?>, UInt32) -> CUresult
+    /// `cuStreamDestroy` (cuda.h).
     let cuStreamDestroy: @convention(c) (CUhandle) -> CUresult
+    /// `cuStreamSynchronize` (cuda.h).
     let cuStreamSynchronize: @convention(c) (CUhandle?) -> CUresult
+    /// `cuEventCreate` (cuda.h).
     let cuEventCreate: @convention(c) (UnsafeMutablePointer<CUhandle?>, UInt32) -> CUresult
+    /// `cuEventDestroy` (cuda.h).
     let cuEventDestroy: @convention(c) (CUhandle) -> CUresult
+    /// `cuEventRecord` (cuda.h).
     let cuEventRecord: @convention(c) (CUhandle, CUhandle?) -> CUresult
+    /// `cuEventSynchronize` (cuda.h).
     let cuEventSynchronize: @convention(c) (CUhandle) -> CUresult
+    /// `cuEventElapsedTime` (cuda.h).
     let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, CUhandle, CUhandle) -> CUresult
+    /// `cuModuleLoadData` (cuda.h).
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<CUhandle?>, UnsafeRawPointer) -> CUresult
+    /// `cuModuleUnload` (cuda.h).
     let cuModuleUnload: @convention(c) (CUhandle) -> CUresult
+    /// `cuModuleGetFunction` (cuda.h).
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<CUhandle?>, CUhandle, UnsafePointer<CChar>) -> CUresult
+    /// `cuLaunchKernel` (cuda.h).
     let cuLaunchKernel: @convention(c) (
         CUhandle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle?,
         UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
@@ -147,20 +193,30 @@ final class NVRTCFunctions: @unchecked Sendable {
     /// The library that was loaded.
     let libraryName: String
 
+    /// `nvrtcVersion` (nvrtc.h).
     let nvrtcVersion: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> CUresult
+    /// `nvrtcGetErrorString` (nvrtc.h).
     let nvrtcGetErrorString: @convention(c) (CUresult) -> UnsafePointer<CChar>?
+    /// `nvrtcCreateProgram` (nvrtc.h).
     let nvrtcCreateProgram: @convention(c) (
         UnsafeMutablePointer<CUhandle?>, UnsafePointer<CChar>, UnsafePointer<CChar>?, Int32,
         UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?
     ) -> CUresult
+    /// `nvrtcDestroyProgram` (nvrtc.h).
     let nvrtcDestroyProgram: @convention(c) (UnsafeMutablePointer<CUhandle?>) -> CUresult
+    /// `nvrtcCompileProgram` (nvrtc.h).
     let nvrtcCompileProgram: @convention(c) (CUhandle, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> CUresult
+    /// `nvrtcGetProgramLogSize` (nvrtc.h).
     let nvrtcGetProgramLogSize: @convention(c) (CUhandle, UnsafeMutablePointer<Int>) -> CUresult
+    /// `nvrtcGetProgramLog` (nvrtc.h).
     let nvrtcGetProgramLog: @convention(c) (CUhandle, UnsafeMutablePointer<CChar>) -> CUresult
     /// `nvrtcGetCUBIN(Size)`: NVRTC ≥ 11.1; older NVRTC only produces PTX.
     let nvrtcGetCUBINSize: (@convention(c) (CUhandle, UnsafeMutablePointer<Int>) -> CUresult)?
+    /// `nvrtcGetCUBIN` (nvrtc.h).
     let nvrtcGetCUBIN: (@convention(c) (CUhandle, UnsafeMutablePointer<CChar>) -> CUresult)?
+    /// `nvrtcGetPTXSize` (nvrtc.h).
     let nvrtcGetPTXSize: @convention(c) (CUhandle, UnsafeMutablePointer<Int>) -> CUresult
+    /// `nvrtcGetPTX` (nvrtc.h).
     let nvrtcGetPTX: @convention(c) (CUhandle, UnsafeMutablePointer<CChar>) -> CUresult
 
     /// Loads NVRTC: `path` if given, else `KILN_LIBNVRTC`, else the newest soname that loads.

@@ -2,6 +2,7 @@
 public final class CUDAModule: @unchecked Sendable {
     /// The context it was loaded into.
     public let context: CUDAContext
+    /// The raw `CUmodule` / `CUfunction`.
     let handle: CUhandle
 
     /// Loads a cubin or NUL-terminated PTX image.
@@ -36,6 +37,7 @@ public final class CUDAModule: @unchecked Sendable {
 public struct CUDAFunction: @unchecked Sendable {
     /// The module that owns it (kept alive by this reference).
     public let module: CUDAModule
+    /// The raw `CUmodule` / `CUfunction`.
     let handle: CUhandle
     /// The kernel's name.
     public let name: String

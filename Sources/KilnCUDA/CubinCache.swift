@@ -26,6 +26,7 @@ public struct CubinCache: Sendable {
         return CubinCache(directory: base.appendingPathComponent("kernels"))
     }
 
+    /// The file for `key` (`<key>.cubin` or `<key>.ptx`).
     func url(key: String, kind: String) -> URL { directory.appendingPathComponent("\(key).\(kind)") }
 
     /// The cached image for `key`, or `nil`.

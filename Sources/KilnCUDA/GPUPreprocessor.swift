@@ -10,7 +10,9 @@ public final class GPUPreprocessor: @unchecked Sendable {
     public let context: CUDAContext
     /// How the kernels were obtained (compiled now or loaded from the cache).
     public let compilation: NVRTCCompiler.Output
+    /// The loaded module holding all kernel variants.
     let module: CUDAModule
+    /// The kernels by name (`kiln_preprocess_<f32|f16>_x<1|2>`).
     let kernels: [String: CUDAFunction]
     /// Output pixels per thread: 2 stores rows as 8-/4-byte vectors; 1 is the plain variant.
     public var pixelsPerThread: Int = 2

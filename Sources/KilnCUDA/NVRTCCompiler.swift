@@ -38,6 +38,7 @@ public struct NVRTCCompiler: Sendable {
         self.library = try NVRTCFunctions(path: libraryPath)
     }
 
+    /// This compiler's NVRTC: the explicit library, else the process-wide one.
     func resolvedLibrary() throws(CUDAError) -> NVRTCFunctions {
         if let library { return library }
         return try CUDA.nvrtc()

@@ -16,6 +16,7 @@ enum PreprocessKernelSource {
         "kiln_preprocess_\(half ? "f16" : "f32")_x\(pixelsPerThread)"
     }
 
+    /// The kernel source; its SHA-256 is part of the cubin cache key.
     static let source = #"""
 struct KilnPreprocessParams {
     unsigned long long src;       // 0: uint8 HWC frames

@@ -45,7 +45,7 @@ public struct ModelInspection: Sendable, Codable, Equatable {
     public struct Value: Sendable, Codable, Equatable {
         /// The value's name.
         public var name: String
-        /// Its element type (`float32`…), or the kind of a non-tensor value (`non-tensor`).
+        /// Its element type (`float32`…), or a non-tensor type in words (`sequence<map<int64, float32>>`).
         public var type: String
         /// Its shape; nil when the rank is unknown or the value is not a tensor.
         public var shape: [Dimension]?
@@ -185,7 +185,7 @@ public struct ModelInspection: Sendable, Codable, Equatable {
 
     static func value(_ info: ONNXValueInfo) -> Value {
         guard let d = info.descriptor else {
-            return Value(name: info.name, type: info.typeProto == nil ? "unknown" : "non-tensor", shape: nil)
+            return Value(name: info.name, type: info.typeDescription, shape: nil)
         }
         let shape: [Dimension] = d.shape.enumerated().map { i, dim in
             if let dim { return .fixed(dim) }

@@ -6,7 +6,8 @@ import KilnCore
 /// overwrites with boundary values, inserted/deleted/duplicated ranges, varint-shaped runs,
 /// truncation, splices with another seed) and feeds the result to `ONNXReader.model` and
 /// `ONNXReader.tensor`. The oracle: the readers return or throw `ONNXError`, never trap; and
-/// whatever they accept must serialize to bytes that read back and serialize identically.
+/// whatever they accept must serialize to bytes that read back and serialize identically, and
+/// `ModelInspection` must describe every accepted model.
 /// The same seeds and `seed` always produce the same inputs, so a failure replays exactly.
 public struct ONNXMutationFuzzer: Sendable {
     /// What a run did.
@@ -48,6 +49,10 @@ public struct ONNXMutationFuzzer: Sendable {
     public static func execute(_ input: [UInt8], _ report: inout Report) {
         if let model = try? ONNXReader.model(input) {
             report.acceptedModels += 1
+            // Whatever the reader accepts, inspection must describe without trapping.
+            let inspection = ModelInspection(model: model, backends: ["reference": inspectionSupport])
+            _ = inspection.text(title: "fuzz")
+            for value in model.graph.inputs + model.graph.outputs + model.graph.valueInfos { _ = value.typeDescription }
             let bytes = ONNXWriter.serialize(model)
             guard let again = try? ONNXReader.model(bytes), ONNXWriter.serialize(again) == bytes else {
                 report.roundTripFailures.append(hex(input))
@@ -63,6 +68,8 @@ public struct ONNXMutationFuzzer: Sendable {
             }
         }
     }
+
+    private static let inspectionSupport = ModelInspection.supporting(ModelInspection.referenceBackendOps, minimumOpset: 9)
 
     private func check(_ input: [UInt8], _ report: inout Report) {
         Self.execute(input, &report)

@@ -3,7 +3,8 @@ import KilnCore
 /// A named ONNX `TensorProto`, decoded into a dense little-endian `KilnCore.Tensor`.
 ///
 /// Whatever the file used (raw_data, typed fields, external data), `tensor.bytes` holds dense
-/// little-endian elements (sub-byte types packed as ONNX packs them); strings are in `tensor.strings`.
+/// little-endian elements (sub-byte types packed as ONNX packs them); strings are in `tensor.strings`
+/// (decoded as UTF-8; invalid sequences become U+FFFD).
 public struct ONNXTensor: Sendable, Equatable {
     /// The tensor's name (an initializer's value name).
     public var name: String

@@ -5,6 +5,7 @@ import KilnCore
 /// Output is deterministic: dictionary-backed fields (opset imports, metadata, attributes) are
 /// written sorted by key; tensor data is always written as `raw_data` (strings as `string_data`);
 /// fields kept verbatim by the reader (`unmodelledFields`, `typeProto`) are written back as they were.
+/// Tensors the reader loaded from external data are written embedded.
 public enum ONNXWriter {
     /// The bytes of `model` as an `.onnx` file.
     public static func serialize(_ model: ONNXModel) -> [UInt8] {

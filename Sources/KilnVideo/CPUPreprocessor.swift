@@ -26,11 +26,20 @@ public final class CPUPreprocessor: @unchecked Sendable {
         let count = 3 * spec.width * spec.height
         switch spec.outputType {
         case .float32:
-            var bytes = [UInt8](repeating: 0, count: count * 4)
-            let g = try bytes.withUnsafeMutableBytes { raw in
-                try run(frame, into: raw.baseAddress!.assumingMemoryBound(to: Float.self))
+            // Every element is written by `run` (padding and content), so skip zero-filling.
+            var geometry = self.geometry
+            var failure: (any Error)?
+            let bytes = [UInt8](unsafeUninitializedCapacity: count * 4) { buffer, initialized in
+                do {
+                    geometry = try run(frame, into: UnsafeMutableRawPointer(buffer.baseAddress!).bindMemory(to: Float.self, capacity: count))
+                } catch {
+                    failure = error
+                    UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
+                }
+                initialized = count * 4
             }
-            return (Tensor(elementType: .float32, shape: [1, 3, spec.height, spec.width], bytes: bytes), g)
+            if let failure { throw failure }
+            return (Tensor(elementType: .float32, shape: [1, 3, spec.height, spec.width], bytes: bytes), geometry)
         case .float16:
             if planes.count != count { planes = [Float](repeating: 0, count: count) }
             let g = try planes.withUnsafeMutableBufferPointer { try run(frame, into: $0.baseAddress!) }

@@ -19,10 +19,17 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
     private var input: DeviceBuffer?
     private var output: DeviceBuffer?
     private var lastBatch = 0
+    /// True when the kernel reads the pinned staging memory in place instead of a device copy.
+    public let zeroCopy: Bool
 
     /// Prepares GPU preprocessing for `spec` in `context` (compiles or loads the kernels).
-    public init(spec: PreprocessSpec, context: CUDAContext, compiler: NVRTCCompiler = NVRTCCompiler(cache: .defaultCache())) throws {
+    ///
+    /// `zeroCopy` defaults to the device being integrated (Jetson) and able to map host memory;
+    /// forcing it on a discrete GPU reads the frames over PCIe (useful to test the Jetson path).
+    public init(spec: PreprocessSpec, context: CUDAContext, compiler: NVRTCCompiler = NVRTCCompiler(cache: .defaultCache()),
+                zeroCopy: Bool? = nil) throws {
         self.spec = spec
+        self.zeroCopy = context.device.canMapHostMemory && (zeroCopy ?? context.device.integrated)
         kernels = try GPUPreprocessor(context: context, compiler: compiler)
         stream = try CUDAStream(context: context)
     }
@@ -53,7 +60,6 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
         let inBytes = frameBytes * frames.count
         let params = spec.gpuParameters(frameWidth: first.width, frameHeight: first.height)
         let outBytes = params.outputBytesPerFrame * frames.count
-        let zeroCopy = context.device.integrated && context.device.canMapHostMemory
         if (staging?.byteCount ?? 0) < inBytes {
             staging = nil
             staging = try PinnedHostBuffer(context: context, byteCount: inBytes, mapped: zeroCopy)

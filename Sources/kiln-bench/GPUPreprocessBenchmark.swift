@@ -63,6 +63,7 @@ print(json.dumps(out))
         var format: PixelFormat
         var spec: PreprocessSpec
         var batch: Int
+        var zeroCopy = false
     }
 
     static func randomFrame(_ w: Int, _ h: Int, _ format: PixelFormat, index: Int) -> Frame {
@@ -79,7 +80,7 @@ print(json.dumps(out))
 
     /// Compares GPU against CPU for one case; returns (max abs diff, max ulp diff, non-finite count).
     static func check(_ c: CheckCase, context: CUDAContext, compiler: NVRTCCompiler, pixelsPerThread: Int) throws -> (Double, Int, Int) {
-        let gpu = try GPUFramePreprocessor(spec: c.spec, context: context, compiler: compiler)
+        let gpu = try GPUFramePreprocessor(spec: c.spec, context: context, compiler: compiler, zeroCopy: c.zeroCopy)
         gpu.kernels.pixelsPerThread = pixelsPerThread
         let frames = (0..<c.batch).map { randomFrame(c.frameWidth, c.frameHeight, c.format, index: $0) }
         let (tensor, _) = try gpu.tensor(for: frames)
@@ -187,6 +188,8 @@ print(json.dumps(out))
                       spec: { var s = PreprocessSpec.imageNet(width: 224, height: 224, order: .bgr); s.outputType = .float16; return s }(), batch: 4),
             CheckCase(name: "333x500 rgb -> 417x417 letterbox f16 (upscale, odd)", frameWidth: 333, frameHeight: 500, format: .rgb24,
                       spec: PreprocessSpec(width: 417, height: 417, outputType: .float16), batch: 1),
+            CheckCase(name: "1920x1080 bgr -> 640x640 f16, zero-copy mapped input", frameWidth: 1920, frameHeight: 1080, format: .bgr24,
+                      spec: spec, batch: 2, zeroCopy: true),
         ]
         var rows: [[String]] = []
         var failed = false

@@ -56,6 +56,7 @@ enum KilnFuzz {
             if (i + 1) % 250_000 == 0 {
                 let rate = Double(i + 1) / Date().timeIntervalSince(start)
                 print("  \(i + 1) executions, \(Int(rate)) exec/s, accepted \(report.acceptedModels) models / \(report.acceptedTensors) tensors")
+                fflush(nil)  // all streams: progress shows up when stdout is a file
             }
         }
         let seconds = Date().timeIntervalSince(start)

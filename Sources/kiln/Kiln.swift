@@ -66,7 +66,9 @@ enum Kiln {
             let code = try await command.run(&arguments)
             exit(code.rawValue)
         } catch let error as KilnError {
-            FileHandle.standardError.write(Data("kiln \(name): \(error.description)\n".utf8))
+            // Usage errors already start with `kiln NAME:`; others get it here.
+            let text = error.description.hasPrefix("kiln \(name):") ? error.description : "kiln \(name): \(error.description)"
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
             exit(error.exitCode.rawValue)
         } catch {
             FileHandle.standardError.write(Data("kiln \(name): \(error)\n".utf8))

@@ -19,17 +19,24 @@ struct RunOptions {
     var serial = false
     var cpuPreprocess = false
     var metricsAddress: String?
+    var postprocess: String?
+    var labelsPath: String?
+    var results: String?
     var pushURL: String?
     var pushInterval: Double = 15
-    var postprocess: String?
-    var labels: String?
-    var results: String?
 
     static let help = """
-          --source SPEC          frames from: synthetic[:WxH][@FPS] (default synthetic:1280x720),
-                                 raw:PATH:WxH[:FMT], y4m:PATH, pipe:[WxH[:FMT]:][live:]COMMAND,
-                                 gst:[WxH:][live:]PIPELINE, v4l2:/dev/videoN[:WxH[:FMT]];
-                                 repeat for several streams
+          --source SPEC          frames from (repeat for several streams):
+                                   synthetic[:WxH][@FPS]       generated (default synthetic:1280x720)
+                                   raw:PATH:WxH[:FMT], y4m:PATH, PATH.y4m   files (never drop)
+                                   pipe:[WxH[:FMT]:][live:]CMD  a program writing raw RGB or Y4M
+                                   gst:[WxH[:FMT]:][live:]PIPE  a GStreamer pipeline (caps and fdsink added)
+                                   v4l2:/dev/videoN[:WxH[:FMT]] a camera (YUYV, NV12, RGB24)
+          --postprocess P        none, topk[:K], yolo, yolov5, yolov8 or yolov11 (default: none;
+                                 topk:1 for the demo)
+          --labels FILE          class names, one per line
+          --results DEST         write each frame's result as a JSON line to stdout, file:PATH or
+                                 unix:PATH
           --duration D           stop after D (10s, 2m, 500ms)
           --frames N             stop after N frames (all streams together)
           --backend B            reference, tensorrt or auto (default auto: TensorRT when usable)
@@ -44,10 +51,6 @@ struct RunOptions {
                                  (e.g. 127.0.0.1:9464; port 0 picks a free one)
           --push-url URL         push the same metrics to a Prometheus Pushgateway
           --push-interval D      seconds between pushes (default 15s)
-          --postprocess P        none (default), topk[:K] (classification), or
-                                 yolo[:v5|v8|v11|auto][,conf=0.25,iou=0.45,max=300,classes=N]
-          --labels FILE          class names, one per line
-          --results DEST         where result JSON lines go: stdout (default), file:PATH, unix:PATH
           --json                 print the summary as one JSON object, the last line of stdout
         """
 
@@ -65,27 +68,12 @@ struct RunOptions {
         serial = a.flag("--serial")
         cpuPreprocess = a.flag("--cpu-preprocess")
         metricsAddress = try a.option("--metrics-addr")
+        postprocess = try a.option("--postprocess")
+        labelsPath = try a.option("--labels")
+        results = try a.option("--results")
         pushURL = try a.option("--push-url")
         pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
-        postprocess = try a.option("--postprocess")
-        labels = try a.option("--labels")
-        results = try a.option("--results")
         json = a.flag("--json")
-    }
-
-    /// The postprocessor `--postprocess`/`--labels` name and observers writing its results to
-    /// the `--results` sink.
-    func makePostprocessing() throws -> (any FramePostprocessor, FrameLoop.Observers) {
-        guard let text = postprocess, let decoder = try DecodingPostprocessor.make(text, labelsPath: labels) else {
-            if results != nil { throw UsageError("--results needs --postprocess topk or yolo to produce results") }
-            return (NoPostprocessor(), FrameLoop.Observers())
-        }
-        let sink = try ResultSink(try ResultSink.Destination.parse(results ?? "stdout"))
-        var observers = FrameLoop.Observers()
-        observers.result = { line in
-            do { try sink.writeLine(line) } catch { Log.warning("\(error)") }
-        }
-        return (decoder, observers)
     }
 
     /// The frame sources the `--source` flags name (default: one synthetic 1280×720 stream).
@@ -94,6 +82,14 @@ struct RunOptions {
         return try specs.enumerated().map { index, spec in
             try SourceOptions.make(spec, stream: specs.count == 1 ? nil : "stream\(index)")
         }
+    }
+
+    /// The postprocessor these flags describe; `defaultChoice` and `defaultLabels` apply when
+    /// the flags give none.
+    func makePostprocessor(defaultChoice: String = "none", defaultLabels: [String] = []) throws -> any FramePostprocessor {
+        let labels = try labelsPath.map { try loadLabels(path: $0) } ?? defaultLabels
+        let sink = try results.map { try ResultSink(try ResultSink.Destination.parse($0)) }
+        return try PostprocessChoice.make(postprocess ?? defaultChoice, labels: labels, sink: sink)
     }
 
     /// Telemetry for these flags (metrics server, push, systemd notifications).
@@ -132,13 +128,6 @@ struct RunOptions {
 
 /// Turns a `--source` spec into a frame source.
 enum SourceOptions {
-    /// The stream name of a single source: its kind (`pipe`, `gst`, `raw`, `y4m`, `v4l2`).
-    static func defaultStreamName(_ spec: String) -> String {
-        if spec.hasPrefix("/dev/video") { return "v4l2" }
-        if let colon = spec.firstIndex(of: ":") { return String(spec[..<colon]) }
-        return "file"
-    }
-
     /// Makes the source `spec` names; `stream` overrides its stream name.
     static func make(_ spec: String, stream: String?) throws -> any FrameSource {
         if spec == "synthetic" || spec.hasPrefix("synthetic:") || spec.hasPrefix("synthetic@") {
@@ -161,7 +150,6 @@ enum SourceOptions {
             }
             return SyntheticSource(width: width, height: height, framesPerSecond: fps, stream: stream ?? "synthetic")
         }
-        // Files, pipes, GStreamer and V4L2 cameras (KilnVideo.SourceSpec).
-        return try SourceSpec.parse(spec).makeSource(stream: stream ?? defaultStreamName(spec))
+        return try SourceSpec.parse(spec).makeSource(stream: stream ?? "stream0")
     }
 }

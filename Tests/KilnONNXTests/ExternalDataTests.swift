@@ -42,7 +42,7 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("link.bin").path,
                                                    withDestinationPath: root.appendingPathComponent("secret.bin").path)
         try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("up").path, withDestinationPath: root.path)
-        for location in ["../secret.bin", "/etc/passwd", "a/../../secret.bin", "link.bin", "up/secret.bin", ""] {
+        for location in ["../secret.bin", "/etc/passwd", "a/../../secret.bin", "link.bin", "up/secret.bin", "", ".", "..\\secret.bin"] {
             let text = message { _ = try ONNXReader.tensor(externalTensor([("location", location)]), baseDirectory: dir) }
             #expect(text != nil, "location \(location) was followed")
             #expect(text?.contains("outside") == true || text?.contains("relative path") == true || text?.contains("without a location") == true,

@@ -1,6 +1,6 @@
 import Foundation
 import KilnCore
-import KilnONNX
+@testable import KilnONNX
 import KilnTestSupport
 import Testing
 
@@ -87,5 +87,23 @@ import Testing
             if !(report.support["reference"]?.unsupported.isEmpty ?? true) { unsupported += 1 }
         }
         #expect(unsupported > 100)  // e.g. Loop, If, LSTM cases
+    }
+}
+
+/// Non-tensor values are described in words, not hidden.
+@Suite struct TypeDescriptionTests {
+    @Test func sequenceMapAndOptionalTypesAreDescribed() throws {
+        var w = WireWriter()
+        // sequence<map<int64, tensor float32>>
+        w.message(4) { s in s.message(1) { t in t.message(5) { m in m.int64(1, 7); m.message(2) { v in v.message(1) { e in e.int64(1, 1) } } } } }
+        #expect(ONNXValueInfo(name: "p", descriptor: nil, typeProto: w.bytes).typeDescription == "sequence<map<int64, float32>>")
+        var o = WireWriter()
+        o.message(9) { s in s.message(1) { t in t.message(4) { q in q.message(1) { e in e.message(1) { x in x.int64(1, 6) } } } } }
+        #expect(ONNXValueInfo(name: "o", descriptor: nil, typeProto: o.bytes).typeDescription == "optional<sequence<int32>>")
+        var u = WireWriter()
+        u.message(1) { t in t.int64(1, 10) }
+        #expect(ONNXValueInfo(name: "u", descriptor: nil, typeProto: u.bytes).typeDescription == "float16 (unknown rank)")
+        #expect(ONNXValueInfo(name: "n", descriptor: nil).typeDescription == "unknown")
+        #expect(ONNXValueInfo(name: "g", descriptor: nil, typeProto: [0x0A, 0xFF]).typeDescription == "unknown")
     }
 }

@@ -27,6 +27,17 @@ import Testing
                 lines.append("tensor\t\(file.path)\t\(target.path)")
             }
         }
+        // Real models shipped in the onnxruntime wheel (IR 3, ai.onnx.ml domain, map/sequence outputs).
+        let datasets = try TestEnvironment.run(python, ["-c", "import onnxruntime,os;print(os.path.join(os.path.dirname(onnxruntime.__file__),'datasets'))"])
+        let datasetDir = datasets.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let shipped = ((try? FileManager.default.contentsOfDirectory(atPath: datasetDir)) ?? []).filter { $0.hasSuffix(".onnx") }.sorted()
+        #expect(shipped.count >= 3, "onnxruntime datasets at \(datasetDir): \(shipped)")
+        for name in shipped {
+            let original = URL(fileURLWithPath: datasetDir).appendingPathComponent(name)
+            let rewritten = out.appendingPathComponent("ort-\(name)")
+            try Data(ONNXWriter.serialize(try ONNXReader.model(contentsOf: original))).write(to: rewritten)
+            lines.append("model\t\(original.path)\t\(rewritten.path)")
+        }
         let list = out.appendingPathComponent("list.tsv")
         try Data(lines.joined(separator: "\n").appending("\n").utf8).write(to: list)
         let result = try TestEnvironment.run(python, ["-c", PythonCheck.script, list.path])

@@ -23,7 +23,7 @@ import Testing
         #expect(summary["frames"] as? Int == 132)
         #expect(summary["dropped"] as? Int == 0)
         let streams = summary["streams"] as? [String: [String: Any]]
-        #expect(streams?["pipe"]?["frames"] as? Int == 132)
+        #expect(streams?["stream0"]?["frames"] as? Int == 132)
     }
 
     @Test func gstreamerVideotestsrcRunsExactlyNumBuffersFramesThroughTheLoop() throws {

@@ -38,7 +38,12 @@ if command -v cuobjdump >/dev/null; then
 fi
 if [ -x "$BIN/kiln" ]; then
     echo "== kiln (static) on this machine" | tee "$OUT_DIR/kiln.txt"
-    "$BIN/kiln" --help 2>&1 | head -5 | tee -a "$OUT_DIR/kiln.txt"
-    for extra in ${KILN_GPU_EXTRA:-}; do "$BIN/kiln" $extra 2>&1 | tee -a "$OUT_DIR/kiln.txt"; done
+    "$BIN/kiln" doctor 2>&1 | tee -a "$OUT_DIR/kiln.txt"
+    # The isolated builder's child on a machine with a GPU but no TensorRT: a clear, typed refusal.
+    printf '\x08\x07' > /tmp/kiln-model.onnx
+    printf '{"modelPath":"/tmp/kiln-model.onnx","enginePath":"/tmp/kiln-model.plan","options":{"precision":"fp16","workspaceBytes":268435456,"shapeProfiles":{},"optimizationLevel":3,"threads":0},"method":"auto"}' > /tmp/kiln-request.json
+    echo "-- kiln build-engine (no TensorRT on this machine)" | tee -a "$OUT_DIR/kiln.txt"
+    "$BIN/kiln" build-engine --request /tmp/kiln-request.json --workspace 268435456 2>&1 | tee -a "$OUT_DIR/kiln.txt"
+    echo "exit status: ${PIPESTATUS[0]}" | tee -a "$OUT_DIR/kiln.txt"
 fi
 exit $status

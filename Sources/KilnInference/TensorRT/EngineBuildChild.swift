@@ -92,6 +92,7 @@ public enum EngineBuildChild {
         return v
     }
 
+    /// Writes one protocol line to stdout.
     static func emit(_ event: EngineBuildEvent) {
         FileHandle.standardOutput.write(Data((event.jsonLine + "\n").utf8))
     }

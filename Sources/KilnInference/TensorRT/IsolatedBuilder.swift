@@ -121,6 +121,7 @@ public struct IsolatedBuilder: Sendable {
         }
     }
 
+    /// One line listing every attempt's workspace and outcome.
     static func summary(_ attempts: [Attempt]) -> String {
         "attempts: " + attempts.map { "\($0.workspaceBytes >> 20) MiB: \($0.outcome)" }.joined(separator: "; ")
     }

@@ -33,6 +33,7 @@ public struct TensorRTBackend: InferenceBackend {
         throw Self.unavailableError
     }
 
+    /// The error when neither the bridge nor trtexec can build.
     static let unavailableError = TensorRTError(.unavailable,
         "TensorRT unavailable: Kiln was built without TensorRT headers and no trtexec was found (PATH or \(TrtexecCommand.jetpackPath)); on a Jetson install libnvinfer-dev and rebuild with TENSORRT_INCLUDE, or install trtexec; or use --backend reference")
 

@@ -8,6 +8,7 @@ import KilnCore
 /// otherwise `open()` throws `.unavailable` ("built without TensorRT headers") and Kiln builds with
 /// trtexec if it is installed.
 public final class TensorRTLibrary: @unchecked Sendable {
+    /// The bridge's `kiln_trt_library`.
     let handle: OpaquePointer
     /// The loaded library's version.
     public let version: TensorRTVersion
@@ -43,6 +44,7 @@ public final class TensorRTLibrary: @unchecked Sendable {
 
     deinit { kiln_trt_library_close(handle) }
 
+    /// The error kind for a bridge status.
     static func kind(_ status: kiln_trt_status) -> TensorRTError.Kind {
         switch status {
         case KILN_TRT_UNAVAILABLE: .unavailable

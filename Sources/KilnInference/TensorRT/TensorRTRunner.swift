@@ -10,9 +10,13 @@ import KilnCUDA
 public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
     public let inputs: [TensorDescriptor]
     public let outputs: [TensorDescriptor]
+    /// The engine and its execution context.
     let engine: TensorRTEngine
+    /// The CUDA context buffers live in.
     let context: CUDAContext
+    /// The stream copies and inference are queued on.
     let stream: CUDAStream
+    /// True on integrated GPUs: tensors are bound as mapped pinned memory.
     let zeroCopy: Bool
     private var host: [String: PinnedHostBuffer] = [:]
     private var device: [String: DeviceBuffer] = [:]

@@ -27,12 +27,11 @@ struct DemoCommand: Command {
         if options.duration == nil && options.frames == nil { options.duration = 5 }
         if options.backend == "auto" { options.backend = "reference" }
         let sources = try options.makeSources()
-        let (postprocessor, resultObservers) = try options.makePostprocessing()
         let telemetry = options.makeTelemetry()
         let model = ModelSource(bytes: DemoModel.bytes(), name: "kiln-demo")
         let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count), model: model,
-                                 sources: sources, postprocessor: postprocessor, loop: options.loopConfiguration,
-                                 profile: device.detection.profile.name, observers: resultObservers,
+                                 sources: sources,
+            postprocessor: try options.makePostprocessor(defaultChoice: "topk:1", defaultLabels: DemoModel.labels), loop: options.loopConfiguration, profile: device.detection.profile.name,
                                  onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
         let report = try await session.run()
         try RunCommand.print(report, json: options.json)

@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnInference
 import KilnONNX
 
 /// `kiln inspect MODEL [--json]`: explains a model before any build starts.
@@ -23,13 +24,11 @@ struct InspectCommand: Command {
         \(Kiln.exitCodes) An unreadable or malformed model exits 3.
         """
 
-    /// The backends whose support `inspect` reports, by name.
+    /// The backends whose support `inspect` reports, by name, each asked node by node.
     ///
-    /// Seam for integration: replace the reference entry with the backend's own list
-    /// (`ModelInspection.supporting(ReferenceBackend.supportedOps, minimumOpset: 9)`), and add
-    /// `tensorrt` once its backend can answer per node.
+    /// Add `tensorrt` here once its backend can answer per node.
     static var backends: [String: ModelInspection.OpSupport] {
-        ["reference": ModelInspection.supporting(ModelInspection.referenceBackendOps, minimumOpset: 9)]
+        ["reference": { node, opset in ReferenceBackend.supports(node, opset: opset) }]
     }
 
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {

@@ -73,14 +73,14 @@ struct RunCommand: Command {
         let reference = try ModelReference(parsing: text)
         let (model, hint) = try await resolve(reference, text: text, registry: registry)
         let sources = try options.makeSources()
-        let (postprocessor, resultObservers) = try options.makePostprocessing()
         let telemetry = options.makeTelemetry()
         let factory = try options.makeFactory(device: device, streams: sources.count)
         let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let serving = ServingModel(text: text)
         let session = RunSession(
-            factory: factory, model: model, preprocessHint: hint, sources: sources, postprocessor: postprocessor,
-            loop: options.loopConfiguration, profile: device.detection.profile.name, observers: resultObservers,
+            factory: factory, model: model, preprocessHint: hint, sources: sources,
+            postprocessor: try options.makePostprocessor(), loop: options.loopConfiguration,
+            profile: device.detection.profile.name,
             background: { slot, _ in
                 guard let config else { return [] }
                 return [ClosureService("configuration reload") {

@@ -1,0 +1,51 @@
+import Foundation
+import KilnCore
+import KilnPostprocess
+
+/// Decodes outputs with a `KilnPostprocess` decoder (top-k, YOLO) and writes each frame's result
+/// as one JSON line to the result sink (stdout, a file, a Unix socket).
+public struct ResultPostprocessor: FramePostprocessor {
+    /// The decoder.
+    public var decoder: any Postprocessor
+    /// Where results go; nil keeps them for statistics only.
+    public var sink: ResultSink?
+
+    /// Creates a postprocessor writing to `sink`.
+    public init(decoder: any Postprocessor, sink: ResultSink?) {
+        self.decoder = decoder
+        self.sink = sink
+    }
+
+    public func process(outputs: [String: Tensor], context: KilnAgent.FrameContext) throws -> String? {
+        let ordered = context.outputNames.compactMap { outputs[$0] }
+        let g = context.geometry
+        let transform = LetterboxTransform(sourceWidth: context.width, sourceHeight: context.height,
+                                           scaleX: Float(g.scaleX), scaleY: Float(g.scaleY), padX: Float(g.padX), padY: Float(g.padY))
+        let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform)
+        let results = try decoder.process(outputs: ordered.isEmpty ? Array(outputs.values) : ordered, frames: [frame])
+        try sink?.write(results)
+        return nil
+    }
+}
+
+/// The `--postprocess` choices.
+public enum PostprocessChoice {
+    /// Parses `none`, `topk[:K]`, `yolo`, `yolov5`, `yolov8` (also v11, same layout) with labels
+    /// from `labels`; `sink` receives the results.
+    public static func make(_ text: String, labels: [String], sink: ResultSink?) throws -> any FramePostprocessor {
+        switch text {
+        case "none":
+            return NoPostprocessor()
+        case "yolo", "yolov5", "yolov8", "yolov11":
+            let layout: YOLODecoder.Layout = text == "yolov5" ? .v5 : text == "yolo" ? .auto : .v8
+            return ResultPostprocessor(decoder: DetectionPostprocessor(decoder: YOLODecoder(layout: layout), labels: labels), sink: sink)
+        default:
+            if text == "topk" || text.hasPrefix("topk:") {
+                let k = text == "topk" ? 5 : Int(text.dropFirst(5)) ?? 0
+                guard k > 0 else { throw UsageError("--postprocess \(text): K must be a positive number, e.g. topk:5") }
+                return ResultPostprocessor(decoder: ClassificationPostprocessor(topK: TopK(k: k), labels: labels), sink: sink)
+            }
+            throw UsageError("--postprocess \(text): expected none, topk[:K], yolo, yolov5, yolov8 or yolov11")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import KilnAgent
+import KilnCore
+import KilnInference
+import KilnONNX
+import KilnTestSupport
+import Testing
+
+@Suite struct RunCommandTests {
+    /// Two distinct models (different digests) that the loop can serve.
+    func writeModels(in dir: URL) throws -> (URL, URL) {
+        let a = dir.appendingPathComponent("a.onnx"), b = dir.appendingPathComponent("b.onnx")
+        try Data(DemoModel.bytes()).write(to: a)
+        var model = DemoModel.model()
+        model.producerVersion = "demo-b"
+        try Data(ONNXWriter.serialize(model)).write(to: b)
+        return (a, b)
+    }
+
+    @Test func sighupReloadsTheConfigurationAndSwapsAChangedModelWithoutDrops() throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, b) = try writeModels(in: dir)
+        let conf = dir.appendingPathComponent("kiln.conf")
+        try "model = \(a.path)\nsource = synthetic:320x240\nreport-interval = 0\n".write(to: conf, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.kilnExecutable)
+        process.arguments = ["run", "--config", conf.path, "--duration", "6s", "--json", "--cache-dir", dir.appendingPathComponent("cache").path]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Wait for the first engine, then change the model and send SIGHUP.
+        var log = Data()
+        let deadline = Date().addingTimeInterval(60)
+        while !String(decoding: log, as: UTF8.self).contains("engine miss"), Date() < deadline {
+            log.append(err.fileHandleForReading.availableData)
+        }
+        try "model = \(b.path)\nsource = synthetic:320x240\n".write(to: conf, atomically: true, encoding: .utf8)
+        kill(process.processIdentifier, SIGHUP)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        log.append(err.fileHandleForReading.readDataToEndOfFile())
+        process.waitUntilExit()
+        let stderr = String(decoding: log, as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        #expect(stderr.contains("now serving \(b.path)"), "\(stderr)")
+        let last = String(decoding: stdout, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect((json["model"] as? [String: Any])?["digest"] as? String == ModelSource(bytes: Array(try Data(contentsOf: b)), name: "").digest)
+        #expect(json["dropped"] as? Int == 0)
+        #expect((json["frames"] as? Int ?? 0) > 10)
+    }
+
+    @Test func aConfigurationTypoIsRejectedNamingTheFileAndLine() throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let conf = dir.appendingPathComponent("kiln.conf")
+        try "model = x.onnx\njson = perhaps\n".write(to: conf, atomically: true, encoding: .utf8)
+        let r = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["run", "--config", conf.path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("kiln.conf:2"), "\(r.stderr)")
+    }
+}
+
+@Suite struct RunCommandVideoTests {
+    /// A real clip decoded by ffmpeg through `pipe:`: every frame is served once, none dropped,
+    /// and each gets a result line.
+    @Test func ffmpegPipeRunsEveryFrameOfTheClip() throws {
+        guard let ffmpeg = try TestEnvironment.tool("ffmpeg"), let clip = try TestEnvironment.dataFile("video/bikes.mp4") else { return }
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("demo.onnx")
+        try Data(DemoModel.bytes()).write(to: model)
+        let results = dir.appendingPathComponent("results.jsonl")
+        let r = try TestEnvironment.run(TestEnvironment.kilnExecutable, [
+            "run", model.path, "--source", "pipe:640x272:\(ffmpeg) -loglevel error -i \(clip.path) -f rawvideo -pix_fmt rgb24 -",
+            "--postprocess", "topk:2", "--results", "file:\(results.path)", "--json", "--report-interval", "0",
+            "--cache-dir", dir.appendingPathComponent("cache").path,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(json["frames"] as? Int == 250)
+        #expect(json["dropped"] as? Int == 0)
+        let lines = try String(contentsOf: results, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 250)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect((first["classifications"] as? [[String: Any]])?.count == 2)
+    }
+}
