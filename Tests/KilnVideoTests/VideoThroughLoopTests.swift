@@ -61,4 +61,13 @@ import Testing
             #expect((object?["classifications"] as? [[String: Any]])?.count == 2)
         }
     }
+
+    @Test func aLiveSourceThroughTheLoopAccountsForEveryFrame() throws {
+        guard try TestEnvironment.tool("gst-launch-1.0") != nil else { return }
+        guard let summary = try demo(["--source", "gst:1280x720:live:videotestsrc num-buffers=300", "--duration", "120s"]) else { return }
+        let frames = summary["frames"] as? Int ?? -1, dropped = summary["dropped"] as? Int ?? -1
+        // A live source never blocks the producer: what the loop did not process is counted as dropped.
+        #expect(frames + dropped == 300, "frames \(frames) + dropped \(dropped)")
+        #expect(frames > 0)
+    }
 }
