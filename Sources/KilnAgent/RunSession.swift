@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KilnCore
 import KilnInference
+import KilnRegistry
 import KilnVideo
 
 /// One run of the agent: prepare the engine, then serve frames until done, with the background
@@ -30,6 +31,8 @@ public struct RunSession: Sendable {
     public var background: @Sendable (EngineSlot, FrameLoop) -> [any Service]
     /// Called on SIGHUP.
     public var onReload: (@Sendable () -> Void)?
+    /// The rollout state for `/status` (`kiln run --follow`), if rollouts run.
+    public var rolloutStatus: (@Sendable () -> RolloutState?)? = nil
     /// Called once the engine is ready, before the first frame.
     public var onReady: (@Sendable (ActiveEngine, PreparedEngine) -> Void)?
     /// Metrics, health endpoints, systemd notifications; nil for none.
@@ -87,7 +90,8 @@ public struct RunSession: Sendable {
         defer { signals.cancel() }
         var services = background(slot, frameLoop)
         if let telemetry {
-            telemetry.setStatus { RunSession.statusJSON(slot: slot, statistics: statistics) }
+            let rolloutStatus = self.rolloutStatus
+            telemetry.setStatus { RunSession.statusJSON(slot: slot, statistics: statistics, rollout: rolloutStatus?()) }
             services += try telemetry.services()
         }
         onReady?(engine, prepared)
@@ -105,8 +109,9 @@ public struct RunSession: Sendable {
 }
 
 extension RunSession {
-    /// The agent's `/status` document: the engine served and the loop's statistics.
-    static func statusJSON(slot: EngineSlot, statistics: LoopStatistics) -> String {
+    /// The agent's `/status` document: the engine served, the loop's statistics and, when
+    /// following a reference, the rollout state.
+    static func statusJSON(slot: EngineSlot, statistics: LoopStatistics, rollout: RolloutState? = nil) -> String {
         let (engine, generation) = slot.current
         struct Status: Encodable {
             var model: String
@@ -116,13 +121,15 @@ extension RunSession {
             var engineKey: String?
             var generation: Int
             var loop: LoopSummary
+            var rollout: RolloutState?
             enum CodingKeys: String, CodingKey {
-                case model, digest, backend, precision, generation, loop
+                case model, digest, backend, precision, generation, loop, rollout
                 case engineKey = "engine_key"
             }
         }
         let status = Status(model: engine.model, digest: engine.digest, backend: engine.backend, precision: engine.precision.rawValue,
-                            engineKey: engine.engineKey, generation: generation, loop: statistics.summary())
+                            engineKey: engine.engineKey, generation: generation, loop: statistics.summary(),
+                            rollout: rollout)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"

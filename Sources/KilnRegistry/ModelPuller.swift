@@ -36,6 +36,9 @@ public struct ModelPuller: Sendable {
 
     /// Fetches the artifact `reference` names into the store and returns where its model is.
     public func pull(_ reference: ModelReference) async throws -> PulledModel {
+        // Content pinned by digest never changes: serve it from the store when it is there, so a
+        // restart does not need the registry.
+        if reference.isPinned, let local = try? storedModel(reference) { return local }
         switch reference {
         case .file(let path):
             guard FileManager.default.isReadableFile(atPath: path) else {
@@ -140,5 +143,36 @@ public struct ModelPuller: Sendable {
         }
         unlink(partial)
         return try AtomicFile.copy(source, to: partial)
+    }
+
+    /// The model a pinned reference was pulled as earlier, read from the store alone; nil if
+    /// the store does not hold it completely.
+    public func storedModel(_ reference: ModelReference) throws -> PulledModel? {
+        guard let top = try store.lookup(reference.description) else { return nil }
+        let source = reference.description
+        let topBytes = try store.layout.readBlob(top.digest, limit: 4 << 20)
+        var document = try ManifestDocument.parse(topBytes, mediaType: top.mediaType, source: source)
+        if case .index(let index) = document, let entry = index.entryForThisMachine() {
+            document = try ManifestDocument.parse(try store.layout.readBlob(entry.digest, limit: 4 << 20), mediaType: entry.mediaType, source: source)
+        }
+        guard case .manifest(let manifest) = document else { return nil }
+        let artifact = try ModelArtifact(manifest: manifest, source: source)
+        guard store.layout.hasBlob(artifact.modelLayer.digest),
+              artifact.goldenLayer.map({ store.layout.hasBlob($0.digest) }) ?? true else { return nil }
+        return PulledModel(
+            reference: source, digest: top.digest, path: store.layout.blobPath(artifact.modelLayer.digest),
+            modelDigest: artifact.modelLayer.digest, modelSize: artifact.modelLayer.size,
+            goldenPath: artifact.goldenLayer.map { store.layout.blobPath($0.digest) }, annotations: artifact.annotations)
+    }
+}
+
+extension ModelReference {
+    /// True when the reference names a digest (immutable content).
+    public var isPinned: Bool {
+        switch self {
+        case .file: false
+        case .layout(_, _, let digest): digest != nil
+        case .registry(let r): r.digest != nil
+        }
     }
 }

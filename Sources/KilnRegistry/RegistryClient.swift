@@ -23,21 +23,25 @@ public final class RegistryClient: Sendable {
         public var chunkSize: Int
         /// Idle timeout of a connection, seconds.
         public var idleTimeout: Double
+        /// A PEM bundle of extra CAs trusted besides the system's (uses libcurl directly:
+        /// Linux's URLSession cannot take one).
+        public var caBundle: String?
 
         /// Creates a configuration.
         public init(auth: AuthFile = AuthFile(), insecureHosts: Set<String> = [], retry: RetryPolicy = RetryPolicy(),
-                    chunkSize: Int = 8 << 20, idleTimeout: Double = 30) {
+                    chunkSize: Int = 8 << 20, idleTimeout: Double = 30, caBundle: String? = nil) {
             self.auth = auth
             self.insecureHosts = insecureHosts
             self.retry = retry
             self.chunkSize = chunkSize
             self.idleTimeout = idleTimeout
+            self.caBundle = caBundle
         }
     }
 
     /// The configuration in use.
     public let configuration: Configuration
-    private let transport: HTTPTransport
+    private let transport: any HTTPExchanging
     private enum Authorization: Sendable {
         case basic(String)
         case bearer(String, expires: Double)
@@ -49,7 +53,11 @@ public final class RegistryClient: Sendable {
     /// Creates a client.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        self.transport = HTTPTransport(idleTimeout: configuration.idleTimeout)
+        if let bundle = configuration.caBundle {
+            self.transport = CurlTransport(caBundle: bundle, idleTimeout: configuration.idleTimeout)
+        } else {
+            self.transport = HTTPTransport(idleTimeout: configuration.idleTimeout)
+        }
     }
 
     // MARK: Manifests
@@ -309,7 +317,7 @@ public final class RegistryClient: Sendable {
             let tokenResponse: HTTPTransport.Response
             do {
                 requestCount.add(1, ordering: .relaxed)
-                tokenResponse = try await transport.send(request)
+                tokenResponse = try await transport.send(request, sink: nil)
             } catch {
                 throw RegistryError(.transport, "token service \(tokenURL.host ?? realm) of registry \(ref.host) is unreachable: \(Self.describe(error))")
             }

@@ -28,30 +28,32 @@ public struct RetryPolicy: Sendable, Equatable {
 }
 
 /// When a device polls its tag next: an interval with jitter while things work, exponential
-/// backoff with full jitter while the registry fails.
+/// backoff with jitter while the registry fails.
 ///
 /// With N devices polling every `interval` seconds, the registry sees N/interval HEADs a second
 /// on average; `jitter` spreads them so that devices started together (a power cut, a fleet
-/// reboot) do not stay in lock-step. After an outage every device is in backoff; full jitter
-/// spreads their first retries over the whole backoff window instead of a spike when the
-/// registry returns.
+/// reboot) drift apart instead of staying in lock-step. After the n-th consecutive failure a
+/// device waits a random time in ½…1 × min(`backoffCap`, `backoffBase`·2ⁿ⁻¹): the doubling
+/// takes the load off a registry that is down (with the default cap of 2 × interval a failing
+/// fleet polls *less* often than a healthy one), and the random half-window spreads the first
+/// retries after the registry returns over tens of seconds instead of one spike.
 public struct PollSchedule: Sendable, Equatable {
     /// Seconds between polls while the registry answers.
     public var interval: Double
-    /// Fraction of `interval` by which each delay varies, ±; 0.1 means 0.9–1.1 × interval.
+    /// Fraction of `interval` by which each delay varies, ±; 0.2 means 0.8–1.2 × interval.
     public var jitter: Double
     /// The first backoff ceiling after a failed poll, in seconds.
     public var backoffBase: Double
-    /// The largest backoff ceiling; by default the interval (a failing registry is never polled
-    /// less often than a healthy one would be... but also never more often on average).
+    /// The largest backoff ceiling, in seconds.
     public var backoffCap: Double
 
-    /// Creates a schedule.
+    /// Creates a schedule; by default backoff starts at min(5 s, interval) and is capped at
+    /// max(2 × interval, 60 s).
     public init(interval: Double, jitter: Double = 0.2, backoffBase: Double? = nil, backoffCap: Double? = nil) {
         self.interval = interval
         self.jitter = jitter
         self.backoffBase = backoffBase ?? min(5, interval)
-        self.backoffCap = backoffCap ?? max(interval, 60)
+        self.backoffCap = backoffCap ?? max(2 * interval, 60)
     }
 
     /// The delay after a poll; `failures` counts consecutive failed polls (0 after a success),
@@ -61,7 +63,6 @@ public struct PollSchedule: Sendable, Equatable {
             return interval * (1 - jitter + 2 * jitter * random)
         }
         let ceiling = min(backoffCap, backoffBase * Double(1 << min(failures - 1, 30)))
-        // Full jitter, with a floor of a tenth of the ceiling so a device never spins.
-        return ceiling * (0.1 + 0.9 * random)
+        return ceiling * (0.5 + 0.5 * random)
     }
 }

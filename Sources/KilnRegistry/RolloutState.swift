@@ -31,6 +31,12 @@ public struct RolloutState: Sendable, Codable, Equatable {
         public var reason: String
         /// When (RFC 3339).
         public var at: String
+        /// Creates a rejection record.
+        public init(digest: Digest, reason: String, at: String) {
+            self.digest = digest
+            self.reason = reason
+            self.at = at
+        }
     }
 
     /// One logged transition.
@@ -62,6 +68,9 @@ public struct RolloutState: Sendable, Codable, Equatable {
     public var notInCohort: Digest?
     /// The candidate being processed, if any.
     public var candidate: Digest?
+    /// A digest pulled and waiting for the next start to be built and gated (boards whose
+    /// profile forbids building while serving).
+    public var pendingBuild: Digest?
     /// The last poll (RFC 3339) and what it saw.
     public var lastPoll: String?
     /// The digest the reference pointed to at the last successful poll.

@@ -17,20 +17,28 @@ enum LoopBenchmark: Benchmark {
         func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] { ["out": Tensor(shape: [1], floats: [0])] }
     }
 
-    static func measure(pipelined: Bool, frames: Int) async throws -> LoopSummary {
+    static func measure(pipelined: Bool, frames: Int, gpu: Bool = false) async throws -> LoopSummary {
         let engine = ActiveEngine(runner: NoOpRunner(), preprocess: PreprocessSpec(width: 640, height: 640),
                                   model: "no-op", digest: "-", backend: "none")
         let loop = FrameLoop(sources: [SyntheticSource(width: 1920, height: 1080, frameLimit: frames)],
-                             slot: EngineSlot(engine), configuration: .init(reportInterval: nil, pipelined: pipelined))
+                             slot: EngineSlot(engine),
+                             configuration: .init(reportInterval: nil, pipelined: pipelined,
+                                                  makePreprocessor: gpu ? PreprocessorChoice.automatic(gpu: true) : PreprocessorChoice.cpu))
         return try await loop.run()
     }
 
     static func run(_ args: [String]) async throws {
         let frames = Int(BenchSupport.option(args, "--frames") ?? "") ?? 300
-        if args.contains("--tune-malloc") { MemoryTuning.keepLargeBuffers() }
+        MemoryTuning.keepLargeBuffers()  // as kiln run does
         _ = try await measure(pipelined: true, frames: 20)  // warm-up
         let serial = try await measure(pipelined: false, frames: frames)
         let piped = try await measure(pipelined: true, frames: frames)
+        var rows = [("serial", serial), ("pipelined", piped)]
+        if args.contains("--gpu") {
+            _ = try await measure(pipelined: true, frames: 20, gpu: true)
+            rows.append(("serial, GPU preprocess", try await measure(pipelined: false, frames: frames, gpu: true)))
+            rows.append(("pipelined, GPU preprocess", try await measure(pipelined: true, frames: frames, gpu: true)))
+        }
         print("Frame loop, synthetic 1920x1080 RGB -> letterbox 640x640 float32, no-op engine, \(frames) frames, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         func row(_ name: String, _ s: LoopSummary) -> [String] {
             let p = s.latencyMilliseconds
@@ -39,7 +47,7 @@ enum LoopBenchmark: Benchmark {
                     String(format: "%.2f", p["end_to_end"]!.p50)]
         }
         BenchSupport.table(["mode", "frames/s", "ms/frame", "capture p50", "preprocess p50", "end-to-end p50"],
-                           [row("serial", serial), row("pipelined", piped)])
+                           rows.map { row($0.0, $0.1) })
         print(String(format: "pipelined / serial throughput: %.2fx", piped.fps / max(serial.fps, 1e-9)))
     }
 }

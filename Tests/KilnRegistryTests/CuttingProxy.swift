@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KilnTestSupport
 import Synchronization
 
 /// A TCP proxy on loopback in front of a registry that cuts the connection after `cutAfter`

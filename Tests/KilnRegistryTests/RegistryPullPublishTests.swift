@@ -10,8 +10,13 @@ import Testing
         defer { registry.stop() }
         let dir = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try Fixtures.modelFile(in: dir, size: 300_000, seed: 1)
+        let model = try Fixtures.onnxModel(in: dir, floats: 75_000, seed: 1)
         let golden = try Fixtures.goldenDirectory(in: dir)
+        // Not ONNX: refused before anything is written, exit code 3.
+        let junk = try Fixtures.modelFile(in: dir, name: "junk.onnx", size: 1000, seed: 99)
+        let refused = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["publish", junk, "--to", "oci:\(dir.path)/lay:v1"])
+        #expect(refused.status == 3 && refused.stderr.contains("junk.onnx"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/lay"))
         let kiln = TestEnvironment.kilnExecutable
         let ref = "\(registry.host)/fleet/detector:prod"
         let published = try TestEnvironment.run(kiln, ["publish", model, "--to", ref, "--golden", golden, "--slo-p99", "20ms",

@@ -1,4 +1,6 @@
 import Foundation
+import KilnCore
+import KilnONNX
 import KilnRegistry
 import KilnTestSupport
 
@@ -15,6 +17,25 @@ enum Fixtures {
         }
         let path = dir.appendingPathComponent(name).path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// A valid ONNX model (one Add of an input and a `floats`-element constant) of about
+    /// 4 × `floats` bytes, for commands that check their input is ONNX.
+    static func onnxModel(in dir: URL, name: String = "model.onnx", floats: Int, seed: UInt64) throws -> String {
+        var state = seed
+        let values = (0..<floats).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24)
+        }
+        let graph = ONNXGraph(
+            name: "fixture",
+            nodes: [ONNXNode(name: "add", opType: "Add", inputs: ["x", "w"], outputs: ["y"])],
+            initializers: [ONNXTensor(name: "w", tensor: Tensor(shape: [floats], floats: values))],
+            inputs: [.tensor("x", .float32, [floats])],
+            outputs: [.tensor("y", .float32, [floats])])
+        let path = dir.appendingPathComponent(name).path
+        try Data(ONNXWriter.serialize(ONNXModel(graph: graph))).write(to: URL(fileURLWithPath: path))
         return path
     }
 
@@ -50,8 +71,3 @@ enum Fixtures {
     static func sha256(file: String) throws -> String { try FileDigest.of(path: file).digest.description }
 }
 
-/// A test fixture (server, tool run) could not be set up.
-struct TestSetupError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

@@ -29,11 +29,11 @@ final class TokenIssuer: @unchecked Sendable {
                                                   "-subj", "/CN=kiln-test-token-issuer",
                                                   "-keyout", dir.appendingPathComponent("key.pem").path,
                                                   "-out", dir.appendingPathComponent("cert.pem").path])
-        guard r.status == 0 else { throw TestSetupError("openssl req failed: \(r.stderr)") }
+        guard r.status == 0 else { throw TestEnvironment.SetupError("openssl req failed: \(r.stderr)") }
         let der = try TestEnvironment.run(openssl, ["x509", "-in", dir.appendingPathComponent("cert.pem").path, "-outform", "DER",
                                                     "-out", dir.appendingPathComponent("cert.der").path])
         guard der.status == 0, let bytes = FileManager.default.contents(atPath: dir.appendingPathComponent("cert.der").path) else {
-            throw TestSetupError("openssl x509 failed: \(der.stderr)")
+            throw TestEnvironment.SetupError("openssl x509 failed: \(der.stderr)")
         }
         let issuer = TokenIssuer(directory: dir, user: user, password: password, certificateDER: bytes.base64EncodedString())
         issuer.server = try LoopbackServer { [issuer] fd in issuer.handle(fd) }

@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnONNX
 import KilnRegistry
 
 /// `kiln publish MODEL.onnx --to REF`: packs a model as a CNCF ModelPack artifact with Kiln's
@@ -61,6 +62,12 @@ struct PublishCommand: Command {
         let model = try arguments.required("MODEL.onnx")  // after every flag has taken its value
         try arguments.finish()
 
+        // Refuse anything that is not an ONNX model before it reaches a fleet.
+        do {
+            _ = try ONNXReader.model(contentsOf: URL(fileURLWithPath: model))
+        } catch {
+            throw InvalidModelError("\(model) is not a readable ONNX model (\(error)); publish the .onnx file itself")
+        }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-publish-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: work) }
         let artifact = try ModelArtifactBuilder(modelPath: model, goldenDirectory: golden, annotations: annotations,

@@ -1,3 +1,4 @@
+import Foundation
 import KilnCore
 import KilnRegistry
 
@@ -9,6 +10,7 @@ struct RegistryOptions {
                                       default REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json,
                                       ~/.docker/config.json
           --insecure-registry HOST:PORT  reach this registry over plain HTTP (repeatable)
+          --ca-bundle FILE            PEM CAs to trust besides the system's (private registries)
           --store DIR                 the local model store (default KILN_STORE or
                                       ~/.cache/kiln/models)
         """
@@ -20,7 +22,11 @@ struct RegistryOptions {
     init(_ arguments: inout Arguments) throws {
         let auth = try AuthFile.load(explicitPath: try arguments.option("--auth-file"))
         let insecure = Set(try arguments.options("--insecure-registry"))
-        client = RegistryClient(configuration: .init(auth: auth, insecureHosts: insecure))
+        let caBundle = try arguments.option("--ca-bundle")
+        if let caBundle, !FileManager.default.isReadableFile(atPath: caBundle) {
+            throw UsageError("--ca-bundle \(caBundle): no such readable file; pass a PEM file of CA certificates")
+        }
+        client = RegistryClient(configuration: .init(auth: auth, insecureHosts: insecure, caBundle: caBundle))
         store = ModelStore(root: try arguments.option("--store") ?? ModelStore.defaultRoot())
     }
 }

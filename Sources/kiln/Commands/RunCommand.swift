@@ -21,6 +21,7 @@ struct RunCommand: Command {
 
         \(RunOptions.help)
         \(DeviceContext.flagHelp)
+        \(FollowOptions.help)
         \(RegistryOptions.help)
 
           --config FILE          read settings from FILE (kiln.conf: `key = value`, keys are the
@@ -64,6 +65,7 @@ struct RunCommand: Command {
         let options = try RunOptions(&arguments)
         let device = try DeviceContext.resolve(&arguments)
         let registry = try RegistryOptions(&arguments)
+        let follow = try FollowOptions(&arguments)
         // MODEL is taken once every flag has consumed its value.
         guard let text = arguments.positional() ?? config?.model else {
             throw UsageError("kiln run: missing MODEL (or `model =` in the --config file); see `kiln help run`")
@@ -71,26 +73,41 @@ struct RunCommand: Command {
         try arguments.finish()
         MemoryTuning.keepLargeBuffers()
         let reference = try ModelReference(parsing: text)
-        let (model, hint) = try await resolve(reference, text: text, registry: registry)
         let sources = try options.makeSources()
-        let telemetry = options.makeTelemetry()
         let factory = try options.makeFactory(device: device, streams: sources.count)
+        let rollout: FollowRollout?
+        let model: ModelSource, hint: String?
+        if follow.enabled {
+            let (source, r) = try await follow.start(reference, registry: registry, factory: factory,
+                                                     buildWhileServing: device.detection.profile.buildWhileServing)
+            (model, hint, rollout) = (source, r.serving.annotations.preprocess, r)
+        } else {
+            rollout = nil
+            (model, hint) = try await resolve(reference, text: text, registry: registry)
+        }
+        let telemetry = options.makeTelemetry()
         let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let serving = ServingModel(text: text)
-        let session = RunSession(
+        var session = RunSession(
             factory: factory, model: model, preprocessHint: hint, sources: sources,
             postprocessor: try options.makePostprocessor(), loop: options.loopConfiguration,
             profile: device.detection.profile.name,
-            background: { slot, _ in
-                guard let config else { return [] }
-                return [ClosureService("configuration reload") {
+            background: { [rollout] slot, _ in
+                var services = rollout?.services(slot: slot, factory: factory, telemetry: telemetry) ?? []
+                guard let config else { return services }
+                services.append(ClosureService("configuration reload") {
                     for await _ in reloads.stream {
                         await reload(config.path, serving: serving, slot: slot, factory: factory, registry: registry, telemetry: telemetry)
                     }
-                }]
+                })
+                return services
             },
-            onReload: { reloads.continuation.yield() },
+            onReload: { [rollout] in
+                reloads.continuation.yield()
+                rollout?.trigger()
+            },
             onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
+        session.rolloutStatus = { [rollout] in rollout?.snapshot() }
         let report = try await session.run()
         try RunCommand.print(report, json: options.json)
         return .ok

@@ -4,12 +4,14 @@ import Synchronization
 
 /// A TCP listener on 127.0.0.1 with a free port that hands each connection to a handler on
 /// its own thread: the base of the test token issuer and the cutting proxy.
-final class LoopbackServer: @unchecked Sendable {
-    let port: Int
+public final class LoopbackServer: @unchecked Sendable {
+    /// The port it listens on.
+    public let port: Int
     private let fd: Int32
     private let stopped = StopFlag()
 
-    init(handler: @escaping @Sendable (Int32) -> Void) throws {
+    /// Listens on a free loopback port; each connection's socket goes to `handler` on its own thread.
+    public init(handler: @escaping @Sendable (Int32) -> Void) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
         var one: Int32 = 1
@@ -39,21 +41,22 @@ final class LoopbackServer: @unchecked Sendable {
         thread.start()
     }
 
-    func stop() {
+    /// Stops accepting.
+    public func stop() {
         stopped.flag.store(true, ordering: .relaxed)
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
     }
 
     /// A free loopback port (bound and released).
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let s = try LoopbackServer { close($0) }
         defer { s.stop() }
         return s.port
     }
 
     /// Reads an HTTP request head (up to the blank line) from a socket.
-    static func readHead(_ fd: Int32) -> String? {
+    public static func readHead(_ fd: Int32) -> String? {
         var data = [UInt8]()
         var byte: UInt8 = 0
         while data.count < 65536 {
@@ -67,7 +70,7 @@ final class LoopbackServer: @unchecked Sendable {
 
     /// Writes all bytes to a socket.
     @discardableResult
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

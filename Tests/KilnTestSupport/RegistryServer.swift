@@ -1,11 +1,11 @@
 import Foundation
 import Glibc
-import KilnTestSupport
 
 /// A real Debian `docker-registry` (distribution 2.8) on 127.0.0.1 with a random port and a
 /// temporary storage directory, started for one test and killed at the end.
-final class RegistryServer: @unchecked Sendable {
-    enum Auth {
+public final class RegistryServer: @unchecked Sendable {
+    /// How clients authenticate.
+    public enum Auth {
         case anonymous
         /// htpasswd (bcrypt) with one user.
         case htpasswd(user: String, password: String)
@@ -13,23 +13,30 @@ final class RegistryServer: @unchecked Sendable {
         case token(realm: String, service: String, issuer: String, certificate: String)
     }
 
-    let directory: URL
-    let port: Int
-    var host: String { "127.0.0.1:\(port)" }
-    var storage: URL { directory.appendingPathComponent("data") }
+    /// The temporary directory holding config, storage and log.
+    public let directory: URL
+    /// The port.
+    public let port: Int
+    /// `127.0.0.1:PORT`.
+    public var host: String { "127.0.0.1:\(port)" }
+    /// The storage root.
+    public var storage: URL { directory.appendingPathComponent("data") }
     private var process: Process?
     private let auth: Auth
+    private let tls: (certificate: String, key: String)?
 
     /// Starts a registry; nil (skip) when `docker-registry` is not installed outside CI.
-    static func start(_ auth: Auth = .anonymous) async throws -> RegistryServer? {
+    /// With `tls`, the registry serves HTTPS with that certificate and key (PEM paths).
+    public static func start(_ auth: Auth = .anonymous, tls: (certificate: String, key: String)? = nil) async throws -> RegistryServer? {
         guard try TestEnvironment.tool("docker-registry") != nil else { return nil }
-        let server = try RegistryServer(auth: auth)
+        let server = try RegistryServer(auth: auth, tls: tls)
         try await server.launch()
         return server
     }
 
-    private init(auth: Auth) throws {
+    private init(auth: Auth, tls: (certificate: String, key: String)?) throws {
         self.auth = auth
+        self.tls = tls
         directory = try TestEnvironment.temporaryDirectory("kiln-registry")
         port = try LoopbackServer.freePort()
     }
@@ -41,7 +48,7 @@ final class RegistryServer: @unchecked Sendable {
         case .htpasswd(let user, let password):
             let file = directory.appendingPathComponent("htpasswd").path
             let r = try TestEnvironment.run(TestEnvironment.which("htpasswd") ?? "/usr/bin/htpasswd", ["-Bbn", user, password])
-            guard r.status == 0 else { throw TestSetupError("htpasswd -B failed: \(r.stderr)") }
+            guard r.status == 0 else { throw TestEnvironment.SetupError("htpasswd -B failed: \(r.stderr)") }
             try r.stdout.write(toFile: file, atomically: true, encoding: .utf8)
             authBlock = "auth:\n  htpasswd:\n    realm: kiln-test\n    path: \(file)\n"
         case .token(let realm, let service, let issuer, let certificate):
@@ -58,7 +65,7 @@ final class RegistryServer: @unchecked Sendable {
                 enabled: true
             http:
               addr: 127.0.0.1:\(port)
-            \(authBlock)
+            \(tls.map { "  tls:\n    certificate: \($0.certificate)\n    key: \($0.key)\n" } ?? "")\(authBlock)
             """
         let configPath = directory.appendingPathComponent("config.yml")
         try config.write(to: configPath, atomically: true, encoding: .utf8)
@@ -81,11 +88,11 @@ final class RegistryServer: @unchecked Sendable {
             if Self.probe(port: port) { return }
             usleep(25_000)
         }
-        throw TestSetupError("docker-registry did not start on \(host); log: \(directory.path)/registry.log")
+        throw TestEnvironment.SetupError("docker-registry did not start on \(host); log: \(directory.path)/registry.log")
     }
 
     /// Stops the registry process (an outage); `restart()` brings it back on the same port and storage.
-    func halt() {
+    public func halt() {
         if let p = process, p.isRunning {
             p.terminate()
             p.waitUntilExit()
@@ -94,18 +101,18 @@ final class RegistryServer: @unchecked Sendable {
     }
 
     /// Starts the registry again after `halt()`.
-    func restart() throws {
+    public func restart() throws {
         try start(configPath: directory.appendingPathComponent("config.yml").path)
     }
 
     /// Stops the registry and removes its storage.
-    func stop() {
+    public func stop() {
         halt()
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// The registry's on-disk file for a blob.
-    func blobFile(_ hex: String) -> String {
+    public func blobFile(_ hex: String) -> String {
         storage.path + "/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
     }
 
@@ -124,6 +131,17 @@ final class RegistryServer: @unchecked Sendable {
         var buf = [UInt8](repeating: 0, count: 64)
         let n = read(fd, &buf, 64)
         let head = String(decoding: buf.prefix(max(0, n)), as: UTF8.self)
-        return head.contains(" 200 ") || head.contains(" 401 ")
+        // Any HTTP answer means it listens (an HTTPS registry answers plain HTTP with a 400).
+        return head.hasPrefix("HTTP/1.")
+    }
+}
+
+extension TestEnvironment {
+    /// A fixture (server, tool run) could not be set up.
+    public struct SetupError: Error, CustomStringConvertible {
+        /// What failed.
+        public var description: String
+        /// Creates the error.
+        public init(_ description: String) { self.description = description }
     }
 }

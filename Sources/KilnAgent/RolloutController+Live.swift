@@ -1,0 +1,107 @@
+import Foundation
+import KilnCore
+import KilnInference
+import KilnRegistry
+
+extension RolloutController.Hooks {
+    /// The agent's hooks: the registry through `puller`, engines through `factory` (the same
+    /// backend, profile and cache the loop uses), the gate through `GoldenVerifier` and timed
+    /// runs, and the swap through the loop's `EngineSlot`.
+    public static func live(reference: ModelReference, puller: ModelPuller, factory: EngineFactory, slot: EngineSlot,
+                            latencyRuns: Int = 20) -> RolloutController.Hooks {
+        RolloutController.Hooks(
+            currentDigest: { try await puller.currentDigest(of: reference) },
+            inspect: { digest in try await puller.inspect(reference.pinned(to: digest)).annotations },
+            pull: { digest in try await puller.pull(reference.pinned(to: digest)) },
+            prepare: { model in
+                let bytes = try await BlockingWork.run("kiln-read-model") { () throws -> [UInt8] in
+                    guard let data = FileManager.default.contents(atPath: model.path) else {
+                        throw RuntimeError("model \(model.reference): \(model.path) cannot be read")
+                    }
+                    return Array(data)
+                }
+                let source = ModelSource(bytes: bytes, name: model.reference)
+                return try await factory.make(model: source, hint: model.annotations.preprocess).0
+            },
+            verifyGolden: { engine, model in
+                guard let golden = model.goldenPath else { return nil }
+                return try await BlockingWork.run("kiln-golden") {
+                    try GoldenGate.check(engine: engine, goldenTar: golden, model: model)
+                }
+            },
+            measureLatency: { engine, model in
+                try await BlockingWork.run("kiln-latency") {
+                    try GoldenGate.warmP99Milliseconds(engine: engine, goldenTar: model.goldenPath, runs: latencyRuns)
+                }
+            },
+            swap: { engine in slot.swap(to: engine) },
+            health: { generation in slot.health(generation: generation) })
+    }
+}
+
+/// The on-device gate's checks, run on a dedicated thread against an engine not yet serving.
+public enum GoldenGate {
+    /// Tolerances by precision when the artifact names none: ONNX's rtol 1e-3 (with a small
+    /// absolute floor) for fp32, looser for reduced precisions.
+    public static func tolerance(for precision: Precision) -> KilnAnnotations.GoldenTolerance {
+        switch precision {
+        case .fp32: .init(rtol: 1e-3, atol: 1e-5)
+        case .fp16, .bf16: .init(rtol: 1e-2, atol: 1e-3)
+        case .int8, .best: .init(rtol: 5e-2, atol: 5e-2)
+        }
+    }
+
+    /// Runs the golden cases in `goldenTar` through `engine`; nil when all pass, else the reason.
+    public static func check(engine: ActiveEngine, goldenTar: String, model: PulledModel) throws -> String? {
+        let cases = try loadCases(goldenTar)
+        let tolerance = model.annotations.goldenTolerance ?? tolerance(for: engine.precision)
+        let verifier = GoldenVerifier(rtol: tolerance.rtol, atol: tolerance.atol)
+        let results = try verifier.verify(runner: engine.runner, cases: cases)
+        for result in results {
+            for output in result.outputs where !output.passed {
+                let detail = output.problem ?? String(format: "max abs error %.3g, max rel error %.3g", output.maxAbsoluteError, output.maxRelativeError)
+                return "\(result.directory.lastPathComponent) output \(output.name): \(detail) (rtol \(tolerance.rtol), atol \(tolerance.atol))"
+            }
+        }
+        Log.info("rollout: golden data passed (\(cases.count) case(s), rtol \(tolerance.rtol), atol \(tolerance.atol))")
+        return nil
+    }
+
+    /// Times `runs` inferences (after 3 warm-up runs) on the golden inputs, or on zeros shaped
+    /// like the engine's inputs, and returns the p99 in milliseconds.
+    public static func warmP99Milliseconds(engine: ActiveEngine, goldenTar: String?, runs: Int) throws -> Double {
+        var feeds: [String: Tensor] = [:]
+        if let goldenTar, let first = try loadCases(goldenTar).first {
+            for (k, t) in first.inputs.enumerated() where k < engine.runner.inputs.count { feeds[engine.runner.inputs[k].name] = t }
+        }
+        for input in engine.runner.inputs where feeds[input.name] == nil {
+            var shape = input.shape.map { $0 ?? 1 }
+            if input.name == engine.inputName, shape.count == 4 {
+                shape[2] = input.shape[2] ?? engine.preprocess.height
+                shape[3] = input.shape[3] ?? engine.preprocess.width
+            }
+            let count = shape.reduce(1, *)
+            feeds[input.name] = Tensor(elementType: input.elementType, shape: shape,
+                                       bytes: [UInt8](repeating: 0, count: count * max(1, input.elementType.byteWidth)))
+        }
+        for _ in 0..<3 { _ = try engine.runner.run(feeds) }
+        var times: [Double] = []
+        for _ in 0..<max(1, runs) {
+            let t0 = MonotonicClock.now
+            _ = try engine.runner.run(feeds)
+            times.append((MonotonicClock.now - t0) * 1000)
+        }
+        times.sort()
+        return times[min(times.count - 1, Int((0.99 * Double(times.count)).rounded(.up)) - 1)]
+    }
+
+    static func loadCases(_ goldenTar: String) throws -> [GoldenVerifier.GoldenCase] {
+        guard let data = FileManager.default.contents(atPath: goldenTar) else {
+            throw RuntimeError("golden data \(goldenTar) cannot be read")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-golden-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TarArchive.extract(try TarArchive.read(Array(data), source: goldenTar), to: dir.path)
+        return try GoldenVerifier.loadCases([dir])
+    }
+}
