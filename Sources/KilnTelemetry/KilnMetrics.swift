@@ -171,7 +171,8 @@ public final class KilnMetrics: Sendable {
 
     /// Sets the rollout state: `state` gets 1, every other known state 0.
     public func setRolloutState(_ state: String) {
-        for s in Set(Self.rolloutStates + [state]) { rollout.labels(s).set(s == state ? 1 : 0) }
+        let known = Set(Self.rolloutStates + [state] + rollout.children.sorted().map { $0.0[0] })
+        for s in known { rollout.labels(s).set(s == state ? 1 : 0) }
     }
 
     /// Sets the device description; replaces the previous one.
