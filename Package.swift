@@ -45,7 +45,7 @@ let package = Package(
             swiftSettings: optimised + referenceISA),
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
         .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),
-        .target(name: "KilnTelemetry", dependencies: ["KilnCore"]),
+        .target(name: "KilnTelemetry", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "KilnPostprocess", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(
             name: "KilnAgent",

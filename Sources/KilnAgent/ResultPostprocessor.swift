@@ -21,7 +21,7 @@ public struct ResultPostprocessor: FramePostprocessor {
         let g = context.geometry
         let transform = LetterboxTransform(sourceWidth: context.width, sourceHeight: context.height,
                                            scaleX: Float(g.scaleX), scaleY: Float(g.scaleY), padX: Float(g.padX), padY: Float(g.padY))
-        let frame = KilnPostprocess.FrameContext(stream: context.stream, index: context.index, transform: transform)
+        let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform)
         let results = try decoder.process(outputs: ordered.isEmpty ? Array(outputs.values) : ordered, frames: [frame])
         try sink?.write(results)
         return nil

@@ -2,7 +2,7 @@ import Foundation
 import KilnCore
 
 /// What postprocessing needs to know about the frames behind one engine call.
-public struct FrameContext: Sendable {
+public struct PostprocessContext: Sendable {
     /// The stream of the frame.
     public var stream: String
     /// The frame's index in its stream.
@@ -27,7 +27,7 @@ public struct FrameContext: Sendable {
 /// batch row, in batch order.
 public protocol Postprocessor: Sendable {
     /// Decodes the outputs for the frames of the batch.
-    func process(outputs: [Tensor], frames: [FrameContext]) throws -> [FrameResult]
+    func process(outputs: [Tensor], frames: [PostprocessContext]) throws -> [FrameResult]
 }
 
 /// Classification: top-k of the first output.
@@ -43,7 +43,7 @@ public struct ClassificationPostprocessor: Postprocessor {
         self.labels = labels
     }
 
-    public func process(outputs: [Tensor], frames: [FrameContext]) throws -> [FrameResult] {
+    public func process(outputs: [Tensor], frames: [PostprocessContext]) throws -> [FrameResult] {
         guard let output = outputs.first else { throw PostprocessError("the model has no outputs to classify") }
         let rows = try topK.decode(output, labels: labels)
         guard rows.count == frames.count else {
@@ -66,7 +66,7 @@ public struct DetectionPostprocessor: Postprocessor {
         self.labels = labels
     }
 
-    public func process(outputs: [Tensor], frames: [FrameContext]) throws -> [FrameResult] {
+    public func process(outputs: [Tensor], frames: [PostprocessContext]) throws -> [FrameResult] {
         guard let output = outputs.first else { throw PostprocessError("the model has no outputs to decode boxes from") }
         let rows = try decoder.decode(output, transforms: frames.map(\.transform), labels: labels)
         return zip(rows, frames).map { FrameResult(stream: $1.stream, frame: $1.index, timestamp: $1.timestamp, detections: $0) }

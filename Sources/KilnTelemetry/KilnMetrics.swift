@@ -75,6 +75,8 @@ public final class KilnMetrics: Sendable {
     public let power: GaugeFamily
     let fpsPerWatt: GaugeFamily
     private let currentFPS = Mutex<[String: Double]>([:])
+    /// Per-stream frame counters, cached by name so the hot path builds no label arrays.
+    private let frameCounters = Mutex<[String: Counter]>([:])
     private let inputPowerWatts = Mutex<Double?>(nil)
 
     /// Registers every Kiln metric in `registry` (a fresh one by default).
@@ -113,7 +115,13 @@ public final class KilnMetrics: Sendable {
 
     /// Records one processed frame of `stream` and its stage latencies.
     public func recordFrame(stream: String, stageSeconds: StageSeconds) {
-        frames.labels(stream).increment()
+        let counter = frameCounters.withLock { cache in
+            if let c = cache[stream] { return c }
+            let c = frames.labels(stream)
+            cache[stream] = c
+            return c
+        }
+        counter.increment()
         if let v = stageSeconds.capture { stageChildren[0].observe(v) }
         if let v = stageSeconds.preprocess { stageChildren[1].observe(v) }
         if let v = stageSeconds.infer { stageChildren[2].observe(v) }
@@ -163,7 +171,8 @@ public final class KilnMetrics: Sendable {
 
     /// Sets the rollout state: `state` gets 1, every other known state 0.
     public func setRolloutState(_ state: String) {
-        for s in Set(Self.rolloutStates + [state]) { rollout.labels(s).set(s == state ? 1 : 0) }
+        let known = Set(Self.rolloutStates + [state] + rollout.children.sorted().map { $0.0[0] })
+        for s in known { rollout.labels(s).set(s == state ? 1 : 0) }
     }
 
     /// Sets the device description; replaces the previous one.

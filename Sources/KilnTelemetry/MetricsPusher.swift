@@ -93,6 +93,15 @@ public struct MetricsPusher: Sendable {
             do { try await push() } catch { Log.warning("\(error)") }
             do { try await Task.sleep(for: .seconds(interval)) } catch { break }
         }
-        do { try await push() } catch { Log.warning("\(error)") }
+        await pushFinal()
+    }
+
+    /// One last push that survives the caller's cancellation (a shutdown's final numbers):
+    /// URLSession aborts requests of a cancelled task, so it runs detached and is awaited.
+    public func pushFinal() async {
+        let pusher = self
+        await Task.detached {
+            do { try await pusher.push() } catch { Log.warning("final \(error)") }
+        }.value
     }
 }

@@ -87,6 +87,19 @@ final class Children<Child: Sendable>: Sendable {
         map.withLock { $0.map { ($0.key, $0.value) } }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
     }
 
+    /// `a="x",b="y"` without braces (empty for no labels).
+    func labelInner(_ values: [String]) -> String {
+        var out = ""
+        for (i, (name, value)) in zip(labelNames, values).enumerated() {
+            if i > 0 { out += "," }
+            out += name
+            out += "=\""
+            out += Exposition.escapeLabel(value)
+            out += "\""
+        }
+        return out
+    }
+
     func labelText(_ values: [String], extra: (String, String)? = nil) -> String {
         var pairs = zip(labelNames, values).map { ($0, $1) }
         if let extra { pairs.append(extra) }
@@ -237,16 +250,24 @@ public final class HistogramFamily: MetricFamily {
 
     public func render(into out: inout String) {
         Exposition.header(name, help, "histogram", into: &out)
+        let boundTexts = buckets.map { Exposition.format($0) }
         for (values, h) in children.sorted() {
             let s = h.snapshot()
+            let inner = children.labelInner(values)
+            let bucketPrefix = inner.isEmpty ? "\(name)_bucket{le=\"" : "\(name)_bucket{\(inner),le=\""
+            let plain = inner.isEmpty ? "" : "{\(inner)}"
             var cumulative: UInt64 = 0
-            for (i, bound) in buckets.enumerated() {
+            for i in buckets.indices {
                 cumulative &+= s.counts[i]
-                out += "\(name)_bucket\(children.labelText(values, extra: ("le", Exposition.format(bound)))) \(cumulative)\n"
+                out += bucketPrefix
+                out += boundTexts[i]
+                out += "\"} "
+                out += String(cumulative)
+                out += "\n"
             }
-            out += "\(name)_bucket\(children.labelText(values, extra: ("le", "+Inf"))) \(s.count)\n"
-            out += "\(name)_sum\(children.labelText(values)) \(Exposition.format(s.sum))\n"
-            out += "\(name)_count\(children.labelText(values)) \(s.count)\n"
+            out += bucketPrefix + "+Inf\"} " + String(s.count) + "\n"
+            out += "\(name)_sum\(plain) \(Exposition.format(s.sum))\n"
+            out += "\(name)_count\(plain) \(s.count)\n"
         }
     }
 }

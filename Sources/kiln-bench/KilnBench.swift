@@ -21,6 +21,7 @@ enum KilnBench {
         ReferenceBenchmark.self,
         EngineCacheBenchmark.self,
         ONNXReadBenchmark.self,
+        MetricsBenchmark.self,
     ]
 
     static func main() async {

@@ -144,7 +144,7 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
     }
 
     @Test func postprocessorsProduceOneResultPerFrame() throws {
-        let frames = [FrameContext(stream: "cam0", index: 7, transform: .letterbox(sourceWidth: 1280, sourceHeight: 720, inputWidth: 640, inputHeight: 640), timestamp: 1)]
+        let frames = [PostprocessContext(stream: "cam0", index: 7, transform: .letterbox(sourceWidth: 1280, sourceHeight: 720, inputWidth: 640, inputHeight: 640), timestamp: 1)]
         let det = try DetectionPostprocessor(labels: ["person", "bicycle", "car"]).process(
             outputs: [Tensor(shape: [1, 7, 8400], floats: v8Tensor(candidates))], frames: frames)
         #expect(det.count == 1 && det[0].frame == 7 && det[0].detections?.count == 3)

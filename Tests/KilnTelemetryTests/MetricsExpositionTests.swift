@@ -73,6 +73,16 @@ import Testing
         #expect(!text.contains("sha256:ab"), "a replaced model must disappear")
     }
 
+    @Test func exactlyOneRolloutStateIsSetEvenForNewStates() {
+        let m = KilnMetrics()
+        m.setRolloutState("canary")
+        m.setRolloutState("building")
+        let text = m.exposition()
+        #expect(text.contains("kiln_rollout_state{state=\"canary\"} 0\n"))
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("kiln_rollout_state{") && $0.hasSuffix(" 1") }
+                == ["kiln_rollout_state{state=\"building\"} 1"])
+    }
+
     @Test func recordingFromManyThreadsLosesNothing() async {
         let m = KilnMetrics()
         await withTaskGroup(of: Void.self) { group in

@@ -67,6 +67,48 @@ import Testing
         #expect(p50 != nil && p50! > 0.005 && p50! < 0.1, "p50 \(String(describing: p50))")
     }
 
+    @Test func realPrometheusScrapesARunningKilnDemo() async throws {
+        guard let prometheus = try TestEnvironment.tool("prometheus"),
+              let kiln = try TestEnvironment.tool(TestEnvironment.kilnExecutable) else { return }
+        let dir = try TestEnvironment.temporaryDirectory("kiln-prom-demo")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let kilnPort = freePort(), promPort = freePort()
+        let agent = try ServerProcess(kiln, [
+            "demo", "--source", "synthetic:640x360@30", "--duration", "60s", "--metrics-addr", "127.0.0.1:\(kilnPort)",
+            "--report-interval", "1s", "--cache-dir", dir.appendingPathComponent("cache").path,
+        ], log: dir.appendingPathComponent("kiln.log"))
+        defer { agent.stop() }
+        try """
+            global:
+              scrape_interval: 1s
+            scrape_configs:
+              - job_name: kiln
+                static_configs:
+                  - targets: ['127.0.0.1:\(kilnPort)']
+            """.write(to: dir.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+        let server = try ServerProcess(prometheus, [
+            "--config.file=\(dir.path)/prometheus.yml", "--storage.tsdb.path=\(dir.path)/data",
+            "--web.listen-address=127.0.0.1:\(promPort)",
+        ], log: dir.appendingPathComponent("prometheus.log"))
+        defer { server.stop() }
+        let api = "http://127.0.0.1:\(promPort)/api/v1/query?query="
+        let fps = try await eventually(timeout: 45) { () -> Double? in
+            try Self.firstValue(try await http(api + "kiln_fps%7Bstream%3D%22synthetic%22%7D").body).flatMap { $0 > 0 ? $0 : nil }
+        }
+        let value = try #require(fps, "no kiln_fps in Prometheus; kiln log:\n\(agent.output)\nprometheus log:\n\(server.output)")
+        // The source paces itself at 30 fps; the tiny demo model keeps up on any machine.
+        #expect(value > 20 && value < 33, "kiln_fps \(value)")
+        let model = try await eventually { () -> Double? in try Self.firstValue(try await http(api + "kiln_model_info%7Bmodel%3D%22kiln-demo%22%7D").body) }
+        #expect(model == 1)
+        let status = try await http("http://127.0.0.1:\(kilnPort)/status")
+        #expect(status.status == 200 && status.body.contains("kiln-demo"))
+        #expect(try await http("http://127.0.0.1:\(kilnPort)/healthz").status == 200)
+        // SIGTERM drains and exits cleanly.
+        agent.process.terminate()
+        agent.process.waitUntilExit()
+        #expect(agent.process.terminationStatus == 0, "kiln exit after SIGTERM; log:\n\(agent.output)")
+    }
+
     /// The first sample value of an instant-vector query result.
     static func firstValue(_ body: String) throws -> Double? {
         let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]

@@ -44,9 +44,12 @@ import Testing
         let seen = try await eventually(timeout: 10) { () -> Bool? in
             try await http("\(base)/metrics").body.contains(#"stream="cam1"} 11"#) ? true : nil
         }
+        // Stopping pushes the final numbers although the task is cancelled.
+        metrics.setFPS(stream: "cam1", 12)
         task.cancel()
         try await task.value
         #expect(seen == true)
+        #expect(try await http("\(base)/metrics").body.contains(#"stream="cam1"} 12"#))
 
         try await pusher.delete()
         text = try await http("\(base)/metrics").body
