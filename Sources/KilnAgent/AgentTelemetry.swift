@@ -93,13 +93,8 @@ public final class AgentTelemetry: Sendable {
         if let pushURL {
             let pusher = try MetricsPusher(gateway: pushURL, instance: instance, interval: pushInterval,
                                            exposition: { [metrics] in metrics.exposition() })
-            services.append(ClosureService("metrics push") {
-                do {
-                    try await pusher.run()
-                } catch is CancellationError {
-                }
-                try? await pusher.push()  // the final numbers
-            })
+            // run() ends with a final push that survives cancellation.
+            services.append(ClosureService("metrics push") { try await pusher.run() })
         }
         if let watchdog = SystemdWatchdog.fromEnvironment(health: health) {
             services.append(ClosureService("systemd watchdog") { try await watchdog.run() })

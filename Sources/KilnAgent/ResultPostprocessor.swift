@@ -21,7 +21,9 @@ public struct ResultPostprocessor: FramePostprocessor {
         let g = context.geometry
         let transform = LetterboxTransform(sourceWidth: context.width, sourceHeight: context.height,
                                            scaleX: Float(g.scaleX), scaleY: Float(g.scaleY), padX: Float(g.padX), padY: Float(g.padY))
-        let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform)
+        // Wall-clock time of capture: the monotonic capture time shifted to the epoch.
+        let captured = Date().timeIntervalSince1970 - (MonotonicClock.now - context.captureTime)
+        let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform, timestamp: captured)
         let results = try decoder.process(outputs: ordered.isEmpty ? Array(outputs.values) : ordered, frames: [frame])
         try sink?.write(results)
         return nil
