@@ -64,15 +64,26 @@ enum Kiln {
         var arguments = Arguments(argv, command: name)
         do {
             let code = try await command.run(&arguments)
-            exit(code.rawValue)
+            finish(code.rawValue)
         } catch let error as KilnError {
             // Usage errors already start with `kiln NAME:`; others get it here.
             let text = error.description.hasPrefix("kiln \(name):") ? error.description : "kiln \(name): \(error.description)"
             FileHandle.standardError.write(Data("\(text)\n".utf8))
-            exit(error.exitCode.rawValue)
+            finish(error.exitCode.rawValue)
         } catch {
             FileHandle.standardError.write(Data("kiln \(name): \(error)\n".utf8))
-            exit(ExitCode.runtimeFailure.rawValue)
+            finish(ExitCode.runtimeFailure.rawValue)
         }
+    }
+
+    /// Ends the process after a command ran: flushes stdio and leaves with `_exit`.
+    ///
+    /// A command may leave threads of its own winding down (a loop thread releasing its last
+    /// references, a dispatch timer); `exit` would run the runtime's static destructors under
+    /// them, which can crash ("free(): invalid pointer") after the work is done and reported.
+    /// Everything Kiln writes is already flushed or written with write(2), so nothing is lost.
+    static func finish(_ code: Int32) -> Never {
+        fflush(nil)  // every output stream
+        _exit(code)
     }
 }
