@@ -1,3 +1,5 @@
+import Glibc
+
 /// glibc's `mallopt` (malloc.h is not part of the Glibc module map).
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
@@ -6,6 +8,7 @@ private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 public enum MemoryTuning {
     private static let trimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
     private static let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
+    private static let arenaMax: Int32 = -8  // M_ARENA_MAX
 
     /// Keeps freed frame-sized buffers in the heap for reuse instead of returning them to the
     /// kernel: glibc otherwise serves each 1080p frame and input tensor with a fresh `mmap`, and
@@ -13,5 +16,10 @@ public enum MemoryTuning {
     public static func keepLargeBuffers() {
         _ = glibcMallopt(mmapThreshold, 256 << 20)
         _ = glibcMallopt(trimThreshold, 512 << 20)
+        // KILN_MALLOC_ARENAS=N caps glibc's per-thread arenas (a frame allocated on the capture
+        // thread is freed on the postprocess thread); for measuring, see `kiln-bench loop`.
+        if let text = getenv("KILN_MALLOC_ARENAS").map({ String(cString: $0) }), let n = Int32(text), n > 0 {
+            _ = glibcMallopt(arenaMax, n)
+        }
     }
 }
