@@ -12,12 +12,15 @@ public struct CubinCache: Sendable {
     /// A cache in `directory` (created on first store).
     public init(directory: URL) { self.directory = directory }
 
-    /// The default location: `$KILN_CACHE_DIR/kernels`, else `$XDG_CACHE_HOME/kiln/kernels`, else `~/.cache/kiln/kernels`.
+    /// The default location, beside the engine cache: `$KILN_CACHE_DIR/kernels`, else
+    /// `$CACHE_DIRECTORY/kernels` (systemd), else `$XDG_CACHE_HOME/kiln/kernels`, else `~/.cache/kiln/kernels`.
     public static func defaultCache() -> CubinCache {
         let env = ProcessInfo.processInfo.environment
         let base: URL
         if let dir = env["KILN_CACHE_DIR"], !dir.isEmpty {
             base = URL(fileURLWithPath: dir)
+        } else if let systemd = env["CACHE_DIRECTORY"]?.split(separator: ":").first, !systemd.isEmpty {
+            base = URL(fileURLWithPath: String(systemd))
         } else if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty {
             base = URL(fileURLWithPath: xdg).appendingPathComponent("kiln")
         } else {
