@@ -6,11 +6,12 @@ import Synchronization
 
 /// The frame loop: source → preprocess → infer → postprocess → sinks and statistics.
 ///
-/// Dedicated threads form a pipeline, so frame N+1 is captured and preprocessed while N is
+/// Dedicated threads form a pipeline, so frame N+2 is captured while N+1 is preprocessed, N is
 /// inferred and N−1 postprocessed:
-/// 1. one **capture** thread per stream: `source.next()`, then preprocessing (GPU or CPU) into the
-///    input tensor of the engine currently in the slot, handed to the `StreamMux` (a file source
-///    waits when its queue is full; a live source evicts its oldest frame, dropped `queue_full`);
+/// 1. one **capture** thread per stream: `source.next()` into a small queue (a file source waits
+///    when it is full, a live source evicts its oldest frame, counted as dropped `queue_full`);
+///    then one **preprocess** thread per stream: CPU preprocessing into the input tensor of the
+///    engine currently in the slot, handed to the `StreamMux`;
 /// 2. one **inference** thread: takes up to one frame per stream (several when the engine's batch
 ///    axis is dynamic, stacked into one call), reads the engine from the `EngineSlot` once per
 ///    call (a rollout's swap lands between two calls), runs it;
@@ -167,7 +168,9 @@ public final class FrameLoop: Sendable {
                     return
                 }
                 for (index, source) in sources.enumerated() {
-                    spawn("kiln-capture-\(index)") { self.capture(source, stream: index, into: mux) }
+                    let captured = BoundedQueue<Captured>(capacity: configuration.queueDepth)
+                    spawn("kiln-capture-\(index)") { self.capture(source, into: captured) }
+                    spawn("kiln-prep-\(index)") { self.preprocess(from: captured, stream: index, into: mux) }
                 }
                 spawn("kiln-infer") { self.infer(from: mux, to: post) }
                 spawn("kiln-post") {
@@ -184,15 +187,16 @@ public final class FrameLoop: Sendable {
         return statistics.summary()
     }
 
-    // MARK: 1. Capture and preprocess (one thread per stream)
+    // MARK: 1. Capture (one thread per stream)
 
-    /// Captures a frame and preprocesses it on the same thread, while it is still hot in cache
-    /// (on a 16-core Xeon, handing 1080p frames to a separate preprocess thread made the loop
-    /// slower, not faster). Live sources keep their latest frame themselves and count what they
-    /// drop; a full queue evicts the oldest preprocessed frame (`queue_full`).
-    private func capture(_ source: any FrameSource, stream: Int, into mux: StreamMux<InFlight>) {
-        defer { mux.finish(stream: stream) }
-        var preprocessor: (any FramePreprocessor)?
+    /// A captured frame waiting for preprocessing.
+    private struct Captured: Sendable {
+        var frame: Frame
+        var captureStart: Double
+    }
+
+    private func capture(_ source: any FrameSource, into queue: BoundedQueue<Captured>) {
+        defer { queue.close() }
         var reportedDrops: [String: Int] = [:]
         while !stopping.load(ordering: .acquiring) {
             if let limit = configuration.maxFrames {
@@ -208,23 +212,37 @@ public final class FrameLoop: Sendable {
                 firstError.withLock { if $0 == nil { $0 = error } }
                 break
             }
+            let item = Captured(frame: frame, captureStart: captureStart)
+            if source.isLive {
+                if queue.pushDroppingOldest(item) != nil { drop(frame.stream, "queue_full", 1) }
+            } else {
+                queue.push(item)
+            }
+            for (reason, total) in source.droppedFrames where total > reportedDrops[reason, default: 0] {
+                drop(frame.stream, reason, total - reportedDrops[reason, default: 0])
+                reportedDrops[reason] = total
+            }
+        }
+    }
+
+    // MARK: 1b. Preprocess (one thread per stream)
+
+    private func preprocess(from queue: BoundedQueue<Captured>, stream: Int, into mux: StreamMux<InFlight>) {
+        defer { mux.finish(stream: stream) }
+        var preprocessor: (any FramePreprocessor)?
+        while let captured = queue.pop() {
+            let frame = captured.frame
             let spec = slot.current.engine.preprocess
             if preprocessor?.spec != spec { preprocessor = configuration.makePreprocessor(spec) }
             let t0 = MonotonicClock.now
             do {
                 let (tensor, geometry) = try preprocessor!.tensor(for: frame)
                 let item = InFlight(frame: frame, tensor: tensor, geometry: geometry, spec: spec,
-                                    captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
-                if mux.push(item, stream: stream, live: source.isLive) != nil {
-                    drop(frame.stream, "queue_full", 1)
-                }
+                                    captureStart: captured.captureStart, preprocessSeconds: MonotonicClock.now - t0)
+                _ = mux.push(item, stream: stream, live: false)
             } catch {
                 Log.error("stream \(frame.stream) frame \(frame.index): \(error)")
                 drop(frame.stream, "preprocess_error", 1)
-            }
-            for (reason, total) in source.droppedFrames where total > reportedDrops[reason, default: 0] {
-                drop(frame.stream, reason, total - reportedDrops[reason, default: 0])
-                reportedDrops[reason] = total
             }
         }
     }
