@@ -157,25 +157,26 @@ public final class FrameLoop: Sendable {
         let post = BoundedQueue<Completed>(capacity: 2)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                if !configuration.pipelined {
+                /// Called once by the last thread to finish: resumes `run()` with the first error, if any.
+                let finished: @Sendable () -> Void = {
+                    if let error = self.firstError.withLock({ $0 }) { done.resume(throwing: error) } else { done.resume() }
+                }
+                if configuration.pipelined {
+                    for (index, source) in sources.enumerated() {
+                        let captured = BoundedQueue<Captured>(capacity: configuration.queueDepth)
+                        spawn("kiln-capture-\(index)") { self.capture(source, into: captured) }
+                        spawn("kiln-prep-\(index)") { self.preprocess(from: captured, stream: index, into: mux) }
+                    }
+                    spawn("kiln-infer") { self.infer(from: mux, to: post) }
+                    spawn("kiln-post") {
+                        self.postprocess(from: post)
+                        finished()
+                    }
+                } else {
                     spawn("kiln-serial") {
                         self.serial()
-                        if let error = self.firstError.withLock({ $0 }) { done.resume(throwing: error) } else { done.resume() }
+                        finished()
                     }
-                    if let duration = configuration.duration {
-                        DispatchQueue.global().asyncAfter(deadline: .now() + duration) { self.stop() }
-                    }
-                    return
-                }
-                for (index, source) in sources.enumerated() {
-                    let captured = BoundedQueue<Captured>(capacity: configuration.queueDepth)
-                    spawn("kiln-capture-\(index)") { self.capture(source, into: captured) }
-                    spawn("kiln-prep-\(index)") { self.preprocess(from: captured, stream: index, into: mux) }
-                }
-                spawn("kiln-infer") { self.infer(from: mux, to: post) }
-                spawn("kiln-post") {
-                    self.postprocess(from: post)
-                    if let error = self.firstError.withLock({ $0 }) { done.resume(throwing: error) } else { done.resume() }
                 }
                 if let duration = configuration.duration {
                     DispatchQueue.global().asyncAfter(deadline: .now() + duration) { self.stop() }
