@@ -22,8 +22,11 @@ let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
 /// reports itself unavailable on x86 CPUs without them); other architectures use their baseline.
 #if arch(x86_64)
 let referenceISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), .define("KILN_X86_AVX2")]
+/// The AVX-512 GEMM tile's module alone is compiled for AVX-512; it runs only where the CPU has it.
+let avx512ISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 #else
 let referenceISA: [SwiftSetting] = []
+let avx512ISA: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -39,9 +42,10 @@ let package = Package(
         .target(name: "KilnONNX", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "CKilnTensorRT", cxxSettings: bridgeFlags, linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "KilnCUDA", dependencies: ["KilnCore"]),
+        .target(name: "KilnKernelsAVX512", swiftSettings: optimised + avx512ISA),
         .target(
             name: "KilnInference",
-            dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "CKilnTensorRT"],
+            dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "CKilnTensorRT", "KilnKernelsAVX512"],
             swiftSettings: optimised + referenceISA),
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
         .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),

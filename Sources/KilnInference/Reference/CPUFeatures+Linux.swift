@@ -29,6 +29,16 @@ enum CPUFeatures {
         #endif
     }()
 
+    /// Whether this CPU has AVX-512F (and the OS saves its registers, which /proc/cpuinfo's
+    /// `avx512f` flag implies on Linux): the GEMM then uses its 32-wide AVX-512 tile.
+    static let hasAVX512: Bool = {
+        #if arch(x86_64)
+            return cpuinfoFlags(key: "flags").contains("avx512f")
+        #else
+            return false
+        #endif
+    }()
+
     /// The space-separated feature words of the first `key:` line of /proc/cpuinfo.
     static func cpuinfoFlags(key: String) -> Set<String> {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return [] }

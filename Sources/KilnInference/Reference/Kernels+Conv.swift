@@ -107,199 +107,259 @@ extension ReferenceKernels {
                 for plane in range {
                     let c = plane % plan.inC
                     depthwisePlane(xp.p + plane * hw, h: h, w: w, wp.p + c * plan.kh * plan.kw, bias: bp?.p[c] ?? 0,
-                                   plan: plan, op.p + plane * ohw, oh: oh, ow: ow, scratch: scratch)
-                    activation.apply(op.p + plane * ohw, ohw)
+                                   plan: plan, activation: activation, op.p + plane * ohw, oh: oh, ow: ow, scratch: scratch)
                 }
             }
             return
         }
         let cg = plan.inC / plan.group, mg = plan.mPerGroup, k = plan.kPerGroup
         for b in 0..<n {
+            if !plan.pointwise {
+                convPhased(x + b * plan.inC * hw, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: weights, bias: bias,
+                           activation: activation, out: out + b * plan.outC * ohw, threads: threads)
+                continue
+            }
             for g in 0..<plan.group {
                 let xg = x + (b * plan.inC + g * cg) * hw
                 let cOut = out + (b * plan.outC + g * mg) * ohw
                 let bg = bias.map { $0 + g * mg }
                 let packedA = weights + g * plan.packedGroupSize
-                if plan.pointwise {
-                    GEMM.run(m: mg, n: ohw, k: k, packedA: packedA, c: cOut, ldc: ohw, bias: bg, activation: activation,
-                             threads: threads) { n0, panel in
-                        GEMM.packBPanel(xg, k: k, n: ohw, ldb: hw, n0: n0, into: panel)
-                    }
-                } else {
-                    GEMM.run(m: mg, n: ohw, k: k, packedA: packedA, c: cOut, ldc: ohw, bias: bg, activation: activation,
-                             threads: threads) { n0, panel in
-                        im2colPanel(xg, c: cg, h: h, w: w, plan: plan, ow: ow, ohw: ohw, n0: n0, into: panel)
-                    }
+                GEMM.run(m: mg, n: ohw, k: k, packedA: packedA, c: cOut, ldc: ohw, bias: bg, activation: activation,
+                         threads: threads) { n0, panel, width in
+                    GEMM.packBPanel(xg, k: k, n: ohw, ldb: hw, n0: n0, nr: width, into: panel)
                 }
             }
         }
     }
 
-    /// Writes the im2col rows of output positions `n0..<n0+16` straight into a GEMM B panel.
-    @inline(__always)
-    static func im2colPanel(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, plan: Conv2DPlan, ow: Int, ohw: Int, n0: Int,
-                            into panel: UnsafeMutablePointer<Float>) {
-        let nr = GEMM.nr
-        var iy0 = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var ix0 = iy0
-        let cols = min(nr, ohw - n0)
-        withUnsafeMutableBytes(of: &iy0) { ry in
-            withUnsafeMutableBytes(of: &ix0) { rx in
-                let py = ry.baseAddress!.assumingMemoryBound(to: Int.self)
-                let px = rx.baseAddress!.assumingMemoryBound(to: Int.self)
-                for j in 0..<nr {
-                    if j < cols {
-                        let p = n0 + j
-                        py[j] = (p / ow) * plan.sh - plan.padT
-                        px[j] = (p % ow) * plan.sw - plan.padL
+    /// A k×k (or strided) convolution of one image as GEMMs over stride-phase planes.
+    ///
+    /// The zero-padded input is split into `sh`×`sw` phase planes (rows `a, a+sh, …`, columns
+    /// `b, b+sw, …`), each `hq`×`wq`. Every tap then reads a phase plane at a fixed offset, so the
+    /// output — computed on a "wide" grid of `oh`×`wq` positions — has contiguous B rows for every
+    /// tap: packing a B panel is one 16-float copy per row, with no bounds checks. The `wq - ow`
+    /// extra columns per row are computed and dropped.
+    static func convPhased(_ x: UnsafePointer<Float>, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int,
+                           weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
+                           out: UnsafeMutablePointer<Float>, threads: Int) {
+        let sh = plan.sh, sw = plan.sw
+        let hq = oh - 1 + (plan.kh - 1) * plan.dh / sh + 1
+        let wq = ow - 1 + (plan.kw - 1) * plan.dw / sw + 1
+        let phasePlane = hq * wq
+        let channelFloats = sh * sw * phasePlane
+        // Slack past the last plane: the last B panel may read up to its width (≤ 32) + kw columns beyond.
+        let total = plan.inC * channelFloats + wq + 64
+        let phases = UnsafeMutablePointer<Float>.allocate(capacity: total)
+        defer { phases.deallocate() }
+        (phases + plan.inC * channelFloats).initialize(repeating: 0, count: total - plan.inC * channelFloats)
+        let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), pp = SendablePointer(phases)
+        parallelFor(plan.inC * sh * sw, threads: threads, minChunk: 4) { range in
+            for idx in range {
+                let c = idx / (sh * sw), a = idx / sw % sh, bq = idx % sw
+                let src = xp.p + c * h * w
+                let dst = pp.p + idx * phasePlane
+                for r in 0..<hq {
+                    let row = dst + r * wq
+                    let iy = r * sh + a - plan.padT
+                    if iy < 0 || iy >= h {
+                        row.initialize(repeating: 0, count: wq)
+                        continue
+                    }
+                    let line = src + iy * w
+                    // Columns q with 0 <= q*sw + bq - padL < w.
+                    let first = min(wq, max(0, (plan.padL - bq + sw - 1) / sw))
+                    let end = min(wq, max(first, (w + plan.padL - bq + sw - 1) / sw))
+                    if first > 0 { row.initialize(repeating: 0, count: first) }
+                    if sw == 1 {
+                        (row + first).update(from: line + (first + bq - plan.padL), count: end - first)
                     } else {
-                        py[j] = -1_000_000
-                        px[j] = -1_000_000
+                        for q in first..<end { row[q] = line[q * sw + bq - plan.padL] }
+                    }
+                    if end < wq { (row + end).initialize(repeating: 0, count: wq - end) }
+                }
+            }
+        }
+        let cg = plan.inC / plan.group, mg = plan.mPerGroup, k = plan.kPerGroup
+        let wide = oh * wq
+        let direct = wq == ow
+        let target = direct ? out : UnsafeMutablePointer<Float>.allocate(capacity: plan.outC * wide)
+        defer { if !direct { target.deallocate() } }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: k) { offsets in
+            for g in 0..<plan.group {
+                for cl in 0..<cg {
+                    let c = g * cg + cl
+                    for ky in 0..<plan.kh {
+                        let ty = ky * plan.dh
+                        for kx in 0..<plan.kw {
+                            let tx = kx * plan.dw
+                            offsets[(cl * plan.kh + ky) * plan.kw + kx] =
+                                ((c * sh + ty % sh) * sw + tx % sw) * phasePlane + ty / sh * wq + tx / sw
+                        }
                     }
                 }
-                // Fast path: the whole panel lies in one output row, so each tap reads one input row
-                // at a fixed stride; fully in-bounds taps need no per-element checks.
-                let sameRow = cols == nr && py[0] == py[nr - 1]
-                let sw = plan.sw
-                var kk = 0
-                for ch in 0..<c {
-                    let plane = x + ch * h * w
-                    for ky in 0..<plan.kh {
-                        for kx in 0..<plan.kw {
-                            let dst = panel + kk * nr
-                            kk += 1
-                            let dy = ky * plan.dh, dx = kx * plan.dw
-                            if sameRow {
-                                let iy = py[0] + dy
-                                let ixs = px[0] + dx
-                                if iy >= 0 && iy < h && ixs >= 0 && ixs + (nr - 1) * sw < w {
-                                    let src = plane + iy * w + ixs
-                                    if sw == 1 {
-                                        dst.update(from: src, count: nr)
-                                    } else {
-                                        for j in 0..<nr { dst[j] = src[j &* sw] }
-                                    }
-                                    continue
-                                }
-                                if iy < 0 || iy >= h {
-                                    dst.initialize(repeating: 0, count: nr)
-                                    continue
-                                }
-                            }
-                            for j in 0..<nr {
-                                let iy = py[j] + dy, ix = px[j] + dx
-                                dst[j] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? plane[iy * w + ix] : 0
-                            }
+                let base = UnsafePointer(phases)
+                let offs = UnsafePointer(offsets.baseAddress!)
+                GEMM.run(m: mg, n: wide, k: k, packedA: weights + g * plan.packedGroupSize, c: target + g * mg * wide, ldc: wide,
+                         bias: bias.map { $0 + g * mg }, activation: activation, threads: threads) { n0, panel, width in
+                    let src = UnsafeRawPointer(base + n0)
+                    let dst = UnsafeMutableRawPointer(panel)
+                    if width == 32 {
+                        for kk in 0..<k {
+                            let at = offs[kk] &* 4
+                            dst.storeBytes(of: src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self), toByteOffset: kk &* 128, as: SIMD16<Float>.self)
+                            dst.storeBytes(of: src.loadUnaligned(fromByteOffset: at &+ 64, as: SIMD16<Float>.self), toByteOffset: kk &* 128 &+ 64, as: SIMD16<Float>.self)
+                        }
+                    } else {
+                        for kk in 0..<k {
+                            let v = src.loadUnaligned(fromByteOffset: offs[kk] &* 4, as: SIMD16<Float>.self)
+                            dst.storeBytes(of: v, toByteOffset: kk &* 64, as: SIMD16<Float>.self)
                         }
                     }
                 }
             }
         }
+        if !direct {
+            for row in 0..<plan.outC * oh {
+                (out + row * ow).update(from: target + row * wq, count: ow)
+            }
+        }
     }
 
-    /// Scratch floats one depthwise worker needs: the zero-padded plane, its even/odd column
-    /// split (stride 2) and one output row.
+    /// Scratch floats one depthwise worker needs: the zero-padded plane and one output chunk row.
     static func depthwiseScratchSize(plan: Conv2DPlan, oh: Int, ow: Int) -> Int {
         let g = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
-        return g.rows * g.cols * 2 + g.owPadded
+        return g.rows * g.cols + g.owPadded
     }
 
-    /// Rows and columns of the padded plane, and the output row width rounded up to 8.
+    /// Rows and columns of the padded plane (wide enough for every vector load of every output
+    /// chunk, stride-2 loads being 16 wide), and the output row width rounded up to 8.
     static func depthwiseGeometry(plan: Conv2DPlan, oh: Int, ow: Int) -> (rows: Int, cols: Int, owPadded: Int) {
         let rows = (oh - 1) * plan.sh + (plan.kh - 1) * plan.dh + 1
         let owPadded = (ow + 7) / 8 * 8
-        let cols = (owPadded - 1) * plan.sw + (plan.kw - 1) * plan.dw + 2
-        return (rows, cols, owPadded)
+        let cols = (owPadded - 1) * plan.sw + (plan.kw - 1) * plan.dw + 1 + (plan.sw == 2 ? 1 : 0)
+        return (rows, max(cols, plan.padL + 1), owPadded)
     }
 
-    /// One channel of a depthwise convolution. The plane is copied into a zero-padded scratch (and,
-    /// for stride 2, split into even and odd columns) so every tap of every output row is a
-    /// contiguous, in-bounds vector load; rows accumulate 8 outputs per FMA.
+    /// One channel of a depthwise convolution, bias and activation included.
+    ///
+    /// The plane is copied once into a zero-padded scratch so every tap of every output row is an
+    /// in-bounds vector load (stride 2 loads 16 columns and keeps the even ones). Output rows are
+    /// computed 32 columns at a time with independent accumulators; 3×3 and 5×5 windows are
+    /// unrolled with their weights held in registers.
     @inline(__always)
     static func depthwisePlane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ k: UnsafePointer<Float>, bias: Float,
-                               plan: Conv2DPlan, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
+                               plan: Conv2DPlan, activation: Activation, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
                                scratch: UnsafeMutablePointer<Float>) {
         let (rows, cols, owPadded) = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
         let padded = scratch
-        padded.initialize(repeating: 0, count: rows * cols)
         for r in 0..<rows {
+            let dst = padded + r * cols
             let iy = r - plan.padT
-            if iy < 0 || iy >= h { continue }
-            let c0 = max(0, plan.padL), ix0 = max(0, -plan.padL)
-            let n = min(w - ix0, cols - c0)
-            if n > 0 { (padded + r * cols + c0).update(from: x + iy * w + ix0, count: n) }
-        }
-        let sw = plan.sw
-        let split = sw == 2
-        let half = (cols + 1) / 2
-        let even = scratch + rows * cols, odd = even + rows * half
-        if split {
-            for r in 0..<rows {
-                let src = padded + r * cols
-                for c in 0..<half {
-                    even[r * half + c] = src[2 * c]
-                    odd[r * half + c] = 2 * c + 1 < cols ? src[2 * c + 1] : 0
-                }
+            if iy < 0 || iy >= h {
+                dst.initialize(repeating: 0, count: cols)
+                continue
             }
+            // Columns: padL zeros, the input row (clipped to the scratch), zeros to the end.
+            let lead = min(max(0, plan.padL), cols), skip = max(0, -plan.padL)
+            let n = max(0, min(w - skip, cols - lead))
+            if lead > 0 { dst.initialize(repeating: 0, count: lead) }
+            if n > 0 { (dst + lead).update(from: x + iy * w + skip, count: n) }
+            if lead + n < cols { (dst + lead + n).initialize(repeating: 0, count: cols - lead - n) }
         }
-        let rowBuf = scratch + rows * cols * 2
-        let kw = plan.kw, kh = plan.kh, dw = plan.dw
-        if sw == 1 || split {
-            // Per tap: its source plane and column offset (fixed for the whole plane), and its
-            // weight broadcast once; each output row then only adds its row offset.
-            let rowStride = split ? half : cols
-            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: kh * kw) { taps in
-                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: kh * kw) { weights in
-                    for ky in 0..<kh {
-                        for kx in 0..<kw {
-                            let col = kx * dw
-                            let rowOff = ky * plan.dh * rowStride
-                            if split {
-                                taps[ky * kw + kx] = UnsafePointer((col % 2 == 0 ? even : odd) + rowOff + col / 2)
-                            } else {
-                                taps[ky * kw + kx] = UnsafePointer(padded + rowOff + col)
-                            }
-                            weights[ky * kw + kx] = SIMD8<Float>(repeating: k[ky * kw + kx])
-                        }
-                    }
-                    let nTaps = kh * kw
-                    let biasV = SIMD8<Float>(repeating: bias)
-                    for oy in 0..<oh {
-                        let offset = oy * plan.sh * rowStride
-                        let out = UnsafeMutableRawPointer(rowBuf)
-                        var ox = 0
-                        while ox < owPadded {
-                            var a0 = biasV, a1 = SIMD8<Float>()
-                            var t = 0
-                            while t &+ 1 < nTaps {
-                                a0.addProduct(weights[t], UnsafeRawPointer(taps[t] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
-                                a1.addProduct(weights[t &+ 1], UnsafeRawPointer(taps[t &+ 1] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
-                                t &+= 2
-                            }
-                            if t < nTaps {
-                                a0.addProduct(weights[t], UnsafeRawPointer(taps[t] + (offset &+ ox)).loadUnaligned(as: SIMD8<Float>.self))
-                            }
-                            out.storeBytes(of: a0 + a1, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
-                            ox &+= 8
-                        }
-                        (y + oy * ow).update(from: rowBuf, count: ow)
-                    }
-                }
+        let rowBuf = scratch + rows * cols
+        if plan.sw == 1 || plan.sw == 2 {
+            if plan.sw == 1 {
+                depthwiseRows(Stride1Columns.self, padded, cols: cols, k, bias, plan, activation, y, oh, ow, owPadded, rowBuf)
+            } else {
+                depthwiseRows(Stride2Columns.self, padded, cols: cols, k, bias, plan, activation, y, oh, ow, owPadded, rowBuf)
             }
             return
         }
+        let kw = plan.kw, kh = plan.kh, dw = plan.dw, sw = plan.sw
         for oy in 0..<oh {
             rowBuf.initialize(repeating: bias, count: owPadded)
             for ky in 0..<kh {
-                let r = oy * plan.sh + ky * plan.dh
-                let src = padded + r * cols
+                let src = padded + (oy * plan.sh + ky * plan.dh) * cols
                 for ox in 0..<ow {
                     var acc: Float = 0
                     for kx in 0..<kw { acc += k[ky * kw + kx] * src[ox * sw + kx * dw] }
                     rowBuf[ox] += acc
                 }
             }
+            activation.apply(rowBuf, ow)
             (y + oy * ow).update(from: rowBuf, count: ow)
+        }
+    }
+
+    /// The vector body of `depthwisePlane`, specialised for stride 1 or 2 through `L`.
+    @inline(never)
+    static func depthwiseRows<L: DepthwiseColumns>(_ columns: L.Type, _ padded: UnsafeMutablePointer<Float>, cols: Int,
+                                                    _ k: UnsafePointer<Float>, _ bias: Float, _ plan: Conv2DPlan,
+                                                    _ activation: Activation, _ y: UnsafeMutablePointer<Float>, _ oh: Int,
+                                                    _ ow: Int, _ owPadded: Int, _ rowBuf: UnsafeMutablePointer<Float>) {
+        let kh = plan.kh, kw = plan.kw
+        let nTaps = kh * kw
+        let sw = L.stride
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: nTaps) { wv in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: nTaps) { offsets in
+                for ky in 0..<kh {
+                    for kx in 0..<kw {
+                        wv[ky * kw + kx] = SIMD8<Float>(repeating: k[ky * kw + kx])
+                        offsets[ky * kw + kx] = (ky * plan.dh * cols + kx * plan.dw) * 4
+                    }
+                }
+                let w = UnsafePointer(wv.baseAddress!), offs = UnsafePointer(offsets.baseAddress!)
+                let biasV = SIMD8<Float>(repeating: bias)
+                let step = 32 &* sw
+                for oy in 0..<oh {
+                    let rowBase = UnsafeRawPointer(padded + oy * plan.sh * cols)
+                    let out = y + oy * ow
+                    let outRaw = UnsafeMutableRawPointer(out)
+                    var ox = 0
+                    // Four chunks of 8 outputs at a time: four independent FMA chains per tap.
+                    while ox &+ 32 <= ow {
+                        var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
+                        let base = rowBase + ox &* sw &* 4
+                        var t = 0
+                        while t < nTaps {
+                            let p = base + offs[t]
+                            let wt = w[t]
+                            a0.addProduct(wt, L.load(p))
+                            a1.addProduct(wt, L.load(p + step))
+                            a2.addProduct(wt, L.load(p + 2 &* step))
+                            a3.addProduct(wt, L.load(p + 3 &* step))
+                            t &+= 1
+                        }
+                        outRaw.storeBytes(of: a0, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
+                        outRaw.storeBytes(of: a1, toByteOffset: (ox &+ 8) &* 4, as: SIMD8<Float>.self)
+                        outRaw.storeBytes(of: a2, toByteOffset: (ox &+ 16) &* 4, as: SIMD8<Float>.self)
+                        outRaw.storeBytes(of: a3, toByteOffset: (ox &+ 24) &* 4, as: SIMD8<Float>.self)
+                        ox &+= 32
+                    }
+                    // Then single chunks with two chains (even and odd taps); a last partial chunk
+                    // goes through the row buffer.
+                    while ox < owPadded {
+                        var a0 = biasV, a1 = SIMD8<Float>()
+                        let base = rowBase + ox &* sw &* 4
+                        var t = 0
+                        while t &+ 1 < nTaps {
+                            a0.addProduct(w[t], L.load(base + offs[t]))
+                            a1.addProduct(w[t &+ 1], L.load(base + offs[t &+ 1]))
+                            t &+= 2
+                        }
+                        if t < nTaps { a0.addProduct(w[t], L.load(base + offs[t])) }
+                        let v = a0 + a1
+                        if ox &+ 8 <= ow {
+                            outRaw.storeBytes(of: v, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
+                        } else {
+                            UnsafeMutableRawPointer(rowBuf).storeBytes(of: v, as: SIMD8<Float>.self)
+                            (out + ox).update(from: rowBuf, count: ow &- ox)
+                        }
+                        ox &+= 8
+                    }
+                    activation.apply(out, ow)
+                }
+            }
         }
     }
 
@@ -505,4 +565,24 @@ extension ReferenceKernels {
         }
         return s
     }
+}
+
+/// How a depthwise row reads 8 consecutive outputs' inputs for one tap: stride 1 or stride 2.
+protocol DepthwiseColumns {
+    /// The horizontal stride.
+    static var stride: Int { get }
+    /// The 8 input values of 8 consecutive outputs, starting at `p`.
+    static func load(_ p: UnsafeRawPointer) -> SIMD8<Float>
+}
+
+/// Stride 1: 8 consecutive floats.
+enum Stride1Columns: DepthwiseColumns {
+    static var stride: Int { 1 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD8<Float> { p.loadUnaligned(as: SIMD8<Float>.self) }
+}
+
+/// Stride 2: the even floats of 16.
+enum Stride2Columns: DepthwiseColumns {
+    static var stride: Int { 2 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD8<Float> { p.loadUnaligned(as: SIMD16<Float>.self).evenHalf }
 }

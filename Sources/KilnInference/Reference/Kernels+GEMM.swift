@@ -1,11 +1,30 @@
-/// A cache-friendly single-precision GEMM: packed 6×16 register tiles, SIMD8 micro-kernel.
+import Foundation
+#if arch(x86_64)
+    import KilnKernelsAVX512
+#endif
+
+/// A cache-friendly single-precision GEMM: packed 6-row register tiles, 16 columns wide with
+/// AVX2 (SIMD8 micro-kernel) or 32 wide with AVX-512 (`GEMMTileAVX512`), chosen at run time.
 ///
-/// A (M×K) is packed into row panels of `mr` (weights are packed once at build time); B (K×N)
-/// is packed into column panels of `nr` by the caller's `packB` closure (im2col writes straight
-/// into that layout). C is M×N row-major with leading dimension `ldc`.
+/// A (M×K) is packed into row panels of `mr` (weights are packed once at build time, the same
+/// for both tile widths); B (K×N) is packed into column panels of `panelWidth` by the caller's
+/// `packB` closure. C is M×N row-major with leading dimension `ldc`. Both tiles sum each output's
+/// products in the same order, so the choice never changes a result.
 enum GEMM {
     static let mr = 6
     static let nr = 16
+
+    /// Whether the AVX-512 tile runs: the CPU has AVX-512F and `KILN_REFERENCE_AVX512` is not `0`.
+    static let useAVX512: Bool = {
+        #if arch(x86_64)
+            return CPUFeatures.hasAVX512 && ProcessInfo.processInfo.environment["KILN_REFERENCE_AVX512"] != "0"
+        #else
+            return false
+        #endif
+    }()
+
+    /// Columns of a packed B panel: 32 with the AVX-512 tile, else 16.
+    static var panelWidth: Int { useAVX512 ? 32 : nr }
 
     /// Floats the packed form of an M×K matrix takes.
     static func packedASize(m: Int, k: Int) -> Int { (m + mr - 1) / mr * mr * k }
@@ -24,13 +43,20 @@ enum GEMM {
         }
     }
 
-    /// Packs columns `n0..<n0+nr` of row-major B (K×N, row stride `ldb`, column stride `sn`) into one panel.
+    /// Packs columns `n0..<n0+nr` of row-major B (K×N, row stride `ldb`, column stride `sn`) into one panel `nr` wide.
     @inline(__always)
-    static func packBPanel(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, sn: Int = 1, n0: Int, into out: UnsafeMutablePointer<Float>) {
+    static func packBPanel(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, sn: Int = 1, n0: Int, nr: Int,
+                           into out: UnsafeMutablePointer<Float>) {
         let cols = min(nr, n - n0)
         if cols == nr && sn == 1 {
+            // Whole rows of 16 floats as vector copies (a memmove call per row costs more than the copy).
+            let src = UnsafeRawPointer(b + n0), dst = UnsafeMutableRawPointer(out)
+            let halves = nr / 16
             for kk in 0..<k {
-                (out + kk * nr).update(from: b + kk * ldb + n0, count: nr)
+                for h in 0..<halves {
+                    let v = src.loadUnaligned(fromByteOffset: (kk &* ldb &+ h &* 16) &* 4, as: SIMD16<Float>.self)
+                    dst.storeBytes(of: v, toByteOffset: (kk &* nr &+ h &* 16) &* 4, as: SIMD16<Float>.self)
+                }
             }
         } else {
             for kk in 0..<k {
@@ -77,7 +103,15 @@ enum GEMM {
             raw.storeBytes(of: v1, toByteOffset: 32, as: SIMD8<Float>.self)
         }
         // Accumulate: fold what C already holds into the registers first, so the epilogue sees the total.
-        if accumulate {
+        if accumulate && rows == mr && cols == nr {
+            // A full tile adds what C holds straight from C.
+            @inline(__always) func ld(_ r: Int, _ h: Int) -> SIMD8<Float> {
+                UnsafeRawPointer(c + r &* ldc).loadUnaligned(fromByteOffset: h &* 32, as: SIMD8<Float>.self)
+            }
+            c00 += ld(0, 0); c01 += ld(0, 1); c10 += ld(1, 0); c11 += ld(1, 1)
+            c20 += ld(2, 0); c21 += ld(2, 1); c30 += ld(3, 0); c31 += ld(3, 1)
+            c40 += ld(4, 0); c41 += ld(4, 1); c50 += ld(5, 0); c51 += ld(5, 1)
+        } else if accumulate {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr) { t in
                 let tp = t.baseAddress!
                 if cols < nr || rows < mr { tp.initialize(repeating: 0, count: mr * nr) }
@@ -128,37 +162,44 @@ enum GEMM {
         return vectorActivation
     }
 
-    /// C (M×N) = packedA · B, with B packed panel by panel through `packB(n0, panel)`.
+    /// C (M×N) = packedA · B, with B packed panel by panel through `packB(n0, panel, width)`.
     ///
     /// After each tile the rows get `bias[row]` added and `activation` applied. Threads split the
     /// column panels.
     static func run(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                     bias: UnsafePointer<Float>?, activation: Activation, accumulate: Bool = false, threads: Int,
-                    directB: (UnsafePointer<Float>, Int)? = nil,
-                    packB: (Int, UnsafeMutablePointer<Float>) -> Void) {
-        let direct = directB.map { (SendablePointer(UnsafeMutablePointer(mutating: $0.0)), $0.1) }
+                    packB: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let wide = useAVX512
+        let nr = wide ? 32 : GEMM.nr
         let nPanels = (n + nr - 1) / nr
         let mPanels = (m + mr - 1) / mr
         let cp = SendablePointer(c)
         let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
         let work = m * k * n
         let useThreads = work < 32768 ? 1 : threads
-        // K is split into blocks so the active slice of the B panel stays in L1 while A streams by.
-        let kc = 256
+        // K is split into blocks so the active 16 KB slice of the B panel stays in L1 while A streams by.
+        let kc = 4096 / nr
+        #if arch(x86_64)
+            // The AVX-512 tile applies piecewise-linear activations in registers; others run after it.
+            typealias T = GEMMTileAVX512
+            let tileActivation: (code: Int, alpha: Float, beta: Float)? =
+                switch activation {
+                case .none: (T.noActivation, 0, 0)
+                case .relu: (T.relu, 0, 0)
+                case .leakyRelu(let a): (T.leakyRelu, a, 0)
+                case .clip(let lo, let hi): (T.clip, lo, hi)
+                case .hardSigmoid(let a, let b): (T.hardSigmoid, a, b)
+                case .hardSwish: (T.hardSwish, 0, 0)
+                case .sigmoid, .swish: nil
+                }
+        #endif
         parallelFor(nPanels, threads: useThreads) { range in
             let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * nr)
             defer { panel.deallocate() }
             for np in range {
                 let n0 = np * nr
                 let cols = min(nr, n - n0)
-                // Full panels of a dense B (1×1 convolutions) are read in place; others are packed.
-                var bBase = UnsafePointer(panel), ldb = nr
-                if let direct, cols == nr {
-                    bBase = UnsafePointer(direct.0.p + n0)
-                    ldb = direct.1
-                } else {
-                    packB(n0, panel)
-                }
+                packB(n0, panel, nr)
                 var k0 = 0
                 while k0 < k {
                     let kb = min(kc, k - k0)
@@ -167,9 +208,25 @@ enum GEMM {
                         let m0 = mp * mr
                         let rows = min(mr, m - m0)
                         let cTile = cp.p + m0 * ldc + n0
-                        let done = kernel(packedA + mp * mr * k + k0 * mr, bBase + k0 * ldb, k: kb, ldb: ldb, cTile, ldc: ldc,
+                        let tileBias = last ? biasP.map { UnsafePointer($0.p + m0) } : nil
+                        var done = true
+                        #if arch(x86_64)
+                            if wide {
+                                GEMMTileAVX512.tile(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, ldb: nr, cTile, ldc: ldc,
+                                                    rows: rows, cols: cols, accumulate: accumulate || k0 > 0, bias: tileBias,
+                                                    activation: last ? (tileActivation?.code ?? T.noActivation) : T.noActivation,
+                                                    alpha: tileActivation?.alpha ?? 0, beta: tileActivation?.beta ?? 0)
+                                done = tileActivation != nil
+                            } else {
+                                done = kernel(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, ldb: nr, cTile, ldc: ldc,
+                                              rows: rows, cols: cols, accumulate: accumulate || k0 > 0,
+                                              bias: tileBias, activation: activation, final: last)
+                            }
+                        #else
+                            done = kernel(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, ldb: nr, cTile, ldc: ldc,
                                           rows: rows, cols: cols, accumulate: accumulate || k0 > 0,
-                                          bias: biasP.map { UnsafePointer($0.p + m0) }, activation: activation, final: last)
+                                          bias: tileBias, activation: activation, final: last)
+                        #endif
                         if last && !done {
                             for r in 0..<rows { activation.apply(cTile + r * ldc, cols) }
                         }
@@ -191,8 +248,8 @@ enum GEMM {
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedASize(m: m, k: k))
         defer { packed.deallocate() }
         packA(a, m: m, k: k, lda: lda, sk: sak, into: packed)
-        run(m: m, n: n, k: k, packedA: packed, c: c, ldc: n, bias: nil, activation: .none, threads: threads) { n0, panel in
-            packBPanel(b, k: k, n: n, ldb: ldb, sn: sbn, n0: n0, into: panel)
+        run(m: m, n: n, k: k, packedA: packed, c: c, ldc: n, bias: nil, activation: .none, threads: threads) { n0, panel, width in
+            packBPanel(b, k: k, n: n, ldb: ldb, sn: sbn, n0: n0, nr: width, into: panel)
         }
     }
 }
