@@ -13,32 +13,17 @@
         /// Columns of a tile, the width of a packed B panel for this kernel.
         public static let columns = 32
 
-        /// Activation codes the tile applies in registers (the piecewise-linear ones), with their
-        /// parameters in `alpha`/`beta`. Plain integers: a Swift enum here would make this module
-        /// emit value-witness helpers that the linker could share with other modules.
-        public static let noActivation = 0
-        /// max(x, 0).
-        public static let relu = 1
-        /// x < 0 ? αx : x.
-        public static let leakyRelu = 2
-        /// min(max(x, α), β).
-        public static let clip = 3
-        /// max(0, min(1, αx + β)).
-        public static let hardSigmoid = 4
-        /// x · max(0, min(1, x/6 + 1/2)).
-        public static let hardSwish = 5
-
         /// Computes one 6×32 tile of C = Ap·Bp over `k` (plus C's own values when `accumulate`),
-        /// then adds `bias[row]` when given and applies `activation`, and writes rows < `rows`
-        /// and columns < `cols`.
+        /// then adds `bias[row]` when given, and writes rows < `rows` and columns < `cols`.
         ///
         /// `ap` is a 6-row A panel (k × 6 interleaved), `bp` a 32-wide B panel with row stride
-        /// `ldb` floats; `c` has leading dimension `ldc`. The activation mirrors the scalar
-        /// definitions exactly, NaN included (the same selects as `max`/`min`).
+        /// `ldb` floats; `c` has leading dimension `ldc`. Activations are left to the caller: lane
+        /// selects on `SIMD16` compile to mask-register round trips here that cost more than a
+        /// second pass over the (L1-resident) tile.
         @inline(never)
         public static func tile(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, k: Int, ldb: Int,
                                 _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool,
-                                bias: UnsafePointer<Float>?, activation: Int, alpha: Float, beta: Float) {
+                                bias: UnsafePointer<Float>?) {
             var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
             var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
             var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
@@ -67,94 +52,58 @@
                 a += 6
                 kk &+= 1
             }
-            if rows == 6 && cols == 32 {
-                if accumulate {
+            let full = rows == 6 && cols == 32
+            if accumulate {
+                if full {
                     @inline(__always) func ld(_ r: Int, _ h: Int) -> SIMD16<Float> {
                         UnsafeRawPointer(c + r &* ldc).loadUnaligned(fromByteOffset: h &* 64, as: SIMD16<Float>.self)
                     }
                     c00 += ld(0, 0); c01 += ld(0, 1); c10 += ld(1, 0); c11 += ld(1, 1)
                     c20 += ld(2, 0); c21 += ld(2, 1); c30 += ld(3, 0); c31 += ld(3, 1)
                     c40 += ld(4, 0); c41 += ld(4, 1); c50 += ld(5, 0); c51 += ld(5, 1)
-                }
-                if let bias {
-                    var v = SIMD16<Float>(repeating: bias[0]); c00 += v; c01 += v
-                    v = SIMD16<Float>(repeating: bias[1]); c10 += v; c11 += v
-                    v = SIMD16<Float>(repeating: bias[2]); c20 += v; c21 += v
-                    v = SIMD16<Float>(repeating: bias[3]); c30 += v; c31 += v
-                    v = SIMD16<Float>(repeating: bias[4]); c40 += v; c41 += v
-                    v = SIMD16<Float>(repeating: bias[5]); c50 += v; c51 += v
-                }
-                switch activation {
-                case relu: activate(&c00, &c01, &c10, &c11, &c20, &c21, &c30, &c31, &c40, &c41, &c50, &c51) { $0.replacing(with: 0, where: $0 .<= 0) }
-                case leakyRelu:
-                    let a = alpha
-                    activate(&c00, &c01, &c10, &c11, &c20, &c21, &c30, &c31, &c40, &c41, &c50, &c51) { $0.replacing(with: $0 * a, where: $0 .< 0) }
-                case clip:
-                    let lo = alpha, hi = beta
-                    activate(&c00, &c01, &c10, &c11, &c20, &c21, &c30, &c31, &c40, &c41, &c50, &c51) { v in
-                        let t = v.replacing(with: lo, where: v .<= lo)
-                        return t.replacing(with: hi, where: t .> hi)
+                } else {
+                    // A partial tile reads C's valid part through a zero-filled stack copy.
+                    var t = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(),
+                             SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+                    withUnsafeMutableBytes(of: &t) { raw in
+                        let flat = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                        for r in 0..<rows { (flat + r &* 32).update(from: c + r &* ldc, count: cols) }
                     }
-                case hardSigmoid:
-                    let a = alpha, b = beta
-                    activate(&c00, &c01, &c10, &c11, &c20, &c21, &c30, &c31, &c40, &c41, &c50, &c51) { unitClamp(a * $0 + b) }
-                case hardSwish:
-                    activate(&c00, &c01, &c10, &c11, &c20, &c21, &c30, &c31, &c40, &c41, &c50, &c51) { $0 * unitClamp($0 * (1 / 6) + 0.5) }
-                default: break
+                    c00 += t.0; c01 += t.1; c10 += t.2; c11 += t.3; c20 += t.4; c21 += t.5
+                    c30 += t.6; c31 += t.7; c40 += t.8; c41 += t.9; c50 += t.10; c51 += t.11
                 }
-                @inline(__always) func st(_ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
-                    let raw = UnsafeMutableRawPointer(c + r &* ldc)
-                    raw.storeBytes(of: v0, as: SIMD16<Float>.self)
-                    raw.storeBytes(of: v1, toByteOffset: 64, as: SIMD16<Float>.self)
-                }
-                st(0, c00, c01); st(1, c10, c11); st(2, c20, c21)
-                st(3, c30, c31); st(4, c40, c41); st(5, c50, c51)
+            }
+            if let bias {
+                @inline(__always) func bv(_ r: Int) -> SIMD16<Float> { SIMD16<Float>(repeating: r < rows ? bias[r] : 0) }
+                var v = bv(0); c00 += v; c01 += v
+                v = bv(1); c10 += v; c11 += v
+                v = bv(2); c20 += v; c21 += v
+                v = bv(3); c30 += v; c31 += v
+                v = bv(4); c40 += v; c41 += v
+                v = bv(5); c50 += v; c51 += v
+            }
+            @inline(__always) func st(_ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
+                let raw = UnsafeMutableRawPointer(c + r &* ldc)
+                raw.storeBytes(of: v0, as: SIMD16<Float>.self)
+                raw.storeBytes(of: v1, toByteOffset: 64, as: SIMD16<Float>.self)
+            }
+            if cols == 32 {
+                // Whole rows: vector stores for the rows that exist.
+                st(0, c00, c01)
+                if rows > 1 { st(1, c10, c11) }
+                if rows > 2 { st(2, c20, c21) }
+                if rows > 3 { st(3, c30, c31) }
+                if rows > 4 { st(4, c40, c41) }
+                if rows > 5 { st(5, c50, c51) }
                 return
             }
-            // A partial tile goes through a stack copy, element by element in the same order as a
-            // full tile: products, then C's value, then the bias.
+            // Partial rows: through a stack copy, `cols` floats per row.
             var tile = (c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
-            withUnsafeMutableBytes(of: &tile) { raw in
+            withUnsafeBytes(of: &tile) { raw in
                 let flat = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-                for r in 0..<rows {
-                    for j in 0..<cols {
-                        var v = flat[r &* 32 &+ j]
-                        if accumulate { v += c[r &* ldc &+ j] }
-                        if let bias { v += bias[r] }
-                        c[r &* ldc &+ j] = scalar(v, activation, alpha, beta)
-                    }
-                }
+                for r in 0..<rows { (c + r &* ldc).update(from: flat + r &* 32, count: cols) }
             }
         }
 
-        /// Applies `f` to the twelve accumulators.
-        @inline(__always)
-        static func activate(_ a: inout SIMD16<Float>, _ b: inout SIMD16<Float>, _ c: inout SIMD16<Float>, _ d: inout SIMD16<Float>,
-                             _ e: inout SIMD16<Float>, _ f: inout SIMD16<Float>, _ g: inout SIMD16<Float>, _ h: inout SIMD16<Float>,
-                             _ i: inout SIMD16<Float>, _ j: inout SIMD16<Float>, _ k: inout SIMD16<Float>, _ l: inout SIMD16<Float>,
-                             _ fn: (SIMD16<Float>) -> SIMD16<Float>) {
-            a = fn(a); b = fn(b); c = fn(c); d = fn(d); e = fn(e); f = fn(f)
-            g = fn(g); h = fn(h); i = fn(i); j = fn(j); k = fn(k); l = fn(l)
-        }
-
-        /// max(0, min(1, u)) as the scalar selects compute it: `u < 1 ? u : 1`, then `m >= 0 ? m : 0`.
-        @inline(__always)
-        static func unitClamp(_ u: SIMD16<Float>) -> SIMD16<Float> {
-            let m = SIMD16<Float>(repeating: 1).replacing(with: u, where: u .< 1)
-            return SIMD16<Float>(repeating: 0).replacing(with: m, where: m .>= 0)
-        }
-
-        /// The scalar definition of an activation code, as the reference backend's elementwise kernels compute it.
-        @inline(__always)
-        static func scalar(_ x: Float, _ activation: Int, _ alpha: Float, _ beta: Float) -> Float {
-            switch activation {
-            case relu: return max(x, 0)
-            case leakyRelu: return x < 0 ? x * alpha : x
-            case clip: return min(max(x, alpha), beta)
-            case hardSigmoid: return max(0, min(1, alpha * x + beta))
-            case hardSwish: return x * max(0, min(1, x * (1 / 6) + 0.5))
-            default: return x
-            }
-        }
     }
 #endif

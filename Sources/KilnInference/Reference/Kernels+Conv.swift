@@ -225,48 +225,62 @@ extension ReferenceKernels {
         }
     }
 
-    /// Scratch floats one depthwise worker needs: the zero-padded plane and one output chunk row.
+    /// Scratch floats one depthwise worker needs: the zero-padded plane with its slack, and the
+    /// output buffer (the whole wide plane at stride 1, one row otherwise).
     static func depthwiseScratchSize(plan: Conv2DPlan, oh: Int, ow: Int) -> Int {
         let g = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
-        return g.rows * g.cols + g.owPadded
+        return g.rows * g.cols + g.slack + g.outFloats
     }
 
-    /// Rows and columns of the padded plane (wide enough for every vector load of every output
-    /// chunk, stride-2 loads being 16 wide), and the output row width rounded up to 8.
-    static func depthwiseGeometry(plan: Conv2DPlan, oh: Int, ow: Int) -> (rows: Int, cols: Int, owPadded: Int) {
+    /// The padded plane's rows and columns, the zeroed slack after it (vector loads of the last
+    /// chunk may reach past the plane), the output row width rounded up to 8, and the output
+    /// buffer's size. At stride 1 the plane's columns are exactly the padded input's, and the
+    /// output is computed on that "wide" grid (`oh`×`cols`, the extra columns dropped).
+    static func depthwiseGeometry(plan: Conv2DPlan, oh: Int, ow: Int)
+        -> (rows: Int, cols: Int, slack: Int, owPadded: Int, wide: Bool, outFloats: Int)
+    {
         let rows = (oh - 1) * plan.sh + (plan.kh - 1) * plan.dh + 1
         let owPadded = (ow + 7) / 8 * 8
+        let slack = 16 + (plan.kw - 1) * plan.dw
+        if plan.sw == 1 && plan.sh == 1 {
+            let cols = max(ow + (plan.kw - 1) * plan.dw, plan.padL + 1)
+            return (rows, cols, slack, owPadded, true, (oh * cols + 7) / 8 * 8 + 8)
+        }
         let cols = (owPadded - 1) * plan.sw + (plan.kw - 1) * plan.dw + 1 + (plan.sw == 2 ? 1 : 0)
-        return (rows, max(cols, plan.padL + 1), owPadded)
+        return (rows, max(cols, plan.padL + 1), slack, owPadded, false, owPadded)
     }
 
     /// One channel of a depthwise convolution, bias and activation included.
     ///
-    /// The plane is copied once into a zero-padded scratch so every tap of every output row is an
-    /// in-bounds vector load (stride 2 loads 16 columns and keeps the even ones). Output rows are
-    /// computed 32 columns at a time with independent accumulators; 3×3 and 5×5 windows are
-    /// unrolled with their weights held in registers.
+    /// The plane is copied once into a zero-padded scratch so every tap of every output is an
+    /// in-bounds vector load. At stride 1 the whole plane is one long row (the "wide" grid: each
+    /// tap is a fixed offset into the padded plane), computed 32 outputs at a time with four
+    /// independent accumulators; stride 2 goes row by row, loading 16 columns and keeping the even ones.
     @inline(__always)
     static func depthwisePlane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ k: UnsafePointer<Float>, bias: Float,
                                plan: Conv2DPlan, activation: Activation, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
                                scratch: UnsafeMutablePointer<Float>) {
-        let (rows, cols, owPadded) = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
+        let (rows, cols, slack, owPadded, wide, _) = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
         let padded = scratch
-        for r in 0..<rows {
-            let dst = padded + r * cols
-            let iy = r - plan.padT
-            if iy < 0 || iy >= h {
-                dst.initialize(repeating: 0, count: cols)
-                continue
+        // One fill of zeros (borders and slack), then the input rows copied into place inline:
+        // the planes here are small, and a call per 14-float row cost more than the copy.
+        padded.initialize(repeating: 0, count: rows * cols + slack)
+        let lead = min(max(0, plan.padL), cols), skip = max(0, -plan.padL)
+        let n = max(0, min(w - skip, cols - lead))
+        let r0 = max(0, plan.padT), r1 = min(rows, h + plan.padT)
+        if n > 0 && r0 < r1 {
+            for r in r0..<r1 {
+                copyFloats(padded + r * cols + lead, x + (r - plan.padT) * w + skip, n)
             }
-            // Columns: padL zeros, the input row (clipped to the scratch), zeros to the end.
-            let lead = min(max(0, plan.padL), cols), skip = max(0, -plan.padL)
-            let n = max(0, min(w - skip, cols - lead))
-            if lead > 0 { dst.initialize(repeating: 0, count: lead) }
-            if n > 0 { (dst + lead).update(from: x + iy * w + skip, count: n) }
-            if lead + n < cols { (dst + lead + n).initialize(repeating: 0, count: cols - lead - n) }
         }
-        let rowBuf = scratch + rows * cols
+        let rowBuf = scratch + rows * cols + slack
+        if wide {
+            let n = oh * cols
+            let out = rowBuf + 8
+            depthwiseRows(Stride1Columns.self, padded, cols: cols, k, bias, plan, activation, out, 1, n, (n + 7) / 8 * 8, rowBuf)
+            for oy in 0..<oh { copyFloats(y + oy * ow, out + oy * cols, ow) }
+            return
+        }
         if plan.sw == 1 || plan.sw == 2 {
             if plan.sw == 1 {
                 depthwiseRows(Stride1Columns.self, padded, cols: cols, k, bias, plan, activation, y, oh, ow, owPadded, rowBuf)
@@ -564,6 +578,21 @@ extension ReferenceKernels {
             acc *= shape[a]
         }
         return s
+    }
+}
+
+/// Copies `n` floats 8 at a time, inline (for the short rows of small planes).
+@inline(__always)
+func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+    var i = 0
+    while i &+ 8 <= n {
+        d.storeBytes(of: s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < n {
+        dst[i] = src[i]
+        i &+= 1
     }
 }
 

@@ -169,6 +169,10 @@ enum GEMM {
     static func run(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                     bias: UnsafePointer<Float>?, activation: Activation, accumulate: Bool = false, threads: Int,
                     packB: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+        if n <= 4 && !accumulate {
+            gemv(m: m, n: n, k: k, packedA: packedA, c: c, ldc: ldc, bias: bias, activation: activation, threads: threads, packB: packB)
+            return
+        }
         let wide = useAVX512
         let nr = wide ? 32 : GEMM.nr
         let nPanels = (n + nr - 1) / nr
@@ -179,20 +183,6 @@ enum GEMM {
         let useThreads = work < 32768 ? 1 : threads
         // K is split into blocks so the active 16 KB slice of the B panel stays in L1 while A streams by.
         let kc = 4096 / nr
-        #if arch(x86_64)
-            // The AVX-512 tile applies piecewise-linear activations in registers; others run after it.
-            typealias T = GEMMTileAVX512
-            let tileActivation: (code: Int, alpha: Float, beta: Float)? =
-                switch activation {
-                case .none: (T.noActivation, 0, 0)
-                case .relu: (T.relu, 0, 0)
-                case .leakyRelu(let a): (T.leakyRelu, a, 0)
-                case .clip(let lo, let hi): (T.clip, lo, hi)
-                case .hardSigmoid(let a, let b): (T.hardSigmoid, a, b)
-                case .hardSwish: (T.hardSwish, 0, 0)
-                case .sigmoid, .swish: nil
-                }
-        #endif
         parallelFor(nPanels, threads: useThreads) { range in
             let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * nr)
             defer { panel.deallocate() }
@@ -213,10 +203,8 @@ enum GEMM {
                         #if arch(x86_64)
                             if wide {
                                 GEMMTileAVX512.tile(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, ldb: nr, cTile, ldc: ldc,
-                                                    rows: rows, cols: cols, accumulate: accumulate || k0 > 0, bias: tileBias,
-                                                    activation: last ? (tileActivation?.code ?? T.noActivation) : T.noActivation,
-                                                    alpha: tileActivation?.alpha ?? 0, beta: tileActivation?.beta ?? 0)
-                                done = tileActivation != nil
+                                                    rows: rows, cols: cols, accumulate: accumulate || k0 > 0, bias: tileBias)
+                                done = activation == .none
                             } else {
                                 done = kernel(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, ldb: nr, cTile, ldc: ldc,
                                               rows: rows, cols: cols, accumulate: accumulate || k0 > 0,
@@ -232,6 +220,52 @@ enum GEMM {
                         }
                     }
                     k0 += kb
+                }
+            }
+        }
+    }
+
+    /// C = packedA · B for N ≤ 4 columns (squeeze-excite convolutions, classifier heads): one
+    /// matrix-vector product per column, 6 rows per vector FMA, so no work is spent on the empty
+    /// columns of a tile. Sums in the same k order as the tiles.
+    static func gemv(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                     bias: UnsafePointer<Float>?, activation: Activation, threads: Int,
+                     packB: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let width = panelWidth
+        let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * width)
+        defer { panel.deallocate() }
+        packB(0, panel, width)
+        let mPanels = (m + mr - 1) / mr
+        let cp = SendablePointer(c), bp = SendablePointer(panel)
+        let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+        parallelFor(mPanels, threads: m * k < 65536 ? 1 : threads, minChunk: 8) { range in
+            for mp in range {
+                let a = packedA + mp * mr * k
+                let rows = min(mr, m - mp * mr)
+                for j in 0..<n {
+                    // Lanes 0..<6 of each 8-float load are this k's six rows; the last k reads
+                    // through a copy so the load stays inside the panel.
+                    var acc = SIMD8<Float>()
+                    let raw = UnsafeRawPointer(a)
+                    var kk = 0
+                    while kk &+ 1 < k {
+                        acc.addProduct(raw.loadUnaligned(fromByteOffset: kk &* 24, as: SIMD8<Float>.self),
+                                       SIMD8<Float>(repeating: bp.p[kk &* width &+ j]))
+                        kk &+= 1
+                    }
+                    if kk < k {
+                        var last = SIMD8<Float>()
+                        for r in 0..<mr { last[r] = a[kk &* mr &+ r] }
+                        acc.addProduct(last, SIMD8<Float>(repeating: bp.p[kk &* width &+ j]))
+                    }
+                    for r in 0..<rows {
+                        let row = mp * mr + r
+                        var v = acc[r]
+                        if let biasP { v += biasP.p[row] }
+                        let dst = cp.p + row * ldc + j
+                        dst.pointee = v
+                        activation.apply(dst, 1)
+                    }
                 }
             }
         }

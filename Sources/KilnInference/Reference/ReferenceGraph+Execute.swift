@@ -33,24 +33,38 @@ extension RGraph {
 }
 
 /// Per-op timing of reference engine runs, enabled with `KILN_REFERENCE_PROFILE=1` (printed at exit by callers).
+///
+/// Each node keeps its fastest time over all runs, so a busy machine's stalls do not hide where
+/// the time goes; the report sums those per op kind (1×1, depthwise and k×k convolutions apart).
 enum ReferenceProfile {
     static let enabled = ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1"
-    static let totals = Mutex<[String: (Double, Int)]>([:])
+    static let fastest = Mutex<[String: (kind: String, seconds: Double)]>([:])
 
     static func add(_ node: RNode, seconds: Double, inputs: [RTensor?]) {
-        var key = node.op
+        var kind = node.op
         if node.op == "KilnConv" || node.op == "Conv" {
             let w = node.ints("weight_shape") ?? inputs[1]?.shape ?? []
             let g = node.int("group", 1)
-            key += g > 1 ? " depthwise k\(w.count > 2 ? w[2] : 0)" : (w.count > 2 && w[2] == 1 ? " 1x1" : " kxk")
+            kind += g > 1 ? " depthwise k\(w.count > 2 ? w[2] : 0)" : (w.count > 2 && w[2] == 1 ? " 1x1" : " kxk")
         }
-        totals.withLock { $0[key, default: (0, 0)].0 += seconds; $0[key, default: (0, 0)].1 += 1 }
+        let key = node.label + " " + (inputs.first??.shape.description ?? "")
+        fastest.withLock { t in
+            if let old = t[key], old.seconds <= seconds { return }
+            t[key] = (kind, seconds)
+        }
     }
 
-    /// A table of total seconds per op kind, largest first.
+    /// A table of summed fastest milliseconds per op kind, largest first, and the total.
     static func report() -> String {
-        totals.withLock { t in
-            t.sorted { $0.value.0 > $1.value.0 }.map { String(format: "%-24@ %9.2f ms %6d calls", $0.key as NSString, $0.value.0 * 1000, $0.value.1) }
+        fastest.withLock { t in
+            var kinds: [String: (Double, Int)] = [:]
+            for v in t.values { kinds[v.kind, default: (0, 0)].0 += v.seconds; kinds[v.kind, default: (0, 0)].1 += 1 }
+            let total = kinds.values.reduce(0) { $0 + $1.0 }
+            let nodes = ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE_NODES"] == "1"
+                ? t.sorted { $0.value.seconds > $1.value.seconds }.map { String(format: "  %8.3f ms  %@", $0.value.seconds * 1000, $0.key as NSString) } : []
+            return (kinds.sorted { $0.value.0 > $1.value.0 }.map {
+                String(format: "%-24@ %9.3f ms %6d nodes", $0.key as NSString, $0.value.0 * 1000, $0.value.1)
+            } + [String(format: "%-24@ %9.3f ms (sum of each node's fastest run)", "total" as NSString, total * 1000)] + nodes)
                 .joined(separator: "\n")
         }
     }
