@@ -104,3 +104,51 @@ enum BenchSupport {
         for r in rows { print(line(r)) }
     }
 }
+
+/// A Python process that answers one line per request line (a benchmark's other engine, kept
+/// warm between timing rounds). It prints `ready` once set up.
+final class PythonWorker {
+    private let process = Process()
+    private let input = Pipe(), output = Pipe()
+    private var buffer = Data()
+
+    /// Starts `python -c script arguments…` and waits for its `ready` line.
+    init(python: String, script: String, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", script] + arguments
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let first = try readLine()
+        guard first == "ready" else {
+            throw NSError(domain: "kiln-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "python worker (\(python)) did not start: \(first)"])
+        }
+    }
+
+    /// Sends one line and returns the worker's one-line answer.
+    func request(_ line: String) throws -> String {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        return try readLine()
+    }
+
+    /// Ends the worker (closing its input ends its loop).
+    func close() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    private func readLine() throws -> String {
+        while true {
+            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                buffer.removeSubrange(buffer.startIndex...nl)
+                return line
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty {
+                throw NSError(domain: "kiln-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "python worker exited (status \(process.isRunning ? -1 : Int(process.terminationStatus)))"])
+            }
+            buffer.append(chunk)
+        }
+    }
+}

@@ -55,24 +55,38 @@ enum ReferenceBenchmark: Benchmark {
                 let inputPath = tmp.appendingPathComponent("input.bin").path
                 try Data(input.bytes).write(to: URL(fileURLWithPath: inputPath))
                 let feeds = [runner.inputs[0].name: input]
-                let ours = try timeSamples(iterations: iterations) { _ = try runner.run(feeds) }
+                for _ in 0..<5 { _ = try runner.run(feeds) }
                 if args.contains("--reference-only") {
+                    let ours = try timeSamples(iterations: iterations) { _ = try runner.run(feeds) }
                     rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), "-", "-", String(format: "%.2f / -", ours.best * 1000), "-"])
                     continue
                 }
                 let outputPath = tmp.appendingPathComponent("ort-output.bin").path
-                let ortText = try BenchSupport.runPython(python, script: ortScript, arguments: [path, inputPath, String(threads), String(iterations), outputPath])
+                // Both engines are timed in alternating rounds, so a stretch of a busy (shared,
+                // frequency-scaling) machine slows both rather than one.
+                let ort = try PythonWorker(python: python, script: ortScript, arguments: [path, inputPath, String(threads), outputPath])
+                defer { ort.close() }
+                var mineSamples: [Double] = [], ortSamples: [Double] = []
+                let rounds = max(1, min(10, iterations / 4))
+                for round in 0..<rounds {
+                    let count = iterations / rounds + (round < iterations % rounds ? 1 : 0)
+                    for _ in 0..<count {
+                        let t = MonotonicClock.now
+                        _ = try runner.run(feeds)
+                        mineSamples.append(MonotonicClock.now - t)
+                    }
+                    ortSamples += try ort.request(String(count)).split(separator: " ").compactMap { Double($0) }
+                }
+                let ours = summary(mineSamples), theirs = summary(ortSamples)
                 // The same input through both engines must agree before their speed means anything.
                 let mine = try runner.run(feeds)[runner.outputs[0].name]!.floatValues()
-                let theirs = try Data(contentsOf: URL(fileURLWithPath: outputPath)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-                let scale = theirs.map { abs($0) }.max() ?? 1
-                let maxDiff = zip(mine, theirs).map { abs($0 - $1) }.max() ?? .nan
+                let ortOut = try Data(contentsOf: URL(fileURLWithPath: outputPath)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                let scale = ortOut.map { abs($0) }.max() ?? 1
+                let maxDiff = zip(mine, ortOut).map { abs($0 - $1) }.max() ?? .nan
                 agreement.append("\(label) \(threads) thread(s): max |ref − ort| = \(String(format: "%.2e", maxDiff)) (outputs up to \(String(format: "%.2e", scale)))")
-                let ortValues = ortText.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
-                let ort = (median: ortValues.first ?? .nan, best: ortValues.last ?? .nan)
-                rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), String(format: "%.2f", ort.median * 1000),
-                             String(format: "%.2f×", ours.median / ort.median),
-                             String(format: "%.2f / %.2f", ours.best * 1000, ort.best * 1000), String(format: "%.2f×", ours.best / ort.best)])
+                rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), String(format: "%.2f", theirs.median * 1000),
+                             String(format: "%.2f×", ours.median / theirs.median),
+                             String(format: "%.2f / %.2f", ours.best * 1000, theirs.best * 1000), String(format: "%.2f×", ours.best / theirs.best)])
             }
         }
         print("reference backend vs onnxruntime CPU, batch 1, 1×3×224×224 unless the model fixes its input, median of \(iterations) runs (\(CPUInfo.summary))")
@@ -81,25 +95,35 @@ enum ReferenceBenchmark: Benchmark {
         for line in agreement { print(line) }
     }
 
-    /// Times onnxruntime on the same input: intra-op threads as given, sequential execution.
+    /// onnxruntime on the same input, as a worker: writes its output once, then answers each line
+    /// `N` with the seconds of N runs (intra-op threads as given, sequential execution).
     static let ortScript = """
         import sys, time, numpy as np, onnxruntime as ort
-        path, inp, threads, iters, outp = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+        path, inp, threads, outp = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
         o = ort.SessionOptions()
         o.intra_op_num_threads = threads
         o.inter_op_num_threads = 1
         o.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
-        x = np.fromfile(inp, dtype=np.float32).reshape([d if isinstance(d, int) else 1 for d in s.get_inputs()[0].shape] if all(isinstance(d, int) for d in s.get_inputs()[0].shape) else (1, 3, 224, 224))
+        shape = s.get_inputs()[0].shape
+        shape = shape if all(isinstance(d, int) for d in shape) else (1, 3, 224, 224)
+        x = np.fromfile(inp, dtype=np.float32).reshape(shape)
         feed = {s.get_inputs()[0].name: x}
         for _ in range(5): s.run(None, feed)
         s.run(None, feed)[0].astype(np.float32).tofile(outp)
-        t = []
-        for _ in range(iters):
-            a = time.perf_counter(); s.run(None, feed); t.append(time.perf_counter() - a)
-        t.sort()
-        print(t[len(t) // 2], t[0])
+        print("ready", flush=True)
+        for line in sys.stdin:
+            t = []
+            for _ in range(int(line)):
+                a = time.perf_counter(); s.run(None, feed); t.append(time.perf_counter() - a)
+            print(" ".join(repr(v) for v in t), flush=True)
         """
+
+    /// Median and fastest of a set of samples.
+    static func summary(_ samples: [Double]) -> (median: Double, best: Double) {
+        let sorted = samples.sorted()
+        return sorted.isEmpty ? (.nan, .nan) : (sorted[sorted.count / 2], sorted[0])
+    }
 
     /// Median and fastest seconds per call after 5 warm-up calls (the fastest is robust to a busy machine).
     static func timeSamples(iterations: Int, _ body: () throws -> Void) rethrows -> (median: Double, best: Double) {

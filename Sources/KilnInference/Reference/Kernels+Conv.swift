@@ -100,14 +100,16 @@ extension ReferenceKernels {
             let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
             let wp = SendablePointer(UnsafeMutablePointer(mutating: weights))
             let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-            let scratchSize = depthwiseScratchSize(plan: plan, oh: oh, ow: ow)
+            let layout = DepthwiseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
             parallelFor(planes, threads: threads) { range in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layout.scratchFloats)
                 defer { scratch.deallocate() }
-                for plane in range {
-                    let c = plane % plan.inC
-                    depthwisePlane(xp.p + plane * hw, h: h, w: w, wp.p + c * plan.kh * plan.kw, bias: bp?.p[c] ?? 0,
-                                   plan: plan, activation: activation, op.p + plane * ohw, oh: oh, ow: ow, scratch: scratch)
+                layout.offsets.withUnsafeBufferPointer { offsets in
+                    for plane in range {
+                        let c = plane % plan.inC
+                        depthwisePlane(xp.p + plane * hw, layout, offsets.baseAddress!, wp.p + c * plan.kh * plan.kw, bias: bp?.p[c] ?? 0,
+                                       activation: activation, op.p + plane * ohw, scratch: scratch)
+                    }
                 }
             }
             return
@@ -173,7 +175,11 @@ extension ReferenceKernels {
                     if sw == 1 {
                         (row + first).update(from: line + (first + bq - plan.padL), count: end - first)
                     } else {
-                        for q in first..<end { row[q] = line[q * sw + bq - plan.padL] }
+                        if sw == 2 {
+                            gatherEven(row + first, line + (first * 2 + bq - plan.padL), end - first)
+                        } else {
+                            for q in first..<end { row[q] = line[q * sw + bq - plan.padL] }
+                        }
                     }
                     if end < wq { (row + end).initialize(repeating: 0, count: wq - end) }
                 }
@@ -225,154 +231,88 @@ extension ReferenceKernels {
         }
     }
 
-    /// Scratch floats one depthwise worker needs: the zero-padded plane with its slack, and the
-    /// output buffer (the whole wide plane at stride 1, one row otherwise).
-    static func depthwiseScratchSize(plan: Conv2DPlan, oh: Int, ow: Int) -> Int {
-        let g = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
-        return g.rows * g.cols + g.slack + g.outFloats
-    }
-
-    /// The padded plane's rows and columns, the zeroed slack after it (vector loads of the last
-    /// chunk may reach past the plane), the output row width rounded up to 8, and the output
-    /// buffer's size. At stride 1 the plane's columns are exactly the padded input's, and the
-    /// output is computed on that "wide" grid (`oh`×`cols`, the extra columns dropped).
-    static func depthwiseGeometry(plan: Conv2DPlan, oh: Int, ow: Int)
-        -> (rows: Int, cols: Int, slack: Int, owPadded: Int, wide: Bool, outFloats: Int)
-    {
-        let rows = (oh - 1) * plan.sh + (plan.kh - 1) * plan.dh + 1
-        let owPadded = (ow + 7) / 8 * 8
-        let slack = 16 + (plan.kw - 1) * plan.dw
-        if plan.sw == 1 && plan.sh == 1 {
-            let cols = max(ow + (plan.kw - 1) * plan.dw, plan.padL + 1)
-            return (rows, cols, slack, owPadded, true, (oh * cols + 7) / 8 * 8 + 8)
-        }
-        let cols = (owPadded - 1) * plan.sw + (plan.kw - 1) * plan.dw + 1 + (plan.sw == 2 ? 1 : 0)
-        return (rows, max(cols, plan.padL + 1), slack, owPadded, false, owPadded)
-    }
-
     /// One channel of a depthwise convolution, bias and activation included.
     ///
-    /// The plane is copied once into a zero-padded scratch so every tap of every output is an
-    /// in-bounds vector load. At stride 1 the whole plane is one long row (the "wide" grid: each
-    /// tap is a fixed offset into the padded plane), computed 32 outputs at a time with four
-    /// independent accumulators; stride 2 goes row by row, loading 16 columns and keeping the even ones.
+    /// The zero-padded plane is split into `sh`×`sw` stride-phase planes (one plane at stride 1),
+    /// as `convPhased` does for whole images: every tap is then a fixed offset into one phase
+    /// plane, and the output, computed on the "wide" grid of `oh`×`wq` positions, is one long
+    /// row of contiguous vector loads — 32 outputs at a time with four independent accumulators,
+    /// no border cases, no lane shuffles. The `wq - ow` extra columns per row are dropped.
     @inline(__always)
-    static func depthwisePlane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ k: UnsafePointer<Float>, bias: Float,
-                               plan: Conv2DPlan, activation: Activation, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
+    static func depthwisePlane(_ x: UnsafePointer<Float>, _ layout: DepthwiseLayout, _ offsets: UnsafePointer<Int>,
+                               _ k: UnsafePointer<Float>, bias: Float, activation: Activation, _ y: UnsafeMutablePointer<Float>,
                                scratch: UnsafeMutablePointer<Float>) {
-        let (rows, cols, slack, owPadded, wide, _) = depthwiseGeometry(plan: plan, oh: oh, ow: ow)
-        let padded = scratch
-        // One fill of zeros (borders and slack), then the input rows copied into place inline:
-        // the planes here are small, and a call per 14-float row cost more than the copy.
-        padded.initialize(repeating: 0, count: rows * cols + slack)
-        let lead = min(max(0, plan.padL), cols), skip = max(0, -plan.padL)
-        let n = max(0, min(w - skip, cols - lead))
-        let r0 = max(0, plan.padT), r1 = min(rows, h + plan.padT)
-        if n > 0 && r0 < r1 {
-            for r in r0..<r1 {
-                copyFloats(padded + r * cols + lead, x + (r - plan.padT) * w + skip, n)
-            }
-        }
-        let rowBuf = scratch + rows * cols + slack
-        if wide {
-            let n = oh * cols
-            let out = rowBuf + 8
-            depthwiseRows(Stride1Columns.self, padded, cols: cols, k, bias, plan, activation, out, 1, n, (n + 7) / 8 * 8, rowBuf)
-            for oy in 0..<oh { copyFloats(y + oy * ow, out + oy * cols, ow) }
-            return
-        }
-        if plan.sw == 1 || plan.sw == 2 {
-            if plan.sw == 1 {
-                depthwiseRows(Stride1Columns.self, padded, cols: cols, k, bias, plan, activation, y, oh, ow, owPadded, rowBuf)
-            } else {
-                depthwiseRows(Stride2Columns.self, padded, cols: cols, k, bias, plan, activation, y, oh, ow, owPadded, rowBuf)
-            }
-            return
-        }
-        let kw = plan.kw, kh = plan.kh, dw = plan.dw, sw = plan.sw
-        for oy in 0..<oh {
-            rowBuf.initialize(repeating: bias, count: owPadded)
-            for ky in 0..<kh {
-                let src = padded + (oy * plan.sh + ky * plan.dh) * cols
-                for ox in 0..<ow {
-                    var acc: Float = 0
-                    for kx in 0..<kw { acc += k[ky * kw + kx] * src[ox * sw + kx * dw] }
-                    rowBuf[ox] += acc
+        // One fill of zeros (borders and slack), then the input rows copied into place.
+        scratch.initialize(repeating: 0, count: layout.planesFloats &+ layout.slack)
+        for copy in layout.copies {
+            var dst = scratch + copy.dst, src = x + copy.src
+            for _ in 0..<copy.rows {
+                if copy.stride == 1 {
+                    copyFloats(dst, src, copy.count)
+                } else if copy.stride == 2 {
+                    gatherEven(dst, src, copy.count)
+                } else {
+                    for q in 0..<copy.count { dst[q] = src[q &* copy.stride] }
                 }
+                dst += copy.dstRowStride
+                src += copy.srcRowStride
             }
-            activation.apply(rowBuf, ow)
-            (y + oy * ow).update(from: rowBuf, count: ow)
+        }
+        let out = scratch + (layout.planesFloats &+ layout.slack)
+        let n = layout.oh &* layout.wq
+        depthwiseWide(UnsafeRawPointer(scratch), offsets, taps: layout.taps, k, bias, out, n)
+        activation.apply(out, n)
+        if layout.wq == layout.ow {
+            copyFloats(y, out, n)
+        } else {
+            for oy in 0..<layout.oh { copyFloats(y + oy &* layout.ow, out + oy &* layout.wq, layout.ow) }
         }
     }
 
-    /// The vector body of `depthwisePlane`, specialised for stride 1 or 2 through `L`.
+    /// `n` outputs of one wide row: out[q] = bias + Σ_t k[t] · in[q + offset t] (byte offsets from `base`).
+    ///
+    /// 32 outputs at a time with four independent accumulators, then 8 at a time with two (even
+    /// and odd taps); a last partial chunk is written whole (the output buffer has room for it).
     @inline(never)
-    static func depthwiseRows<L: DepthwiseColumns>(_ columns: L.Type, _ padded: UnsafeMutablePointer<Float>, cols: Int,
-                                                    _ k: UnsafePointer<Float>, _ bias: Float, _ plan: Conv2DPlan,
-                                                    _ activation: Activation, _ y: UnsafeMutablePointer<Float>, _ oh: Int,
-                                                    _ ow: Int, _ owPadded: Int, _ rowBuf: UnsafeMutablePointer<Float>) {
-        let kh = plan.kh, kw = plan.kw
-        let nTaps = kh * kw
-        let sw = L.stride
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: nTaps) { wv in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: nTaps) { offsets in
-                for ky in 0..<kh {
-                    for kx in 0..<kw {
-                        wv[ky * kw + kx] = SIMD8<Float>(repeating: k[ky * kw + kx])
-                        offsets[ky * kw + kx] = (ky * plan.dh * cols + kx * plan.dw) * 4
-                    }
+    static func depthwiseWide(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, taps: Int, _ k: UnsafePointer<Float>,
+                              _ bias: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: taps) { wv in
+            for t in 0..<taps { wv[t] = SIMD8<Float>(repeating: k[t]) }
+            let w = UnsafePointer(wv.baseAddress!)
+            let biasV = SIMD8<Float>(repeating: bias)
+            let outRaw = UnsafeMutableRawPointer(out)
+            var q = 0
+            while q &+ 32 <= n {
+                var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
+                let b = base + q &* 4
+                var t = 0
+                while t < taps {
+                    let p = b + offs[t]
+                    let wt = w[t]
+                    a0.addProduct(wt, p.loadUnaligned(as: SIMD8<Float>.self))
+                    a1.addProduct(wt, p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                    a2.addProduct(wt, p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                    a3.addProduct(wt, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                    t &+= 1
                 }
-                let w = UnsafePointer(wv.baseAddress!), offs = UnsafePointer(offsets.baseAddress!)
-                let biasV = SIMD8<Float>(repeating: bias)
-                let step = 32 &* sw
-                for oy in 0..<oh {
-                    let rowBase = UnsafeRawPointer(padded + oy * plan.sh * cols)
-                    let out = y + oy * ow
-                    let outRaw = UnsafeMutableRawPointer(out)
-                    var ox = 0
-                    // Four chunks of 8 outputs at a time: four independent FMA chains per tap.
-                    while ox &+ 32 <= ow {
-                        var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
-                        let base = rowBase + ox &* sw &* 4
-                        var t = 0
-                        while t < nTaps {
-                            let p = base + offs[t]
-                            let wt = w[t]
-                            a0.addProduct(wt, L.load(p))
-                            a1.addProduct(wt, L.load(p + step))
-                            a2.addProduct(wt, L.load(p + 2 &* step))
-                            a3.addProduct(wt, L.load(p + 3 &* step))
-                            t &+= 1
-                        }
-                        outRaw.storeBytes(of: a0, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
-                        outRaw.storeBytes(of: a1, toByteOffset: (ox &+ 8) &* 4, as: SIMD8<Float>.self)
-                        outRaw.storeBytes(of: a2, toByteOffset: (ox &+ 16) &* 4, as: SIMD8<Float>.self)
-                        outRaw.storeBytes(of: a3, toByteOffset: (ox &+ 24) &* 4, as: SIMD8<Float>.self)
-                        ox &+= 32
-                    }
-                    // Then single chunks with two chains (even and odd taps); a last partial chunk
-                    // goes through the row buffer.
-                    while ox < owPadded {
-                        var a0 = biasV, a1 = SIMD8<Float>()
-                        let base = rowBase + ox &* sw &* 4
-                        var t = 0
-                        while t &+ 1 < nTaps {
-                            a0.addProduct(w[t], L.load(base + offs[t]))
-                            a1.addProduct(w[t &+ 1], L.load(base + offs[t &+ 1]))
-                            t &+= 2
-                        }
-                        if t < nTaps { a0.addProduct(w[t], L.load(base + offs[t])) }
-                        let v = a0 + a1
-                        if ox &+ 8 <= ow {
-                            outRaw.storeBytes(of: v, toByteOffset: ox &* 4, as: SIMD8<Float>.self)
-                        } else {
-                            UnsafeMutableRawPointer(rowBuf).storeBytes(of: v, as: SIMD8<Float>.self)
-                            (out + ox).update(from: rowBuf, count: ow &- ox)
-                        }
-                        ox &+= 8
-                    }
-                    activation.apply(out, ow)
+                outRaw.storeBytes(of: a0, toByteOffset: q &* 4, as: SIMD8<Float>.self)
+                outRaw.storeBytes(of: a1, toByteOffset: q &* 4 &+ 32, as: SIMD8<Float>.self)
+                outRaw.storeBytes(of: a2, toByteOffset: q &* 4 &+ 64, as: SIMD8<Float>.self)
+                outRaw.storeBytes(of: a3, toByteOffset: q &* 4 &+ 96, as: SIMD8<Float>.self)
+                q &+= 32
+            }
+            while q < n {
+                var a0 = biasV, a1 = SIMD8<Float>()
+                let b = base + q &* 4
+                var t = 0
+                while t &+ 1 < taps {
+                    a0.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD8<Float>.self))
+                    a1.addProduct(w[t &+ 1], (b + offs[t &+ 1]).loadUnaligned(as: SIMD8<Float>.self))
+                    t &+= 2
                 }
+                if t < taps { a0.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD8<Float>.self)) }
+                outRaw.storeBytes(of: a0 + a1, toByteOffset: q &* 4, as: SIMD8<Float>.self)
+                q &+= 8
             }
         }
     }
@@ -596,22 +536,76 @@ func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
     }
 }
 
-/// How a depthwise row reads 8 consecutive outputs' inputs for one tap: stride 1 or stride 2.
-protocol DepthwiseColumns {
-    /// The horizontal stride.
-    static var stride: Int { get }
-    /// The 8 input values of 8 consecutive outputs, starting at `p`.
-    static func load(_ p: UnsafeRawPointer) -> SIMD8<Float>
+/// dst[q] = src[2q] for q < n, 8 at a time: two 8-float loads, their even lanes.
+@inline(__always)
+func gatherEven(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var q = 0
+    let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+    // Reads up to src[2q + 15] only while that stays below src[2n - 1].
+    while q &+ 8 <= n && 2 &* q &+ 16 <= 2 &* n &- 1 {
+        let lo = s.loadUnaligned(fromByteOffset: 2 &* q &* 4, as: SIMD8<Float>.self)
+        let hi = s.loadUnaligned(fromByteOffset: (2 &* q &+ 8) &* 4, as: SIMD8<Float>.self)
+        d.storeBytes(of: SIMD8(lo[0], lo[2], lo[4], lo[6], hi[0], hi[2], hi[4], hi[6]), toByteOffset: q &* 4, as: SIMD8<Float>.self)
+        q &+= 8
+    }
+    while q < n {
+        dst[q] = src[2 &* q]
+        q &+= 1
+    }
 }
 
-/// Stride 1: 8 consecutive floats.
-enum Stride1Columns: DepthwiseColumns {
-    static var stride: Int { 1 }
-    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD8<Float> { p.loadUnaligned(as: SIMD8<Float>.self) }
-}
+/// The geometry of a depthwise convolution's per-channel work, computed once per call.
+///
+/// Each channel's zero-padded input is split into `sh`×`sw` stride-phase planes of `hq`×`wq`
+/// (`copies` say which input rows and columns land where), tap `t` reads its phase plane at byte
+/// offset `offsets[t]`, and the output is computed on a wide grid of `oh`×`wq`.
+struct DepthwiseLayout: Sendable {
+    /// One run of input rows copied into a phase plane: `rows` rows of `count` floats taken every
+    /// `stride` columns.
+    struct Copy: Sendable {
+        var dst: Int, src: Int, rows: Int, count: Int, stride: Int, dstRowStride: Int, srcRowStride: Int
+    }
 
-/// Stride 2: the even floats of 16.
-enum Stride2Columns: DepthwiseColumns {
-    static var stride: Int { 2 }
-    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD8<Float> { p.loadUnaligned(as: SIMD16<Float>.self).evenHalf }
+    var oh: Int, ow: Int, hq: Int, wq: Int, taps: Int
+    var planesFloats: Int, slack: Int
+    var offsets: [Int]
+    var copies: [Copy]
+
+    /// Floats one worker's scratch holds: the phase planes, their slack and the wide output
+    /// (rounded up to whole 8-float chunks, plus one).
+    var scratchFloats: Int { planesFloats + slack + (oh * wq + 7) / 8 * 8 + 8 }
+
+    /// Lays out a depthwise convolution of an `h`×`w` plane into `oh`×`ow`.
+    init(plan: Conv2DPlan, h: Int, w: Int, oh: Int, ow: Int) {
+        let sh = plan.sh, sw = plan.sw
+        self.oh = oh
+        self.ow = ow
+        hq = oh - 1 + (plan.kh - 1) * plan.dh / sh + 1
+        wq = ow - 1 + (plan.kw - 1) * plan.dw / sw + 1
+        taps = plan.kh * plan.kw
+        let planeSize = hq * wq
+        planesFloats = sh * sw * planeSize
+        slack = 16 + (plan.kw - 1) * plan.dw
+        offsets = []
+        for ky in 0..<plan.kh {
+            for kx in 0..<plan.kw {
+                let ty = ky * plan.dh, tx = kx * plan.dw
+                offsets.append((((ty % sh) * sw + tx % sw) * planeSize + ty / sh * wq + tx / sw) * 4)
+            }
+        }
+        copies = []
+        for a in 0..<sh {
+            for b in 0..<sw {
+                // Columns q with 0 <= q*sw + b - padL < w, rows r with 0 <= r*sh + a - padT < h.
+                let first = min(wq, max(0, (plan.padL - b + sw - 1) / sw))
+                let end = min(wq, max(first, (w + plan.padL - b + sw - 1) / sw))
+                let r0 = min(hq, max(0, (plan.padT - a + sh - 1) / sh))
+                let r1 = min(hq, max(r0, (h + plan.padT - a + sh - 1) / sh))
+                if first >= end || r0 >= r1 { continue }
+                copies.append(Copy(dst: (a * sw + b) * planeSize + r0 * wq + first,
+                                   src: (r0 * sh + a - plan.padT) * w + (first * sw + b - plan.padL),
+                                   rows: r1 - r0, count: end - first, stride: sw, dstRowStride: wq, srcRowStride: sh * w))
+            }
+        }
+    }
 }

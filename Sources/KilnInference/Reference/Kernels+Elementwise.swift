@@ -156,42 +156,40 @@ enum Activation: Sendable, Equatable {
 
     /// Applies the activation to `n` floats in place, 8 lanes at a time where it is piecewise linear.
     ///
-    /// The switch sits outside the loops, so each case is one tight vector loop. The vector forms
-    /// mirror the scalar `max`/`min` selects of `applyScalar` (so NaN propagates the same way).
+    /// The switch sits outside the loops and each case is its own inline vector loop (no closure,
+    /// so nothing is left as a call per tile row). The vector forms mirror the scalar `max`/`min`
+    /// selects of `applyScalar` (so NaN propagates the same way); tails use `applyScalar`.
     @inline(__always)
     func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        let raw = UnsafeMutableRawPointer(p)
+        var i = 0
         @inline(__always) func unitClamp(_ u: SIMD8<Float>) -> SIMD8<Float> {
             // max(0, min(1, u)): min(1, u) is `u < 1 ? u : 1`, max(0, m) is `m >= 0 ? m : 0`.
             let m = SIMD8<Float>(repeating: 1).replacing(with: u, where: u .< 1)
             return SIMD8<Float>(repeating: 0).replacing(with: m, where: m .>= 0)
         }
+        @inline(__always) func load() -> SIMD8<Float> { raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) }
+        @inline(__always) func store(_ v: SIMD8<Float>) { raw.storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self) }
         switch self {
         case .none: return
-        case .relu: Self.map(p, n, self) { $0.replacing(with: 0, where: $0 .<= 0) }
-        case .leakyRelu(let a): Self.map(p, n, self) { $0.replacing(with: $0 * a, where: $0 .< 0) }
+        case .relu:
+            while i &+ 8 <= n { let v = load(); store(v.replacing(with: 0, where: v .<= 0)); i &+= 8 }
+        case .leakyRelu(let a):
+            while i &+ 8 <= n { let v = load(); store(v.replacing(with: v * a, where: v .< 0)); i &+= 8 }
         case .clip(let lo, let hi):
-            Self.map(p, n, self) { v in
+            while i &+ 8 <= n {
+                let v = load()
                 let t = v.replacing(with: lo, where: v .<= lo)
-                return t.replacing(with: hi, where: t .> hi)
+                store(t.replacing(with: hi, where: t .> hi))
+                i &+= 8
             }
-        case .hardSigmoid(let a, let b): Self.map(p, n, self) { unitClamp(a * $0 + b) }
-        case .hardSwish: Self.map(p, n, self) { $0 * unitClamp($0 * (1 / 6) + 0.5) }
-        case .sigmoid, .swish: applyScalar(p, n)
+        case .hardSigmoid(let a, let b):
+            while i &+ 8 <= n { store(unitClamp(a * load() + b)); i &+= 8 }
+        case .hardSwish:
+            while i &+ 8 <= n { let v = load(); store(v * unitClamp(v * (1 / 6) + 0.5)); i &+= 8 }
+        case .sigmoid, .swish: break
         }
-    }
-
-    /// Runs `vector` over the 8-float chunks of `p` and the scalar definition over the tail.
-    @inline(__always)
-    private static func map(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ activation: Activation,
-                            _ vector: (SIMD8<Float>) -> SIMD8<Float>) {
-        let raw = UnsafeMutableRawPointer(p)
-        var i = 0
-        while i &+ 8 <= n {
-            raw.storeBytes(of: vector(raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)),
-                           toByteOffset: i &* 4, as: SIMD8<Float>.self)
-            i &+= 8
-        }
-        if i < n { activation.applyScalar(p + i, n &- i) }
+        if i < n { applyScalar(p + i, n &- i) }
     }
 
     /// The scalar definition of the activation, `n` floats in place.

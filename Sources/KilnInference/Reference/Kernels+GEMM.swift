@@ -227,7 +227,7 @@ enum GEMM {
 
     /// C = packedA · B for N ≤ 4 columns (squeeze-excite convolutions, classifier heads): one
     /// matrix-vector product per column, 6 rows per vector FMA, so no work is spent on the empty
-    /// columns of a tile. Sums in the same k order as the tiles.
+    /// columns of a tile.
     static func gemv(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                      bias: UnsafePointer<Float>?, activation: Activation, threads: Int,
                      packB: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
@@ -245,14 +245,26 @@ enum GEMM {
                 for j in 0..<n {
                     // Lanes 0..<6 of each 8-float load are this k's six rows; the last k reads
                     // through a copy so the load stays inside the panel.
-                    var acc = SIMD8<Float>()
+                    // Four partial sums (k mod 4) so the FMAs do not wait on each other.
+                    var acc = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
                     let raw = UnsafeRawPointer(a)
                     var kk = 0
+                    @inline(__always) func term(_ kk: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                        (raw.loadUnaligned(fromByteOffset: kk &* 24, as: SIMD8<Float>.self), SIMD8<Float>(repeating: bp.p[kk &* width &+ j]))
+                    }
+                    while kk &+ 4 < k {
+                        var t = term(kk); acc.addProduct(t.0, t.1)
+                        t = term(kk &+ 1); acc1.addProduct(t.0, t.1)
+                        t = term(kk &+ 2); acc2.addProduct(t.0, t.1)
+                        t = term(kk &+ 3); acc3.addProduct(t.0, t.1)
+                        kk &+= 4
+                    }
                     while kk &+ 1 < k {
-                        acc.addProduct(raw.loadUnaligned(fromByteOffset: kk &* 24, as: SIMD8<Float>.self),
-                                       SIMD8<Float>(repeating: bp.p[kk &* width &+ j]))
+                        let t = term(kk)
+                        acc.addProduct(t.0, t.1)
                         kk &+= 1
                     }
+                    acc += acc1 + acc2 + acc3
                     if kk < k {
                         var last = SIMD8<Float>()
                         for r in 0..<mr { last[r] = a[kk &* mr &+ r] }
