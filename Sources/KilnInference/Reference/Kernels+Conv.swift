@@ -260,8 +260,19 @@ extension ReferenceKernels {
         }
         let out = scratch + (layout.planesFloats &+ layout.slack)
         let n = layout.oh &* layout.wq
-        depthwiseWide(UnsafeRawPointer(scratch), offsets, taps: layout.taps, k, bias, out, n)
-        activation.apply(out, n)
+        let base = UnsafeRawPointer(scratch)
+        switch activation {
+        case .none: depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Identity())
+        case .relu: depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Relu())
+        case .leakyRelu(let a): depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.LeakyRelu(alpha: a))
+        case .clip(let lo, let hi): depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Clip(lo: lo, hi: hi))
+        case .hardSigmoid(let a, let b):
+            depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.HardSigmoid(alpha: a, beta: b))
+        case .hardSwish: depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.HardSwish())
+        case .sigmoid, .swish:
+            depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Identity())
+            activation.apply(out, n)
+        }
         if layout.wq == layout.ow {
             copyFloats(y, out, n)
         } else {
@@ -269,13 +280,15 @@ extension ReferenceKernels {
         }
     }
 
-    /// `n` outputs of one wide row: out[q] = bias + Σ_t k[t] · in[q + offset t] (byte offsets from `base`).
+    /// `n` outputs of one wide row: out[q] = act(bias + Σ_t k[t] · in[q + offset t]) (byte offsets from `base`).
     ///
     /// 32 outputs at a time with four independent accumulators, then 8 at a time with two (even
     /// and odd taps); a last partial chunk is written whole (the output buffer has room for it).
+    /// Specialised per activation, which runs on the registers before the store.
     @inline(never)
-    static func depthwiseWide(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, taps: Int, _ k: UnsafePointer<Float>,
-                              _ bias: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    static func depthwiseWide<A: VectorActivation>(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, taps: Int,
+                                                   _ k: UnsafePointer<Float>, _ bias: Float, _ out: UnsafeMutablePointer<Float>,
+                                                   _ n: Int, _ act: A) {
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: taps) { wv in
             for t in 0..<taps { wv[t] = SIMD8<Float>(repeating: k[t]) }
             let w = UnsafePointer(wv.baseAddress!)
@@ -295,10 +308,10 @@ extension ReferenceKernels {
                     a3.addProduct(wt, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
                     t &+= 1
                 }
-                outRaw.storeBytes(of: a0, toByteOffset: q &* 4, as: SIMD8<Float>.self)
-                outRaw.storeBytes(of: a1, toByteOffset: q &* 4 &+ 32, as: SIMD8<Float>.self)
-                outRaw.storeBytes(of: a2, toByteOffset: q &* 4 &+ 64, as: SIMD8<Float>.self)
-                outRaw.storeBytes(of: a3, toByteOffset: q &* 4 &+ 96, as: SIMD8<Float>.self)
+                outRaw.storeBytes(of: act(a0), toByteOffset: q &* 4, as: SIMD8<Float>.self)
+                outRaw.storeBytes(of: act(a1), toByteOffset: q &* 4 &+ 32, as: SIMD8<Float>.self)
+                outRaw.storeBytes(of: act(a2), toByteOffset: q &* 4 &+ 64, as: SIMD8<Float>.self)
+                outRaw.storeBytes(of: act(a3), toByteOffset: q &* 4 &+ 96, as: SIMD8<Float>.self)
                 q &+= 32
             }
             while q < n {
@@ -311,7 +324,7 @@ extension ReferenceKernels {
                     t &+= 2
                 }
                 if t < taps { a0.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD8<Float>.self)) }
-                outRaw.storeBytes(of: a0 + a1, toByteOffset: q &* 4, as: SIMD8<Float>.self)
+                outRaw.storeBytes(of: act(a0 + a1), toByteOffset: q &* 4, as: SIMD8<Float>.self)
                 q &+= 8
             }
         }

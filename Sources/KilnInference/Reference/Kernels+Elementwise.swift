@@ -143,6 +143,62 @@ enum Broadcast {
     }
 }
 
+/// A piecewise-linear activation on 8 lanes, as a type, so kernels generic over it are
+/// specialised per activation and apply it in registers. Each mirrors `Activation.applyScalar`'s
+/// selects exactly, NaN included.
+protocol VectorActivation {
+    /// The activation of 8 lanes.
+    func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float>
+}
+
+/// The piecewise-linear activations as `VectorActivation` types.
+enum VectorActivations {}
+
+extension VectorActivations {
+    /// max(0, min(1, u)) as the scalar selects compute it: `u < 1 ? u : 1`, then `m >= 0 ? m : 0`.
+    @inline(__always)
+    static func unitClamp(_ u: SIMD8<Float>) -> SIMD8<Float> {
+        let m = SIMD8<Float>(repeating: 1).replacing(with: u, where: u .< 1)
+        return SIMD8<Float>(repeating: 0).replacing(with: m, where: m .>= 0)
+    }
+
+    /// No activation.
+    struct Identity: VectorActivation {
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v }
+    }
+
+    /// max(x, 0).
+    struct Relu: VectorActivation {
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v.replacing(with: 0, where: v .<= 0) }
+    }
+
+    /// x < 0 ? αx : x.
+    struct LeakyRelu: VectorActivation {
+        var alpha: Float
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v.replacing(with: v * alpha, where: v .< 0) }
+    }
+
+    /// min(max(x, lo), hi).
+    struct Clip: VectorActivation {
+        var lo: Float, hi: Float
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> {
+            let t = v.replacing(with: lo, where: v .<= lo)
+            return t.replacing(with: hi, where: t .> hi)
+        }
+    }
+
+    /// max(0, min(1, αx + β)).
+    struct HardSigmoid: VectorActivation {
+        var alpha: Float, beta: Float
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { unitClamp(alpha * v + beta) }
+    }
+
+    /// x · max(0, min(1, x/6 + 1/2)).
+    struct HardSwish: VectorActivation {
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v * unitClamp(v * (1 / 6) + 0.5) }
+    }
+}
+
 /// The activation a convolution or GEMM may apply to its output in place.
 enum Activation: Sendable, Equatable {
     case none
@@ -190,6 +246,37 @@ enum Activation: Sendable, Equatable {
         case .sigmoid, .swish: break
         }
         if i < n { applyScalar(p + i, n &- i) }
+    }
+
+    /// Applies the activation to a `rows`×`cols` block with row stride `ld` (a GEMM tile): one
+    /// call and one switch per block, each case a vector loop specialised for its activation.
+    @inline(__always)
+    func apply(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
+        switch self {
+        case .none: return
+        case .relu: Self.block(p, rows, cols, ld, VectorActivations.Relu(), self)
+        case .leakyRelu(let a): Self.block(p, rows, cols, ld, VectorActivations.LeakyRelu(alpha: a), self)
+        case .clip(let lo, let hi): Self.block(p, rows, cols, ld, VectorActivations.Clip(lo: lo, hi: hi), self)
+        case .hardSigmoid(let a, let b): Self.block(p, rows, cols, ld, VectorActivations.HardSigmoid(alpha: a, beta: b), self)
+        case .hardSwish: Self.block(p, rows, cols, ld, VectorActivations.HardSwish(), self)
+        case .sigmoid, .swish: for r in 0..<rows { applyScalar(p + r * ld, cols) }
+        }
+    }
+
+    /// The body of the block `apply`, specialised per activation.
+    @inline(never)
+    private static func block<A: VectorActivation>(_ p: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ ld: Int,
+                                                   _ act: A, _ activation: Activation) {
+        for r in 0..<rows {
+            let row = p + r &* ld
+            let raw = UnsafeMutableRawPointer(row)
+            var i = 0
+            while i &+ 8 <= cols {
+                raw.storeBytes(of: act(raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+                i &+= 8
+            }
+            if i < cols { activation.applyScalar(row + i, cols &- i) }
+        }
     }
 
     /// The scalar definition of the activation, `n` floats in place.

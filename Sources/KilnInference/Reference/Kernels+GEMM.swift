@@ -215,9 +215,7 @@ enum GEMM {
                                           rows: rows, cols: cols, accumulate: accumulate || k0 > 0,
                                           bias: tileBias, activation: activation, final: last)
                         #endif
-                        if last && !done {
-                            for r in 0..<rows { activation.apply(cTile + r * ldc, cols) }
-                        }
+                        if last && !done { activation.apply(cTile, rows: rows, cols: cols, ld: ldc) }
                     }
                     k0 += kb
                 }
