@@ -47,6 +47,7 @@ enum ReferenceBenchmark: Benchmark {
                 let options = BuildOptions(threads: threads)
                 let artifact = try backend.build(model: ModelSource(bytes: bytes, name: label), options: options)
                 let runner = try backend.load(artifact, options: options)
+                ReferenceRunner.resetProfile()
                 // The model's own input shape where it is static (single-layer models), else 1×3×224×224.
                 let declared = runner.inputs[0].shape
                 let shape = declared.allSatisfy({ $0 != nil }) ? declared.map { $0! } : [1, 3, 224, 224]

@@ -127,8 +127,8 @@ extension ReferenceKernels {
                 let bg = bias.map { $0 + g * mg }
                 let packedA = weights + g * plan.packedGroupSize
                 GEMM.run(m: mg, n: ohw, k: k, packedA: packedA, c: cOut, ldc: ohw, bias: bg, activation: activation,
-                         threads: threads) { n0, panel, width in
-                    GEMM.packBPanel(xg, k: k, n: ohw, ldb: hw, n0: n0, nr: width, into: panel)
+                         threads: threads) { n0, k0, kb, panel, width in
+                    GEMM.packBPanel(xg + k0 * hw, k: kb, n: ohw, ldb: hw, n0: n0, nr: width, into: panel)
                 }
             }
         }
@@ -206,17 +206,18 @@ extension ReferenceKernels {
                 let base = UnsafePointer(phases)
                 let offs = UnsafePointer(offsets.baseAddress!)
                 GEMM.run(m: mg, n: wide, k: k, packedA: weights + g * plan.packedGroupSize, c: target + g * mg * wide, ldc: wide,
-                         bias: bias.map { $0 + g * mg }, activation: activation, threads: threads) { n0, panel, width in
+                         bias: bias.map { $0 + g * mg }, activation: activation, threads: threads) { n0, k0, kb, panel, width in
                     let src = UnsafeRawPointer(base + n0)
                     let dst = UnsafeMutableRawPointer(panel)
+                    let offs = offs + k0
                     if width == 32 {
-                        for kk in 0..<k {
+                        for kk in 0..<kb {
                             let at = offs[kk] &* 4
                             dst.storeBytes(of: src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self), toByteOffset: kk &* 128, as: SIMD16<Float>.self)
                             dst.storeBytes(of: src.loadUnaligned(fromByteOffset: at &+ 64, as: SIMD16<Float>.self), toByteOffset: kk &* 128 &+ 64, as: SIMD16<Float>.self)
                         }
                     } else {
-                        for kk in 0..<k {
+                        for kk in 0..<kb {
                             let v = src.loadUnaligned(fromByteOffset: offs[kk] &* 4, as: SIMD16<Float>.self)
                             dst.storeBytes(of: v, toByteOffset: kk &* 64, as: SIMD16<Float>.self)
                         }
@@ -242,22 +243,7 @@ extension ReferenceKernels {
     static func depthwisePlane(_ x: UnsafePointer<Float>, _ layout: DepthwiseLayout, _ offsets: UnsafePointer<Int>,
                                _ k: UnsafePointer<Float>, bias: Float, activation: Activation, _ y: UnsafeMutablePointer<Float>,
                                scratch: UnsafeMutablePointer<Float>) {
-        // One fill of zeros (borders and slack), then the input rows copied into place.
-        scratch.initialize(repeating: 0, count: layout.planesFloats &+ layout.slack)
-        for copy in layout.copies {
-            var dst = scratch + copy.dst, src = x + copy.src
-            for _ in 0..<copy.rows {
-                if copy.stride == 1 {
-                    copyFloats(dst, src, copy.count)
-                } else if copy.stride == 2 {
-                    gatherEven(dst, src, copy.count)
-                } else {
-                    for q in 0..<copy.count { dst[q] = src[q &* copy.stride] }
-                }
-                dst += copy.dstRowStride
-                src += copy.srcRowStride
-            }
-        }
+        layout.load(x, into: scratch, padding: 0)
         let out = scratch + (layout.planesFloats &+ layout.slack)
         let n = layout.oh &* layout.wq
         let base = UnsafeRawPointer(scratch)
@@ -273,11 +259,7 @@ extension ReferenceKernels {
             depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Identity())
             activation.apply(out, n)
         }
-        if layout.wq == layout.ow {
-            copyFloats(y, out, n)
-        } else {
-            for oy in 0..<layout.oh { copyFloats(y + oy &* layout.ow, out + oy &* layout.wq, layout.ow) }
-        }
+        layout.store(out, to: y)
     }
 
     /// `n` outputs of one wide row: out[q] = act(bias + Σ_t k[t] · in[q + offset t]) (byte offsets from `base`).
@@ -587,6 +569,36 @@ struct DepthwiseLayout: Sendable {
     /// Floats one worker's scratch holds: the phase planes, their slack and the wide output
     /// (rounded up to whole 8-float chunks, plus one).
     var scratchFloats: Int { planesFloats + slack + (oh * wq + 7) / 8 * 8 + 8 }
+
+    /// Fills `scratch`'s phase planes (and slack) with `padding`, then copies the input plane `x` into place.
+    @inline(__always)
+    func load(_ x: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>, padding: Float) {
+        scratch.initialize(repeating: padding, count: planesFloats &+ slack)
+        for copy in copies {
+            var dst = scratch + copy.dst, src = x + copy.src
+            for _ in 0..<copy.rows {
+                if copy.stride == 1 {
+                    copyFloats(dst, src, copy.count)
+                } else if copy.stride == 2 {
+                    gatherEven(dst, src, copy.count)
+                } else {
+                    for q in 0..<copy.count { dst[q] = src[q &* copy.stride] }
+                }
+                dst += copy.dstRowStride
+                src += copy.srcRowStride
+            }
+        }
+    }
+
+    /// Copies the wide output's `oh` rows (`wq` apart) into the dense `oh`×`ow` plane `y`.
+    @inline(__always)
+    func store(_ out: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>) {
+        if wq == ow {
+            copyFloats(y, out, oh &* wq)
+        } else {
+            for oy in 0..<oh { copyFloats(y + oy &* ow, out + oy &* wq, ow) }
+        }
+    }
 
     /// Lays out a depthwise convolution of an `h`×`w` plane into `oh`×`ow`.
     init(plan: Conv2DPlan, h: Int, w: Int, oh: Int, ow: Int) {

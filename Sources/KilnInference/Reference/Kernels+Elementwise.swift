@@ -83,6 +83,19 @@ enum Broadcast {
     @inline(__always)
     static func floats(_ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int], _ node: RNode,
                        _ op: (Float, Float) -> Float) throws -> ([Int], [Float]) {
+        if sa == sb && a.count == b.count {
+            // Same shapes (residual Add): one flat loop the compiler vectorises.
+            let n = a.count
+            let result = [Float](unsafeUninitializedCapacity: n) { r, count in
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        for k in 0..<n { r[k] = op(pa[k], pb[k]) }
+                    }
+                }
+                count = n
+            }
+            return (sa, result)
+        }
         let out = try shape([sa, sb], node)
         let n = out.reduce(1, *)
         var result = [Float](repeating: 0, count: n)

@@ -162,13 +162,18 @@ enum GEMM {
         return vectorActivation
     }
 
-    /// C (M×N) = packedA · B, with B packed panel by panel through `packB(n0, panel, width)`.
+    /// C (M×N) = packedA · B, with B packed through `packB(n0, k0, kb, panel, width)`: rows
+    /// `k0..<k0+kb` of columns `n0..<n0+width`, row-major `kb`×`width`.
     ///
-    /// After each tile the rows get `bias[row]` added and `activation` applied. Threads split the
-    /// column panels.
+    /// Loop order (as in Goto's GEMM): column panels in chunks whose C block stays in L2; per
+    /// chunk, K in blocks of `kc` (a 16 KB B-panel slice in L1); per block, each panel is packed
+    /// once and swept by every 6-row A panel. So A is read once per chunk — not once per column
+    /// panel, which streamed multi-megabyte weights from memory again and again on layers with
+    /// few output positions. After the last K block each tile gets `bias[row]` and `activation`.
+    /// Threads split the column panels.
     static func run(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                     bias: UnsafePointer<Float>?, activation: Activation, accumulate: Bool = false, threads: Int,
-                    packB: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+                    packB: (Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         if n <= 4 && !accumulate {
             gemv(m: m, n: n, k: k, packedA: packedA, c: c, ldc: ldc, bias: bias, activation: activation, threads: threads, packB: packB)
             return
@@ -181,44 +186,49 @@ enum GEMM {
         let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
         let work = m * k * n
         let useThreads = work < 32768 ? 1 : threads
-        // K is split into blocks so the active 16 KB slice of the B panel stays in L1 while A streams by.
         let kc = 4096 / nr
+        // Panels per chunk: the chunk's C block (M × chunk columns) within about 256 KB.
+        let chunk = max(1, (256 << 10) / max(1, m * nr * 4))
         parallelFor(nPanels, threads: useThreads) { range in
-            let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * nr)
+            let panel = UnsafeMutablePointer<Float>.allocate(capacity: kc * nr)
             defer { panel.deallocate() }
-            for np in range {
-                let n0 = np * nr
-                let cols = min(nr, n - n0)
-                packB(n0, panel, nr)
+            var c0 = range.lowerBound
+            while c0 < range.upperBound {
+                let c1 = min(range.upperBound, c0 + chunk)
                 var k0 = 0
                 while k0 < k {
                     let kb = min(kc, k - k0)
                     let last = k0 + kb >= k
-                    for mp in 0..<mPanels {
-                        let m0 = mp * mr
-                        let rows = min(mr, m - m0)
-                        let cTile = cp.p + m0 * ldc + n0
-                        let tileBias = last ? biasP.map { UnsafePointer($0.p + m0) } : nil
-                        var done = true
-                        #if arch(x86_64)
-                            if wide {
-                                GEMMTileAVX512.tile(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, ldb: nr, cTile, ldc: ldc,
-                                                    rows: rows, cols: cols, accumulate: accumulate || k0 > 0, bias: tileBias)
-                                done = activation == .none
-                            } else {
-                                done = kernel(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, ldb: nr, cTile, ldc: ldc,
-                                              rows: rows, cols: cols, accumulate: accumulate || k0 > 0,
-                                              bias: tileBias, activation: activation, final: last)
-                            }
-                        #else
-                            done = kernel(packedA + mp * mr * k + k0 * mr, panel + k0 * nr, k: kb, ldb: nr, cTile, ldc: ldc,
-                                          rows: rows, cols: cols, accumulate: accumulate || k0 > 0,
-                                          bias: tileBias, activation: activation, final: last)
-                        #endif
-                        if last && !done { activation.apply(cTile, rows: rows, cols: cols, ld: ldc) }
+                    for np in c0..<c1 {
+                        let n0 = np * nr
+                        let cols = min(nr, n - n0)
+                        packB(n0, k0, kb, panel, nr)
+                        for mp in 0..<mPanels {
+                            let m0 = mp * mr
+                            let rows = min(mr, m - m0)
+                            let cTile = cp.p + m0 * ldc + n0
+                            let tileBias = last ? biasP.map { UnsafePointer($0.p + m0) } : nil
+                            let ap = packedA + mp * mr * k + k0 * mr
+                            var done = true
+                            #if arch(x86_64)
+                                if wide {
+                                    GEMMTileAVX512.tile(ap, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
+                                                        accumulate: accumulate || k0 > 0, bias: tileBias)
+                                    done = activation == .none
+                                } else {
+                                    done = kernel(ap, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
+                                                  accumulate: accumulate || k0 > 0, bias: tileBias, activation: activation, final: last)
+                                }
+                            #else
+                                done = kernel(ap, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
+                                              accumulate: accumulate || k0 > 0, bias: tileBias, activation: activation, final: last)
+                            #endif
+                            if last && !done { activation.apply(cTile, rows: rows, cols: cols, ld: ldc) }
+                        }
                     }
                     k0 += kb
                 }
+                c0 = c1
             }
         }
     }
@@ -228,11 +238,11 @@ enum GEMM {
     /// columns of a tile.
     static func gemv(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                      bias: UnsafePointer<Float>?, activation: Activation, threads: Int,
-                     packB: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+                     packB: (Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         let width = panelWidth
         let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * width)
         defer { panel.deallocate() }
-        packB(0, panel, width)
+        packB(0, 0, k, panel, width)
         let mPanels = (m + mr - 1) / mr
         let cp = SendablePointer(c), bp = SendablePointer(panel)
         let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
@@ -289,11 +299,61 @@ enum GEMM {
             c.initialize(repeating: 0, count: m * n)
             return
         }
+        if m == 1 {
+            multiplyRow(n: n, k: k, a: a, sak: sak, b: b, ldb: ldb, sbn: sbn, c: c)
+            return
+        }
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedASize(m: m, k: k))
         defer { packed.deallocate() }
         packA(a, m: m, k: k, lda: lda, sk: sak, into: packed)
-        run(m: m, n: n, k: k, packedA: packed, c: c, ldc: n, bias: nil, activation: .none, threads: threads) { n0, panel, width in
-            packBPanel(b, k: k, n: n, ldb: ldb, sn: sbn, n0: n0, nr: width, into: panel)
+        run(m: m, n: n, k: k, packedA: packed, c: c, ldc: n, bias: nil, activation: .none, threads: threads) { n0, k0, kb, panel, width in
+            packBPanel(b + k0 * ldb, k: kb, n: n, ldb: ldb, sn: sbn, n0: n0, nr: width, into: panel)
+        }
+    }
+
+    /// c (1×N) = a (1×K) · B for a single row (classifier heads): with B's rows contiguous
+    /// (`sbn == 1`) an axpy per k along N; with its columns contiguous (`ldb == 1`, a transposed
+    /// weight) a dot product per output with four partial sums. No packing, no 6-row tile for one row.
+    static func multiplyRow(n: Int, k: Int, a: UnsafePointer<Float>, sak: Int, b: UnsafePointer<Float>, ldb: Int, sbn: Int,
+                            c: UnsafeMutablePointer<Float>) {
+        if sbn == 1 {
+            c.initialize(repeating: 0, count: n)
+            for kk in 0..<k {
+                let av = a[kk * sak]
+                let row = b + kk * ldb
+                for j in 0..<n { c[j] += av * row[j] }
+            }
+            return
+        }
+        if ldb == 1 {
+            let ar = UnsafeRawPointer(a)
+            for j in 0..<n {
+                let col = UnsafeRawPointer(b + j * sbn)
+                var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+                var kk = 0
+                if sak == 1 {
+                    while kk &+ 32 <= k {
+                        @inline(__always) func ld(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> { p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) }
+                        s0.addProduct(ld(ar, kk), ld(col, kk))
+                        s1.addProduct(ld(ar, kk &+ 8), ld(col, kk &+ 8))
+                        s2.addProduct(ld(ar, kk &+ 16), ld(col, kk &+ 16))
+                        s3.addProduct(ld(ar, kk &+ 24), ld(col, kk &+ 24))
+                        kk &+= 32
+                    }
+                }
+                var sum = ((s0 + s1) + (s2 + s3)).sum()
+                while kk < k {
+                    sum += a[kk * sak] * b[j * sbn + kk]
+                    kk += 1
+                }
+                c[j] = sum
+            }
+            return
+        }
+        for j in 0..<n {
+            var sum: Float = 0
+            for kk in 0..<k { sum += a[kk * sak] * b[kk * ldb + j * sbn] }
+            c[j] = sum
         }
     }
 }

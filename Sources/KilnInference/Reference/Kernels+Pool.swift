@@ -72,8 +72,51 @@ extension ReferenceKernels {
         return [out]
     }
 
+    /// 2-D max pooling on stride-phase planes padded with -∞ (the depthwise convolution's layout):
+    /// every window tap is a fixed offset, 8 outputs per vector max. NaN wins as in the scalar path.
+    static func maxPool2D(_ x: RTensor, geo: WindowGeometry, threads: Int) -> RTensor {
+        let planes = x.shape[0] * x.shape[1]
+        let h = geo.input[0], w = geo.input[1], oh = geo.output[0], ow = geo.output[1]
+        let plan = Conv2DPlan(inC: 1, outC: 1, group: 1, kh: geo.kernel[0], kw: geo.kernel[1], sh: geo.strides[0], sw: geo.strides[1],
+                              dh: 1, dw: 1, padT: geo.padBegin[0], padL: geo.padBegin[1])
+        let layout = DepthwiseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
+        let count = planes * oh * ow
+        let y = [Float](unsafeUninitializedCapacity: count) { yb, initialized in
+            x.f.withUnsafeBufferPointer { xb in
+                let xp = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), yp = SendablePointer(yb.baseAddress!)
+                parallelFor(planes, threads: threads) { range in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layout.scratchFloats)
+                    defer { scratch.deallocate() }
+                    let out = scratch + (layout.planesFloats + layout.slack)
+                    let n = oh * layout.wq
+                    layout.offsets.withUnsafeBufferPointer { offs in
+                        for plane in range {
+                            layout.load(xp.p + plane * h * w, into: scratch, padding: -.infinity)
+                            let base = UnsafeRawPointer(scratch)
+                            let outRaw = UnsafeMutableRawPointer(out)
+                            var q = 0
+                            while q < n {
+                                var best = SIMD8<Float>(repeating: -.infinity)
+                                for t in 0..<layout.taps {
+                                    let v = (base + (offs[t] &+ q &* 4)).loadUnaligned(as: SIMD8<Float>.self)
+                                    best = best.replacing(with: v, where: (v .> best) .| (v .!= v))
+                                }
+                                outRaw.storeBytes(of: best, toByteOffset: q &* 4, as: SIMD8<Float>.self)
+                                q &+= 8
+                            }
+                            layout.store(out, to: yp.p + plane * oh * ow)
+                        }
+                    }
+                }
+            }
+            initialized = count
+        }
+        return RTensor(type: x.type, shape: Array(x.shape[0..<2]) + geo.output, f: y)
+    }
+
     /// 2-D max/average pooling without dilation: window bounds clipped per output, planes in parallel.
     static func pool2D(_ x: RTensor, geo: WindowGeometry, isMax: Bool, includePad: Bool, threads: Int) -> RTensor {
+        if isMax && geo.output[0] > 0 && geo.output[1] > 0 { return maxPool2D(x, geo: geo, threads: threads) }
         let planes = x.shape[0] * x.shape[1]
         let h = geo.input[0], w = geo.input[1], oh = geo.output[0], ow = geo.output[1]
         let kh = geo.kernel[0], kw = geo.kernel[1], sh = geo.strides[0], sw = geo.strides[1]

@@ -1,4 +1,5 @@
 import KilnCore
+import Synchronization
 
 /// A loaded reference engine: validates inputs against the engine's descriptors and runs the graph.
 public final class ReferenceRunner: InferenceRunner {
@@ -19,6 +20,10 @@ public final class ReferenceRunner: InferenceRunner {
 
     /// Per-op timings collected when `KILN_REFERENCE_PROFILE=1` is set (empty otherwise).
     public static func profileReport() -> String { ReferenceProfile.report() }
+
+    /// Forgets the timings collected so far (a benchmark calls it once the engine is built, so
+    /// the build's own shape-inference runs are not counted).
+    public static func resetProfile() { ReferenceProfile.fastest.withLock { $0.removeAll() } }
 
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
         var values: [Int: RTensor] = [:]
