@@ -96,6 +96,22 @@ enum Broadcast {
             }
             return (sa, result)
         }
+        if sa.count == 4 && sb.count == 4 && sa[0] == sb[0] && sa[1] == sb[1] && sb[2] == 1 && sb[3] == 1 && sa[2] * sa[3] > 1 {
+            // N×C×H×W with N×C×1×1 (squeeze-excite scaling): a scalar per plane, a vector loop per plane.
+            let plane = sa[2] * sa[3], n = a.count
+            let result = [Float](unsafeUninitializedCapacity: n) { r, count in
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        for p in 0..<pb.count {
+                            let bv = pb[p], base = p * plane
+                            for k in 0..<plane { r[base + k] = op(pa[base + k], bv) }
+                        }
+                    }
+                }
+                count = n
+            }
+            return (sa, result)
+        }
         let out = try shape([sa, sb], node)
         let n = out.reduce(1, *)
         var result = [Float](repeating: 0, count: n)

@@ -170,7 +170,7 @@ enum GEMM {
     /// once and swept by every 6-row A panel. So A is read once per chunk — not once per column
     /// panel, which streamed multi-megabyte weights from memory again and again on layers with
     /// few output positions. After the last K block each tile gets `bias[row]` and `activation`.
-    /// Threads split the column panels.
+    /// Threads split the column panels, or the row panels when there are few column panels.
     static func run(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                     bias: UnsafePointer<Float>?, activation: Activation, accumulate: Bool = false, threads: Int,
                     packB: (Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
@@ -189,12 +189,13 @@ enum GEMM {
         let kc = 4096 / nr
         // Panels per chunk: the chunk's C block (M × chunk columns) within about 256 KB.
         let chunk = max(1, (256 << 10) / max(1, m * nr * 4))
-        parallelFor(nPanels, threads: useThreads) { range in
+        // Sweeps column panels `panels` × row panels `rowPanels` of C.
+        func sweep(_ panels: Range<Int>, _ rowPanels: Range<Int>) {
             let panel = UnsafeMutablePointer<Float>.allocate(capacity: kc * nr)
             defer { panel.deallocate() }
-            var c0 = range.lowerBound
-            while c0 < range.upperBound {
-                let c1 = min(range.upperBound, c0 + chunk)
+            var c0 = panels.lowerBound
+            while c0 < panels.upperBound {
+                let c1 = min(panels.upperBound, c0 + chunk)
                 var k0 = 0
                 while k0 < k {
                     let kb = min(kc, k - k0)
@@ -202,8 +203,10 @@ enum GEMM {
                     for np in c0..<c1 {
                         let n0 = np * nr
                         let cols = min(nr, n - n0)
-                        packB(n0, k0, kb, panel, nr)
-                        for mp in 0..<mPanels {
+                        // A last panel of at most 16 columns runs the 16-wide tile (half the wasted work).
+                        let narrow = wide && cols <= GEMM.nr
+                        packB(n0, k0, kb, panel, narrow ? GEMM.nr : nr)
+                        for mp in rowPanels {
                             let m0 = mp * mr
                             let rows = min(mr, m - m0)
                             let cTile = cp.p + m0 * ldc + n0
@@ -211,12 +214,12 @@ enum GEMM {
                             let ap = packedA + mp * mr * k + k0 * mr
                             var done = true
                             #if arch(x86_64)
-                                if wide {
+                                if wide && !narrow {
                                     GEMMTileAVX512.tile(ap, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
                                                         accumulate: accumulate || k0 > 0, bias: tileBias)
                                     done = activation == .none
                                 } else {
-                                    done = kernel(ap, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
+                                    done = kernel(ap, panel, k: kb, ldb: GEMM.nr, cTile, ldc: ldc, rows: rows, cols: cols,
                                                   accumulate: accumulate || k0 > 0, bias: tileBias, activation: activation, final: last)
                                 }
                             #else
@@ -230,6 +233,13 @@ enum GEMM {
                 }
                 c0 = c1
             }
+        }
+        if useThreads > 1 && nPanels < 4 * useThreads && mPanels >= 2 * useThreads {
+            // Few column panels (small feature maps, large weights): threads split the rows, so each
+            // reads its own part of A instead of all of it.
+            parallelFor(mPanels, threads: useThreads) { rows in sweep(0..<nPanels, rows) }
+        } else {
+            parallelFor(nPanels, threads: useThreads) { panels in sweep(panels, 0..<mPanels) }
         }
     }
 
