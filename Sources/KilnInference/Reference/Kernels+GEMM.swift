@@ -186,7 +186,9 @@ enum GEMM {
         let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
         let work = m * k * n
         let useThreads = work < 32768 ? 1 : threads
-        let kc = 4096 / nr
+        // K blocks of 128: a 16 KB slice of a 32-wide B panel stays in L1. The same for both tile
+        // widths, so both sum every output in the same blocks (bit-identical results).
+        let kc = 128
         // Panels per chunk: the chunk's C block (M × chunk columns) within about 256 KB.
         let chunk = max(1, (256 << 10) / max(1, m * nr * 4))
         // Sweeps column panels `panels` × row panels `rowPanels` of C.

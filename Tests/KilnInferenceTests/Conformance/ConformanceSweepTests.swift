@@ -30,6 +30,31 @@ struct ConformanceSweepTests {
         return result
     }
 
+    @Test("the GEMM-backed tests (conv, gemm, matmul, pooling) also pass on the AVX2 tiles, through kiln verify")
+    func gemmTestsPassWithAVX2Tiles() throws {
+        guard let root = try TestEnvironment.dataFile("onnx-node") else { return }
+        let skips = try Self.skipList()
+        var ran = 0
+        var failed: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: root.path).sorted() where !name.hasSuffix("_expanded") {
+            guard ["conv", "gemm", "matmul", "pool"].contains(where: { name.contains($0) }), skips[name] == nil else { continue }
+            let dir = root.appendingPathComponent(name)
+            let modelURL = dir.appendingPathComponent("model.onnx")
+            guard let bytes = FileManager.default.contents(atPath: modelURL.path) else { continue }
+            let model = try ONNXReader.model(Array(bytes))
+            guard Set(model.graph.nodes.map(\.opType)).isSubset(of: Self.requiredOps),
+                Set(model.graph.nodes.map(\.domain)).isSubset(of: ["", "ai.onnx"])
+            else { continue }
+            let result = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["verify", modelURL.path, dir.path],
+                                                 environment: ["KILN_REFERENCE_AVX512": "0"])
+            ran += 1
+            if result.status != 0 { failed.append("\(name): \(result.stdout)\(result.stderr)") }
+        }
+        print("conformance on AVX2 tiles: \(ran - failed.count) of \(ran) passed")
+        #expect(ran > 40)
+        #expect(failed.isEmpty, "\(failed)")
+    }
+
     @Test("every in-scope ONNX node test passes kiln's tolerance, except the skip list")
     func sweepPassesExceptSkipList() throws {
         guard let root = try TestEnvironment.dataFile("onnx-node") else { return }
