@@ -13,17 +13,25 @@
         /// Columns of a tile, the width of a packed B panel for this kernel.
         public static let columns = 32
 
+        /// `activation` code: none.
+        public static let noActivation: Int32 = 0
+        /// `activation` code: x · max(0, min(1, x/6 + 1/2)).
+        public static let hardSwish: Int32 = 1
+        /// `activation` code: max(0, min(1, αx + β)).
+        public static let hardSigmoid: Int32 = 2
+
         /// Computes one 6×32 tile of C = Ap·Bp over `k` (plus C's own values when `accumulate`),
-        /// then adds `bias[row]` when given, and writes rows < `rows` and columns < `cols`.
+        /// then adds `bias[row]` when given, applies `activation`, and writes rows < `rows` and
+        /// columns < `cols`.
         ///
         /// `ap` is a 6-row A panel (k × 6 interleaved), `bp` a 32-wide B panel with row stride
-        /// `ldb` floats; `c` has leading dimension `ldc`. Activations are left to the caller: lane
-        /// selects on `SIMD16` compile to mask-register round trips here that cost more than a
-        /// second pass over the (L1-resident) tile.
+        /// `ldb` floats; `c` has leading dimension `ldc`. Only the clamp-based activations are done
+        /// here, with integer min/max on the float bits (lane selects on `SIMD16` compile to
+        /// mask-register round trips in this module); the others are left to the caller.
         @inline(never)
         public static func tile(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, k: Int, ldb: Int,
                                 _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool,
-                                bias: UnsafePointer<Float>?) {
+                                bias: UnsafePointer<Float>?, activation: Int32 = 0, alpha: Float = 0, beta: Float = 0) {
             var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
             var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
             var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
@@ -82,6 +90,16 @@
                 v = bv(4); c40 += v; c41 += v
                 v = bv(5); c50 += v; c51 += v
             }
+            if activation == hardSwish {
+                @inline(__always) func f(_ v: SIMD16<Float>) -> SIMD16<Float> { v * unitClamp(v * (1 / 6) + 0.5) }
+                c00 = f(c00); c01 = f(c01); c10 = f(c10); c11 = f(c11); c20 = f(c20); c21 = f(c21)
+                c30 = f(c30); c31 = f(c31); c40 = f(c40); c41 = f(c41); c50 = f(c50); c51 = f(c51)
+            } else if activation == hardSigmoid {
+                let a = alpha, b = beta
+                @inline(__always) func f(_ v: SIMD16<Float>) -> SIMD16<Float> { unitClamp(a * v + b) }
+                c00 = f(c00); c01 = f(c01); c10 = f(c10); c11 = f(c11); c20 = f(c20); c21 = f(c21)
+                c30 = f(c30); c31 = f(c31); c40 = f(c40); c41 = f(c41); c50 = f(c50); c51 = f(c51)
+            }
             @inline(__always) func st(_ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
                 let raw = UnsafeMutableRawPointer(c + r &* ldc)
                 raw.storeBytes(of: v0, as: SIMD16<Float>.self)
@@ -105,5 +123,16 @@
             }
         }
 
+        /// max(0, min(1, u)) exactly as the scalar `max(0, min(1, u))` — NaN gives 1, -NaN gives 0
+        /// (the product with x is NaN either way) — from integer min/max on the bit patterns:
+        /// non-negative floats order like their bits, negative ones (sign bit set) clamp to +0.
+        @inline(__always)
+        static func unitClamp(_ u: SIMD16<Float>) -> SIMD16<Float> {
+            let b = unsafeBitCast(u, to: SIMD16<Int32>.self)
+            let m = b & ~(b &>> 31)
+            let one = SIMD16<Int32>(repeating: 0x3F80_0000)
+            let d = m &- one
+            return unsafeBitCast(one &+ (d & (d &>> 31)), to: SIMD16<Float>.self)
+        }
     }
 #endif

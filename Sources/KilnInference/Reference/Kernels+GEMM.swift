@@ -189,6 +189,16 @@ enum GEMM {
         // K blocks of 128: a 16 KB slice of a 32-wide B panel stays in L1. The same for both tile
         // widths, so both sum every output in the same blocks (bit-identical results).
         let kc = 128
+        #if arch(x86_64)
+            // The clamp-based activations run inside the AVX-512 tile, on its registers.
+            let tileActivation: (code: Int32, alpha: Float, beta: Float)? =
+                switch activation {
+                case .none: (GEMMTileAVX512.noActivation, 0, 0)
+                case .hardSwish: (GEMMTileAVX512.hardSwish, 0, 0)
+                case .hardSigmoid(let a, let b): (GEMMTileAVX512.hardSigmoid, a, b)
+                default: nil
+                }
+        #endif
         // Panels per chunk: the chunk's C block (M × chunk columns) within about 256 KB.
         let chunk = max(1, (256 << 10) / max(1, m * nr * 4))
         // Sweeps column panels `panels` × row panels `rowPanels` of C.
@@ -217,9 +227,12 @@ enum GEMM {
                             var done = true
                             #if arch(x86_64)
                                 if wide && !narrow {
+                                    let fused = last ? tileActivation : nil
                                     GEMMTileAVX512.tile(ap, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
-                                                        accumulate: accumulate || k0 > 0, bias: tileBias)
-                                    done = activation == .none
+                                                        accumulate: accumulate || k0 > 0, bias: tileBias,
+                                                        activation: fused?.code ?? GEMMTileAVX512.noActivation,
+                                                        alpha: fused?.alpha ?? 0, beta: fused?.beta ?? 0)
+                                    done = tileActivation != nil
                                 } else {
                                     done = kernel(ap, panel, k: kb, ldb: GEMM.nr, cTile, ldc: ldc, rows: rows, cols: cols,
                                                   accumulate: accumulate || k0 > 0, bias: tileBias, activation: activation, final: last)
