@@ -1,6 +1,6 @@
 import Dispatch
 
-/// Splits `0..<count` into contiguous chunks run on up to `threads` threads (inline when 1).
+/// Splits `0..<count` into contiguous chunks run on up to `threads` threads of `KernelThreadPool` (inline when 1).
 @inline(__always)
 func parallelFor(_ count: Int, threads: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
     guard count > 0 else { return }
@@ -10,13 +10,10 @@ func parallelFor(_ count: Int, threads: Int, minChunk: Int = 1, _ body: (Range<I
         return
     }
     let chunk = (count + workers - 1) / workers
-    withoutActuallyEscaping(body) { escaping in
-        let box = UncheckedSendable(escaping)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let start = w * chunk
-            let end = min(count, start + chunk)
-            if start < end { box.value(start..<end) }
-        }
+    KernelThreadPool.shared.run(workers, threads: workers) { w in
+        let start = w * chunk
+        let end = min(count, start + chunk)
+        if start < end { body(start..<end) }
     }
 }
 
