@@ -13,6 +13,11 @@ final class KernelThreadPool: @unchecked Sendable {
     /// The process-wide pool.
     static let shared = KernelThreadPool(workers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
 
+    /// Checks of the loop counter a worker makes before it sleeps (a few hundred microseconds):
+    /// waking a sleeping thread costs tens of microseconds, more in a VM, and the kernels of one
+    /// inference start loops every few tens of microseconds.
+    static let spinLimit = 400_000
+
     private let workers: Int
     private let entry = NSLock()
     private let condition = NSCondition()
@@ -25,6 +30,7 @@ final class KernelThreadPool: @unchecked Sendable {
     // Lock-free: the next iteration to take, and the generation for spinning workers to watch.
     private let next = Atomic<Int>(0)
     private let published = Atomic<Int>(0)
+    private let recentParticipants = Atomic<Int>(0)
 
     init(workers: Int) {
         self.workers = workers
@@ -56,6 +62,7 @@ final class KernelThreadPool: @unchecked Sendable {
             job = escaping
             iterations = count
             participants = helpers
+            recentParticipants.store(helpers, ordering: .relaxed)
             finished = 0
             next.store(0, ordering: .relaxed)
             generation &+= 1
@@ -82,10 +89,10 @@ final class KernelThreadPool: @unchecked Sendable {
     private func work(_ index: Int) {
         var seen = 0
         while true {
-            // Spin a little first: kernels start loops back to back, and a sleeping thread takes
-            // tens of microseconds to wake.
-            var spins = 0
-            while published.load(ordering: .acquiring) == seen && spins < 20_000 { spins += 1 }
+            // Spin first (see `spinLimit`).
+            // Only threads that took part in the last loop spin; the others sleep at once.
+            var spins = index < recentParticipants.load(ordering: .relaxed) ? 0 : Self.spinLimit
+            while published.load(ordering: .acquiring) == seen && spins < Self.spinLimit { spins += 1 }
             condition.lock()
             while generation == seen { condition.wait() }
             seen = generation
