@@ -71,11 +71,15 @@ enum ReferenceBenchmark: Benchmark {
                 let rounds = max(1, min(10, iterations / 4))
                 for round in 0..<rounds {
                     let count = iterations / rounds + (round < iterations % rounds ? 1 : 0)
+                    // A pause at each switch: onnxruntime's threads keep spinning for a while after
+                    // a run, and on a small machine they would otherwise compete with the next round.
+                    usleep(50_000)
                     for _ in 0..<count {
                         let t = MonotonicClock.now
                         _ = try runner.run(feeds)
                         mineSamples.append(MonotonicClock.now - t)
                     }
+                    usleep(50_000)
                     ortSamples += try ort.request(String(count)).split(separator: " ").compactMap { Double($0) }
                 }
                 let ours = summary(mineSamples), theirs = summary(ortSamples)
