@@ -558,12 +558,23 @@ struct DepthwiseLayout: Sendable {
     /// One run of input rows copied into a phase plane: `rows` rows of `count` floats taken every
     /// `stride` columns.
     struct Copy: Sendable {
-        var dst: Int, src: Int, rows: Int, count: Int, stride: Int, dstRowStride: Int, srcRowStride: Int
+        /// First destination float (in the scratch) and first source float (in the input plane).
+        var dst: Int, src: Int
+        /// Rows copied, floats per row, and the source column step (1, or the stride).
+        var rows: Int, count: Int, stride: Int
+        /// Floats between consecutive rows in the scratch and in the input.
+        var dstRowStride: Int, srcRowStride: Int
     }
 
-    var oh: Int, ow: Int, hq: Int, wq: Int, taps: Int
+    /// Output rows and columns, and the phase planes' rows and columns.
+    var oh: Int, ow: Int, hq: Int, wq: Int
+    /// Window taps (kh × kw).
+    var taps: Int
+    /// Floats of all phase planes, and the zeroed (or −∞) slack after them.
     var planesFloats: Int, slack: Int
+    /// Byte offset of each tap into the phase planes.
     var offsets: [Int]
+    /// How the input plane is copied into the phase planes.
     var copies: [Copy]
 
     /// Floats one worker's scratch holds: the phase planes, their slack and the wide output

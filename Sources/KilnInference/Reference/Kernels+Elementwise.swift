@@ -203,12 +203,14 @@ extension VectorActivations {
 
     /// x < 0 ? αx : x.
     struct LeakyRelu: VectorActivation {
+        /// The slope for negative inputs.
         var alpha: Float
         @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v.replacing(with: v * alpha, where: v .< 0) }
     }
 
     /// min(max(x, lo), hi).
     struct Clip: VectorActivation {
+        /// The bounds.
         var lo: Float, hi: Float
         @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> {
             let t = v.replacing(with: lo, where: v .<= lo)
@@ -218,6 +220,7 @@ extension VectorActivations {
 
     /// max(0, min(1, αx + β)).
     struct HardSigmoid: VectorActivation {
+        /// Slope and offset.
         var alpha: Float, beta: Float
         @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { unitClamp(alpha * v + beta) }
     }

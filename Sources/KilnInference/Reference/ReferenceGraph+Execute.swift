@@ -37,9 +37,12 @@ extension RGraph {
 /// Each node keeps its fastest time over all runs, so a busy machine's stalls do not hide where
 /// the time goes; the report sums those per op kind (1×1, depthwise and k×k convolutions apart).
 enum ReferenceProfile {
+    /// Whether profiling is on.
     static let enabled = ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1"
+    /// Node (label and input shape) → op kind and fastest seconds.
     static let fastest = Mutex<[String: (kind: String, seconds: Double)]>([:])
 
+    /// Records one run of `node`.
     static func add(_ node: RNode, seconds: Double, inputs: [RTensor?]) {
         var kind = node.op
         if node.op == "KilnConv" || node.op == "Conv" {
