@@ -242,42 +242,11 @@ enum Activation: Sendable, Equatable {
     case hardSwish
     case swish
 
-    /// Applies the activation to `n` floats in place, 8 lanes at a time where it is piecewise linear.
-    ///
-    /// The switch sits outside the loops and each case is its own inline vector loop (no closure,
-    /// so nothing is left as a call per tile row). The vector forms mirror the scalar `max`/`min`
-    /// selects of `applyScalar` (so NaN propagates the same way); tails use `applyScalar`.
+    /// Applies the activation to `n` floats in place, 8 lanes at a time where it is piecewise linear
+    /// (`VectorActivations`, which mirror `applyScalar` exactly, NaN included).
     @inline(__always)
     func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        let raw = UnsafeMutableRawPointer(p)
-        var i = 0
-        @inline(__always) func unitClamp(_ u: SIMD8<Float>) -> SIMD8<Float> {
-            // max(0, min(1, u)): min(1, u) is `u < 1 ? u : 1`, max(0, m) is `m >= 0 ? m : 0`.
-            let m = SIMD8<Float>(repeating: 1).replacing(with: u, where: u .< 1)
-            return SIMD8<Float>(repeating: 0).replacing(with: m, where: m .>= 0)
-        }
-        @inline(__always) func load() -> SIMD8<Float> { raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) }
-        @inline(__always) func store(_ v: SIMD8<Float>) { raw.storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self) }
-        switch self {
-        case .none: return
-        case .relu:
-            while i &+ 8 <= n { let v = load(); store(v.replacing(with: 0, where: v .<= 0)); i &+= 8 }
-        case .leakyRelu(let a):
-            while i &+ 8 <= n { let v = load(); store(v.replacing(with: v * a, where: v .< 0)); i &+= 8 }
-        case .clip(let lo, let hi):
-            while i &+ 8 <= n {
-                let v = load()
-                let t = v.replacing(with: lo, where: v .<= lo)
-                store(t.replacing(with: hi, where: t .> hi))
-                i &+= 8
-            }
-        case .hardSigmoid(let a, let b):
-            while i &+ 8 <= n { store(unitClamp(a * load() + b)); i &+= 8 }
-        case .hardSwish:
-            while i &+ 8 <= n { let v = load(); store(v * unitClamp(v * (1 / 6) + 0.5)); i &+= 8 }
-        case .sigmoid, .swish: break
-        }
-        if i < n { applyScalar(p + i, n &- i) }
+        apply(p, rows: 1, cols: n, ld: n)
     }
 
     /// Applies the activation to a `rows`×`cols` block with row stride `ld` (a GEMM tile): one
