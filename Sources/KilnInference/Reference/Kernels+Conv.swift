@@ -100,10 +100,11 @@ extension ReferenceKernels {
             let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
             let wp = SendablePointer(UnsafeMutablePointer(mutating: weights))
             let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-            let layout = DepthwiseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
+            let layout = PhaseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
             parallelFor(planes, threads: threads) { range in
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layout.scratchFloats)
                 defer { scratch.deallocate() }
+                (scratch + layout.planesFloats).initialize(repeating: 0, count: layout.slack)
                 layout.offsets.withUnsafeBufferPointer { offsets in
                     for plane in range {
                         let c = plane % plan.inC
@@ -144,46 +145,17 @@ extension ReferenceKernels {
     static func convPhased(_ x: UnsafePointer<Float>, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int,
                            weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
                            out: UnsafeMutablePointer<Float>, threads: Int) {
-        let sh = plan.sh, sw = plan.sw
-        let hq = oh - 1 + (plan.kh - 1) * plan.dh / sh + 1
-        let wq = ow - 1 + (plan.kw - 1) * plan.dw / sw + 1
-        let phasePlane = hq * wq
-        let channelFloats = sh * sw * phasePlane
+        let layout = PhaseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
+        let wq = layout.wq
+        let channelFloats = layout.planesFloats
         // Slack past the last plane: the last B panel may read up to its width (≤ 32) + kw columns beyond.
         let total = plan.inC * channelFloats + wq + 64
         let phases = UnsafeMutablePointer<Float>.allocate(capacity: total)
         defer { phases.deallocate() }
         (phases + plan.inC * channelFloats).initialize(repeating: 0, count: total - plan.inC * channelFloats)
         let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), pp = SendablePointer(phases)
-        parallelFor(plan.inC * sh * sw, threads: threads, minChunk: 4) { range in
-            for idx in range {
-                let c = idx / (sh * sw), a = idx / sw % sh, bq = idx % sw
-                let src = xp.p + c * h * w
-                let dst = pp.p + idx * phasePlane
-                for r in 0..<hq {
-                    let row = dst + r * wq
-                    let iy = r * sh + a - plan.padT
-                    if iy < 0 || iy >= h {
-                        row.initialize(repeating: 0, count: wq)
-                        continue
-                    }
-                    let line = src + iy * w
-                    // Columns q with 0 <= q*sw + bq - padL < w.
-                    let first = min(wq, max(0, (plan.padL - bq + sw - 1) / sw))
-                    let end = min(wq, max(first, (w + plan.padL - bq + sw - 1) / sw))
-                    if first > 0 { row.initialize(repeating: 0, count: first) }
-                    if sw == 1 {
-                        (row + first).update(from: line + (first + bq - plan.padL), count: end - first)
-                    } else {
-                        if sw == 2 {
-                            gatherEven(row + first, line + (first * 2 + bq - plan.padL), end - first)
-                        } else {
-                            for q in first..<end { row[q] = line[q * sw + bq - plan.padL] }
-                        }
-                    }
-                    if end < wq { (row + end).initialize(repeating: 0, count: wq - end) }
-                }
-            }
+        parallelFor(plan.inC, threads: threads, minChunk: 2) { range in
+            for c in range { layout.load(xp.p + c * h * w, into: pp.p + c * channelFloats, padding: 0) }
         }
         let cg = plan.inC / plan.group, mg = plan.mPerGroup, k = plan.kPerGroup
         let wide = oh * wq
@@ -193,15 +165,9 @@ extension ReferenceKernels {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: k) { offsets in
             for g in 0..<plan.group {
                 for cl in 0..<cg {
-                    let c = g * cg + cl
-                    for ky in 0..<plan.kh {
-                        let ty = ky * plan.dh
-                        for kx in 0..<plan.kw {
-                            let tx = kx * plan.dw
-                            offsets[(cl * plan.kh + ky) * plan.kw + kx] =
-                                ((c * sh + ty % sh) * sw + tx % sw) * phasePlane + ty / sh * wq + tx / sw
-                        }
-                    }
+                    // Channel c's planes, then each tap's offset within them (the layout's are in bytes).
+                    let base = (g * cg + cl) * channelFloats
+                    for t in 0..<layout.taps { offsets[cl * layout.taps + t] = base + layout.offsets[t] / 4 }
                 }
                 let base = UnsafePointer(phases)
                 let offs = UnsafePointer(offsets.baseAddress!)
@@ -226,9 +192,7 @@ extension ReferenceKernels {
             }
         }
         if !direct {
-            for row in 0..<plan.outC * oh {
-                (out + row * ow).update(from: target + row * wq, count: ow)
-            }
+            for m in 0..<plan.outC { layout.store(target + m * wide, to: out + m * oh * ow) }
         }
     }
 
@@ -240,7 +204,7 @@ extension ReferenceKernels {
     /// row of contiguous vector loads — 32 outputs at a time with four independent accumulators,
     /// no border cases, no lane shuffles. The `wq - ow` extra columns per row are dropped.
     @inline(__always)
-    static func depthwisePlane(_ x: UnsafePointer<Float>, _ layout: DepthwiseLayout, _ offsets: UnsafePointer<Int>,
+    static func depthwisePlane(_ x: UnsafePointer<Float>, _ layout: PhaseLayout, _ offsets: UnsafePointer<Int>,
                                _ k: UnsafePointer<Float>, bias: Float, activation: Activation, _ y: UnsafeMutablePointer<Float>,
                                scratch: UnsafeMutablePointer<Float>) {
         layout.load(x, into: scratch, padding: 0)
@@ -549,12 +513,13 @@ func gatherEven(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
     }
 }
 
-/// The geometry of a depthwise convolution's per-channel work, computed once per call.
+/// The stride-phase layout of one padded input plane, computed once per call (depthwise and k×k
+/// convolutions, max pooling).
 ///
-/// Each channel's zero-padded input is split into `sh`×`sw` stride-phase planes of `hq`×`wq`
+/// Each channel's padded input is split into `sh`×`sw` stride-phase planes of `hq`×`wq`
 /// (`copies` say which input rows and columns land where), tap `t` reads its phase plane at byte
 /// offset `offsets[t]`, and the output is computed on a wide grid of `oh`×`wq`.
-struct DepthwiseLayout: Sendable {
+struct PhaseLayout: Sendable {
     /// One run of input rows copied into a phase plane: `rows` rows of `count` floats taken every
     /// `stride` columns.
     struct Copy: Sendable {
@@ -581,10 +546,11 @@ struct DepthwiseLayout: Sendable {
     /// (rounded up to whole 8-float chunks, plus one).
     var scratchFloats: Int { planesFloats + slack + (oh * wq + 7) / 8 * 8 + 8 }
 
-    /// Fills `scratch`'s phase planes (and slack) with `padding`, then copies the input plane `x` into place.
+    /// Fills `scratch`'s phase planes with `padding`, then copies the input plane `x` into place.
+    /// (The slack after the planes is the caller's to fill, once per scratch buffer.)
     @inline(__always)
     func load(_ x: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>, padding: Float) {
-        scratch.initialize(repeating: padding, count: planesFloats &+ slack)
+        scratch.initialize(repeating: padding, count: planesFloats)
         for copy in copies {
             var dst = scratch + copy.dst, src = x + copy.src
             for _ in 0..<copy.rows {
@@ -611,7 +577,8 @@ struct DepthwiseLayout: Sendable {
         }
     }
 
-    /// Lays out a depthwise convolution of an `h`×`w` plane into `oh`×`ow`.
+    /// Lays out a window operation (`plan`'s kernel, strides, dilations, padding) of an `h`×`w`
+    /// plane into `oh`×`ow`.
     init(plan: Conv2DPlan, h: Int, w: Int, oh: Int, ow: Int) {
         let sh = plan.sh, sw = plan.sw
         self.oh = oh

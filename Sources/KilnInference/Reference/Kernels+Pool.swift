@@ -79,7 +79,7 @@ extension ReferenceKernels {
         let h = geo.input[0], w = geo.input[1], oh = geo.output[0], ow = geo.output[1]
         let plan = Conv2DPlan(inC: 1, outC: 1, group: 1, kh: geo.kernel[0], kw: geo.kernel[1], sh: geo.strides[0], sw: geo.strides[1],
                               dh: 1, dw: 1, padT: geo.padBegin[0], padL: geo.padBegin[1])
-        let layout = DepthwiseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
+        let layout = PhaseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
         let count = planes * oh * ow
         let y = [Float](unsafeUninitializedCapacity: count) { yb, initialized in
             x.f.withUnsafeBufferPointer { xb in
@@ -87,6 +87,7 @@ extension ReferenceKernels {
                 parallelFor(planes, threads: threads) { range in
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layout.scratchFloats)
                     defer { scratch.deallocate() }
+                    (scratch + layout.planesFloats).initialize(repeating: -.infinity, count: layout.slack)
                     let out = scratch + (layout.planesFloats + layout.slack)
                     let n = oh * layout.wq
                     layout.offsets.withUnsafeBufferPointer { offs in
