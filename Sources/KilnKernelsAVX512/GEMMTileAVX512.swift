@@ -19,13 +19,15 @@
         public static let hardSwish: Int32 = 1
         /// `activation` code: max(0, min(1, αx + β)).
         public static let hardSigmoid: Int32 = 2
+        /// `activation` code: x > 0 ? x : 0, NaN kept.
+        public static let relu: Int32 = 3
 
         /// Computes one 6×32 tile of C = Ap·Bp over `k` (plus C's own values when `accumulate`),
         /// then adds `bias[row]` when given, applies `activation`, and writes rows < `rows` and
         /// columns < `cols`.
         ///
         /// `ap` is a 6-row A panel (k × 6 interleaved), `bp` a 32-wide B panel with row stride
-        /// `ldb` floats; `c` has leading dimension `ldc`. Only the clamp-based activations are done
+        /// `ldb` floats; `c` has leading dimension `ldc`. Only Relu and the clamp-based activations are done
         /// here, with integer min/max on the float bits (lane selects on `SIMD16` compile to
         /// mask-register round trips in this module); the others are left to the caller.
         @inline(never)
@@ -94,6 +96,10 @@
                 @inline(__always) func f(_ v: SIMD16<Float>) -> SIMD16<Float> { v * unitClamp(v * (1 / 6) + 0.5) }
                 c00 = f(c00); c01 = f(c01); c10 = f(c10); c11 = f(c11); c20 = f(c20); c21 = f(c21)
                 c30 = f(c30); c31 = f(c31); c40 = f(c40); c41 = f(c41); c50 = f(c50); c51 = f(c51)
+            } else if activation == relu {
+                c00 = positivePart(c00); c01 = positivePart(c01); c10 = positivePart(c10); c11 = positivePart(c11)
+                c20 = positivePart(c20); c21 = positivePart(c21); c30 = positivePart(c30); c31 = positivePart(c31)
+                c40 = positivePart(c40); c41 = positivePart(c41); c50 = positivePart(c50); c51 = positivePart(c51)
             } else if activation == hardSigmoid {
                 let a = alpha, b = beta
                 @inline(__always) func f(_ v: SIMD16<Float>) -> SIMD16<Float> { unitClamp(a * v + b) }
@@ -121,6 +127,15 @@
                 let flat = raw.baseAddress!.assumingMemoryBound(to: Float.self)
                 for r in 0..<rows { (c + r &* ldc).update(from: flat + r &* 32, count: cols) }
             }
+        }
+
+        /// u > 0 ? u : +0 with NaN of either sign kept, as the vector Relu gives, on the bit patterns:
+        /// a set sign bit clears the lane unless the pattern is a negative NaN (above 0xFF800000).
+        @inline(__always)
+        static func positivePart(_ u: SIMD16<Float>) -> SIMD16<Float> {
+            let b = unsafeBitCast(u, to: SIMD16<Int32>.self)
+            let negativeNaN = ~((b &+ 0x7F_FFFF) &>> 31)
+            return unsafeBitCast(b & (~(b &>> 31) | negativeNaN), to: SIMD16<Float>.self)
         }
 
         /// max(0, min(1, u)) exactly as the scalar `max(0, min(1, u))` — NaN gives 1, -NaN gives 0

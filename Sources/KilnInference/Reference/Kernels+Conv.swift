@@ -95,6 +95,11 @@ extension ReferenceKernels {
                        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
                        out: UnsafeMutablePointer<Float>, threads: Int) {
         let hw = h * w, ohw = oh * ow
+        if plan.depthwise && prefersBlockedDepthwise(plan: plan, h: h, w: w) {
+            depthwiseBlocked(x, n: n, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: weights, bias: bias, activation: activation,
+                             out: out, threads: threads)
+            return
+        }
         if plan.depthwise {
             let planes = n * plan.inC
             let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)

@@ -162,6 +162,12 @@ enum GEMM {
         return vectorActivation
     }
 
+    /// The K block `run` sums in: K split into equal blocks of at most 192.
+    static func kBlock(_ k: Int) -> Int {
+        let blocks = (k + 191) / 192
+        return (k + blocks - 1) / max(1, blocks)
+    }
+
     /// C (M×N) = packedA · B, with B packed through `packB(n0, k0, kb, panel, width)`: rows
     /// `k0..<k0+kb` of columns `n0..<n0+width`, row-major `kb`×`width`.
     ///
@@ -186,14 +192,17 @@ enum GEMM {
         let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
         let work = m * k * n
         let useThreads = work < 32768 ? 1 : threads
-        // K blocks of 128: a 16 KB slice of a 32-wide B panel stays in L1. The same for both tile
-        // widths, so both sum every output in the same blocks (bit-identical results).
-        let kc = 128
+        // K in equal blocks of at most 192: a ≤ 24 KB slice of a 32-wide B panel stays in L1, and
+        // no short last block pays a whole C reload for a few products (K = 147 is one block, not
+        // 128 + 19). The same for both tile widths, so both sum every output in the same blocks
+        // (bit-identical results).
+        let kc = GEMM.kBlock(k)
         #if arch(x86_64)
-            // The clamp-based activations run inside the AVX-512 tile, on its registers.
+            // Relu and the clamp-based activations run inside the AVX-512 tile, on its registers.
             let tileActivation: (code: Int32, alpha: Float, beta: Float)? =
                 switch activation {
                 case .none: (GEMMTileAVX512.noActivation, 0, 0)
+                case .relu: (GEMMTileAVX512.relu, 0, 0)
                 case .hardSwish: (GEMMTileAVX512.hardSwish, 0, 0)
                 case .hardSigmoid(let a, let b): (GEMMTileAVX512.hardSigmoid, a, b)
                 default: nil
@@ -203,7 +212,7 @@ enum GEMM {
         let chunk = max(1, (256 << 10) / max(1, m * nr * 4))
         // Sweeps column panels `panels` × row panels `rowPanels` of C.
         func sweep(_ panels: Range<Int>, _ rowPanels: Range<Int>) {
-            let panel = UnsafeMutablePointer<Float>.allocate(capacity: kc * nr)
+            let panel = AlignedFloats.allocate(kc * nr)
             defer { panel.deallocate() }
             var c0 = panels.lowerBound
             while c0 < panels.upperBound {
@@ -265,7 +274,7 @@ enum GEMM {
                      bias: UnsafePointer<Float>?, activation: Activation, threads: Int,
                      packB: (Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         let width = panelWidth
-        let panel = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k) * width)
+        let panel = AlignedFloats.allocate(max(1, k) * width)
         defer { panel.deallocate() }
         packB(0, 0, k, panel, width)
         let mPanels = (m + mr - 1) / mr

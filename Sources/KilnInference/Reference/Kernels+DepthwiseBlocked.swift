@@ -1,0 +1,190 @@
+import Foundation
+
+extension ReferenceKernels {
+    /// Channels per block of the channel-blocked depthwise convolution: one `SIMD8` lane each.
+    static let depthwiseBlock = 8
+
+    static let forceBlocked: Bool? = ProcessInfo.processInfo.environment["KILN_DW_BLOCKED"].map { $0 == "1" }
+
+    /// Whether `depthwiseBlocked` runs this depthwise convolution: windows of 16 taps or more
+    /// (5×5, 7×7), whose arithmetic outweighs the two transposes, and small planes (up to 16×16),
+    /// where the per-plane path's padding, wide-grid columns and short rows cost the most. Large
+    /// planes with 3×3 windows are faster per plane (measured with `kiln-bench reference --model`).
+    static func prefersBlockedDepthwise(plan: Conv2DPlan, h: Int, w: Int) -> Bool {
+        if let force = forceBlocked { return force }
+        return plan.kh * plan.kw >= 16 || h * w <= 16 * 16
+    }
+
+    /// A depthwise convolution computed on blocks of 8 channels, one channel per vector lane.
+    ///
+    /// Each block's zero-padded input is transposed into a tile of positions × 8 channels, so
+    /// every tap of every output position is one aligned 8-float load at a fixed offset — for
+    /// any stride or dilation, with no padding columns computed and no partial vectors. Eight
+    /// output positions are summed at a time in registers (bias first, then the taps in kernel
+    /// order, then the activation), and the block's results are transposed back to NCHW.
+    static func depthwiseBlocked(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int,
+                                 weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
+                                 out: UnsafeMutablePointer<Float>, threads: Int) {
+        let channels = plan.inC, lanes = depthwiseBlock
+        let blocks = (channels + lanes - 1) / lanes
+        let hp = (oh - 1) * plan.sh + (plan.kh - 1) * plan.dh + 1
+        let wp = (ow - 1) * plan.sw + (plan.kw - 1) * plan.dw + 1
+        let taps = plan.kh * plan.kw
+        let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
+        let wp8 = SendablePointer(UnsafeMutablePointer(mutating: weights))
+        let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+        // Rows and columns of the input that land inside the tile.
+        let rows = max(0, min(h, hp - plan.padT)), cols = max(0, min(w, wp - plan.padL))
+        // The weights as blocks × taps × 8 lanes (zero for lanes past the last channel).
+        let kernels = AlignedFloats.allocate(blocks * taps * lanes)
+        defer { kernels.deallocate() }
+        kernels.initialize(repeating: 0, count: blocks * taps * lanes)
+        for c in 0..<channels {
+            let dst = kernels + (c / lanes * taps * lanes + c % lanes), src = weights + c * taps
+            for t in 0..<taps { dst[t &* 8] = src[t] }
+        }
+        let kp = SendablePointer(kernels)
+        parallelFor(n * blocks, threads: threads) { range in
+            // Slack past the tile and the results for a last group of positions that runs past `ow`.
+            let tileFloats = hp * wp * lanes + 8 * plan.sw * lanes
+            let tile = AlignedFloats.allocate(tileFloats)
+            let result = AlignedFloats.allocate((oh * ow + 8) * lanes)
+            let offsets = UnsafeMutablePointer<Int>.allocate(capacity: taps)
+            defer {
+                tile.deallocate()
+                result.deallocate()
+                offsets.deallocate()
+            }
+            for ky in 0..<plan.kh {
+                for kx in 0..<plan.kw { offsets[ky * plan.kw + kx] = (ky * plan.dh * wp + kx * plan.dw) * lanes * 4 }
+            }
+            // Zeros around the input (and in unused lanes): the copies below never write there.
+            tile.initialize(repeating: 0, count: tileFloats)
+            for item in range {
+                let image = item / blocks, block = item % blocks, c0 = block * lanes
+                let valid = min(lanes, channels - c0)
+                let plane0 = image * channels + c0
+                var biasV = SIMD8<Float>()
+                if let bp { for l in 0..<valid { biasV[l] = bp.p[c0 + l] } }
+                // Input planes → tile[y][x][lane].
+                let hw = h * w
+                for iy in 0..<rows {
+                    let src = xp.p + plane0 * hw + iy * w
+                    let dst = UnsafeMutableRawPointer(tile + ((iy + plan.padT) * wp + plan.padL) * lanes)
+                    if valid == lanes {
+                        for ix in 0..<cols {
+                            let s = src + ix
+                            let v = SIMD8(s[0], s[hw], s[2 &* hw], s[3 &* hw], s[4 &* hw], s[5 &* hw], s[6 &* hw], s[7 &* hw])
+                            dst.storeBytes(of: v, toByteOffset: ix &* 32, as: SIMD8<Float>.self)
+                        }
+                    } else {
+                        let d = dst.assumingMemoryBound(to: Float.self)
+                        for l in 0..<valid {
+                            for ix in 0..<cols { d[ix &* 8 &+ l] = src[l &* hw &+ ix] }
+                        }
+                    }
+                }
+                let tileRaw = UnsafeRawPointer(tile)
+                let w8 = UnsafeRawPointer(kp.p + block * taps * lanes).assumingMemoryBound(to: SIMD8<Float>.self)
+                for oy in 0..<oh {
+                    let base = tileRaw + oy * plan.sh * wp * lanes * 4
+                    depthwiseBlockedRow(base, offsets, taps: taps, w8, biasV, ow: ow, step: plan.sw * lanes * 4,
+                                        result + oy * ow * lanes, activation)
+                }
+                // Position-major results back to each channel's (contiguous) output plane.
+                let ohw = oh * ow
+                for l in 0..<valid {
+                    let d = UnsafeMutableRawPointer(op.p + (plane0 + l) * ohw)
+                    let r = UnsafePointer(result + l)
+                    var q = 0
+                    while q &+ 8 <= ohw {
+                        let s = r + q &* 8
+                        let v = SIMD8(s[0], s[8], s[16], s[24], s[32], s[40], s[48], s[56])
+                        d.storeBytes(of: v, toByteOffset: q &* 4, as: SIMD8<Float>.self)
+                        q &+= 8
+                    }
+                    let dst = d.assumingMemoryBound(to: Float.self)
+                    while q < ohw {
+                        dst[q] = r[q &* 8]
+                        q &+= 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// One output row of `depthwiseBlocked` with the activation applied on the registers.
+    @inline(__always)
+    static func depthwiseBlockedRow(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, taps: Int, _ w: UnsafePointer<SIMD8<Float>>,
+                                    _ bias: SIMD8<Float>, ow: Int, step: Int, _ out: UnsafeMutablePointer<Float>, _ activation: Activation) {
+        switch activation {
+        case .none, .sigmoid, .swish: depthwiseBlockedRow(base, offs, taps, w, bias, ow, step, out, VectorActivations.Identity())
+        case .relu: depthwiseBlockedRow(base, offs, taps, w, bias, ow, step, out, VectorActivations.Relu())
+        case .leakyRelu(let a): depthwiseBlockedRow(base, offs, taps, w, bias, ow, step, out, VectorActivations.LeakyRelu(alpha: a))
+        case .clip(let lo, let hi): depthwiseBlockedRow(base, offs, taps, w, bias, ow, step, out, VectorActivations.Clip(lo: lo, hi: hi))
+        case .hardSigmoid(let a, let b):
+            depthwiseBlockedRow(base, offs, taps, w, bias, ow, step, out, VectorActivations.HardSigmoid(alpha: a, beta: b))
+        case .hardSwish: depthwiseBlockedRow(base, offs, taps, w, bias, ow, step, out, VectorActivations.HardSwish())
+        }
+        switch activation {
+        case .sigmoid, .swish: activation.apply(out, ow * depthwiseBlock)
+        default: break
+        }
+    }
+
+    /// `ow` output positions × 8 channels: out[q] = act(bias + Σ_t w[t] · in[q·step + offs[t]])
+    /// (byte offsets from `base`), eight positions at a time in eight accumulators, four at the end.
+    ///
+    /// The last group may run up to 3 positions past `ow`: they read the tile's slack (or the next
+    /// row) and write into the next row's results (computed after) or the results' slack.
+    @inline(never)
+    static func depthwiseBlockedRow<A: VectorActivation>(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, _ taps: Int,
+                                                         _ w: UnsafePointer<SIMD8<Float>>, _ bias: SIMD8<Float>, _ ow: Int,
+                                                         _ step: Int, _ out: UnsafeMutablePointer<Float>, _ act: A) {
+        let o = UnsafeMutableRawPointer(out)
+        var q = 0
+        while q < ow {
+            let p = base + q &* step
+            let d = q &* 32
+            if ow &- q > 4 {
+                var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
+                for t in 0..<taps {
+                    let wt = w[t]
+                    let r = p + offs[t]
+                    a0.addProduct(wt, r.load(as: SIMD8<Float>.self))
+                    a1.addProduct(wt, r.load(fromByteOffset: step, as: SIMD8<Float>.self))
+                    a2.addProduct(wt, r.load(fromByteOffset: 2 &* step, as: SIMD8<Float>.self))
+                    a3.addProduct(wt, r.load(fromByteOffset: 3 &* step, as: SIMD8<Float>.self))
+                    a4.addProduct(wt, r.load(fromByteOffset: 4 &* step, as: SIMD8<Float>.self))
+                    a5.addProduct(wt, r.load(fromByteOffset: 5 &* step, as: SIMD8<Float>.self))
+                    a6.addProduct(wt, r.load(fromByteOffset: 6 &* step, as: SIMD8<Float>.self))
+                    a7.addProduct(wt, r.load(fromByteOffset: 7 &* step, as: SIMD8<Float>.self))
+                }
+                o.storeBytes(of: act(a0), toByteOffset: d, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a1), toByteOffset: d &+ 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a2), toByteOffset: d &+ 64, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a3), toByteOffset: d &+ 96, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a4), toByteOffset: d &+ 128, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a5), toByteOffset: d &+ 160, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a6), toByteOffset: d &+ 192, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a7), toByteOffset: d &+ 224, as: SIMD8<Float>.self)
+                q &+= 8
+            } else {
+                var a0 = bias, a1 = bias, a2 = bias, a3 = bias
+                for t in 0..<taps {
+                    let wt = w[t]
+                    let r = p + offs[t]
+                    a0.addProduct(wt, r.load(as: SIMD8<Float>.self))
+                    a1.addProduct(wt, r.load(fromByteOffset: step, as: SIMD8<Float>.self))
+                    a2.addProduct(wt, r.load(fromByteOffset: 2 &* step, as: SIMD8<Float>.self))
+                    a3.addProduct(wt, r.load(fromByteOffset: 3 &* step, as: SIMD8<Float>.self))
+                }
+                o.storeBytes(of: act(a0), toByteOffset: d, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a1), toByteOffset: d &+ 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a2), toByteOffset: d &+ 64, as: SIMD8<Float>.self)
+                o.storeBytes(of: act(a3), toByteOffset: d &+ 96, as: SIMD8<Float>.self)
+                q &+= 4
+            }
+        }
+    }
+}
