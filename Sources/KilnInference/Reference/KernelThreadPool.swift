@@ -31,6 +31,8 @@ final class KernelThreadPool: @unchecked Sendable {
     private let next = Atomic<Int>(0)
     private let published = Atomic<Int>(0)
     private let recentParticipants = Atomic<Int>(0)
+    // Helpers done with the current loop, for the caller to spin on.
+    private let done = Atomic<Int>(0)
 
     init(workers: Int) {
         self.workers = workers
@@ -64,12 +66,17 @@ final class KernelThreadPool: @unchecked Sendable {
             participants = helpers
             recentParticipants.store(helpers, ordering: .relaxed)
             finished = 0
+            done.store(0, ordering: .relaxed)
             next.store(0, ordering: .relaxed)
             generation &+= 1
             published.store(generation, ordering: .releasing)
             condition.broadcast()
             condition.unlock()
             drain(escaping, count)
+            // Spin for the helpers first: a sleeping caller is woken through the kernel, which
+            // costs tens of microseconds per loop in a VM, and loops end every few hundred.
+            var spins = 0
+            while done.load(ordering: .acquiring) < helpers && spins < Self.spinLimit { spins += 1 }
             condition.lock()
             while finished < participants { condition.wait() }
             job = nil
@@ -107,6 +114,7 @@ final class KernelThreadPool: @unchecked Sendable {
             condition.unlock()
             if let b = body { drain(b, count) }
             body = nil
+            done.add(1, ordering: .releasing)
             condition.lock()
             finished += 1
             if finished == participants { condition.broadcast() }

@@ -109,7 +109,7 @@ extension ReferenceKernels {
             parallelFor(planes, threads: threads) { range in
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layout.scratchFloats)
                 defer { scratch.deallocate() }
-                (scratch + layout.planesFloats).initialize(repeating: 0, count: layout.slack)
+                layout.fill(scratch, padding: 0)
                 layout.offsets.withUnsafeBufferPointer { offsets in
                     for plane in range {
                         let c = plane % plan.inC
@@ -157,10 +157,11 @@ extension ReferenceKernels {
         let total = plan.inC * channelFloats + wq + 64
         let phases = UnsafeMutablePointer<Float>.allocate(capacity: total)
         defer { phases.deallocate() }
-        (phases + plan.inC * channelFloats).initialize(repeating: 0, count: total - plan.inC * channelFloats)
         let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), pp = SendablePointer(phases)
         parallelFor(plan.inC, threads: threads, minChunk: 2) { range in
-            for c in range { layout.load(xp.p + c * h * w, into: pp.p + c * channelFloats, padding: 0) }
+            let first = pp.p + range.lowerBound * channelFloats
+            first.initialize(repeating: 0, count: range.count * channelFloats + (range.upperBound == plan.inC ? total - plan.inC * channelFloats : 0))
+            for c in range { layout.load(xp.p + c * h * w, into: pp.p + c * channelFloats) }
         }
         let cg = plan.inC / plan.group, mg = plan.mPerGroup, k = plan.kPerGroup
         let wide = oh * wq
@@ -205,69 +206,48 @@ extension ReferenceKernels {
     ///
     /// The zero-padded plane is split into `sh`×`sw` stride-phase planes (one plane at stride 1),
     /// as `convPhased` does for whole images: every tap is then a fixed offset into one phase
-    /// plane, and the output, computed on the "wide" grid of `oh`×`wq` positions, is one long
-    /// row of contiguous vector loads — 32 outputs at a time with four independent accumulators,
-    /// no border cases, no lane shuffles. The `wq - ow` extra columns per row are dropped.
+    /// plane, so each output row is a run of contiguous vector loads — 32 outputs at a time with
+    /// four independent accumulators, no border cases, no lane shuffles — written straight into
+    /// the output plane. `scratch` holds the phase planes, filled with zeros by `PhaseLayout.fill`.
     @inline(__always)
     static func depthwisePlane(_ x: UnsafePointer<Float>, _ layout: PhaseLayout, _ offsets: UnsafePointer<Int>,
                                _ k: UnsafePointer<Float>, bias: Float, activation: Activation, _ y: UnsafeMutablePointer<Float>,
                                scratch: UnsafeMutablePointer<Float>) {
-        layout.load(x, into: scratch, padding: 0)
-        let out = scratch + (layout.planesFloats &+ layout.slack)
-        let n = layout.oh &* layout.wq
+        layout.load(x, into: scratch)
         let base = UnsafeRawPointer(scratch)
+        let rows = layout.oh, cols = layout.ow, wq = layout.wq, taps = layout.taps
         switch activation {
-        case .none: depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Identity())
-        case .relu: depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Relu())
-        case .leakyRelu(let a): depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.LeakyRelu(alpha: a))
-        case .clip(let lo, let hi): depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Clip(lo: lo, hi: hi))
+        case .none: depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.Identity())
+        case .relu: depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.Relu())
+        case .leakyRelu(let a): depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.LeakyRelu(alpha: a))
+        case .clip(let lo, let hi): depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.Clip(lo: lo, hi: hi))
         case .hardSigmoid(let a, let b):
-            depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.HardSigmoid(alpha: a, beta: b))
-        case .hardSwish: depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.HardSwish())
+            depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.HardSigmoid(alpha: a, beta: b))
+        case .hardSwish: depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.HardSwish())
         case .sigmoid, .swish:
-            depthwiseWide(base, offsets, taps: layout.taps, k, bias, out, n, VectorActivations.Identity())
-            activation.apply(out, n)
+            depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.Identity())
+            activation.apply(y, rows * cols)
         }
-        layout.store(out, to: y)
     }
 
-    /// `n` outputs of one wide row: out[q] = act(bias + Σ_t k[t] · in[q + offset t]) (byte offsets from `base`).
+    /// `rows`×`cols` outputs y[r][q] = act(bias + Σ_t k[t] · in[r·wq + q + offset t]) (byte offsets
+    /// from `base`, whose rows are `wq` floats apart).
     ///
-    /// 32 outputs at a time with four independent accumulators, then 8 at a time with two (even
-    /// and odd taps); a last partial chunk is written whole (the output buffer has room for it).
-    /// Specialised per activation, which runs on the registers before the store.
+    /// Per row, 32 outputs at a time with four independent accumulators; more than 8 left take
+    /// one more such pass, 8 or fewer one 8-wide pass with two (even and odd taps). A partial
+    /// pass is summed whole (its extra loads stay in the next row or the planes' slack) and only
+    /// its valid lanes are stored. Specialised per activation, which runs
+    /// on the registers before the store.
     @inline(never)
-    static func depthwiseWide<A: VectorActivation>(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, taps: Int,
-                                                   _ k: UnsafePointer<Float>, _ bias: Float, _ out: UnsafeMutablePointer<Float>,
-                                                   _ n: Int, _ act: A) {
+    static func depthwiseRows<A: VectorActivation>(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, _ taps: Int,
+                                                   _ k: UnsafePointer<Float>, _ bias: Float, _ y: UnsafeMutablePointer<Float>,
+                                                   _ rows: Int, _ cols: Int, _ wq: Int, _ act: A) {
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: taps) { wv in
             for t in 0..<taps { wv[t] = SIMD8<Float>(repeating: k[t]) }
             let w = UnsafePointer(wv.baseAddress!)
             let biasV = SIMD8<Float>(repeating: bias)
-            let outRaw = UnsafeMutableRawPointer(out)
-            var q = 0
-            while q &+ 32 <= n {
-                var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
-                let b = base + q &* 4
-                var t = 0
-                while t < taps {
-                    let p = b + offs[t]
-                    let wt = w[t]
-                    a0.addProduct(wt, p.loadUnaligned(as: SIMD8<Float>.self))
-                    a1.addProduct(wt, p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-                    a2.addProduct(wt, p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-                    a3.addProduct(wt, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-                    t &+= 1
-                }
-                outRaw.storeBytes(of: act(a0), toByteOffset: q &* 4, as: SIMD8<Float>.self)
-                outRaw.storeBytes(of: act(a1), toByteOffset: q &* 4 &+ 32, as: SIMD8<Float>.self)
-                outRaw.storeBytes(of: act(a2), toByteOffset: q &* 4 &+ 64, as: SIMD8<Float>.self)
-                outRaw.storeBytes(of: act(a3), toByteOffset: q &* 4 &+ 96, as: SIMD8<Float>.self)
-                q &+= 32
-            }
-            while q < n {
+            @inline(__always) func eight(_ b: UnsafeRawPointer) -> SIMD8<Float> {
                 var a0 = biasV, a1 = SIMD8<Float>()
-                let b = base + q &* 4
                 var t = 0
                 while t &+ 1 < taps {
                     a0.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD8<Float>.self))
@@ -275,8 +255,62 @@ extension ReferenceKernels {
                     t &+= 2
                 }
                 if t < taps { a0.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD8<Float>.self)) }
-                outRaw.storeBytes(of: act(a0 + a1), toByteOffset: q &* 4, as: SIMD8<Float>.self)
-                q &+= 8
+                return act(a0 + a1)
+            }
+            for r in 0..<rows {
+                let row = base + r &* wq &* 4
+                let out = y + r &* cols
+                let outRaw = UnsafeMutableRawPointer(out)
+                var q = 0
+                while q &+ 32 <= cols {
+                    var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
+                    let b = row + q &* 4
+                    var t = 0
+                    while t < taps {
+                        let p = b + offs[t]
+                        let wt = w[t]
+                        a0.addProduct(wt, p.loadUnaligned(as: SIMD8<Float>.self))
+                        a1.addProduct(wt, p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                        a2.addProduct(wt, p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                        a3.addProduct(wt, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                        t &+= 1
+                    }
+                    outRaw.storeBytes(of: act(a0), toByteOffset: q &* 4, as: SIMD8<Float>.self)
+                    outRaw.storeBytes(of: act(a1), toByteOffset: q &* 4 &+ 32, as: SIMD8<Float>.self)
+                    outRaw.storeBytes(of: act(a2), toByteOffset: q &* 4 &+ 64, as: SIMD8<Float>.self)
+                    outRaw.storeBytes(of: act(a3), toByteOffset: q &* 4 &+ 96, as: SIMD8<Float>.self)
+                    q &+= 32
+                }
+                if cols &- q > 8 {
+                    // 9 to 31 left: one more 32-wide pass (four chains keep the FMAs busy); its
+                    // extra lanes read the next row or the slack and are not stored.
+                    var a = (biasV, biasV, biasV, biasV)
+                    let b = row + q &* 4
+                    var t = 0
+                    while t < taps {
+                        let p = b + offs[t]
+                        let wt = w[t]
+                        a.0.addProduct(wt, p.loadUnaligned(as: SIMD8<Float>.self))
+                        a.1.addProduct(wt, p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                        a.2.addProduct(wt, p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                        a.3.addProduct(wt, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                        t &+= 1
+                    }
+                    @inline(__always) func put(_ v: SIMD8<Float>) {
+                        if q &+ 8 <= cols {
+                            outRaw.storeBytes(of: v, toByteOffset: q &* 4, as: SIMD8<Float>.self)
+                        } else if q < cols {
+                            for i in 0..<(cols &- q) { out[q &+ i] = v[i] }
+                        }
+                        q &+= 8
+                    }
+                    put(act(a.0)); put(act(a.1)); put(act(a.2)); put(act(a.3))
+                    q = cols
+                }
+                if q < cols {
+                    let v = eight(row + q &* 4)
+                    for i in 0..<(cols &- q) { out[q &+ i] = v[i] }
+                }
             }
         }
     }
@@ -551,11 +585,17 @@ struct PhaseLayout: Sendable {
     /// (rounded up to whole 8-float chunks, plus one).
     var scratchFloats: Int { planesFloats + slack + (oh * wq + 7) / 8 * 8 + 8 }
 
-    /// Fills `scratch`'s phase planes with `padding`, then copies the input plane `x` into place.
-    /// (The slack after the planes is the caller's to fill, once per scratch buffer.)
+    /// Fills `scratch`'s phase planes and the slack after them with `padding`.
+    ///
+    /// `load` writes only the positions that hold input, never the padding, so a scratch buffer
+    /// reused for plane after plane of the same layout is filled once.
+    func fill(_ scratch: UnsafeMutablePointer<Float>, padding: Float) {
+        scratch.initialize(repeating: padding, count: planesFloats + slack)
+    }
+
+    /// Copies the input plane `x` into the phase planes of `scratch` (filled by `fill` before).
     @inline(__always)
-    func load(_ x: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>, padding: Float) {
-        scratch.initialize(repeating: padding, count: planesFloats)
+    func load(_ x: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>) {
         for copy in copies {
             var dst = scratch + copy.dst, src = x + copy.src
             for _ in 0..<copy.rows {
@@ -593,7 +633,7 @@ struct PhaseLayout: Sendable {
         taps = plan.kh * plan.kw
         let planeSize = hq * wq
         planesFloats = sh * sw * planeSize
-        slack = 16 + (plan.kw - 1) * plan.dw
+        slack = 48 + (plan.kw - 1) * plan.dw
         offsets = []
         for ky in 0..<plan.kh {
             for kx in 0..<plan.kw {

@@ -87,12 +87,12 @@ extension ReferenceKernels {
                 parallelFor(planes, threads: threads) { range in
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layout.scratchFloats)
                     defer { scratch.deallocate() }
-                    (scratch + layout.planesFloats).initialize(repeating: -.infinity, count: layout.slack)
+                    layout.fill(scratch, padding: -.infinity)
                     let out = scratch + (layout.planesFloats + layout.slack)
                     let n = oh * layout.wq
                     layout.offsets.withUnsafeBufferPointer { offs in
                         for plane in range {
-                            layout.load(xp.p + plane * h * w, into: scratch, padding: -.infinity)
+                            layout.load(xp.p + plane * h * w, into: scratch)
                             let base = UnsafeRawPointer(scratch)
                             let outRaw = UnsafeMutableRawPointer(out)
                             var q = 0
