@@ -79,6 +79,86 @@ enum Broadcast {
         }
     }
 
+    /// An arithmetic op for `fast`, on 8 lanes and on one float (the same IEEE operation).
+    protocol VectorOp {
+        static func apply(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float>
+        static func apply(_ x: Float, _ y: Float) -> Float
+    }
+    /// x + y.
+    enum Add: VectorOp {
+        @inline(__always) static func apply(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { x + y }
+        @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x + y }
+    }
+    /// x − y.
+    enum Sub: VectorOp {
+        @inline(__always) static func apply(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { x - y }
+        @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x - y }
+    }
+    /// x · y.
+    enum Mul: VectorOp {
+        @inline(__always) static func apply(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { x * y }
+        @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x * y }
+    }
+    /// x / y.
+    enum Div: VectorOp {
+        @inline(__always) static func apply(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { x / y }
+        @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x / y }
+    }
+
+    /// Whether `fast` handles these shapes: equal shapes (residual Add), or N×C×H×W with
+    /// N×C×1×1 in either order (squeeze-excite scaling).
+    static func hasFastPath(_ sa: [Int], _ sb: [Int]) -> Bool {
+        if sa == sb { return true }
+        guard sa.count == 4, sb.count == 4, sa[0] == sb[0], sa[1] == sb[1] else { return false }
+        return (sb[2] == 1 && sb[3] == 1) || (sa[2] == 1 && sa[3] == 1)
+    }
+
+    /// `O` over the shapes `hasFastPath` accepts, 8 lanes at a time: no per-element closure
+    /// call (the generic `floats` path calls its closure for every element).
+    static func fast<O: VectorOp>(_: O.Type, _ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int]) -> ([Int], [Float]) {
+        let outShape = a.count >= b.count ? sa : sb
+        let n = max(a.count, b.count)
+        let plane = a.count == b.count ? n : n / max(1, min(a.count, b.count))
+        let result = [Float](unsafeUninitializedCapacity: n) { r, count in
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    let x = pa.baseAddress!, y = pb.baseAddress!, z = r.baseAddress!
+                    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
+                    if a.count == b.count {
+                        var k = 0
+                        while k &+ 8 <= n {
+                            let v = O.apply(rx.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self),
+                                            ry.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self))
+                            rz.storeBytes(of: v, toByteOffset: k &* 4, as: SIMD8<Float>.self)
+                            k &+= 8
+                        }
+                        while k < n { z[k] = O.apply(x[k], y[k]); k &+= 1 }
+                    } else {
+                        // One operand has a value per plane.
+                        let aIsPlane = a.count < b.count
+                        for p in 0..<(n / max(1, plane)) {
+                            let base = p &* plane
+                            let s = aIsPlane ? x[p] : y[p], sv = SIMD8<Float>(repeating: s)
+                            let full = aIsPlane ? ry : rx, fp = aIsPlane ? y : x
+                            var k = 0
+                            while k &+ 8 <= plane {
+                                let f = full.loadUnaligned(fromByteOffset: (base &+ k) &* 4, as: SIMD8<Float>.self)
+                                rz.storeBytes(of: aIsPlane ? O.apply(sv, f) : O.apply(f, sv), toByteOffset: (base &+ k) &* 4, as: SIMD8<Float>.self)
+                                k &+= 8
+                            }
+                            while k < plane {
+                                z[base &+ k] = aIsPlane ? O.apply(s, fp[base &+ k]) : O.apply(fp[base &+ k], s)
+                                k &+= 1
+                            }
+                        }
+                    }
+                }
+            }
+            count = n
+        }
+        return (outShape, result)
+    }
+
     /// Applies a binary float function with broadcasting.
     @inline(__always)
     static func floats(_ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int], _ node: RNode,
@@ -424,6 +504,10 @@ extension ReferenceKernels {
         if a.isFloat && b.isFloat {
             let (shape, r): ([Int], [Float])
             switch op {
+            case "Add" where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Add.self, a.f, a.shape, b.f, b.shape)
+            case "Sub" where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Sub.self, a.f, a.shape, b.f, b.shape)
+            case "Mul" where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, b.f, b.shape)
+            case "Div" where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Div.self, a.f, a.shape, b.f, b.shape)
             case "Add": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, +)
             case "Sub": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, -)
             case "Mul": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, *)
