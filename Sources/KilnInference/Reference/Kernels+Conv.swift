@@ -158,7 +158,7 @@ extension ReferenceKernels {
         let phases = UnsafeMutablePointer<Float>.allocate(capacity: total)
         defer { phases.deallocate() }
         let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), pp = SendablePointer(phases)
-        parallelFor(plan.inC, threads: threads, minChunk: 2) { range in
+        parallelFor(plan.inC, threads: threads) { range in
             let first = pp.p + range.lowerBound * channelFloats
             first.initialize(repeating: 0, count: range.count * channelFloats + (range.upperBound == plan.inC ? total - plan.inC * channelFloats : 0))
             for c in range { layout.load(xp.p + c * h * w, into: pp.p + c * channelFloats) }
@@ -198,7 +198,10 @@ extension ReferenceKernels {
             }
         }
         if !direct {
-            for m in 0..<plan.outC { layout.store(target + m * wide, to: out + m * oh * ow) }
+            let tp = SendablePointer(target), op = SendablePointer(out)
+            parallelFor(plan.outC, threads: threads, minChunk: 4) { range in
+                for m in range { layout.store(tp.p + m * wide, to: op.p + m * oh * ow) }
+            }
         }
     }
 

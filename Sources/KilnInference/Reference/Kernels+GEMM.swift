@@ -261,7 +261,8 @@ enum GEMM {
         if useThreads > 1 && nPanels < 4 * useThreads && mPanels >= 2 * useThreads {
             // Few column panels (small feature maps, large weights): threads split the rows, so each
             // reads its own part of A instead of all of it.
-            parallelFor(mPanels, threads: useThreads) { rows in sweep(0..<nPanels, rows) }
+            // One chunk per thread: every chunk packs all of B.
+            parallelFor(mPanels, threads: useThreads, chunksPerThread: 1) { rows in sweep(0..<nPanels, rows) }
         } else {
             parallelFor(nPanels, threads: useThreads) { panels in sweep(panels, 0..<mPanels) }
         }

@@ -1,16 +1,22 @@
 import Dispatch
 
 /// Splits `0..<count` into contiguous chunks run on up to `threads` threads of `KernelThreadPool` (inline when 1).
+///
+/// Up to `chunksPerThread` chunks per thread (each at least `minChunk` long), taken in order by
+/// whichever thread is free: a thread that starts late or runs slower (a shared core, a busy
+/// neighbour) takes fewer chunks instead of holding up the loop with a fixed half.
 @inline(__always)
-func parallelFor(_ count: Int, threads: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+func parallelFor(_ count: Int, threads: Int, minChunk: Int = 1, chunksPerThread: Int = 4, _ body: (Range<Int>) -> Void) {
     guard count > 0 else { return }
-    let workers = max(1, min(threads, count / max(1, minChunk)))
+    let most = count / max(1, minChunk)
+    let workers = max(1, min(threads, most))
     if workers <= 1 {
         body(0..<count)
         return
     }
-    let chunk = (count + workers - 1) / workers
-    KernelThreadPool.shared.run(workers, threads: workers) { w in
+    let chunks = max(workers, min(most, workers * chunksPerThread))
+    let chunk = (count + chunks - 1) / chunks
+    KernelThreadPool.shared.run((count + chunk - 1) / chunk, threads: workers) { w in
         let start = w * chunk
         let end = min(count, start + chunk)
         if start < end { body(start..<end) }
