@@ -57,4 +57,63 @@ struct ReferenceFusionTests {
             #expect(worst <= 1e-6, "\(act) depthwise=\(depthwise): max difference \(worst)")
         }
     }
+
+    /// The kinds of convolution a residual Add can follow.
+    enum ResidualConv: String, CaseIterable, Sendable {
+        case dense3x3, pointwise, depthwise, strided3x3
+    }
+
+    /// y = Relu(Add(Conv(x), shortcut)) with the shortcut (a 1×1 Conv of x) computed after the
+    /// main Conv in node order, and the Add's operands in either order.
+    static func residualModel(_ kind: ResidualConv, swapped: Bool, relu: Bool, exposeConv: Bool) -> [UInt8] {
+        var b = ONNXGraphBuilder(name: "residual")
+        let x = b.input("x", .float32, [1, 8, 9, 9])
+        let stride: Int64 = kind == .strided3x3 ? 2 : 1
+        let (k, group): (Int64, Int) = switch kind {
+        case .dense3x3, .strided3x3: (3, 1)
+        case .pointwise: (1, 1)
+        case .depthwise: (3, 8)
+        }
+        let wCount = 8 * (8 / group) * Int(k * k)
+        let w = b.initializer("w", shape: [8, 8 / group, Int(k), Int(k)], floats: (0..<wCount).map { Float(($0 * 37) % 19) / 19 - 0.45 })
+        let bias = b.initializer("bias", shape: [8], floats: (0..<8).map { Float($0) * 0.3 - 1 })
+        let conv = b.node("Conv", [x, w, bias], output: "conv", attributes: [
+            "kernel_shape": .ints([k, k]), "pads": .ints(Array(repeating: k / 2, count: 4)), "group": .int(Int64(group)),
+            "strides": .ints([stride, stride]),
+        ])
+        let ws = b.initializer("ws", shape: [8, 8, 1, 1], floats: (0..<64).map { Float(($0 * 11) % 13) / 13 - 0.5 })
+        let shortcut = b.node("Conv", [x, ws], output: "shortcut", attributes: [
+            "kernel_shape": .ints([1, 1]), "strides": .ints([stride, stride]),
+        ])
+        let sum = b.node("Add", swapped ? [shortcut, conv] : [conv, shortcut], output: relu ? "sum" : "y")
+        if relu { _ = b.node("Relu", [sum], output: "y") }
+        let side = kind == .strided3x3 ? 5 : 9
+        b.output("y", .float32, [1, 8, side, side])
+        if exposeConv { b.output("conv", .float32, [1, 8, side, side]) }
+        return ONNXWriter.serialize(b.model(opset: 17))
+    }
+
+    @Test("a Conv fused with a following residual Add (and Relu) matches the separate ops", arguments: ResidualConv.allCases)
+    func residualFusionMatchesSeparateOps(_ kind: ResidualConv) throws {
+        let input = Tensor(shape: [1, 8, 9, 9], floats: (0..<648).map { Float(($0 * 53) % 29) / 14.5 - 1 })
+        let backend = ReferenceBackend()
+        for swapped in [false, true] {
+            for relu in [false, true] {
+                func run(_ expose: Bool, threads: Int) throws -> [Float] {
+                    let model = Self.residualModel(kind, swapped: swapped, relu: relu, exposeConv: expose)
+                    let artifact = try backend.build(model: ModelSource(bytes: model, name: "\(kind)"), options: BuildOptions(threads: threads))
+                    return try backend.load(artifact, options: BuildOptions(threads: threads)).run(["x": input])["y"]!.floatValues()
+                }
+                let separate = try run(true, threads: 1)
+                #expect(separate.count == (kind == .strided3x3 ? 200 : 648))
+                #expect(relu == false || separate.contains(0), "the Relu must clip something for the test to mean anything")
+                for threads in [1, 2] {
+                    let fused = try run(false, threads: threads)
+                    let worst = zip(fused, separate).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+                    #expect(fused.count == separate.count && worst <= 1e-6,
+                            "\(kind) swapped=\(swapped) relu=\(relu) threads=\(threads): max difference \(worst)")
+                }
+            }
+        }
+    }
 }

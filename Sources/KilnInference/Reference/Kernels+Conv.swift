@@ -91,9 +91,12 @@ struct Conv2DPlan: Sendable {
 
 extension ReferenceKernels {
     /// Runs a 2-D convolution on NCHW input with weights packed by `plan.pack`.
+    ///
+    /// With `accumulate` (dense convolutions only) `out` holds values the convolution is added
+    /// to before the activation (a fused residual Add).
     static func conv2d(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int,
                        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
-                       out: UnsafeMutablePointer<Float>, threads: Int) {
+                       out: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int) {
         let hw = h * w, ohw = oh * ow
         if plan.depthwise && prefersBlockedDepthwise(plan: plan, h: h, w: w) {
             depthwiseBlocked(x, n: n, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: weights, bias: bias, activation: activation,
@@ -124,7 +127,7 @@ extension ReferenceKernels {
         for b in 0..<n {
             if !plan.pointwise {
                 convPhased(x + b * plan.inC * hw, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: weights, bias: bias,
-                           activation: activation, out: out + b * plan.outC * ohw, threads: threads)
+                           activation: activation, out: out + b * plan.outC * ohw, accumulate: accumulate, threads: threads)
                 continue
             }
             for g in 0..<plan.group {
@@ -133,7 +136,7 @@ extension ReferenceKernels {
                 let bg = bias.map { $0 + g * mg }
                 let packedA = weights + g * plan.packedGroupSize
                 GEMM.run(m: mg, n: ohw, k: k, packedA: packedA, c: cOut, ldc: ohw, bias: bg, activation: activation,
-                         threads: threads) { n0, k0, kb, panel, width in
+                         accumulate: accumulate, threads: threads) { n0, k0, kb, panel, width in
                     GEMM.packBPanel(xg + k0 * hw, k: kb, n: ohw, ldb: hw, n0: n0, nr: width, into: panel)
                 }
             }
@@ -146,10 +149,11 @@ extension ReferenceKernels {
     /// `b, b+sw, …`), each `hq`×`wq`. Every tap then reads a phase plane at a fixed offset, so the
     /// output — computed on a "wide" grid of `oh`×`wq` positions — has contiguous B rows for every
     /// tap: packing a B panel is one 16-float copy per row, with no bounds checks. The `wq - ow`
-    /// extra columns per row are computed and dropped.
+    /// extra columns per row are computed and dropped. With `accumulate` the result is added to
+    /// what `out` holds (seeded into the wide grid first).
     static func convPhased(_ x: UnsafePointer<Float>, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int,
                            weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
-                           out: UnsafeMutablePointer<Float>, threads: Int) {
+                           out: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int) {
         let layout = PhaseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
         let wq = layout.wq
         let channelFloats = layout.planesFloats
@@ -168,6 +172,14 @@ extension ReferenceKernels {
         let direct = wq == ow
         let target = direct ? out : UnsafeMutablePointer<Float>.allocate(capacity: plan.outC * wide)
         defer { if !direct { target.deallocate() } }
+        if accumulate && !direct {
+            let tp = SendablePointer(target), op = SendablePointer(out)
+            parallelFor(plan.outC, threads: threads, minChunk: 4) { range in
+                for m in range {
+                    for oy in 0..<oh { copyFloats(tp.p + m * wide + oy * wq, op.p + (m * oh + oy) * ow, ow) }
+                }
+            }
+        }
         withUnsafeTemporaryAllocation(of: Int.self, capacity: k) { offsets in
             for g in 0..<plan.group {
                 for cl in 0..<cg {
@@ -178,7 +190,8 @@ extension ReferenceKernels {
                 let base = UnsafePointer(phases)
                 let offs = UnsafePointer(offsets.baseAddress!)
                 GEMM.run(m: mg, n: wide, k: k, packedA: weights + g * plan.packedGroupSize, c: target + g * mg * wide, ldc: wide,
-                         bias: bias.map { $0 + g * mg }, activation: activation, threads: threads) { n0, k0, kb, panel, width in
+                         bias: bias.map { $0 + g * mg }, activation: activation, accumulate: accumulate,
+                         threads: threads) { n0, k0, kb, panel, width in
                     let src = UnsafeRawPointer(base + n0)
                     let dst = UnsafeMutableRawPointer(panel)
                     let offs = offs + k0
@@ -339,8 +352,17 @@ extension ReferenceKernels {
         }
         let act = Activation(name: node.string("activation", ""), alpha: node.float("act_alpha", 0), beta: node.float("act_beta", 0)) ?? .none
         let outShape = [n, m] + geo.output
-        if spatial.count > 2 {
-            var y = try convND(x, wt, bias, geo: geo, group: group, node: node)
+        // A fused residual Add (ReferenceOptimizer.fuseResidualAdds): summed before the activation.
+        let residual = inputs.count > 3 ? inputs[3] : nil
+        if let residual, !residual.isFloat || residual.shape != outShape {
+            throw InvalidModelError("\(node.label): residual input of shape \(residual.shape) does not match the output \(outShape)")
+        }
+        if spatial.count > 2 || (residual != nil && group > 1 && group == c && group == m) {
+            // N-D, or a depthwise convolution with a residual: convolve, then add and activate.
+            var plain = node
+            plain.attributes["activation"] = nil
+            var y = spatial.count > 2 ? try convND(x, wt, bias, geo: geo, group: group, node: node) : try conv(plain, Array(inputs.prefix(3)), threads: threads)
+            if let residual { y.f = zip(y.f, residual.f).map { $0 + $1 } }
             y.f.withUnsafeMutableBufferPointer { act.apply($0.baseAddress!, $0.count) }
             return y
         }
@@ -357,8 +379,10 @@ extension ReferenceKernels {
         let oh = two ? geo.output[0] : 1, ow = geo.output[two ? 1 : 0]
         let outCount = outShape.reduce(1, *)
         if outCount == 0 { return RTensor(outShape, floats: [], type: x.type) }
-        // Every element is written by the kernels, so the buffer starts uninitialised.
-        var out = [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
+        // Every element is written by the kernels, so the buffer starts uninitialised (or as the
+        // residual the convolution is added to).
+        var out = residual?.f ?? [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
+        let accumulate = residual != nil
         let b = bias?.floats
         x.f.withUnsafeBufferPointer { xp in
             weights.withUnsafeBufferPointer { wp in
@@ -366,11 +390,11 @@ extension ReferenceKernels {
                     if let b {
                         b.withUnsafeBufferPointer { bp in
                             conv2d(xp.baseAddress!, n: n, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: wp.baseAddress!,
-                                   bias: bp.baseAddress!, activation: act, out: op.baseAddress!, threads: threads)
+                                   bias: bp.baseAddress!, activation: act, out: op.baseAddress!, accumulate: accumulate, threads: threads)
                         }
                     } else {
                         conv2d(xp.baseAddress!, n: n, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: wp.baseAddress!,
-                               bias: nil, activation: act, out: op.baseAddress!, threads: threads)
+                               bias: nil, activation: act, out: op.baseAddress!, accumulate: accumulate, threads: threads)
                     }
                 }
             }

@@ -9,7 +9,7 @@ import KilnONNX
 /// `ReferenceEngineFormat`). Engines are bound to the backend version and the CPU instruction set.
 public struct ReferenceBackend: InferenceBackend {
     /// The backend's version; part of the identity (bump when kernels change numerics).
-    public static let version = "1.0"
+    public static let version = "1.1"
 
     /// The ai.onnx op types this backend executes (opsets 9 and newer).
     public static let supportedOps: Set<String> = ReferenceKernels.supportedOps

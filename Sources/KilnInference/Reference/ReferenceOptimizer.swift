@@ -1,13 +1,14 @@
 import KilnCore
 
 /// The reference backend's build-time graph passes: shape inference, constant folding, Identity and
-/// Dropout removal, BatchNormalization folding, Conv+activation fusion and weight packing.
+/// Dropout removal, BatchNormalization folding, Conv+activation and Conv+residual Add fusion and
+/// weight packing.
 enum ReferenceOptimizer {
     /// Statistics of one optimisation run (logged and reported by the build).
     struct Report: Sendable, CustomStringConvertible {
-        var folded = 0, removed = 0, batchNormsFolded = 0, activationsFused = 0, packed = 0, shapesInferred = 0
+        var folded = 0, removed = 0, batchNormsFolded = 0, activationsFused = 0, residualsFused = 0, packed = 0, shapesInferred = 0
         var description: String {
-            "folded \(folded) constant nodes, removed \(removed) Identity/Dropout, folded \(batchNormsFolded) BatchNormalization, fused \(activationsFused) activations, packed \(packed) conv weights, inferred \(shapesInferred) shapes"
+            "folded \(folded) constant nodes, removed \(removed) Identity/Dropout, folded \(batchNormsFolded) BatchNormalization, fused \(activationsFused) activations and \(residualsFused) residual Adds, packed \(packed) conv weights, inferred \(shapesInferred) shapes"
         }
     }
 
@@ -17,7 +18,9 @@ enum ReferenceOptimizer {
         var report = Report()
         removeIdentities(&g, &report)
         try foldConstants(&g, &report, threads: threads)
-        if let shapes = inferShapes(g, threads: threads) {
+        var shapes: [Int: [Int]] = [:]
+        if let inferred = inferShapes(g, threads: threads) {
+            shapes = inferred
             report.shapesInferred = shapes.count
             // Shape of a statically shaped value is a constant.
             for k in g.nodes.indices where g.nodes[k].op == "Shape" {
@@ -32,6 +35,7 @@ enum ReferenceOptimizer {
         }
         foldBatchNorm(&g, &report)
         fuseActivations(&g, &report)
+        fuseResidualAdds(&g, shapes: shapes, &report)
         pack(&g, &report)
         pruneUnused(&g)
         return (g, report)
@@ -190,6 +194,46 @@ enum ReferenceOptimizer {
             g.nodes[ci].outputs = [finalOutput]
             for d in dead { g.nodes[d].op = "__dead" }
             report.activationsFused += 1
+        }
+        g.nodes.removeAll { $0.op == "__dead" }
+    }
+
+    /// Fuses Add(Conv(x), r) — and a Relu after it — into the Conv: y = act(conv(x) + bias + r).
+    ///
+    /// The residual `r` (same shape as the Conv's output, from `shapes`) becomes the Conv's fourth
+    /// input and is summed into the output before the activation (the GEMM accumulates onto it),
+    /// so the residual blocks of ResNet-style models need no separate Add and Relu passes. The
+    /// fused node takes the Add's place in the order, where `r` is known to be computed.
+    static func fuseResidualAdds(_ g: inout RGraph, shapes: [Int: [Int]], _ report: inout Report) {
+        let graphOutputs = Set(g.outputs)
+        var readersOf: [Int: [Int]] = [:]
+        for (k, n) in g.nodes.enumerated() { for s in n.inputs where s >= 0 { readersOf[s, default: []].append(k) } }
+        for ci in g.nodes.indices where g.nodes[ci].op == "Conv" && g.nodes[ci].attributes["activation"] == nil {
+            let y = g.nodes[ci].outputs[0]
+            guard !graphOutputs.contains(y), let rs = readersOf[y], rs.count == 1, g.nodes[rs[0]].op == "Add" else { continue }
+            let ai = rs[0], add = g.nodes[ai]
+            guard add.inputs.count == 2, add.outputs.count == 1, add.inputs[0] != add.inputs[1],
+                let residual = add.inputs.first(where: { $0 != y }), residual >= 0,
+                let ys = shapes[y], shapes[residual] == ys, g.nodes[ci].inputs.count <= 3
+            else { continue }
+            var fused = g.nodes[ci]
+            fused.outputs = add.outputs
+            var relu: Int?
+            if !graphOutputs.contains(add.outputs[0]), let next = readersOf[add.outputs[0]], next.count == 1,
+                g.nodes[next[0]].op == "Relu", g.nodes[next[0]].outputs.count == 1 {
+                relu = next[0]
+                fused.outputs = g.nodes[next[0]].outputs
+                let (name, alpha, beta) = Activation.relu.encoded
+                fused.attributes["activation"] = .string(name)
+                fused.attributes["act_alpha"] = .float(alpha)
+                fused.attributes["act_beta"] = .float(beta)
+            }
+            while fused.inputs.count < 3 { fused.inputs.append(-1) }
+            fused.inputs.append(residual)
+            g.nodes[ai] = fused
+            g.nodes[ci].op = "__dead"
+            if let relu { g.nodes[relu].op = "__dead" }
+            report.residualsFused += 1
         }
         g.nodes.removeAll { $0.op == "__dead" }
     }
