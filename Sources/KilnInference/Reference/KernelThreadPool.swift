@@ -9,6 +9,11 @@ import Synchronization
 /// than a 1-thread one. This pool keeps `activeProcessorCount - 1` threads that spin briefly and
 /// then sleep between loops; the calling thread works too. One loop runs at a time: a loop
 /// started while another is running (another engine, or a nested loop) goes to GCD instead.
+///
+/// Handing a loop over takes no lock while the helpers spin: the caller fills in the job and
+/// publishes a new generation (release); a spinning helper sees it (acquire), takes iterations
+/// from a shared counter and counts itself done on an atomic the caller spins on. The condition
+/// variable only wakes helpers that went to sleep (`sleepers` > 0).
 final class KernelThreadPool: @unchecked Sendable {
     /// The process-wide pool.
     static let shared = KernelThreadPool(workers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
@@ -21,18 +26,18 @@ final class KernelThreadPool: @unchecked Sendable {
     private let workers: Int
     private let entry = NSLock()
     private let condition = NSCondition()
-    // Guarded by `condition`.
-    private var generation = 0
+    // The current loop: written by the caller before `published` moves on, read by helpers after.
     private var job: ((Int) -> Void)?
     private var iterations = 0
     private var participants = 0
-    private var finished = 0
-    // Lock-free: the next iteration to take, and the generation for spinning workers to watch.
-    private let next = Atomic<Int>(0)
+    // Lock-free: the generation of the current loop, the next iteration to take, the helpers done
+    // with the current loop, the helpers of the last loop (the others sleep at once) and the
+    // helpers asleep on `condition`.
     private let published = Atomic<Int>(0)
-    private let recentParticipants = Atomic<Int>(0)
-    // Helpers done with the current loop, for the caller to spin on.
+    private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
+    private let recentParticipants = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
 
     init(workers: Int) {
         self.workers = workers
@@ -60,27 +65,27 @@ final class KernelThreadPool: @unchecked Sendable {
         }
         defer { entry.unlock() }
         withoutActuallyEscaping(body) { escaping in
-            condition.lock()
             job = escaping
             iterations = count
             participants = helpers
             recentParticipants.store(helpers, ordering: .relaxed)
-            finished = 0
             done.store(0, ordering: .relaxed)
             next.store(0, ordering: .relaxed)
-            generation &+= 1
-            published.store(generation, ordering: .releasing)
-            condition.broadcast()
-            condition.unlock()
+            published.add(1, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                condition.lock()
+                condition.broadcast()
+                condition.unlock()
+            }
             drain(escaping, count)
-            // Spin for the helpers first: a sleeping caller is woken through the kernel, which
-            // costs tens of microseconds per loop in a VM, and loops end every few hundred.
+            // The helpers are running chunks (or about to): spin, yielding now and then in case
+            // one of them was preempted.
             var spins = 0
-            while done.load(ordering: .acquiring) < helpers && spins < Self.spinLimit { spins += 1 }
-            condition.lock()
-            while finished < participants { condition.wait() }
+            while done.load(ordering: .acquiring) < helpers {
+                spins &+= 1
+                if spins & 4095 == 0 { sched_yield() }
+            }
             job = nil
-            condition.unlock()
         }
     }
 
@@ -96,29 +101,28 @@ final class KernelThreadPool: @unchecked Sendable {
     private func work(_ index: Int) {
         var seen = 0
         while true {
-            // Spin first (see `spinLimit`).
-            // Only threads that took part in the last loop spin; the others sleep at once.
+            // Spin first (see `spinLimit`); only threads that took part in the last loop spin.
             var spins = index < recentParticipants.load(ordering: .relaxed) ? 0 : Self.spinLimit
             while published.load(ordering: .acquiring) == seen && spins < Self.spinLimit { spins += 1 }
-            condition.lock()
-            while generation == seen { condition.wait() }
-            seen = generation
-            guard index < participants else {
+            if published.load(ordering: .sequentiallyConsistent) == seen {
+                // Sleep: announce it first, so a caller publishing from now on broadcasts.
+                sleepers.add(1, ordering: .sequentiallyConsistent)
+                condition.lock()
+                while published.load(ordering: .sequentiallyConsistent) == seen { condition.wait() }
                 condition.unlock()
-                continue
+                sleepers.subtract(1, ordering: .sequentiallyConsistent)
             }
-            // The caller's closure is borrowed (`withoutActuallyEscaping`): the reference is
-            // dropped before this thread reports itself finished.
-            var body = job
-            let count = iterations
-            condition.unlock()
-            if let b = body { drain(b, count) }
-            body = nil
+            seen = published.load(ordering: .acquiring)
+            guard index < participants else { continue }
+            runJob()
             done.add(1, ordering: .releasing)
-            condition.lock()
-            finished += 1
-            if finished == participants { condition.broadcast() }
-            condition.unlock()
         }
+    }
+
+    /// Drains the current loop. The caller's closure is borrowed (`withoutActuallyEscaping`):
+    /// this frame's reference is gone when it returns, before the helper counts itself done.
+    @inline(never)
+    private func runJob() {
+        if let body = job { drain(body, iterations) }
     }
 }
