@@ -29,10 +29,10 @@ final class KernelThreadPool: @unchecked Sendable {
     // The current loop: written by the caller before `published` moves on, read by helpers after.
     private var job: ((Int) -> Void)?
     private var iterations = 0
-    private var participants = 0
-    // Lock-free: the generation of the current loop, the next iteration to take, the helpers done
-    // with the current loop, the helpers of the last loop (the others sleep at once) and the
-    // helpers asleep on `condition`.
+    // Lock-free: the current loop's generation and helper count (`generation << 16 | helpers`, one
+    // value, so a helper never pairs one loop's generation with another's count), the next
+    // iteration to take, the helpers done with the current loop, the helpers of the last loop (the
+    // others sleep at once) and the helpers asleep on `condition`.
     private let published = Atomic<Int>(0)
     private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
@@ -67,11 +67,11 @@ final class KernelThreadPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escaping in
             job = escaping
             iterations = count
-            participants = helpers
             recentParticipants.store(helpers, ordering: .relaxed)
             done.store(0, ordering: .relaxed)
             next.store(0, ordering: .relaxed)
-            published.add(1, ordering: .sequentiallyConsistent)
+            let generation = published.load(ordering: .relaxed) >> 16 &+ 1
+            published.store(generation << 16 | helpers, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 condition.lock()
                 condition.broadcast()
@@ -113,7 +113,8 @@ final class KernelThreadPool: @unchecked Sendable {
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
             }
             seen = published.load(ordering: .acquiring)
-            guard index < participants else { continue }
+            // A participant of this generation: the caller waits for it before the next one.
+            guard index < seen & 0xFFFF else { continue }
             runJob()
             done.add(1, ordering: .releasing)
         }
