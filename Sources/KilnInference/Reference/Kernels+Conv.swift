@@ -93,11 +93,20 @@ extension ReferenceKernels {
     /// Runs a 2-D convolution on NCHW input with weights packed by `plan.pack`.
     ///
     /// With `accumulate` (dense convolutions only) `out` holds values the convolution is added
-    /// to before the activation (a fused residual Add).
+    /// to before the activation (a fused residual Add). With `channelPanels` the weights are laid
+    /// out by `Conv2DPlan.packChannelPanels` and `convSmallOutput` runs.
     static func conv2d(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int,
                        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
-                       out: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int) {
+                       out: UnsafeMutablePointer<Float>, accumulate: Bool = false, channelPanels: Bool = false, threads: Int) {
         let hw = h * w, ohw = oh * ow
+        if channelPanels {
+            // Weights packed by `packChannelPanels` (small output maps).
+            for b in 0..<n {
+                convSmallOutput(x + b * plan.inC * hw, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: weights, bias: bias,
+                                activation: activation, out: out + b * plan.outC * ohw, accumulate: accumulate, threads: threads)
+            }
+            return
+        }
         if plan.depthwise && prefersBlockedDepthwise(plan: plan, h: h, w: w) {
             depthwiseBlocked(x, n: n, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: weights, bias: bias, activation: activation,
                              out: out, threads: threads)
@@ -337,7 +346,9 @@ extension ReferenceKernels {
         let wt = try required(inputs, 1, node)
         let bias = inputs.count > 2 ? inputs[2] : nil
         guard x.isFloat, wt.isFloat else { throw InvalidModelError("\(node.label): Conv needs float tensors") }
-        let packed = node.int("packed", 0) == 1
+        // 1: GEMM row panels (`Conv2DPlan.pack`); 2: channel panels (`packChannelPanels`).
+        let packing = node.int("packed", 0)
+        let packed = packing != 0
         let wShape = packed ? (node.ints("weight_shape") ?? []) : wt.shape
         guard x.rank >= 3, wShape.count == x.rank else {
             throw InvalidModelError("\(node.label): input rank \(x.rank) and weight rank \(wShape.count) do not fit a convolution")
@@ -372,7 +383,11 @@ extension ReferenceKernels {
                               dh: two ? geo.dilations[0] : 1, dw: geo.dilations[two ? 1 : 0],
                               padT: two ? geo.padBegin[0] : 0, padL: geo.padBegin[two ? 1 : 0])
         let weights = packed ? wt.f : plan.pack(wt.f)
-        guard weights.count == (plan.depthwise ? m * kernel.reduce(1, *) : plan.packedGroupSize * group) else {
+        let channelPanels = packing == 2 && group == 1 && !plan.depthwise
+        let expected = plan.depthwise ? m * kernel.reduce(1, *)
+            : channelPanels ? (m + Conv2DPlan.channelPanel - 1) / Conv2DPlan.channelPanel * Conv2DPlan.channelPanel * plan.kPerGroup
+            : plan.packedGroupSize * group
+        guard weights.count == expected, packing != 2 || channelPanels else {
             throw InvalidModelError("\(node.label): weight data does not match its shape \(wShape)")
         }
         let h = two ? spatial[0] : 1, w = spatial[two ? 1 : 0]
@@ -390,11 +405,13 @@ extension ReferenceKernels {
                     if let b {
                         b.withUnsafeBufferPointer { bp in
                             conv2d(xp.baseAddress!, n: n, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: wp.baseAddress!,
-                                   bias: bp.baseAddress!, activation: act, out: op.baseAddress!, accumulate: accumulate, threads: threads)
+                                   bias: bp.baseAddress!, activation: act, out: op.baseAddress!, accumulate: accumulate,
+                                   channelPanels: channelPanels, threads: threads)
                         }
                     } else {
                         conv2d(xp.baseAddress!, n: n, h: h, w: w, plan: plan, oh: oh, ow: ow, weights: wp.baseAddress!,
-                               bias: nil, activation: act, out: op.baseAddress!, accumulate: accumulate, threads: threads)
+                               bias: nil, activation: act, out: op.baseAddress!, accumulate: accumulate,
+                               channelPanels: channelPanels, threads: threads)
                     }
                 }
             }

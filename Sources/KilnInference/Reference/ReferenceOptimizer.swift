@@ -36,7 +36,7 @@ enum ReferenceOptimizer {
         foldBatchNorm(&g, &report)
         fuseActivations(&g, &report)
         fuseResidualAdds(&g, shapes: shapes, &report)
-        pack(&g, &report)
+        pack(&g, shapes: shapes, &report)
         pruneUnused(&g)
         return (g, report)
     }
@@ -238,8 +238,10 @@ enum ReferenceOptimizer {
         g.nodes.removeAll { $0.op == "__dead" }
     }
 
-    /// Turns every 1-D/2-D Conv with constant weights into a KilnConv with weights packed for the GEMM kernel.
-    static func pack(_ g: inout RGraph, _ report: inout Report) {
+    /// Turns every 1-D/2-D Conv with constant weights into a KilnConv with weights packed for the
+    /// GEMM kernel — or, for small output maps (`Conv2DPlan.prefersSmallOutput`, known from
+    /// `shapes`), in the channel panels of `convSmallOutput`.
+    static func pack(_ g: inout RGraph, shapes: [Int: [Int]], _ report: inout Report) {
         for k in g.nodes.indices where g.nodes[k].op == "Conv" {
             let node = g.nodes[k]
             guard node.inputs.count >= 2, let w = g.constants[node.inputs[1]], w.isFloat, w.rank == 3 || w.rank == 4 else { continue }
@@ -250,10 +252,18 @@ enum ReferenceOptimizer {
             guard group > 0, w.shape[0] % group == 0 else { continue }
             if let ks = node.ints("kernel_shape"), ks != Array(w.shape[2...]) { continue }
             let slot = newSlot(&g, g.valueNames[node.inputs[1]] + "_packed")
-            g.constants[slot] = RTensor([plan.depthwise ? w.count : plan.packedGroupSize * group], floats: plan.pack(w.f), type: .float32)
+            let outShape = node.outputs.first.flatMap { shapes[$0] } ?? []
+            let positions = outShape.count == w.rank ? outShape[2...].reduce(1, *) : 0
+            if two && plan.prefersSmallOutput(positions: positions) {
+                let panels = plan.packChannelPanels(w.f)
+                g.constants[slot] = RTensor([panels.count], floats: panels, type: .float32)
+                g.nodes[k].attributes["packed"] = .int(2)
+            } else {
+                g.constants[slot] = RTensor([plan.depthwise ? w.count : plan.packedGroupSize * group], floats: plan.pack(w.f), type: .float32)
+                g.nodes[k].attributes["packed"] = .int(1)
+            }
             g.nodes[k].op = "KilnConv"
             g.nodes[k].inputs[1] = slot
-            g.nodes[k].attributes["packed"] = .int(1)
             g.nodes[k].attributes["weight_shape"] = .ints(w.shape.map { Int64($0) })
             report.packed += 1
         }
