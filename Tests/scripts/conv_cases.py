@@ -15,6 +15,23 @@ import onnxruntime as ort
 
 out_dir = sys.argv[1]
 rng = np.random.default_rng(7)
+
+
+def save(name, graph, feeds):
+    """Writes OUT/name/model.onnx and test_data_set_0 with the feeds and onnxruntime's output."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    case_dir = os.path.join(out_dir, name)
+    data_dir = os.path.join(case_dir, "test_data_set_0")
+    os.makedirs(data_dir, exist_ok=True)
+    onnx.save(model, os.path.join(case_dir, "model.onnx"))
+    y = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    for i, (key, value) in enumerate(feeds.items()):
+        with open(os.path.join(data_dir, f"input_{i}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(value, key).SerializeToString())
+    with open(os.path.join(data_dir, "output_0.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(y, "y").SerializeToString())
+
 # name, batch, channels, h, w, kernel (kh, kw), strides, dilations, pads (t, l, b, r), activation
 cases = [
     ("k5_s1_c13_9x11_hardswish", 1, 13, 9, 11, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2), "HardSwish"),
@@ -50,21 +67,10 @@ for name, n, cin, cout, h, w, k, s, p, act, residual in dense:
         nodes.append(helper.make_node(act, [last], ["y"]))
     g = helper.make_graph(nodes, name, inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, cout, oh, ow])],
                           [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(b, "b")])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
-    model.ir_version = 8
-    case_dir = os.path.join(out_dir, name)
-    data_dir = os.path.join(case_dir, "test_data_set_0")
-    os.makedirs(data_dir, exist_ok=True)
-    onnx.save(model, os.path.join(case_dir, "model.onnx"))
     feeds = {"x": rng.standard_normal((n, cin, h, w)).astype(np.float32)}
     if residual:
         feeds["r"] = rng.standard_normal((n, cout, oh, ow)).astype(np.float32)
-    y = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-    for i, (key, value) in enumerate(feeds.items()):
-        with open(os.path.join(data_dir, f"input_{i}.pb"), "wb") as f:
-            f.write(numpy_helper.from_array(value, key).SerializeToString())
-    with open(os.path.join(data_dir, "output_0.pb"), "wb") as f:
-        f.write(numpy_helper.from_array(y, "y").SerializeToString())
+    save(name, g, feeds)
 
 for name, n, c, h, w, k, s, d, p, act in cases:
     wt = (rng.standard_normal((c, 1, *k)) * 0.3).astype(np.float32)
@@ -78,17 +84,5 @@ for name, n, c, h, w, k, s, d, p, act in cases:
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, w])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, c, oh, ow])],
                           [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(b, "b")])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
-    model.ir_version = 8
-    case_dir = os.path.join(out_dir, name)
-    data_dir = os.path.join(case_dir, "test_data_set_0")
-    os.makedirs(data_dir, exist_ok=True)
-    onnx.save(model, os.path.join(case_dir, "model.onnx"))
-    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    y = sess.run(None, {"x": x})[0]
-    with open(os.path.join(data_dir, "input_0.pb"), "wb") as f:
-        f.write(numpy_helper.from_array(x, "x").SerializeToString())
-    with open(os.path.join(data_dir, "output_0.pb"), "wb") as f:
-        f.write(numpy_helper.from_array(y, "y").SerializeToString())
+    save(name, g, {"x": rng.standard_normal((n, c, h, w)).astype(np.float32)})
 print(len(cases) + len(dense))

@@ -133,9 +133,9 @@ extension ReferenceKernels {
     }
 
     /// `ow` output positions × 8 channels: out[q] = act(bias + Σ_t w[t] · in[q·step + offs[t]])
-    /// (byte offsets from `base`), eight positions at a time in eight accumulators, four at the end.
+    /// (byte offsets from `base`), eight positions at a time in eight accumulators.
     ///
-    /// The last group may run up to 3 positions past `ow`: they read the tile's slack (or the next
+    /// The last group may run up to 7 positions past `ow`: they read the tile's slack (or the next
     /// row) and write into the next row's results (computed after) or the results' slack.
     @inline(never)
     static func depthwiseBlockedRow<A: VectorActivation>(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, _ taps: Int,
@@ -146,45 +146,28 @@ extension ReferenceKernels {
         while q < ow {
             let p = base + q &* step
             let d = q &* 32
-            if ow &- q > 4 {
-                var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
-                for t in 0..<taps {
-                    let wt = w[t]
-                    let r = p + offs[t]
-                    a0.addProduct(wt, r.load(as: SIMD8<Float>.self))
-                    a1.addProduct(wt, r.load(fromByteOffset: step, as: SIMD8<Float>.self))
-                    a2.addProduct(wt, r.load(fromByteOffset: 2 &* step, as: SIMD8<Float>.self))
-                    a3.addProduct(wt, r.load(fromByteOffset: 3 &* step, as: SIMD8<Float>.self))
-                    a4.addProduct(wt, r.load(fromByteOffset: 4 &* step, as: SIMD8<Float>.self))
-                    a5.addProduct(wt, r.load(fromByteOffset: 5 &* step, as: SIMD8<Float>.self))
-                    a6.addProduct(wt, r.load(fromByteOffset: 6 &* step, as: SIMD8<Float>.self))
-                    a7.addProduct(wt, r.load(fromByteOffset: 7 &* step, as: SIMD8<Float>.self))
-                }
-                o.storeBytes(of: act(a0), toByteOffset: d, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a1), toByteOffset: d &+ 32, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a2), toByteOffset: d &+ 64, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a3), toByteOffset: d &+ 96, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a4), toByteOffset: d &+ 128, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a5), toByteOffset: d &+ 160, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a6), toByteOffset: d &+ 192, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a7), toByteOffset: d &+ 224, as: SIMD8<Float>.self)
-                q &+= 8
-            } else {
-                var a0 = bias, a1 = bias, a2 = bias, a3 = bias
-                for t in 0..<taps {
-                    let wt = w[t]
-                    let r = p + offs[t]
-                    a0.addProduct(wt, r.load(as: SIMD8<Float>.self))
-                    a1.addProduct(wt, r.load(fromByteOffset: step, as: SIMD8<Float>.self))
-                    a2.addProduct(wt, r.load(fromByteOffset: 2 &* step, as: SIMD8<Float>.self))
-                    a3.addProduct(wt, r.load(fromByteOffset: 3 &* step, as: SIMD8<Float>.self))
-                }
-                o.storeBytes(of: act(a0), toByteOffset: d, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a1), toByteOffset: d &+ 32, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a2), toByteOffset: d &+ 64, as: SIMD8<Float>.self)
-                o.storeBytes(of: act(a3), toByteOffset: d &+ 96, as: SIMD8<Float>.self)
-                q &+= 4
+            var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
+            for t in 0..<taps {
+                let wt = w[t]
+                let r = p + offs[t]
+                a0.addProduct(wt, r.load(as: SIMD8<Float>.self))
+                a1.addProduct(wt, r.load(fromByteOffset: step, as: SIMD8<Float>.self))
+                a2.addProduct(wt, r.load(fromByteOffset: 2 &* step, as: SIMD8<Float>.self))
+                a3.addProduct(wt, r.load(fromByteOffset: 3 &* step, as: SIMD8<Float>.self))
+                a4.addProduct(wt, r.load(fromByteOffset: 4 &* step, as: SIMD8<Float>.self))
+                a5.addProduct(wt, r.load(fromByteOffset: 5 &* step, as: SIMD8<Float>.self))
+                a6.addProduct(wt, r.load(fromByteOffset: 6 &* step, as: SIMD8<Float>.self))
+                a7.addProduct(wt, r.load(fromByteOffset: 7 &* step, as: SIMD8<Float>.self))
             }
+            o.storeBytes(of: act(a0), toByteOffset: d, as: SIMD8<Float>.self)
+            o.storeBytes(of: act(a1), toByteOffset: d &+ 32, as: SIMD8<Float>.self)
+            o.storeBytes(of: act(a2), toByteOffset: d &+ 64, as: SIMD8<Float>.self)
+            o.storeBytes(of: act(a3), toByteOffset: d &+ 96, as: SIMD8<Float>.self)
+            o.storeBytes(of: act(a4), toByteOffset: d &+ 128, as: SIMD8<Float>.self)
+            o.storeBytes(of: act(a5), toByteOffset: d &+ 160, as: SIMD8<Float>.self)
+            o.storeBytes(of: act(a6), toByteOffset: d &+ 192, as: SIMD8<Float>.self)
+            o.storeBytes(of: act(a7), toByteOffset: d &+ 224, as: SIMD8<Float>.self)
+            q &+= 8
         }
     }
 }
