@@ -4,6 +4,8 @@ extension ReferenceKernels {
     /// Channels per block of the channel-blocked depthwise convolution: one `SIMD8` lane each.
     static let depthwiseBlock = 8
 
+    /// `KILN_DW_BLOCKED=1` / `0` forces the channel-blocked depthwise kernel on or off for every
+    /// layer (for measuring one against the other); unset, `prefersBlockedDepthwise` decides.
     static let forceBlocked: Bool? = ProcessInfo.processInfo.environment["KILN_DW_BLOCKED"].map { $0 == "1" }
 
     /// Whether `depthwiseBlocked` runs this depthwise convolution: windows of 16 taps or more

@@ -81,7 +81,9 @@ enum Broadcast {
 
     /// An arithmetic op for `fast`, on 8 lanes and on one float (the same IEEE operation).
     protocol VectorOp {
+        /// The op on 8 lanes.
         static func apply(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float>
+        /// The op on one float (the vector loops' tails).
         static func apply(_ x: Float, _ y: Float) -> Float
     }
     /// x + y.
