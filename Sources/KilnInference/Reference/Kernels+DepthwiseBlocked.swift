@@ -33,7 +33,6 @@ extension ReferenceKernels {
         let wp = (ow - 1) * plan.sw + (plan.kw - 1) * plan.dw + 1
         let taps = plan.kh * plan.kw
         let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
-        let wp8 = SendablePointer(UnsafeMutablePointer(mutating: weights))
         let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
         // Rows and columns of the input that land inside the tile.
         let rows = max(0, min(h, hp - plan.padT)), cols = max(0, min(w, wp - plan.padL))
