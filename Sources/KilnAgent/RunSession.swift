@@ -4,6 +4,7 @@ import KilnCore
 import KilnInference
 import KilnRegistry
 import KilnVideo
+import Synchronization
 
 /// One run of the agent: prepare the engine, then serve frames until done, with the background
 /// services (telemetry, rollouts) under one supervisor and signals wired to a clean drain.
@@ -60,7 +61,28 @@ public struct RunSession: Sendable {
     }
 
     /// Prepares the engine, runs the loop to its end, and returns the report.
+    ///
+    /// Signals are watched from the start: a SIGHUP while the engine is still being prepared (a
+    /// `systemctl reload` during a long TensorRT build) is queued for the reload service instead
+    /// of killing the process; SIGINT/SIGTERM before the loop exists exit at once (nothing is
+    /// served yet, and the engine cache never keeps a half-written file).
     public func run() async throws -> RunReport {
+        let onReload = self.onReload
+        let servingLoop = Mutex<FrameLoop?>(nil)
+        let signals = SignalWatcher { signal in
+            if signal == SIGHUP {
+                Log.notice("SIGHUP: reloading")
+                onReload?()
+                return
+            }
+            guard let loop = servingLoop.withLock({ $0 }) else {
+                Log.notice("signal \(signal) before the engine serves: exiting")
+                exit(128 + signal)
+            }
+            Log.notice("signal \(signal): draining and stopping")
+            loop.stop()
+        }
+        defer { signals.cancel() }
         let (engine, prepared) = try await factory.make(model: model, hint: preprocessHint)
         Log.info("engine \(prepared.outcome) for \(model.name): \(engine.backend), key \(prepared.key.prefix(12)), "
                  + "input \(engine.inputName) \(engine.preprocess.text)")
@@ -77,17 +99,7 @@ public struct RunSession: Sendable {
         if let telemetry { observers = observers.merged(with: telemetry.observers(statistics: { statistics })) }
         let frameLoop = FrameLoop(sources: sources, slot: slot, postprocessor: postprocessor, configuration: loop,
                                   observers: observers, statistics: statistics)
-        let onReload = self.onReload
-        let signals = SignalWatcher { signal in
-            if signal == SIGHUP {
-                Log.notice("SIGHUP: reloading")
-                onReload?()
-            } else {
-                Log.notice("signal \(signal): draining and stopping")
-                frameLoop.stop()
-            }
-        }
-        defer { signals.cancel() }
+        servingLoop.withLock { $0 = frameLoop }
         var services = background(slot, frameLoop)
         if let telemetry {
             let rolloutStatus = self.rolloutStatus

@@ -17,7 +17,10 @@ import Testing
         return (a, b)
     }
 
-    @Test func sighupReloadsTheConfigurationAndSwapsAChangedModelWithoutDrops() throws {
+    /// SIGHUP once the engine is being built (the signal must be queued, not kill the process)
+    /// and once it is ready.
+    @Test(arguments: ["building reference engine", "engine miss"])
+    func sighupReloadsTheConfigurationAndSwapsAChangedModelWithoutDrops(after logLine: String) throws {
         let dir = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let (a, b) = try writeModels(in: dir)
@@ -30,10 +33,10 @@ import Testing
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        // Wait for the first engine, then change the model and send SIGHUP.
+        // Wait for the first engine's build (or its result), then change the model and send SIGHUP.
         var log = Data()
         let deadline = Date().addingTimeInterval(60)
-        while !String(decoding: log, as: UTF8.self).contains("engine miss"), Date() < deadline {
+        while !String(decoding: log, as: UTF8.self).contains(logLine), Date() < deadline {
             log.append(err.fileHandleForReading.availableData)
         }
         try "model = \(b.path)\nsource = synthetic:320x240\n".write(to: conf, atomically: true, encoding: .utf8)
