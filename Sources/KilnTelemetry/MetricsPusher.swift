@@ -88,9 +88,14 @@ public struct MetricsPusher: Sendable {
 
     /// Pushes every `interval` seconds until cancelled, then once more so the last numbers land;
     /// failures are logged and retried at the next interval, never fatal.
+    ///
+    /// Every push runs in a detached task (bounded by the request's timeout) and is awaited:
+    /// cancelling this task while a request is in flight would run URLSession's cancellation
+    /// handler, which in swift-corelibs-foundation can deadlock with the request's own
+    /// completion (the task's status lock against the session's queue — it hung a test run).
     public func run() async throws {
         while !Task.isCancelled {
-            do { try await push() } catch { Log.warning("\(error)") }
+            await pushDetached(label: "")
             do { try await Task.sleep(for: .seconds(interval)) } catch { break }
         }
         await pushFinal()
@@ -99,9 +104,14 @@ public struct MetricsPusher: Sendable {
     /// One last push that survives the caller's cancellation (a shutdown's final numbers):
     /// URLSession aborts requests of a cancelled task, so it runs detached and is awaited.
     public func pushFinal() async {
+        await pushDetached(label: "final ")
+    }
+
+    /// One push in a detached task, awaited; a failure is logged with `label` in front.
+    private func pushDetached(label: String) async {
         let pusher = self
         await Task.detached {
-            do { try await pusher.push() } catch { Log.warning("final \(error)") }
+            do { try await pusher.push() } catch { Log.warning("\(label)\(error)") }
         }.value
     }
 }
