@@ -42,6 +42,7 @@ cases = [
     ("k3x5_s1_c8_6x13", 1, 8, 6, 13, (3, 5), (1, 1), (1, 1), (1, 2, 1, 2), None),
     ("k3_s1_c12_40x37_hardswish", 1, 12, 40, 37, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), "HardSwish"),
     ("k3_s2_c20_33x30_relu", 2, 20, 33, 30, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), "Relu"),
+    ("k3_s2_c12_24x20_pads_0_1_1_0_hardswish", 1, 12, 24, 20, (3, 3), (2, 2), (1, 1), (0, 1, 1, 0), "HardSwish"),
 ]
 dense = [
     # name, batch, in channels, out channels, h, w, kernel, stride, pads, activation, residual

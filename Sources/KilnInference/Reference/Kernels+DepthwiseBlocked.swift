@@ -9,12 +9,14 @@ extension ReferenceKernels {
     static let forceBlocked: Bool? = ProcessInfo.processInfo.environment["KILN_DW_BLOCKED"].map { $0 == "1" }
 
     /// Whether `depthwiseBlocked` runs this depthwise convolution: windows of 16 taps or more
-    /// (5×5, 7×7), whose arithmetic outweighs the two transposes, and small planes (up to 16×16),
-    /// where the per-plane path's padding, wide-grid columns and short rows cost the most. Large
-    /// planes with 3×3 windows are faster per plane (measured with `kiln-bench reference --model`).
+    /// (5×5, 7×7), whose arithmetic outweighs the two transposes; small planes (up to 16×16),
+    /// where the per-plane path's padding, wide-grid columns and short rows cost the most; and
+    /// strided windows on planes up to 28×28, where splitting stride phases costs as much as the
+    /// arithmetic (128 channels, 28×28, 3×3 stride 2: 0.065 vs 0.097 ms). Larger 3×3 planes are
+    /// faster per plane (measured with `kiln-bench reference --model`, `KILN_DW_BLOCKED=0/1`).
     static func prefersBlockedDepthwise(plan: Conv2DPlan, h: Int, w: Int) -> Bool {
         if let force = forceBlocked { return force }
-        return plan.kh * plan.kw >= 16 || h * w <= 16 * 16
+        return plan.kh * plan.kw >= 16 || h * w <= 16 * 16 || ((plan.sh > 1 || plan.sw > 1) && h * w <= 28 * 28)
     }
 
     /// A depthwise convolution computed on blocks of 8 channels, one channel per vector lane.
