@@ -41,19 +41,30 @@ struct ReferenceFusionTests {
         return ONNXWriter.serialize(b.model(opset: 17))
     }
 
+    /// The input both kinds of model take.
+    static let input = Tensor(shape: [1, 8, 9, 9], floats: (0..<648).map { Float(($0 * 53) % 29) / 14.5 - 1 })
+
+    /// Builds `model` with the reference backend on `threads` threads and returns output `y` for `input`.
+    static func run(_ model: [UInt8], name: String, threads: Int) throws -> [Float] {
+        let backend = ReferenceBackend()
+        let artifact = try backend.build(model: ModelSource(bytes: model, name: name), options: BuildOptions(threads: threads))
+        return try backend.load(artifact, options: BuildOptions(threads: threads)).run(["x": input])["y"]!.floatValues()
+    }
+
+    /// The largest difference between two outputs, relative to the reference value (at least 1).
+    static func worstDifference(_ values: [Float], _ reference: [Float]) -> Float {
+        zip(values, reference).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+    }
+
     @Test("fused and unfused graphs agree for every fusable activation, dense and depthwise", arguments: Act.allCases)
     func fusedMatchesUnfused(_ act: Act) throws {
-        let input = Tensor(shape: [1, 8, 9, 9], floats: (0..<648).map { Float(($0 * 53) % 29) / 14.5 - 1 })
-        let backend = ReferenceBackend()
         for depthwise in [false, true] {
             func run(_ expose: Bool) throws -> [Float] {
-                let artifact = try backend.build(model: ModelSource(bytes: Self.model(act, exposeConv: expose, depthwise: depthwise), name: "\(act)"),
-                                                 options: BuildOptions(threads: 2))
-                return try backend.load(artifact, options: BuildOptions(threads: 2)).run(["x": input])["y"]!.floatValues()
+                try Self.run(Self.model(act, exposeConv: expose, depthwise: depthwise), name: "\(act)", threads: 2)
             }
             let fused = try run(false), separate = try run(true)
             #expect(fused.count == 648)
-            let worst = zip(fused, separate).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+            let worst = Self.worstDifference(fused, separate)
             #expect(worst <= 1e-6, "\(act) depthwise=\(depthwise): max difference \(worst)")
         }
     }
@@ -95,21 +106,17 @@ struct ReferenceFusionTests {
 
     @Test("a Conv fused with a following residual Add (and Relu) matches the separate ops", arguments: ResidualConv.allCases)
     func residualFusionMatchesSeparateOps(_ kind: ResidualConv) throws {
-        let input = Tensor(shape: [1, 8, 9, 9], floats: (0..<648).map { Float(($0 * 53) % 29) / 14.5 - 1 })
-        let backend = ReferenceBackend()
         for swapped in [false, true] {
             for relu in [false, true] {
                 func run(_ expose: Bool, threads: Int) throws -> [Float] {
-                    let model = Self.residualModel(kind, swapped: swapped, relu: relu, exposeConv: expose)
-                    let artifact = try backend.build(model: ModelSource(bytes: model, name: "\(kind)"), options: BuildOptions(threads: threads))
-                    return try backend.load(artifact, options: BuildOptions(threads: threads)).run(["x": input])["y"]!.floatValues()
+                    try Self.run(Self.residualModel(kind, swapped: swapped, relu: relu, exposeConv: expose), name: "\(kind)", threads: threads)
                 }
                 let separate = try run(true, threads: 1)
                 #expect(separate.count == (kind == .strided3x3 ? 200 : 648))
                 #expect(relu == false || separate.contains(0), "the Relu must clip something for the test to mean anything")
                 for threads in [1, 2] {
                     let fused = try run(false, threads: threads)
-                    let worst = zip(fused, separate).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+                    let worst = Self.worstDifference(fused, separate)
                     #expect(fused.count == separate.count && worst <= 1e-6,
                             "\(kind) swapped=\(swapped) relu=\(relu) threads=\(threads): max difference \(worst)")
                 }
