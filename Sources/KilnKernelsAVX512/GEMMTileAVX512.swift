@@ -129,6 +129,65 @@
             }
         }
 
+        /// Computes one 6×16 tile — the narrow last panel of a GEMM whose N leaves at most 16
+        /// columns — the same way `tile` computes a 6×32 one (same product order, bias and
+        /// activation), with one zmm accumulator per row.
+        ///
+        /// `bp` is a 16-wide B panel with row stride `ldb` floats. About half the cost of a 32-wide
+        /// tile, where the 16-wide AVX2 kernel costs as much as one.
+        @inline(never)
+        public static func tile16(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, k: Int, ldb: Int,
+                                  _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool,
+                                  bias: UnsafePointer<Float>?, activation: Int32 = 0, alpha: Float = 0, beta: Float = 0) {
+            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>()
+            var c3 = SIMD16<Float>(), c4 = SIMD16<Float>(), c5 = SIMD16<Float>()
+            let rb = UnsafeRawPointer(bp)
+            var a = ap
+            let rowBytes = ldb &* 4
+            var kk = 0
+            while kk < k {
+                let b = rb.loadUnaligned(fromByteOffset: kk &* rowBytes, as: SIMD16<Float>.self)
+                c0.addProduct(SIMD16<Float>(repeating: a[0]), b)
+                c1.addProduct(SIMD16<Float>(repeating: a[1]), b)
+                c2.addProduct(SIMD16<Float>(repeating: a[2]), b)
+                c3.addProduct(SIMD16<Float>(repeating: a[3]), b)
+                c4.addProduct(SIMD16<Float>(repeating: a[4]), b)
+                c5.addProduct(SIMD16<Float>(repeating: a[5]), b)
+                a += 6
+                kk &+= 1
+            }
+            // The rest goes through a stack copy of the valid part, `cols` floats per row.
+            var t = (c0, c1, c2, c3, c4, c5)
+            withUnsafeMutableBytes(of: &t) { raw in
+                let flat = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                if accumulate {
+                    var old = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+                    withUnsafeMutableBytes(of: &old) { o in
+                        let prior = o.baseAddress!.assumingMemoryBound(to: Float.self)
+                        for r in 0..<rows { (prior + r &* 16).update(from: c + r &* ldc, count: cols) }
+                        for i in 0..<96 { flat[i] += prior[i] }
+                    }
+                }
+                var v = UnsafeMutableRawPointer(flat).load(as: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>).self)
+                if let bias {
+                    @inline(__always) func bv(_ r: Int) -> SIMD16<Float> { SIMD16<Float>(repeating: r < rows ? bias[r] : 0) }
+                    v.0 += bv(0); v.1 += bv(1); v.2 += bv(2); v.3 += bv(3); v.4 += bv(4); v.5 += bv(5)
+                }
+                if activation == hardSwish {
+                    @inline(__always) func f(_ x: SIMD16<Float>) -> SIMD16<Float> { x * unitClamp(x * (1 / 6) + 0.5) }
+                    v = (f(v.0), f(v.1), f(v.2), f(v.3), f(v.4), f(v.5))
+                } else if activation == relu {
+                    v = (positivePart(v.0), positivePart(v.1), positivePart(v.2), positivePart(v.3), positivePart(v.4), positivePart(v.5))
+                } else if activation == hardSigmoid {
+                    let a = alpha, b = beta
+                    @inline(__always) func f(_ x: SIMD16<Float>) -> SIMD16<Float> { unitClamp(a * x + b) }
+                    v = (f(v.0), f(v.1), f(v.2), f(v.3), f(v.4), f(v.5))
+                }
+                UnsafeMutableRawPointer(flat).storeBytes(of: v, as: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>).self)
+                for r in 0..<rows { (c + r &* ldc).update(from: flat + r &* 16, count: cols) }
+            }
+        }
+
         /// u > 0 ? u : +0 with NaN of either sign kept, as the vector Relu gives, on the bit patterns:
         /// a set sign bit clears the lane unless the pattern is a negative NaN (above 0xFF800000).
         @inline(__always)

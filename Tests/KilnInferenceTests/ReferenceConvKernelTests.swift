@@ -5,10 +5,10 @@ import KilnTestSupport
 import Testing
 
 /// The reference backend's specialised convolution kernels against onnxruntime: both depthwise
-/// kernels (channel-blocked, per-plane) and the small-output dense kernel.
+/// kernels (channel-blocked, per-plane), the small-output dense kernel and the phase-plane GEMM.
 @Suite("Reference convolution kernels")
 struct ReferenceConvKernelTests {
-    @Test("depthwise and small-output convolutions match onnxruntime: windows, strides, dilation, padding, channel counts, residuals")
+    @Test("depthwise, small-output and phase-plane convolutions match onnxruntime: windows, strides, dilation, padding, channel counts, residuals")
     func convolutionsMatchOnnxRuntime() throws {
         guard let python = try TestEnvironment.pythonTool() else { return }
         let dir = try TestEnvironment.temporaryDirectory("conv-cases")

@@ -6,7 +6,8 @@ per-plane for 3x3 windows on larger planes): strides 1 and 2, dilation, asymmetr
 channel counts that are not a multiple of the 8-channel block, batch 2, a fused activation.
 Dense cases with at most 64 output positions cover the small-output kernel (6 positions x 32
 channels tiles): 3x3 at strides 1 and 2, 1x1, channel counts that are not a multiple of 32,
-batch 2, a fused activation and a fused residual Add + Relu."""
+batch 2, a fused activation and a fused residual Add + Relu. Larger dense cases cover the
+phase-plane GEMM: output rows from 7 to 70 wide, so B panels span one to five output rows."""
 import os, sys
 import numpy as np
 import onnx
@@ -50,6 +51,14 @@ dense = [
     ("dense_k3_s2_c24to48_13x13", 2, 24, 48, 13, 13, 3, 2, 1, None, False),
     ("dense_k1_c70to96_5x6_hardswish", 1, 70, 96, 5, 6, 1, 1, 0, "HardSwish", False),
     ("dense_k3_s1_c32to40_7x7_residual_relu", 1, 32, 40, 7, 7, 3, 1, 1, "Relu", True),
+    # More than 64 positions: the phase-plane GEMM, whose B panels of 32 (AVX-512) or 16 output
+    # positions span one to many output rows, with a 16-wide last panel on some.
+    ("dense_k3_s1_c3to16_40x70_relu", 1, 3, 16, 40, 70, 3, 1, 1, "Relu", False),
+    ("dense_k3_s1_c16to24_20x18_residual_hardswish", 2, 16, 24, 20, 18, 3, 1, 1, "HardSwish", True),
+    ("dense_k3_s1_c8to20_12x12_relu", 1, 8, 20, 12, 12, 3, 1, 1, "Relu", False),
+    ("dense_k3_s2_c6to12_23x21", 1, 6, 12, 23, 21, 3, 2, 1, None, False),
+    ("dense_k5_s1_c4to8_9x9", 1, 4, 8, 9, 9, 5, 1, 2, None, False),
+    ("dense_k3_s1_c5to8_15x7", 1, 5, 8, 15, 7, 3, 1, 1, None, False),
 ]
 for name, n, cin, cout, h, w, k, s, p, act, residual in dense:
     wt = (rng.standard_normal((cout, cin, k, k)) * 0.2).astype(np.float32)

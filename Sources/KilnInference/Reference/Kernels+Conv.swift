@@ -155,19 +155,20 @@ extension ReferenceKernels {
     /// A k×k (or strided) convolution of one image as GEMMs over stride-phase planes.
     ///
     /// The zero-padded input is split into `sh`×`sw` phase planes (rows `a, a+sh, …`, columns
-    /// `b, b+sw, …`), each `hq`×`wq`. Every tap then reads a phase plane at a fixed offset, so the
-    /// output — computed on a "wide" grid of `oh`×`wq` positions — has contiguous B rows for every
-    /// tap: packing a B panel is one 16-float copy per row, with no bounds checks. The `wq - ow`
-    /// extra columns per row are computed and dropped. With `accumulate` the result is added to
-    /// what `out` holds (seeded into the wide grid first).
+    /// `b, b+sw, …`), each `hq`×`wq`. Every tap then reads a phase plane at a fixed offset: output
+    /// (oy, ox) of tap t is the float at `oy·wq + ox + offset(t)`, so the B rows of a panel of
+    /// output positions are runs of contiguous floats, one run per output row the panel touches
+    /// (`packPhaseRuns`). The GEMM writes `out` directly (no padded grid to compute and copy
+    /// back); with `accumulate` it adds onto what `out` holds.
     static func convPhased(_ x: UnsafePointer<Float>, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int,
                            weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
                            out: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int) {
         let layout = PhaseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
         let wq = layout.wq
         let channelFloats = layout.planesFloats
-        // Slack past the last plane: the last B panel may read up to its width (≤ 32) + kw columns beyond.
-        let total = plan.inC * channelFloats + wq + 64
+        // Slack past the last plane for `packPhaseRuns`: a panel row reads up to 32 floats from
+        // its first output's position, plus up to three gaps of `wq - ow` floats.
+        let total = plan.inC * channelFloats + wq + 64 + 4 * (wq - ow)
         let phases = UnsafeMutablePointer<Float>.allocate(capacity: total)
         defer { phases.deallocate() }
         let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), pp = SendablePointer(phases)
@@ -177,18 +178,7 @@ extension ReferenceKernels {
             for c in range { layout.load(xp.p + c * h * w, into: pp.p + c * channelFloats) }
         }
         let cg = plan.inC / plan.group, mg = plan.mPerGroup, k = plan.kPerGroup
-        let wide = oh * wq
-        let direct = wq == ow
-        let target = direct ? out : UnsafeMutablePointer<Float>.allocate(capacity: plan.outC * wide)
-        defer { if !direct { target.deallocate() } }
-        if accumulate && !direct {
-            let tp = SendablePointer(target), op = SendablePointer(out)
-            parallelFor(plan.outC, threads: threads, minChunk: 4) { range in
-                for m in range {
-                    for oy in 0..<oh { copyFloats(tp.p + m * wide + oy * wq, op.p + (m * oh + oy) * ow, ow) }
-                }
-            }
-        }
+        let ohw = oh * ow
         withUnsafeTemporaryAllocation(of: Int.self, capacity: k) { offsets in
             for g in 0..<plan.group {
                 for cl in 0..<cg {
@@ -198,31 +188,109 @@ extension ReferenceKernels {
                 }
                 let base = UnsafePointer(phases)
                 let offs = UnsafePointer(offsets.baseAddress!)
-                GEMM.run(m: mg, n: wide, k: k, packedA: weights + g * plan.packedGroupSize, c: target + g * mg * wide, ldc: wide,
+                GEMM.run(m: mg, n: ohw, k: k, packedA: weights + g * plan.packedGroupSize, c: out + g * mg * ohw, ldc: ohw,
                          bias: bias.map { $0 + g * mg }, activation: activation, accumulate: accumulate,
                          threads: threads) { n0, k0, kb, panel, width in
-                    let src = UnsafeRawPointer(base + n0)
-                    let dst = UnsafeMutableRawPointer(panel)
-                    let offs = offs + k0
-                    if width == 32 {
-                        for kk in 0..<kb {
-                            let at = offs[kk] &* 4
-                            dst.storeBytes(of: src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self), toByteOffset: kk &* 128, as: SIMD16<Float>.self)
-                            dst.storeBytes(of: src.loadUnaligned(fromByteOffset: at &+ 64, as: SIMD16<Float>.self), toByteOffset: kk &* 128 &+ 64, as: SIMD16<Float>.self)
-                        }
-                    } else {
-                        for kk in 0..<kb {
-                            let v = src.loadUnaligned(fromByteOffset: offs[kk] &* 4, as: SIMD16<Float>.self)
-                            dst.storeBytes(of: v, toByteOffset: kk &* 64, as: SIMD16<Float>.self)
-                        }
-                    }
+                    packPhaseRuns(base, offs + k0, rows: kb, firstOutput: n0, outputs: ohw, ow: ow, wq: wq, into: panel, width: width)
                 }
             }
         }
-        if !direct {
-            let tp = SendablePointer(target), op = SendablePointer(out)
-            parallelFor(plan.outC, threads: threads, minChunk: 4) { range in
-                for m in range { layout.store(tp.p + m * wide, to: op.p + m * oh * ow) }
+    }
+
+    /// Packs a B panel of `convPhased`: `rows` rows of `width` floats, row r holding outputs
+    /// `firstOutput…` of the tap/channel whose phase-plane offset is `offsets[r]`.
+    ///
+    /// The panel's outputs form runs, one per output row they touch, and run i's floats sit
+    /// `i · (wq − ow)` further on than a single contiguous run would put them (each output row
+    /// skips the plane's `wq − ow` extra columns). So a panel row is up to four shifted 16-float
+    /// loads blended lane by lane — a single load when the panel lies inside one output row, the
+    /// common case on large maps. Panels touching more than four rows (maps under 11 columns wide)
+    /// copy run by run in whole 16-float chunks, left to right, so a chunk that runs past its run
+    /// is overwritten by the next run or the next row (or lands in `GEMM.panelSlack`).
+    @inline(__always)
+    static func packPhaseRuns(_ base: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, rows: Int, firstOutput n0: Int,
+                              outputs: Int, ow: Int, wq: Int, into panel: UnsafeMutablePointer<Float>, width: Int) {
+        let src = UnsafeRawPointer(base)
+        let dst = UnsafeMutableRawPointer(panel)
+        let cols = min(width, outputs - n0)
+        let oy = n0 / ow, ox = n0 - oy * ow
+        let start = (oy * wq + ox) * 4
+        let rowBytes = width &* 4
+        // Panel column where each later run starts (past `cols` when there is none).
+        let run1 = ow - ox, gap = (wq - ow) * 4
+        @inline(__always) func load(_ at: Int) -> SIMD16<Float> { src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self) }
+        @inline(__always) func store(_ v: SIMD16<Float>, _ at: Int) { dst.storeBytes(of: v, toByteOffset: at, as: SIMD16<Float>.self) }
+        if run1 >= cols {
+            if width == 32 {
+                for r in 0..<rows {
+                    let at = start &+ offsets[r] &* 4
+                    store(load(at), r &* 128)
+                    store(load(at &+ 64), r &* 128 &+ 64)
+                }
+            } else {
+                for r in 0..<rows { store(load(start &+ offsets[r] &* 4), r &* rowBytes) }
+            }
+            return
+        }
+        if run1 + ow >= cols {
+            // Two runs: lanes from `run1` on come from the load one gap further.
+            let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            let m0 = lane .>= Int32(run1), m1 = lane &+ 16 .>= Int32(run1)
+            if width == 32 {
+                for r in 0..<rows {
+                    let at = start &+ offsets[r] &* 4
+                    store(load(at).replacing(with: load(at &+ gap), where: m0), r &* 128)
+                    store(load(at &+ 64).replacing(with: load(at &+ 64 &+ gap), where: m1), r &* 128 &+ 64)
+                }
+            } else {
+                for r in 0..<rows {
+                    let at = start &+ offsets[r] &* 4
+                    store(load(at).replacing(with: load(at &+ gap), where: m0), r &* rowBytes)
+                }
+            }
+            return
+        }
+        if run1 + 3 * ow >= cols {
+            // Three or four runs: lanes of run i come from the load shifted by i gaps.
+            let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            for h in 0..<width / 16 {
+                let j = lane &+ Int32(h * 16)
+                let m1 = j .>= Int32(run1), m2 = j .>= Int32(run1 + ow), m3 = j .>= Int32(run1 + 2 * ow)
+                let four = run1 + 2 * ow < cols
+                for r in 0..<rows {
+                    let at = start &+ offsets[r] &* 4 &+ h &* 64
+                    var v = load(at).replacing(with: load(at &+ gap), where: m1)
+                    v.replace(with: load(at &+ 2 &* gap), where: m2)
+                    if four { v.replace(with: load(at &+ 3 &* gap), where: m3) }
+                    store(v, r &* rowBytes &+ h &* 64)
+                }
+            }
+            return
+        }
+        // Runs: (source byte offset, panel byte offset, 16-float chunks).
+        let most = cols / ow + 2
+        withUnsafeTemporaryAllocation(of: (Int, Int, Int).self, capacity: most) { runs in
+            var count = 0, j = 0, y = oy, x0 = ox
+            while j < cols {
+                let length = min(ow - x0, cols - j)
+                runs[count] = ((y * wq + x0) * 4, j * 4, (length + 15) / 16)
+                count += 1
+                j += length
+                y += 1
+                x0 = 0
+            }
+            for r in 0..<rows {
+                let s = src + offsets[r] &* 4
+                let d = dst + r &* rowBytes
+                for i in 0..<count {
+                    let (from, to, chunks) = runs[i]
+                    var c = 0
+                    while c < chunks {
+                        d.storeBytes(of: s.loadUnaligned(fromByteOffset: from &+ c &* 64, as: SIMD16<Float>.self), toByteOffset: to &+ c &* 64,
+                                     as: SIMD16<Float>.self)
+                        c &+= 1
+                    }
+                }
             }
         }
     }

@@ -26,6 +26,10 @@ enum GEMM {
     /// Columns of a packed B panel: 32 with the AVX-512 tile, else 16.
     static var panelWidth: Int { useAVX512 ? 32 : nr }
 
+    /// Floats a B panel buffer holds past its rows: `packB` may write one 16-float vector beyond
+    /// the last row (whole-vector copies of runs that end inside it).
+    static let panelSlack = 16
+
     /// Floats the packed form of an M×K matrix takes.
     static func packedASize(m: Int, k: Int) -> Int { (m + mr - 1) / mr * mr * k }
 
@@ -169,7 +173,8 @@ enum GEMM {
     }
 
     /// C (M×N) = packedA · B, with B packed through `packB(n0, k0, kb, panel, width)`: rows
-    /// `k0..<k0+kb` of columns `n0..<n0+width`, row-major `kb`×`width`.
+    /// `k0..<k0+kb` of columns `n0..<n0+width`, row-major `kb`×`width` (the buffer has
+    /// `panelSlack` floats more).
     ///
     /// Loop order (as in Goto's GEMM): column panels in chunks whose C block stays in L2; per
     /// chunk, K in blocks of `kc` (a 16 KB B-panel slice in L1); per block, each panel is packed
@@ -212,7 +217,7 @@ enum GEMM {
         let chunk = max(1, (256 << 10) / max(1, m * nr * 4))
         // Sweeps column panels `panels` × row panels `rowPanels` of C.
         func sweep(_ panels: Range<Int>, _ rowPanels: Range<Int>) {
-            let panel = AlignedFloats.allocate(kc * nr)
+            let panel = AlignedFloats.allocate(kc * nr + GEMM.panelSlack)
             defer { panel.deallocate() }
             var c0 = panels.lowerBound
             while c0 < panels.upperBound {
@@ -224,7 +229,7 @@ enum GEMM {
                     for np in c0..<c1 {
                         let n0 = np * nr
                         let cols = min(nr, n - n0)
-                        // A last panel of at most 16 columns runs the 16-wide tile (half the wasted work).
+                        // A last panel of at most 16 columns runs the 16-wide tile (half the work).
                         let narrow = wide && cols <= GEMM.nr
                         packB(n0, k0, kb, panel, narrow ? GEMM.nr : nr)
                         for mp in rowPanels {
@@ -235,12 +240,19 @@ enum GEMM {
                             let ap = packedA + mp * mr * k + k0 * mr
                             var done = true
                             #if arch(x86_64)
-                                if wide && !narrow {
+                                if wide {
                                     let fused = last ? tileActivation : nil
-                                    GEMMTileAVX512.tile(ap, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
-                                                        accumulate: accumulate || k0 > 0, bias: tileBias,
-                                                        activation: fused?.code ?? GEMMTileAVX512.noActivation,
-                                                        alpha: fused?.alpha ?? 0, beta: fused?.beta ?? 0)
+                                    if narrow {
+                                        GEMMTileAVX512.tile16(ap, panel, k: kb, ldb: GEMM.nr, cTile, ldc: ldc, rows: rows, cols: cols,
+                                                              accumulate: accumulate || k0 > 0, bias: tileBias,
+                                                              activation: fused?.code ?? GEMMTileAVX512.noActivation,
+                                                              alpha: fused?.alpha ?? 0, beta: fused?.beta ?? 0)
+                                    } else {
+                                        GEMMTileAVX512.tile(ap, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
+                                                            accumulate: accumulate || k0 > 0, bias: tileBias,
+                                                            activation: fused?.code ?? GEMMTileAVX512.noActivation,
+                                                            alpha: fused?.alpha ?? 0, beta: fused?.beta ?? 0)
+                                    }
                                     done = tileActivation != nil
                                 } else {
                                     done = kernel(ap, panel, k: kb, ldb: GEMM.nr, cTile, ldc: ldc, rows: rows, cols: cols,
@@ -275,7 +287,7 @@ enum GEMM {
                      bias: UnsafePointer<Float>?, activation: Activation, threads: Int,
                      packB: (Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         let width = panelWidth
-        let panel = AlignedFloats.allocate(max(1, k) * width)
+        let panel = AlignedFloats.allocate(max(1, k) * width + GEMM.panelSlack)
         defer { panel.deallocate() }
         packB(0, 0, k, panel, width)
         let mPanels = (m + mr - 1) / mr
