@@ -72,6 +72,94 @@ extension ReferenceKernels {
         return [out]
     }
 
+    /// 2-D max pooling with horizontal stride 1 or 2, as a column max then a row max (the max of
+    /// a window is the max of its rows' maxima, NaN included): per output row, the `kh` input rows
+    /// in the window (rows in the padding are skipped) are reduced into one row, which sits in a
+    /// −∞-padded buffer; each output is then the max of `kw` neighbours of that row — contiguous
+    /// loads at stride 1, even/odd lanes of 16-float loads at stride 2. No phase planes, about
+    /// `kh + kw` vector maxima per 8 outputs instead of `kh · kw`. NaN wins, as in the scalar path.
+    static func maxPoolSeparable(_ x: RTensor, geo: WindowGeometry, threads: Int) -> RTensor {
+        let planes = x.shape[0] * x.shape[1]
+        let h = geo.input[0], w = geo.input[1], oh = geo.output[0], ow = geo.output[1]
+        let kh = geo.kernel[0], kw = geo.kernel[1], sh = geo.strides[0], sw = geo.strides[1]
+        let pt = geo.padBegin[0], pl = geo.padBegin[1]
+        let wide = (ow + 7) / 8 * 8
+        // The row buffer: `pl` floats of padding, the row, then −∞ up to what the last 8 outputs read.
+        let rowFloats = max(pl + w, wide * sw + kw + 16) + 16
+        let count = planes * oh * ow
+        @inline(__always) func maxNaN(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+            a.replacing(with: b, where: (b .> a) .| (b .!= b))
+        }
+        let y = [Float](unsafeUninitializedCapacity: count) { yb, initialized in
+            x.f.withUnsafeBufferPointer { xb in
+                let xp = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), yp = SendablePointer(yb.baseAddress!)
+                parallelFor(planes, threads: threads) { range in
+                    let row = AlignedFloats.allocate(rowFloats)
+                    defer { row.deallocate() }
+                    row.initialize(repeating: -.infinity, count: rowFloats)
+                    let line = row + pl
+                    var last = SIMD8<Float>()
+                    for plane in range {
+                        let src = xp.p + plane * h * w
+                        for oy in 0..<oh {
+                            let y0 = oy * sh - pt
+                            let ya = max(y0, 0), ye = min(y0 + kh, h)
+                            let out = yp.p + (plane * oh + oy) * ow
+                            if ya >= ye {
+                                out.initialize(repeating: -.infinity, count: ow)
+                                continue
+                            }
+                            // Column max of rows ya..<ye into `line`.
+                            var q = 0
+                            while q &+ 8 <= w {
+                                var m = UnsafeRawPointer(src + ya * w + q).loadUnaligned(as: SIMD8<Float>.self)
+                                for r in (ya + 1)..<ye { m = maxNaN(m, UnsafeRawPointer(src + r * w + q).loadUnaligned(as: SIMD8<Float>.self)) }
+                                UnsafeMutableRawPointer(line + q).storeBytes(of: m, as: SIMD8<Float>.self)
+                                q &+= 8
+                            }
+                            while q < w {
+                                var m = src[ya * w + q]
+                                for r in (ya + 1)..<ye {
+                                    let v = src[r * w + q]
+                                    if v > m || v != v { m = v }
+                                }
+                                line[q] = m
+                                q &+= 1
+                            }
+                            // Row max: output ox takes row[ox·sw ..< ox·sw + kw].
+                            let base = UnsafeRawPointer(row)
+                            var ox = 0
+                            while ox < ow {
+                                var m: SIMD8<Float>
+                                if sw == 1 {
+                                    m = base.loadUnaligned(fromByteOffset: ox &* 4, as: SIMD8<Float>.self)
+                                    for j in 1..<max(1, kw) { m = maxNaN(m, base.loadUnaligned(fromByteOffset: (ox &+ j) &* 4, as: SIMD8<Float>.self)) }
+                                } else {
+                                    m = base.loadUnaligned(fromByteOffset: 2 &* ox &* 4, as: SIMD16<Float>.self).evenHalf
+                                    var j = 1
+                                    while j < kw {
+                                        let v = base.loadUnaligned(fromByteOffset: (2 &* ox &+ j &- (j & 1)) &* 4, as: SIMD16<Float>.self)
+                                        m = maxNaN(m, j & 1 == 1 ? v.oddHalf : v.evenHalf)
+                                        j &+= 1
+                                    }
+                                }
+                                if ox &+ 8 <= ow {
+                                    UnsafeMutableRawPointer(out + ox).storeBytes(of: m, as: SIMD8<Float>.self)
+                                } else {
+                                    last = m
+                                    for i in 0..<(ow &- ox) { out[ox &+ i] = last[i] }
+                                }
+                                ox &+= 8
+                            }
+                        }
+                    }
+                }
+            }
+            initialized = count
+        }
+        return RTensor(type: x.type, shape: Array(x.shape[0..<2]) + geo.output, f: y)
+    }
+
     /// 2-D max pooling on stride-phase planes padded with -∞ (the depthwise convolution's layout):
     /// every window tap is a fixed offset, 8 outputs per vector max. NaN wins as in the scalar path.
     static func maxPool2D(_ x: RTensor, geo: WindowGeometry, threads: Int) -> RTensor {
@@ -117,7 +205,9 @@ extension ReferenceKernels {
 
     /// 2-D max/average pooling without dilation: window bounds clipped per output, planes in parallel.
     static func pool2D(_ x: RTensor, geo: WindowGeometry, isMax: Bool, includePad: Bool, threads: Int) -> RTensor {
-        if isMax && geo.output[0] > 0 && geo.output[1] > 0 { return maxPool2D(x, geo: geo, threads: threads) }
+        if isMax && geo.output[0] > 0 && geo.output[1] > 0 {
+            return geo.strides[1] <= 2 ? maxPoolSeparable(x, geo: geo, threads: threads) : maxPool2D(x, geo: geo, threads: threads)
+        }
         let planes = x.shape[0] * x.shape[1]
         let h = geo.input[0], w = geo.input[1], oh = geo.output[0], ow = geo.output[1]
         let kh = geo.kernel[0], kw = geo.kernel[1], sh = geo.strides[0], sw = geo.strides[1]
