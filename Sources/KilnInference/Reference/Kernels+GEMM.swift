@@ -281,8 +281,11 @@ enum GEMM {
     }
 
     /// C = packedA · B for N ≤ 4 columns (squeeze-excite convolutions, classifier heads): one
-    /// matrix-vector product per column, 6 rows per vector FMA, so no work is spent on the empty
-    /// columns of a tile.
+    /// matrix-vector product per column, so no work is spent on the empty columns of a tile.
+    ///
+    /// These layers stream megabytes of weights for a few hundred thousand products, so the loop
+    /// is built for streaming: B's column is laid out like the packed A panel, and each panel is
+    /// one run of 8-float multiply-adds over contiguous memory.
     static func gemv(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                      bias: UnsafePointer<Float>?, activation: Activation, threads: Int,
                      packB: (Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
@@ -290,44 +293,69 @@ enum GEMM {
         let panel = AlignedFloats.allocate(max(1, k) * width + GEMM.panelSlack)
         defer { panel.deallocate() }
         packB(0, 0, k, panel, width)
+        // Column j of B with each value repeated `mr` times, so that it lines up with the packed
+        // A panel (k × 6 interleaved): a panel's products are then one contiguous stream of
+        // elementwise multiply-adds, 8 lanes at a time, with no broadcasts and no wasted lanes.
+        let span = mr * k
+        let expanded = AlignedFloats.allocate(max(1, n * span))
+        defer { expanded.deallocate() }
+        for j in 0..<n {
+            let e = expanded + j * span
+            for kk in 0..<k {
+                let v = panel[kk * width + j]
+                for r in 0..<mr { e[kk * mr + r] = v }
+            }
+        }
         let mPanels = (m + mr - 1) / mr
-        let cp = SendablePointer(c), bp = SendablePointer(panel)
+        let cp = SendablePointer(c), ep = SendablePointer(expanded)
         let biasP = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
         parallelFor(mPanels, threads: m * k < 65536 ? 1 : threads, minChunk: 8) { range in
             for mp in range {
-                let a = packedA + mp * mr * k
+                let a = UnsafeRawPointer(packedA + mp * span)
                 let rows = min(mr, m - mp * mr)
                 for j in 0..<n {
-                    // Lanes 0..<6 of each 8-float load are this k's six rows; the last k reads
-                    // through a copy so the load stays inside the panel.
-                    // Four partial sums (k mod 4) so the FMAs do not wait on each other.
-                    var acc = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-                    let raw = UnsafeRawPointer(a)
-                    var kk = 0
-                    @inline(__always) func term(_ kk: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-                        (raw.loadUnaligned(fromByteOffset: kk &* 24, as: SIMD8<Float>.self), SIMD8<Float>(repeating: bp.p[kk &* width &+ j]))
+                    let x = UnsafeRawPointer(ep.p + j * span)
+                    // Six accumulators over 48-float blocks (8 k steps): float p of the stream
+                    // belongs to row p mod 6, so accumulators i and i + 3 share a lane → row map.
+                    var s = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+                    @inline(__always) func term(_ p: Int) -> SIMD8<Float> {
+                        a.loadUnaligned(fromByteOffset: p &* 4, as: SIMD8<Float>.self) * x.load(fromByteOffset: p &* 4, as: SIMD8<Float>.self)
                     }
-                    while kk &+ 4 < k {
-                        var t = term(kk); acc.addProduct(t.0, t.1)
-                        t = term(kk &+ 1); acc1.addProduct(t.0, t.1)
-                        t = term(kk &+ 2); acc2.addProduct(t.0, t.1)
-                        t = term(kk &+ 3); acc3.addProduct(t.0, t.1)
-                        kk &+= 4
+                    var p = 0
+                    while p &+ 48 <= span {
+                        s.0.addProduct(a.loadUnaligned(fromByteOffset: p &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: p &* 4, as: SIMD8<Float>.self))
+                        s.1.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 8) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 8) &* 4, as: SIMD8<Float>.self))
+                        s.2.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 16) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 16) &* 4, as: SIMD8<Float>.self))
+                        s.3.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 24) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 24) &* 4, as: SIMD8<Float>.self))
+                        s.4.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 32) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 32) &* 4, as: SIMD8<Float>.self))
+                        s.5.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 40) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 40) &* 4, as: SIMD8<Float>.self))
+                        p &+= 48
                     }
-                    while kk &+ 1 < k {
-                        let t = term(kk)
-                        acc.addProduct(t.0, t.1)
-                        kk &+= 1
+                    var lanes = (s.0 + s.3, s.1 + s.4, s.2 + s.5)
+                    // Whole 8-float steps left (fewer than 6), then the last few floats one by one.
+                    var step = 0
+                    while p &+ 8 <= span {
+                        switch step % 3 {
+                        case 0: lanes.0 += term(p)
+                        case 1: lanes.1 += term(p)
+                        default: lanes.2 += term(p)
+                        }
+                        step &+= 1
+                        p &+= 8
                     }
-                    acc += acc1 + acc2 + acc3
-                    if kk < k {
-                        var last = SIMD8<Float>()
-                        for r in 0..<mr { last[r] = a[kk &* mr &+ r] }
-                        acc.addProduct(last, SIMD8<Float>(repeating: bp.p[kk &* width &+ j]))
+                    var sums = SIMD8<Float>()
+                    for l in 0..<8 {
+                        sums[l % 6] += lanes.0[l]
+                        sums[(l + 2) % 6] += lanes.1[l]
+                        sums[(l + 4) % 6] += lanes.2[l]
+                    }
+                    while p < span {
+                        sums[p % 6] += a.load(fromByteOffset: p * 4, as: Float.self) * x.load(fromByteOffset: p * 4, as: Float.self)
+                        p += 1
                     }
                     for r in 0..<rows {
                         let row = mp * mr + r
-                        var v = acc[r]
+                        var v = sums[r]
                         if let biasP { v += biasP.p[row] }
                         let dst = cp.p + row * ldc + j
                         dst.pointee = v
