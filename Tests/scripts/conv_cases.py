@@ -59,6 +59,9 @@ dense = [
     ("dense_k3_s2_c6to12_23x21", 1, 6, 12, 23, 21, 3, 2, 1, None, False),
     ("dense_k5_s1_c4to8_9x9", 1, 4, 8, 9, 9, 5, 1, 2, None, False),
     ("dense_k3_s1_c5to8_15x7", 1, 5, 8, 15, 7, 3, 1, 1, None, False),
+    # K of 256 or more and enough rows: at 2 threads each thread computes a band of output rows.
+    ("dense_k3_s1_c32to24_24x24_residual_relu", 1, 32, 24, 24, 24, 3, 1, 1, "Relu", True),
+    ("dense_k3_s2_c30to20_47x45", 2, 30, 20, 47, 45, 3, 2, 1, None, False),
     # At most 4 positions: the matrix-vector path, K not a multiple of its 8 and 48-float steps.
     ("dense_k1_c37to50_2x2_hardswish", 1, 37, 50, 2, 2, 1, 1, 0, "HardSwish", False),
     ("dense_k3_s1_c70to40_1x1", 2, 70, 40, 1, 1, 3, 1, 1, None, False),

@@ -163,7 +163,42 @@ extension ReferenceKernels {
     static func convPhased(_ x: UnsafePointer<Float>, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int,
                            weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
                            out: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int) {
-        let layout = PhaseLayout(plan: plan, h: h, w: w, oh: oh, ow: ow)
+        // With several threads and a deep K (many channels × taps), each thread computes a band
+        // of output rows from phase planes it loads itself: packing then reads rows in its own
+        // cache instead of channels another core just wrote (6–15 % faster per layer at 2 threads
+        // than splitting the loads by channel and the GEMM by column panel). Bands need at least 8
+        // column panels each.
+        var bands = threads > 1 && plan.kPerGroup >= 256 ? threads : 1
+        while bands > 1 && (oh < 2 * bands || oh * ow < 256 * bands) { bands -= 1 }
+        if bands <= 1 {
+            convPhasedRows(x, h: h, w: w, plan: plan, oh: oh, ow: ow, rows: 0..<oh, weights: weights, bias: bias,
+                           activation: activation, out: out, accumulate: accumulate, threads: threads)
+            return
+        }
+        let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
+        let wp = SendablePointer(UnsafeMutablePointer(mutating: weights))
+        let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+        parallelFor(bands, threads: threads, chunksPerThread: 1) { range in
+            for band in range {
+                convPhasedRows(xp.p, h: h, w: w, plan: plan, oh: oh, ow: ow, rows: band * oh / bands..<(band + 1) * oh / bands,
+                               weights: wp.p, bias: bp.map { UnsafePointer($0.p) }, activation: activation, out: op.p,
+                               accumulate: accumulate, threads: 1)
+            }
+        }
+    }
+
+    /// Output rows `rows` of `convPhased`, from the input rows their windows cover.
+    static func convPhasedRows(_ x: UnsafePointer<Float>, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int, rows: Range<Int>,
+                               weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
+                               out: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int) {
+        // The band's input rows: from its first window's top (or row 0) to its last window's bottom.
+        let top = rows.lowerBound * plan.sh - plan.padT
+        let first = max(0, top)
+        let end = min(h, (rows.upperBound - 1) * plan.sh - plan.padT + (plan.kh - 1) * plan.dh + 1)
+        var band = plan
+        band.padT = first - top
+        let bh = max(0, end - first)
+        let layout = PhaseLayout(plan: band, h: bh, w: w, oh: rows.count, ow: ow)
         let wq = layout.wq
         let channelFloats = layout.planesFloats
         // Slack past the last plane for `packPhaseRuns`: a panel row reads up to 32 floats from
@@ -171,14 +206,14 @@ extension ReferenceKernels {
         let total = plan.inC * channelFloats + wq + 64 + 4 * (wq - ow)
         let phases = UnsafeMutablePointer<Float>.allocate(capacity: total)
         defer { phases.deallocate() }
-        let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), pp = SendablePointer(phases)
+        let xp = SendablePointer(UnsafeMutablePointer(mutating: x + first * w)), pp = SendablePointer(phases)
         parallelFor(plan.inC, threads: threads) { range in
-            let first = pp.p + range.lowerBound * channelFloats
-            first.initialize(repeating: 0, count: range.count * channelFloats + (range.upperBound == plan.inC ? total - plan.inC * channelFloats : 0))
+            let start = pp.p + range.lowerBound * channelFloats
+            start.initialize(repeating: 0, count: range.count * channelFloats + (range.upperBound == plan.inC ? total - plan.inC * channelFloats : 0))
             for c in range { layout.load(xp.p + c * h * w, into: pp.p + c * channelFloats) }
         }
         let cg = plan.inC / plan.group, mg = plan.mPerGroup, k = plan.kPerGroup
-        let ohw = oh * ow
+        let ohw = oh * ow, positions = rows.count * ow
         withUnsafeTemporaryAllocation(of: Int.self, capacity: k) { offsets in
             for g in 0..<plan.group {
                 for cl in 0..<cg {
@@ -188,10 +223,11 @@ extension ReferenceKernels {
                 }
                 let base = UnsafePointer(phases)
                 let offs = UnsafePointer(offsets.baseAddress!)
-                GEMM.run(m: mg, n: ohw, k: k, packedA: weights + g * plan.packedGroupSize, c: out + g * mg * ohw, ldc: ohw,
+                GEMM.run(m: mg, n: positions, k: k, packedA: weights + g * plan.packedGroupSize,
+                         c: out + g * mg * ohw + rows.lowerBound * ow, ldc: ohw,
                          bias: bias.map { $0 + g * mg }, activation: activation, accumulate: accumulate,
                          threads: threads) { n0, k0, kb, panel, width in
-                    packPhaseRuns(base, offs + k0, rows: kb, firstOutput: n0, outputs: ohw, ow: ow, wq: wq, into: panel, width: width)
+                    packPhaseRuns(base, offs + k0, rows: kb, firstOutput: n0, outputs: positions, ow: ow, wq: wq, into: panel, width: width)
                 }
             }
         }
