@@ -75,10 +75,30 @@ extension ReferenceKernels {
                     let src = xp.p + plane0 * hw + iy * w
                     let dst = UnsafeMutableRawPointer(tile + ((iy + plan.padT) * wp + plan.padL) * lanes)
                     if valid == lanes {
-                        for ix in 0..<cols {
+                        var ix = 0
+                        while ix &+ 8 <= cols {
+                            // Eight channels × eight positions, transposed in registers.
+                            let raw = UnsafeRawPointer(src + ix)
+                            @inline(__always) func ld(_ l: Int) -> SIMD8<Float> {
+                                raw.loadUnaligned(fromByteOffset: l &* hw &* 4, as: SIMD8<Float>.self)
+                            }
+                            let t = transpose8((ld(0), ld(1), ld(2), ld(3), ld(4), ld(5), ld(6), ld(7)))
+                            let d = dst + ix &* 32
+                            d.storeBytes(of: t.0, toByteOffset: 0, as: SIMD8<Float>.self)
+                            d.storeBytes(of: t.1, toByteOffset: 32, as: SIMD8<Float>.self)
+                            d.storeBytes(of: t.2, toByteOffset: 64, as: SIMD8<Float>.self)
+                            d.storeBytes(of: t.3, toByteOffset: 96, as: SIMD8<Float>.self)
+                            d.storeBytes(of: t.4, toByteOffset: 128, as: SIMD8<Float>.self)
+                            d.storeBytes(of: t.5, toByteOffset: 160, as: SIMD8<Float>.self)
+                            d.storeBytes(of: t.6, toByteOffset: 192, as: SIMD8<Float>.self)
+                            d.storeBytes(of: t.7, toByteOffset: 224, as: SIMD8<Float>.self)
+                            ix &+= 8
+                        }
+                        while ix < cols {
                             let s = src + ix
                             let v = SIMD8(s[0], s[hw], s[2 &* hw], s[3 &* hw], s[4 &* hw], s[5 &* hw], s[6 &* hw], s[7 &* hw])
                             dst.storeBytes(of: v, toByteOffset: ix &* 32, as: SIMD8<Float>.self)
+                            ix &+= 1
                         }
                     } else {
                         let d = dst.assumingMemoryBound(to: Float.self)
@@ -94,12 +114,28 @@ extension ReferenceKernels {
                     depthwiseBlockedRow(base, offsets, taps: taps, w8, biasV, ow: ow, step: plan.sw * lanes * 4,
                                         result + oy * ow * lanes, activation)
                 }
-                // Position-major results back to each channel's (contiguous) output plane.
+                // Position-major results back to each channel's (contiguous) output plane: eight
+                // positions × eight channels transposed in registers, then the rest one by one.
                 let ohw = oh * ow
+                var q0 = 0
+                if valid == lanes {
+                    let r = UnsafeRawPointer(result)
+                    while q0 &+ 8 <= ohw {
+                        @inline(__always) func ld(_ i: Int) -> SIMD8<Float> {
+                            r.load(fromByteOffset: (q0 &+ i) &* 32, as: SIMD8<Float>.self)
+                        }
+                        let t = transpose8((ld(0), ld(1), ld(2), ld(3), ld(4), ld(5), ld(6), ld(7)))
+                        @inline(__always) func st(_ l: Int, _ v: SIMD8<Float>) {
+                            UnsafeMutableRawPointer(op.p + (plane0 + l) * ohw + q0).storeBytes(of: v, as: SIMD8<Float>.self)
+                        }
+                        st(0, t.0); st(1, t.1); st(2, t.2); st(3, t.3); st(4, t.4); st(5, t.5); st(6, t.6); st(7, t.7)
+                        q0 &+= 8
+                    }
+                }
                 for l in 0..<valid {
                     let d = UnsafeMutableRawPointer(op.p + (plane0 + l) * ohw)
                     let r = UnsafePointer(result + l)
-                    var q = 0
+                    var q = q0
                     while q &+ 8 <= ohw {
                         let s = r + q &* 8
                         let v = SIMD8(s[0], s[8], s[16], s[24], s[32], s[40], s[48], s[56])
@@ -114,6 +150,21 @@ extension ReferenceKernels {
                 }
             }
         }
+    }
+
+    /// The transpose of an 8×8 block held as eight rows: three rounds of splitting each pair of
+    /// rows into their even and odd elements (each round rotates an element's 6-bit index
+    /// (row, column) right by one bit; three rounds make it (column, row)).
+    @inline(__always)
+    static func transpose8(_ v: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>))
+        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        @inline(__always) func round(_ v: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>))
+            -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+            let p0 = SIMD16(lowHalf: v.0, highHalf: v.1), p1 = SIMD16(lowHalf: v.2, highHalf: v.3)
+            let p2 = SIMD16(lowHalf: v.4, highHalf: v.5), p3 = SIMD16(lowHalf: v.6, highHalf: v.7)
+            return (p0.evenHalf, p1.evenHalf, p2.evenHalf, p3.evenHalf, p0.oddHalf, p1.oddHalf, p2.oddHalf, p3.oddHalf)
+        }
+        return round(round(round(v)))
     }
 
     /// One output row of `depthwiseBlocked` with the activation applied on the registers.
