@@ -232,9 +232,13 @@ enum GEMM {
                         // A last panel of at most 16 columns runs the 16-wide tile (half the work).
                         let narrow = wide && cols <= GEMM.nr
                         packB(n0, k0, kb, panel, narrow ? GEMM.nr : nr)
-                        for mp in rowPanels {
+                        var mp = rowPanels.lowerBound
+                        while mp < rowPanels.upperBound {
+                            // Two row panels at a time in the 12-row AVX-512 tile where there are two.
+                            let pair = wide && !narrow && mp + 1 < rowPanels.upperBound
                             let m0 = mp * mr
-                            let rows = min(mr, m - m0)
+                            let rows = min(pair ? 2 * mr : mr, m - m0)
+                            defer { mp += pair ? 2 : 1 }
                             let cTile = cp.p + m0 * ldc + n0
                             let tileBias = last ? biasP.map { UnsafePointer($0.p + m0) } : nil
                             let ap = packedA + mp * mr * k + k0 * mr
@@ -244,6 +248,11 @@ enum GEMM {
                                     let fused = last ? tileActivation : nil
                                     if narrow {
                                         GEMMTileAVX512.tile16(ap, panel, k: kb, ldb: GEMM.nr, cTile, ldc: ldc, rows: rows, cols: cols,
+                                                              accumulate: accumulate || k0 > 0, bias: tileBias,
+                                                              activation: fused?.code ?? GEMMTileAVX512.noActivation,
+                                                              alpha: fused?.alpha ?? 0, beta: fused?.beta ?? 0)
+                                    } else if pair {
+                                        GEMMTileAVX512.tile12(ap, ap + mr * k, panel, k: kb, ldb: nr, cTile, ldc: ldc, rows: rows, cols: cols,
                                                               accumulate: accumulate || k0 > 0, bias: tileBias,
                                                               activation: fused?.code ?? GEMMTileAVX512.noActivation,
                                                               alpha: fused?.alpha ?? 0, beta: fused?.beta ?? 0)
