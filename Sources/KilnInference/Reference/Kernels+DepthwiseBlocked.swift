@@ -11,12 +11,13 @@ extension ReferenceKernels {
     /// Whether `depthwiseBlocked` runs this depthwise convolution: windows of 16 taps or more
     /// (5×5, 7×7), whose arithmetic outweighs the two transposes; small planes (up to 16×16),
     /// where the per-plane path's padding, wide-grid columns and short rows cost the most; and
-    /// strided windows on planes up to 28×28, where splitting stride phases costs as much as the
-    /// arithmetic (128 channels, 28×28, 3×3 stride 2: 0.065 vs 0.097 ms). Larger 3×3 planes are
-    /// faster per plane (measured with `kiln-bench reference --model`, `KILN_DW_BLOCKED=0/1`).
+    /// strided windows, where splitting stride phases costs as much as the arithmetic (3×3
+    /// stride 2, 64 channels, 56×56: 0.101 vs 0.127 ms; 32 channels, 112×112: 0.209 vs 0.224).
+    /// Larger 3×3 planes at stride 1 are faster per plane (16 channels, 112×112: 0.195 vs 0.239;
+    /// measured with `kiln-bench reference --model`, `KILN_DW_BLOCKED=0/1`).
     static func prefersBlockedDepthwise(plan: Conv2DPlan, h: Int, w: Int) -> Bool {
         if let force = forceBlocked { return force }
-        return plan.kh * plan.kw >= 16 || h * w <= 16 * 16 || ((plan.sh > 1 || plan.sw > 1) && h * w <= 28 * 28)
+        return plan.kh * plan.kw >= 16 || h * w <= 16 * 16 || plan.sh > 1 || plan.sw > 1
     }
 
     /// A depthwise convolution computed on blocks of 8 channels, one channel per vector lane.
