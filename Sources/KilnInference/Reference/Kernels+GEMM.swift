@@ -384,7 +384,13 @@ enum GEMM {
             return
         }
         if m == 1 {
-            multiplyRow(n: n, k: k, a: a, sak: sak, b: b, ldb: ldb, sbn: sbn, c: c)
+            // Output columns split across threads (a 512 → 1000 classifier streams 2 MB of weights).
+            let ap = SendablePointer(UnsafeMutablePointer(mutating: a)), bp = SendablePointer(UnsafeMutablePointer(mutating: b))
+            let cp = SendablePointer(c)
+            parallelFor(n, threads: n * k < 65536 ? 1 : threads, minChunk: 16) { columns in
+                multiplyRow(n: columns.count, k: k, a: ap.p, sak: sak, b: bp.p + columns.lowerBound * sbn, ldb: ldb, sbn: sbn,
+                            c: cp.p + columns.lowerBound)
+            }
             return
         }
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedASize(m: m, k: k))
