@@ -124,6 +124,58 @@
                    activation: activation, alpha: alpha, beta: beta)
         }
 
+        /// Computes a 7×32 tile for the small-output convolution (7 output positions × 32
+        /// channels, 49 positions being seven such panels): C = Ap·Bp (plus C when `accumulate`),
+        /// rows < `rows` stored, all 32 columns. No bias or activation (that path adds them when
+        /// it transposes the result). Each output sums its products in the same order as `tile`.
+        ///
+        /// `ap` is a 7-row panel (k × 7 interleaved), `bp` a 32-wide panel with row stride `ldb`.
+        @inline(never)
+        public static func tile7(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, k: Int, ldb: Int,
+                                 _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, accumulate: Bool) {
+            var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+            var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+            var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+            var c60 = SIMD16<Float>(), c61 = SIMD16<Float>()
+            let rb = UnsafeRawPointer(bp)
+            var a = ap
+            let rowBytes = ldb &* 4
+            var kk = 0
+            while kk < k {
+                let b0 = rb.loadUnaligned(fromByteOffset: kk &* rowBytes, as: SIMD16<Float>.self)
+                let b1 = rb.loadUnaligned(fromByteOffset: kk &* rowBytes &+ 64, as: SIMD16<Float>.self)
+                var s = SIMD16<Float>(repeating: a[0])
+                c00.addProduct(s, b0); c01.addProduct(s, b1)
+                s = SIMD16<Float>(repeating: a[1])
+                c10.addProduct(s, b0); c11.addProduct(s, b1)
+                s = SIMD16<Float>(repeating: a[2])
+                c20.addProduct(s, b0); c21.addProduct(s, b1)
+                s = SIMD16<Float>(repeating: a[3])
+                c30.addProduct(s, b0); c31.addProduct(s, b1)
+                s = SIMD16<Float>(repeating: a[4])
+                c40.addProduct(s, b0); c41.addProduct(s, b1)
+                s = SIMD16<Float>(repeating: a[5])
+                c50.addProduct(s, b0); c51.addProduct(s, b1)
+                s = SIMD16<Float>(repeating: a[6])
+                c60.addProduct(s, b0); c61.addProduct(s, b1)
+                a += 7
+                kk &+= 1
+            }
+            @inline(__always) func put(_ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
+                guard r < rows else { return }
+                let raw = UnsafeMutableRawPointer(c + r &* ldc)
+                var v0 = v0, v1 = v1
+                if accumulate {
+                    v0 += raw.loadUnaligned(as: SIMD16<Float>.self)
+                    v1 += raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+                }
+                raw.storeBytes(of: v0, as: SIMD16<Float>.self)
+                raw.storeBytes(of: v1, toByteOffset: 64, as: SIMD16<Float>.self)
+            }
+            put(0, c00, c01); put(1, c10, c11); put(2, c20, c21); put(3, c30, c31)
+            put(4, c40, c41); put(5, c50, c51); put(6, c60, c61)
+        }
+
         /// The 6×32 accumulators of a tile → C: plus C's own values when `accumulate`, plus
         /// `bias[row]`, the activation, and rows < `rows`, columns < `cols` stored.
         @inline(__always)

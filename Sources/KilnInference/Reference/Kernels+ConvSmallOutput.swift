@@ -34,7 +34,7 @@ extension Conv2DPlan {
 extension ReferenceKernels {
     /// A dense convolution of one image with few output positions, as C^T = B^T · W^T.
     ///
-    /// Tiles are 6 output positions (broadcast from the input, gathered once per call) × 32 output
+    /// Tiles are 6 (or 7) output positions (broadcast from the input, gathered once per call) × 32 output
     /// channels (vector loads straight from the build-time `packChannelPanels` weights, no
     /// packing per call). The result, position-major in a scratch buffer, is transposed into the
     /// NCHW output with bias, the residual (`accumulate`: `out` holds it) and the activation.
@@ -44,7 +44,10 @@ extension ReferenceKernels {
                                 weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
                                 out: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int) {
         let n = oh * ow, k = plan.kPerGroup, m = plan.outC
-        let width = Conv2DPlan.channelPanel, mr = GEMM.mr
+        // Positions per panel: 6, or 7 with AVX-512 where that wastes fewer (7×7 maps: 49 = 7 · 7
+        // instead of 9 · 6 = 54 computed).
+        let width = Conv2DPlan.channelPanel
+        let mr = GEMM.useAVX512 && (n + 6) / 7 * 7 < (n + 5) / 6 * 6 ? 7 : GEMM.mr
         let channelPanels = (m + width - 1) / width, positionPanels = (n + mr - 1) / mr
         let ldc = channelPanels * width
         // B^T source: element (k, position) = base[offsets[k] + index[position]].
@@ -87,9 +90,18 @@ extension ReferenceKernels {
             for p in range {
                 let dst = pk.p + p * mr * k
                 let pos = idx.p + p * mr
+                if mr == 7 {
+                    for kk in 0..<k {
+                        let src = base.p + offs.p[kk]
+                        let d = dst + kk &* 7
+                        d[0] = src[pos[0]]; d[1] = src[pos[1]]; d[2] = src[pos[2]]; d[3] = src[pos[3]]
+                        d[4] = src[pos[4]]; d[5] = src[pos[5]]; d[6] = src[pos[6]]
+                    }
+                    continue
+                }
                 for kk in 0..<k {
                     let src = base.p + offs.p[kk]
-                    let d = dst + kk &* mr
+                    let d = dst + kk &* 6
                     d[0] = src[pos[0]]; d[1] = src[pos[1]]; d[2] = src[pos[2]]
                     d[3] = src[pos[3]]; d[4] = src[pos[4]]; d[5] = src[pos[5]]
                 }
@@ -106,6 +118,10 @@ extension ReferenceKernels {
                         let c = rp.p + p * mr * ldc + cp * width
                         let ap = UnsafePointer(pk.p + (p * k + k0) * mr)
                         #if arch(x86_64)
+                            if mr == 7 {
+                                GEMMTileAVX512.tile7(ap, bp, k: kb, ldb: width, c, ldc: ldc, rows: rows, accumulate: k0 > 0)
+                                continue
+                            }
                             if GEMM.useAVX512 {
                                 GEMMTileAVX512.tile(ap, bp, k: kb, ldb: width, c, ldc: ldc, rows: rows, cols: width,
                                                     accumulate: k0 > 0, bias: nil)
