@@ -310,6 +310,79 @@
             }
         }
 
+        /// `rows`×`cols` outputs of one depthwise plane, y[r][q] = act(bias + Σ_t k[t] · in[r·wq + q +
+        /// offset t]) (byte offsets from `base`, rows `wq` floats apart): the per-plane depthwise
+        /// path's rows (`ReferenceKernels.depthwiseRows`) on 16-float vectors.
+        ///
+        /// Per row, 64 outputs at a time in four accumulators (also for over 32 left), then 32 and
+        /// 16 as needed; a partial last vector is summed whole (its extra loads stay in the next row or the planes' slack) and
+        /// only its valid lanes are stored. Each output is bias + its taps' products in kernel
+        /// order, one fused multiply-add after another — the same bits as the AVX2 path.
+        @inline(never)
+        public static func depthwiseRows(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, taps: Int, _ k: UnsafePointer<Float>,
+                                         bias: Float, _ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, wq: Int,
+                                         activation: Int32, alpha: Float, beta: Float) {
+            withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: taps) { wv in
+                for t in 0..<taps { wv[t] = SIMD16<Float>(repeating: k[t]) }
+                let w = UnsafePointer(wv.baseAddress!)
+                let biasV = SIMD16<Float>(repeating: bias)
+                @inline(__always) func act(_ v: SIMD16<Float>) -> SIMD16<Float> {
+                    if activation == hardSwish { return v * unitClamp(v * (1 / 6) + 0.5) }
+                    if activation == relu { return positivePart(v) }
+                    if activation == hardSigmoid { return unitClamp(alpha * v + beta) }
+                    return v
+                }
+                for r in 0..<rows {
+                    let row = base + r &* wq &* 4
+                    let out = y + r &* cols
+                    let outRaw = UnsafeMutableRawPointer(out)
+                    var q = 0
+                    // A vector of outputs from q: whole, or its first cols − q lanes.
+                    @inline(__always) func put(_ v: SIMD16<Float>, _ q: Int) {
+                        if q &+ 16 <= cols {
+                            outRaw.storeBytes(of: act(v), toByteOffset: q &* 4, as: SIMD16<Float>.self)
+                        } else if q < cols {
+                            let a = act(v)
+                            for i in 0..<(cols &- q) { out[q &+ i] = a[i] }
+                        }
+                    }
+                    // 64 outputs per pass (four chains keep the FMAs busy), one more such pass
+                    // for over 32 left, then a 32-wide and a 16-wide pass as needed.
+                    while cols &- q > 32 {
+                        var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
+                        let b = row + q &* 4
+                        for t in 0..<taps {
+                            let p = b + offs[t]
+                            let wt = w[t]
+                            a0.addProduct(wt, p.loadUnaligned(as: SIMD16<Float>.self))
+                            a1.addProduct(wt, p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self))
+                            a2.addProduct(wt, p.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self))
+                            a3.addProduct(wt, p.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self))
+                        }
+                        put(a0, q); put(a1, q &+ 16); put(a2, q &+ 32); put(a3, q &+ 48)
+                        q &+= 64
+                    }
+                    if cols &- q > 16 {
+                        var a0 = biasV, a1 = biasV
+                        let b = row + q &* 4
+                        for t in 0..<taps {
+                            let p = b + offs[t]
+                            a0.addProduct(w[t], p.loadUnaligned(as: SIMD16<Float>.self))
+                            a1.addProduct(w[t], p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self))
+                        }
+                        put(a0, q); put(a1, q &+ 16)
+                        q &+= 32
+                    }
+                    if q < cols {
+                        var a = biasV
+                        let b = row + q &* 4
+                        for t in 0..<taps { a.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD16<Float>.self)) }
+                        put(a, q)
+                    }
+                }
+            }
+        }
+
         /// u > 0 ? u : +0 with NaN of either sign kept, as the vector Relu gives, on the bit patterns:
         /// a set sign bit clears the lane unless the pattern is a negative NaN (above 0xFF800000).
         @inline(__always)

@@ -1,4 +1,7 @@
 import KilnCore
+#if arch(x86_64)
+    import KilnKernelsAVX512
+#endif
 
 /// Spatial geometry of a convolution or pooling window: output sizes and the padding actually used.
 struct WindowGeometry: Sendable, Equatable {
@@ -345,6 +348,13 @@ extension ReferenceKernels {
         layout.load(x, into: scratch)
         let base = UnsafeRawPointer(scratch)
         let rows = layout.oh, cols = layout.ow, wq = layout.wq, taps = layout.taps
+        #if arch(x86_64)
+            if GEMM.useAVX512, let code = GEMM.tileActivation(activation) {
+                GEMMTileAVX512.depthwiseRows(base, offsets, taps: taps, k, bias: bias, y, rows: rows, cols: cols, wq: wq,
+                                             activation: code.code, alpha: code.alpha, beta: code.beta)
+                return
+            }
+        #endif
         switch activation {
         case .none: depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.Identity())
         case .relu: depthwiseRows(base, offsets, taps, k, bias, y, rows, cols, wq, VectorActivations.Relu())
@@ -363,10 +373,11 @@ extension ReferenceKernels {
     /// from `base`, whose rows are `wq` floats apart).
     ///
     /// Per row, 32 outputs at a time with four independent accumulators; more than 8 left take
-    /// one more such pass, 8 or fewer one 8-wide pass with two (even and odd taps). A partial
-    /// pass is summed whole (its extra loads stay in the next row or the planes' slack) and only
-    /// its valid lanes are stored. Specialised per activation, which runs
-    /// on the registers before the store.
+    /// one more such pass, 8 or fewer one 8-wide pass. A partial pass is summed whole (its extra
+    /// loads stay in the next row or the planes' slack) and only its valid lanes are stored.
+    /// Specialised per activation, which runs on the registers before the store. Every output
+    /// is bias + its taps' products in kernel order, one fused multiply-add after another, as in
+    /// `GEMMTileAVX512.depthwiseRows` (the AVX-512 path gives the same bits).
     @inline(never)
     static func depthwiseRows<A: VectorActivation>(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, _ taps: Int,
                                                    _ k: UnsafePointer<Float>, _ bias: Float, _ y: UnsafeMutablePointer<Float>,
@@ -376,15 +387,9 @@ extension ReferenceKernels {
             let w = UnsafePointer(wv.baseAddress!)
             let biasV = SIMD8<Float>(repeating: bias)
             @inline(__always) func eight(_ b: UnsafeRawPointer) -> SIMD8<Float> {
-                var a0 = biasV, a1 = SIMD8<Float>()
-                var t = 0
-                while t &+ 1 < taps {
-                    a0.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD8<Float>.self))
-                    a1.addProduct(w[t &+ 1], (b + offs[t &+ 1]).loadUnaligned(as: SIMD8<Float>.self))
-                    t &+= 2
-                }
-                if t < taps { a0.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD8<Float>.self)) }
-                return act(a0 + a1)
+                var a = biasV
+                for t in 0..<taps { a.addProduct(w[t], (b + offs[t]).loadUnaligned(as: SIMD8<Float>.self)) }
+                return act(a)
             }
             for r in 0..<rows {
                 let row = base + r &* wq &* 4

@@ -26,6 +26,20 @@ enum GEMM {
     /// Columns of a packed B panel: 32 with the AVX-512 tile, else 16.
     static var panelWidth: Int { useAVX512 ? 32 : nr }
 
+    #if arch(x86_64)
+        /// `activation` as a `GEMMTileAVX512` code with its parameters, for those the AVX-512
+        /// kernels apply on their registers (Relu and the clamp-based ones); nil for the others.
+        static func tileActivation(_ activation: Activation) -> (code: Int32, alpha: Float, beta: Float)? {
+            switch activation {
+            case .none: (GEMMTileAVX512.noActivation, 0, 0)
+            case .relu: (GEMMTileAVX512.relu, 0, 0)
+            case .hardSwish: (GEMMTileAVX512.hardSwish, 0, 0)
+            case .hardSigmoid(let a, let b): (GEMMTileAVX512.hardSigmoid, a, b)
+            default: nil
+            }
+        }
+    #endif
+
     /// Floats a B panel buffer holds past its rows: `packB` may write one 16-float vector beyond
     /// the last row (whole-vector copies of runs that end inside it).
     static let panelSlack = 16
@@ -204,14 +218,7 @@ enum GEMM {
         let kc = GEMM.kBlock(k)
         #if arch(x86_64)
             // Relu and the clamp-based activations run inside the AVX-512 tile, on its registers.
-            let tileActivation: (code: Int32, alpha: Float, beta: Float)? =
-                switch activation {
-                case .none: (GEMMTileAVX512.noActivation, 0, 0)
-                case .relu: (GEMMTileAVX512.relu, 0, 0)
-                case .hardSwish: (GEMMTileAVX512.hardSwish, 0, 0)
-                case .hardSigmoid(let a, let b): (GEMMTileAVX512.hardSigmoid, a, b)
-                default: nil
-                }
+            let tileActivation = GEMM.tileActivation(activation)
         #endif
         // Panels per chunk: the chunk's C block (M × chunk columns) within about 256 KB.
         let chunk = max(1, (256 << 10) / max(1, m * nr * 4))
