@@ -1,5 +1,6 @@
 #if arch(x86_64)
-    /// The reference backend's GEMM tile for CPUs with AVX-512F: 6 rows × 32 columns in 12 zmm accumulators.
+    /// The reference backend's kernels for CPUs with AVX-512F: GEMM tiles (6 rows × 32 columns in
+    /// 12 zmm accumulators, and 12×32, 6×16 and 7×32 variants) and per-plane depthwise rows.
     ///
     /// This module alone is compiled for `skylake-avx512`; `KilnInference` calls it only after
     /// checking the CPU (`CPUFeatures.avx512`), so a build stays runnable on AVX2-only machines.
