@@ -279,36 +279,10 @@
                 a += 6
                 kk &+= 1
             }
-            // The rest goes through a stack copy of the valid part, `cols` floats per row.
-            var t = (c0, c1, c2, c3, c4, c5)
-            withUnsafeMutableBytes(of: &t) { raw in
-                let flat = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-                if accumulate {
-                    var old = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
-                    withUnsafeMutableBytes(of: &old) { o in
-                        let prior = o.baseAddress!.assumingMemoryBound(to: Float.self)
-                        for r in 0..<rows { (prior + r &* 16).update(from: c + r &* ldc, count: cols) }
-                        for i in 0..<96 { flat[i] += prior[i] }
-                    }
-                }
-                var v = UnsafeMutableRawPointer(flat).load(as: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>).self)
-                if let bias {
-                    @inline(__always) func bv(_ r: Int) -> SIMD16<Float> { SIMD16<Float>(repeating: r < rows ? bias[r] : 0) }
-                    v.0 += bv(0); v.1 += bv(1); v.2 += bv(2); v.3 += bv(3); v.4 += bv(4); v.5 += bv(5)
-                }
-                if activation == hardSwish {
-                    @inline(__always) func f(_ x: SIMD16<Float>) -> SIMD16<Float> { x * unitClamp(x * (1 / 6) + 0.5) }
-                    v = (f(v.0), f(v.1), f(v.2), f(v.3), f(v.4), f(v.5))
-                } else if activation == relu {
-                    v = (positivePart(v.0), positivePart(v.1), positivePart(v.2), positivePart(v.3), positivePart(v.4), positivePart(v.5))
-                } else if activation == hardSigmoid {
-                    let a = alpha, b = beta
-                    @inline(__always) func f(_ x: SIMD16<Float>) -> SIMD16<Float> { unitClamp(a * x + b) }
-                    v = (f(v.0), f(v.1), f(v.2), f(v.3), f(v.4), f(v.5))
-                }
-                UnsafeMutableRawPointer(flat).storeBytes(of: v, as: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>).self)
-                for r in 0..<rows { (c + r &* ldc).update(from: flat + r &* 16, count: cols) }
-            }
+            // The same epilogue as a 32-wide tile whose right half is unused (`cols` ≤ 16 is stored).
+            let zero = SIMD16<Float>()
+            finish((c0, zero, c1, zero, c2, zero, c3, zero, c4, zero, c5, zero), c, ldc: ldc, rows: rows, cols: cols,
+                   accumulate: accumulate, bias: bias, activation: activation, alpha: alpha, beta: beta)
         }
 
         /// `rows`×`cols` outputs of one depthwise plane, y[r][q] = act(bias + Σ_t k[t] · in[r·wq + q +
@@ -316,8 +290,8 @@
         /// path's rows (`ReferenceKernels.depthwiseRows`) on 16-float vectors.
         ///
         /// Per row, 64 outputs at a time in four accumulators (also for over 32 left), then 32 and
-        /// 16 as needed; a partial last vector is summed whole (its extra loads stay in the next row or the planes' slack) and
-        /// only its valid lanes are stored. Each output is bias + its taps' products in kernel
+        /// 16 as needed; a partial last vector is summed whole (its extra loads stay in the next
+        /// row or the planes' slack) and only its valid lanes are stored. Each output is bias + its taps' products in kernel
         /// order, one fused multiply-add after another — the same bits as the AVX2 path.
         @inline(never)
         public static func depthwiseRows(_ base: UnsafeRawPointer, _ offs: UnsafePointer<Int>, taps: Int, _ k: UnsafePointer<Float>,
