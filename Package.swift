@@ -38,7 +38,9 @@ let package = Package(
     ],
     dependencies: [],
     targets: [
-        .target(name: "KilnCore", swiftSettings: optimised),
+        /// The system layer: POSIX seam, files, processes, paths, logging, clock, SHA-256. No dependencies.
+        .target(name: "KilnSystem", swiftSettings: optimised),
+        .target(name: "KilnCore", dependencies: ["KilnSystem"], swiftSettings: optimised),
         .target(name: "KilnONNX", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "CKilnTensorRT", cxxSettings: bridgeFlags, linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "KilnCUDA", dependencies: ["KilnCore"]),

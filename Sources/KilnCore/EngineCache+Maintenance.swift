@@ -119,7 +119,7 @@ extension EngineCache {
                 }
             }
         }
-        try AtomicFile.syncDirectory(enginesDirectory)
+        try EngineCacheError.io { () throws(SystemError) in try AtomicFile.syncDirectory(enginesDirectory) }
 
         let current = Set(currentIdentities.map(Self.timingCacheName))
         for name in (try? FileManager.default.contentsOfDirectory(atPath: timingDirectory)) ?? [] {
@@ -160,10 +160,8 @@ extension EngineCache {
     /// Creates the directory. Pass it as `BuildOptions.timingCachePath`; `gc` removes timing caches
     /// of identities that no longer match, like engines.
     public func timingCachePath(for identity: BackendIdentity) throws -> String {
-        if mkdir(directory, 0o755) != 0, errno != EEXIST { try ensureDirectories() }
-        if mkdir(timingDirectory, 0o755) != 0, errno != EEXIST {
-            throw EngineCacheError.io(path: timingDirectory, operation: "create directory", errno: errno)
-        }
+        try ensureDirectories()
+        try EngineCacheError.io { () throws(SystemError) in try AtomicFile.createDirectory(timingDirectory) }
         return timingDirectory + "/" + Self.timingCacheName(identity)
     }
 

@@ -59,15 +59,7 @@ public struct EngineCache: Sendable {
     /// Creates the cache's directories.
     func ensureDirectories() throws {
         for dir in [directory, enginesDirectory, locksDirectory] {
-            if mkdir(dir, 0o755) != 0, errno != EEXIST {
-                if errno == ENOENT {
-                    do {
-                        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                        continue
-                    } catch {}
-                }
-                throw EngineCacheError.io(path: dir, operation: "create directory", errno: errno)
-            }
+            try EngineCacheError.io { () throws(SystemError) in try AtomicFile.createDirectory(dir) }
         }
     }
 
@@ -86,7 +78,7 @@ public struct EngineCache: Sendable {
     /// Reads and verifies the entry for `key` without locking or changing anything.
     public func read(_ key: EngineCacheKey) throws -> LookupResult {
         let digest = key.digest
-        guard let metaBytes = try AtomicFile.read(metadataPath(digest)) else { return .absent }
+        guard let metaBytes = try EngineCacheError.io({ () throws(SystemError) in try AtomicFile.read(metadataPath(digest)) }) else { return .absent }
         let entry: EngineCacheEntry
         do {
             entry = try EngineCacheEntry.decoder.decode(EngineCacheEntry.self, from: Data(metaBytes))
@@ -97,7 +89,7 @@ public struct EngineCache: Sendable {
             return .corrupt(reason: "metadata \(metadataPath(digest)) describes another key")
         }
         // Missing engine: a concurrent eviction or an interrupted write, not corruption.
-        guard let bytes = try AtomicFile.read(enginePath(digest)) else { return .absent }
+        guard let bytes = try EngineCacheError.io({ () throws(SystemError) in try AtomicFile.read(enginePath(digest)) }) else { return .absent }
         guard bytes.count == entry.engineBytes else {
             return .corrupt(reason: "engine \(enginePath(digest)) has \(bytes.count) bytes, metadata says \(entry.engineBytes)")
         }
@@ -254,13 +246,17 @@ public struct EngineCache: Sendable {
             workspaceBytes: artifact.workspaceBytes, created: now, lastUsed: now, device: context.device,
             profile: context.profile)
         let observer = writeObserver
-        try AtomicFile.write(artifact.bytes, to: enginePath(digest)) { partial in
-            observer?(partial ? .engineTempPartiallyWritten : .engineTempWritten)
+        try EngineCacheError.io { () throws(SystemError) in
+            try AtomicFile.write(artifact.bytes, to: enginePath(digest)) { partial in
+                observer?(partial ? .engineTempPartiallyWritten : .engineTempWritten)
+            }
         }
         observer?(.engineInstalled)
         let meta = try Array(EngineCacheEntry.encoder.encode(entry))
-        try AtomicFile.write(meta, to: metadataPath(digest)) { partial in
-            if !partial { observer?(.metadataTempWritten) }
+        try EngineCacheError.io { () throws(SystemError) in
+            try AtomicFile.write(meta, to: metadataPath(digest)) { partial in
+                if !partial { observer?(.metadataTempWritten) }
+            }
         }
         observer?(.metadataInstalled)
         return entry
@@ -287,7 +283,7 @@ public struct EngineCache: Sendable {
     func removeFiles(_ digest: String) throws {
         let removedMeta = AtomicFile.remove(metadataPath(digest))
         let removedEngine = AtomicFile.remove(enginePath(digest))
-        if removedMeta || removedEngine { try AtomicFile.syncDirectory(enginesDirectory) }
+        if removedMeta || removedEngine { try EngineCacheError.io { () throws(SystemError) in try AtomicFile.syncDirectory(enginesDirectory) } }
     }
 }
 

@@ -31,3 +31,12 @@ public enum EngineCacheError: KilnError {
         }
     }
 }
+
+extension EngineCacheError {
+    /// Runs file work on the cache, reporting a failed system call as `.io` (whose message adds the fix).
+    static func io<Result>(_ body: () throws(SystemError) -> Result) throws(EngineCacheError) -> Result {
+        do { return try body() } catch {
+            throw .io(path: error.path ?? "", operation: error.call, errno: error.errno.rawValue)
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 /// A model artifact's structure, read from its manifest: which layer is the ONNX model, which
 /// (if any) holds golden data, and Kiln's annotations.

@@ -142,7 +142,7 @@ public struct ModelPuller: Sendable {
             throw RegistryError(.sizeMismatch, "oci:\(layout.root): blob \(descriptor.digest) is \(size) bytes, its descriptor says \(descriptor.size)")
         }
         unlink(partial)
-        return try AtomicFile.copy(source, to: partial)
+        return Digest(hex: try AtomicFile.copy(source, to: partial))
     }
 
     /// The model a pinned reference was pulled as earlier, read from the store alone; nil if

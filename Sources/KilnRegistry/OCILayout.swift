@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KilnCore
 
 /// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/…`), read and
 /// written the way skopeo and oras do: tags are `org.opencontainers.image.ref.name`
@@ -76,7 +77,7 @@ public struct OCILayout: Sendable {
         if hasBlob(digest) { return }
         try ensureLayout()
         let tmp = blobPath(digest) + ".import-\(getpid())"
-        let actual = try AtomicFile.copy(path, to: tmp)
+        let actual = Digest(hex: try AtomicFile.copy(path, to: tmp))
         guard actual == digest else {
             unlink(tmp)
             throw RegistryError(.digestMismatch, "\(path) hashes to \(actual), not \(digest); it changed while publishing")
@@ -114,11 +115,11 @@ public struct OCILayout: Sendable {
     }
 
     private func withLock<T>(_ body: () throws -> T) throws -> T {
-        let fd = open(root + "/index.json.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw AtomicFile.ioError("lock \(root)/index.json.lock") }
-        defer { close(fd) }
-        flock(fd, LOCK_EX)
-        defer { flock(fd, LOCK_UN) }
+        let path = root + "/index.json.lock"
+        let fd = try FileDescriptor.open(path, .readWrite, options: .create)
+        defer { fd.closeIgnoringErrors() }
+        try Posix.call("lock", path: path) { flock(fd.rawValue, LOCK_EX) }
+        defer { flock(fd.rawValue, LOCK_UN) }
         return try body()
     }
 }

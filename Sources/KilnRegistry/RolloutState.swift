@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 /// What a device's rollouts have done, persisted in the state directory as `rollout.json` so
 /// the active, previous and rejected digests survive restarts; also the status snapshot

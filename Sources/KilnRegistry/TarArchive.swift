@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 /// A minimal POSIX ustar reader and writer for golden-data layers.
 ///
