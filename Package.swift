@@ -2,16 +2,38 @@
 import Foundation
 import PackageDescription
 
-/// Where the TensorRT headers live. Jetson's JetPack puts them in /usr/include/aarch64-linux-gnu;
-/// set TENSORRT_INCLUDE to compile the real bridge against another copy. Without headers the
-/// bridge compiles to a stub that reports "built without TensorRT headers".
-let tensorRTInclude = ProcessInfo.processInfo.environment["TENSORRT_INCLUDE"]
-/// CUDA runtime headers (cuda_runtime_api.h), needed by NvInfer.h; optional, set with CUDA_INCLUDE.
-let cudaInclude = ProcessInfo.processInfo.environment["CUDA_INCLUDE"]
+let environment = ProcessInfo.processInfo.environment
 
-// Exceptions stay enabled: TensorRT 10's NvOnnxParser.h uses try/catch in inline code.
+/// The first directory of `candidates` that holds `header`.
+func directory(holding header: String, among candidates: [String?]) -> String? {
+    candidates.compactMap { $0 }.first { !$0.isEmpty && FileManager.default.fileExists(atPath: "\($0)/\(header)") }
+}
+
+/// `/usr/local/cuda-X.Y/include` folders, newest version first.
+func versionedCUDAIncludes() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/local")) ?? []
+    let versions = names.filter { $0.hasPrefix("cuda-") }.map { name in
+        (name, name.dropFirst(5).split(separator: ".").map { Int($0) ?? 0 })
+    }
+    return versions.sorted { $0.1.lexicographicallyPrecedes($1.1) }.reversed().map { "/usr/local/\($0.0)/include" }
+}
+
+/// TensorRT's headers: TENSORRT_INCLUDE, else where JetPack (aarch64) or NVIDIA's x86 .deb puts them.
+let tensorRTInclude = directory(holding: "NvInfer.h", among: [
+    environment["TENSORRT_INCLUDE"], "/usr/include/aarch64-linux-gnu", "/usr/include/x86_64-linux-gnu", "/usr/include",
+])
+/// CUDA's runtime headers (NvInfer.h includes cuda_runtime_api.h): CUDA_INCLUDE, CUDA_HOME, CUDA_PATH,
+/// /usr/local/cuda (JetPack's place), else the newest /usr/local/cuda-X.Y.
+let cudaInclude = directory(holding: "cuda_runtime_api.h", among: [
+    environment["CUDA_INCLUDE"], environment["CUDA_HOME"].map { "\($0)/include" }, environment["CUDA_PATH"].map { "\($0)/include" },
+    "/usr/local/cuda/include",
+] + versionedCUDAIncludes() + ["/usr/include"])
+
+// Exceptions stay enabled: TensorRT 10's NvOnnxParser.h uses try/catch in inline code. The bridge
+// decides real or stub itself (`__has_include` of each header it needs), so a missing header never
+// fails the build; the stub says which one was missing.
 var bridgeFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17"])]
-for path in [tensorRTInclude, cudaInclude].compactMap({ $0 }) where !path.isEmpty {
+for path in [tensorRTInclude, cudaInclude].compactMap({ $0 }) where path != "/usr/include" {
     bridgeFlags.append(.unsafeFlags(["-I", path]))
 }
 
@@ -47,16 +69,17 @@ let package = Package(
         .target(name: "KilnKernelsAVX512", swiftSettings: optimised + avx512ISA),
         .target(
             name: "KilnInference",
-            dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "CKilnTensorRT", "KilnKernelsAVX512"],
+            dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "KilnKernelsAVX512"],
             swiftSettings: optimised + referenceISA),
+        .target(name: "KilnTensorRT", dependencies: ["KilnCore", "KilnCUDA", "KilnInference", "CKilnTensorRT"]),
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
         .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),
         .target(name: "KilnTelemetry", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "KilnPostprocess", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(
             name: "KilnAgent",
-            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA", "KilnPostprocess"]),
-        .executableTarget(name: "kiln", dependencies: ["KilnAgent"]),
+            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnTensorRT", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA", "KilnPostprocess"]),
+        .executableTarget(name: "kiln", dependencies: ["KilnAgent", "KilnTensorRT"]),
         .executableTarget(name: "kiln-bench", dependencies: ["KilnAgent"], swiftSettings: optimised),
         .executableTarget(name: "kiln-fuzz", dependencies: ["KilnONNX"], swiftSettings: optimised),
         .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
@@ -69,6 +92,7 @@ let package = Package(
         .testTarget(
             name: "KilnInferenceTests", dependencies: ["KilnInference", "KilnTestSupport"],
             exclude: ["Conformance/skip-list.txt"]),
+        .testTarget(name: "KilnTensorRTTests", dependencies: ["KilnTensorRT", "KilnTestSupport"]),
         .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnVideoTests", dependencies: ["KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),

@@ -72,7 +72,25 @@ extern "C" kiln_trt_status kiln_trt_probe_version(const char* library_path, int3
 
 extern "C" void kiln_trt_free(void* pointer) { free(pointer); }
 
-#if __has_include(<NvInfer.h>)
+// The real bridge needs TensorRT's NvInfer.h and NvOnnxParser.h and CUDA's cuda_runtime_api.h
+// (which NvInfer.h includes); Package.swift finds their folders. When one is missing the bridge
+// compiles to the stub, and the stub's reason names the missing header and the fix.
+#if !__has_include(<NvInfer.h>)
+#define KILN_TRT_STUB_REASON \
+    "built without TensorRT headers: NvInfer.h was not found at build time (looked in TENSORRT_INCLUDE, " \
+    "/usr/include/aarch64-linux-gnu, /usr/include/x86_64-linux-gnu); on a Jetson install libnvinfer-dev (JetPack) and rebuild Kiln"
+#elif !__has_include(<cuda_runtime_api.h>)
+#define KILN_TRT_STUB_REASON \
+    "built without TensorRT: NvInfer.h was found but CUDA's cuda_runtime_api.h, which it includes, was not (looked in " \
+    "CUDA_INCLUDE, CUDA_HOME/include, CUDA_PATH/include, /usr/local/cuda/include, /usr/local/cuda-*/include); install " \
+    "JetPack's CUDA toolkit (cuda-cudart-dev) or set CUDA_INCLUDE, and rebuild Kiln"
+#elif !__has_include(<NvOnnxParser.h>)
+#define KILN_TRT_STUB_REASON \
+    "built without TensorRT: NvInfer.h was found but the ONNX parser's NvOnnxParser.h was not; install " \
+    "libnvonnxparsers-dev (JetPack) and rebuild Kiln"
+#endif
+
+#ifndef KILN_TRT_STUB_REASON
 // ============================================================================================
 // Real implementation.
 // ============================================================================================
@@ -247,6 +265,8 @@ struct Owned {
 }  // namespace
 
 extern "C" int kiln_trt_compiled_with_headers(void) { return 1; }
+
+extern "C" const char* kiln_trt_stub_reason(void) { return nullptr; }
 
 extern "C" int32_t kiln_trt_header_version(void) {
     return NV_TENSORRT_MAJOR * 10000 + NV_TENSORRT_MINOR * 100 + NV_TENSORRT_PATCH;
@@ -635,10 +655,7 @@ extern "C" kiln_trt_status kiln_trt_engine_enqueue(kiln_trt_engine* e, void* str
 // Stub: compiled where no TensorRT headers were found. Every call explains why it cannot work.
 // ============================================================================================
 namespace {
-const char kUnavailable[] =
-    "TensorRT bridge built without TensorRT headers (NvInfer.h not found at build time); on a Jetson install "
-    "libnvinfer-dev (JetPack), or set TENSORRT_INCLUDE and CUDA_INCLUDE and rebuild Kiln; `kiln build-engine` "
-    "falls back to trtexec when it is installed";
+const char kUnavailable[] = "TensorRT bridge " KILN_TRT_STUB_REASON "; builds fall back to trtexec when it is installed";
 kiln_trt_status unavailable(char* error, size_t error_size) {
     set_error(error, error_size, "%s", kUnavailable);
     return KILN_TRT_UNAVAILABLE;
@@ -649,6 +666,7 @@ struct kiln_trt_library {};
 struct kiln_trt_engine {};
 
 extern "C" int kiln_trt_compiled_with_headers(void) { return 0; }
+extern "C" const char* kiln_trt_stub_reason(void) { return KILN_TRT_STUB_REASON; }
 extern "C" int32_t kiln_trt_header_version(void) { return 0; }
 extern "C" kiln_trt_status kiln_trt_library_open(const char*, kiln_trt_library** out, char* error, size_t error_size) {
     if (out) *out = nullptr;

@@ -1,5 +1,6 @@
 import KilnCore
 import KilnInference
+import KilnTensorRT
 
 /// The inference backends this build of Kiln has, and the choice `--backend` makes among them.
 public struct BackendCatalog: Sendable {
@@ -37,8 +38,8 @@ public struct BackendCatalog: Sendable {
 }
 
 extension BackendCatalog {
-    /// Every backend compiled into Kiln, TensorRT first.
-    public static func standard() -> BackendCatalog {
-        BackendCatalog([TensorRTBackend(), ReferenceBackend()])
+    /// Every backend compiled into Kiln, TensorRT first; TensorRT builds run `engineBuildChild`.
+    public static func standard(engineBuildChild: EngineBuildChildCommand) -> BackendCatalog {
+        BackendCatalog([TensorRTBackend(builder: IsolatedBuilder(child: engineBuildChild)), ReferenceBackend()])
     }
 }

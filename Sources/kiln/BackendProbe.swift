@@ -3,12 +3,13 @@ import KilnAgent
 import KilnCore
 import KilnCUDA
 import KilnInference
+import KilnTensorRT
 
 /// Whether each backend can run here, and why not: the one place `kiln doctor` and `kiln cache gc`
 /// learn about backends.
 ///
-/// Every backend of `BackendCatalog.standard()` reports its own availability and identity; while
-/// TensorRT is not in the catalog, a `dlopen` of libnvinfer says whether its library is there, and
+/// Every backend of `BackendCatalog.standard(engineBuildChild: .kiln)` reports its own availability and identity; while
+/// TensorRT is unavailable, the libnvinfer probe and the bridge's headers say why, and
 /// CUDA is reported from KilnCUDA's driver loader and device query.
 enum BackendProbe {
     /// One backend's status.
@@ -25,7 +26,7 @@ enum BackendProbe {
 
     /// Probes every backend.
     static func statuses() -> [Status] {
-        var result = BackendCatalog.standard().backends.map(status)
+        var result = BackendCatalog.standard(engineBuildChild: .kiln).backends.map(status)
         if !result.contains(where: { $0.name == "tensorrt" }) { result.append(tensorRT()) }
         result.append(cuda())
         return result
@@ -44,38 +45,27 @@ enum BackendProbe {
         case .available:
             do {
                 let identity = try backend.identity()
-                return Status(name: backend.name, available: true, detail: identity.description, identity: identity)
+                let bridge = backend.name == "tensorrt" ? "; bridge: \(TensorRTLibrary.bridgeDescription)" : ""
+                return Status(name: backend.name, available: true, detail: identity.description + bridge, identity: identity)
             } catch {
                 return Status(name: backend.name, available: false, detail: "identity unavailable: \(error)", identity: nil)
             }
         case .unavailable(let reason):
             var detail = reason
-            if backend.name == "tensorrt", !tensorRT().available { detail = tensorRT().detail + "; " + reason }
+            if backend.name == "tensorrt" { detail = tensorRT().detail + "; " + reason }
             return Status(name: backend.name, available: false, detail: detail, identity: nil)
         }
     }
 
-    /// Whether libnvinfer can be loaded, and its version.
+    /// Whether libnvinfer can be loaded, its version, and what the bridge was compiled against.
     static func tensorRT() -> Status {
-        var tried: [String] = []
-        for library in ["libnvinfer.so.10", "libnvinfer.so.8"] {
-            guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else {
-                tried.append(library)
-                continue
-            }
-            defer { dlclose(handle) }
-            var version = "version unknown"
-            if let symbol = dlsym(handle, "getInferLibVersion") {
-                typealias Fn = @convention(c) () -> Int32
-                let v = Int(unsafeBitCast(symbol, to: Fn.self)())
-                // TensorRT ≥ 10 encodes major*10000+minor*100+patch; 8.x major*1000+minor*100+patch.
-                version = v >= 10_000 ? "\(v / 10_000).\(v / 100 % 100).\(v % 100)" : "\(v / 1000).\(v / 100 % 10).\(v % 100)"
-            }
-            return Status(name: "tensorrt", available: true, detail: "\(library) \(version)", identity: nil)
+        let bridge = "bridge: \(TensorRTLibrary.bridgeDescription)"
+        do {
+            let probed = try TensorRTLibrary.probe()
+            return Status(name: "tensorrt", available: true, detail: "\(probed.library) \(probed.version); \(bridge)", identity: nil)
+        } catch {
+            return Status(name: "tensorrt", available: false, detail: "\(error.message); \(bridge)", identity: nil)
         }
-        return Status(name: "tensorrt", available: false,
-                      detail: "\(tried.first!) not found" + (tried.count > 1 ? " (nor \(tried.dropFirst().joined(separator: ", ")))" : ""),
-                      identity: nil)
     }
 
     /// The CUDA driver and GPU 0, through KilnCUDA.

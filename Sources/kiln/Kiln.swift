@@ -33,6 +33,7 @@ enum Kiln {
             Commands:
             \(lines.joined(separator: "\n"))
               help       Show help for a command (kiln help COMMAND)
+              --version  Show what this build contains (the TensorRT headers its bridge was compiled against)
 
             \(exitCodes)
             """
@@ -45,6 +46,10 @@ enum Kiln {
             exit(0)
         }
         argv.removeFirst()
+        if name == "--version" {
+            print(versionText)
+            exit(0)
+        }
         if name == "help" || name == "--help" || name == "-h" {
             guard let command = commands.first(where: { $0.name == argv.first }) else {
                 FileHandle.standardError.write(Data("kiln: unknown command \(argv.first ?? ""); run `kiln --help`\n".utf8))

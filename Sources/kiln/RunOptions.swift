@@ -114,7 +114,7 @@ struct RunOptions {
 
     /// Detects the device, opens the cache and picks the backend; returns the engine factory.
     func makeFactory(device: DeviceContext, streams: Int) throws -> EngineFactory {
-        let backend = try BackendCatalog.standard().select(backend)
+        let backend = try BackendCatalog.standard(engineBuildChild: .kiln).select(backend)
         let profile = device.detection.profile
         let workspace = WorkspacePlan(profile: profile, facts: device.detection.facts)
         var options = profile.defaultBuildOptions(workspace: workspace)

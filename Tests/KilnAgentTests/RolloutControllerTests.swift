@@ -2,6 +2,7 @@ import Foundation
 import KilnAgent
 import KilnCore
 import KilnInference
+import KilnTensorRT
 import KilnRegistry
 import KilnTestSupport
 import Synchronization
@@ -24,7 +25,7 @@ import Testing
             dir = try TestEnvironment.temporaryDirectory("kiln-rollout-unit")
             layout = dir.appendingPathComponent("layout").path
             reference = .layout(path: layout, tag: "prod", digest: nil)
-            let backend = try BackendCatalog.standard().select("reference")
+            let backend = try BackendCatalog.standard(engineBuildChild: EngineBuildChildCommand(executable: "/bin/false", arguments: [])).select("reference")
             factory = EngineFactory(backend: backend, options: BuildOptions(threads: 1),
                                     preparer: EnginePreparer(cache: EngineCache(directory: dir.appendingPathComponent("cache").path)))
             puller = ModelPuller(store: ModelStore(root: dir.appendingPathComponent("store").path), client: RegistryClient())

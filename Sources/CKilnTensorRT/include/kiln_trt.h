@@ -4,7 +4,7 @@
  * (`error`, `error_size`; always NUL-terminated, may be NULL). TensorRT itself is loaded at run
  * time with dlopen (libnvinfer.so.<major>, libnvonnxparser.so.<major>, libnvinfer_plugin.so.<major>),
  * so Kiln starts on machines without it. The real implementation is compiled when <NvInfer.h> is
- * found (JetPack's /usr/include/aarch64-linux-gnu, or TENSORRT_INCLUDE/CUDA_INCLUDE when building);
+ * found with CUDA's cuda_runtime_api.h and NvOnnxParser.h (see Package.swift for where they are looked for);
  * otherwise every call except the version probe returns KILN_TRT_UNAVAILABLE with the message
  * "built without TensorRT headers". TensorRT 8.x and 10.x differences stay inside the bridge. */
 #ifndef KILN_TRT_H
@@ -44,6 +44,9 @@ typedef enum kiln_trt_status {
 
 /** 1 when the bridge was compiled against TensorRT headers, 0 for the stub. */
 int kiln_trt_compiled_with_headers(void);
+
+/** Why the bridge is the stub (names the missing header and the fix), or NULL for the real bridge. */
+const char* kiln_trt_stub_reason(void);
 
 /** The headers' version as major*10000 + minor*100 + patch (100100 for 10.1.0), 0 for the stub. */
 int32_t kiln_trt_header_version(void);

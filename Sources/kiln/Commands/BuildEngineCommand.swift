@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnInference
+import KilnTensorRT
 
 /// `kiln build-engine`: the isolated builder's child. Builds one TensorRT engine in this process
 /// and reports progress and the result as JSON lines on stdout; the agent runs it (with a
@@ -40,5 +41,12 @@ enum BuildEngineCommand: Command {
         }
         let code = EngineBuildChild.run(request: request, workspaceBytes: workspace)
         return ExitCode(rawValue: code) ?? .runtimeFailure
+    }
+}
+
+extension EngineBuildChildCommand {
+    /// This `kiln` executable running `kiln build-engine`: the isolated builder's child in Kiln.
+    static var kiln: EngineBuildChildCommand {
+        EngineBuildChildCommand(executable: IsolatedBuilder.currentExecutable(), arguments: [BuildEngineCommand.name])
     }
 }

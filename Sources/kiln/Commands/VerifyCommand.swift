@@ -40,7 +40,7 @@ struct VerifyCommand: Command {
         guard !directories.isEmpty else {
             throw UsageError("kiln verify: missing DIR (a folder of input_K.pb/output_K.pb or test_data_set_N/); see `kiln help verify`")
         }
-        let backend = try BackendCatalog.standard().select(backendName)
+        let backend = try BackendCatalog.standard(engineBuildChild: .kiln).select(backendName)
         guard let data = FileManager.default.contents(atPath: modelPath) else {
             throw UsageError("kiln verify: cannot read model \(modelPath); pass the path of an .onnx file")
         }

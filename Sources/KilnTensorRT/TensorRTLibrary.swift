@@ -22,6 +22,16 @@ public final class TensorRTLibrary: @unchecked Sendable {
         return v == 0 ? nil : TensorRTVersion(encoded: v)
     }
 
+    /// Why the bridge is the stub (the missing header and the fix), or nil when it is the real bridge.
+    public static var stubReason: String? { kiln_trt_stub_reason().map { String(cString: $0) } }
+
+    /// What the bridge was compiled against, for `kiln --version` and `kiln doctor`:
+    /// `TensorRT 10.3.0 headers`, or `stub (<reason>)`.
+    public static var bridgeDescription: String {
+        if let v = headerVersion { return "TensorRT \(v) headers" }
+        return "stub (\(stubReason ?? "no TensorRT headers"))"
+    }
+
     /// The installed libnvinfer's version and soname, read with `getInferLibVersion()` (no headers needed).
     public static func probe(libraryPath: String? = nil) throws(TensorRTError) -> (version: TensorRTVersion, library: String) {
         var version: Int32 = 0

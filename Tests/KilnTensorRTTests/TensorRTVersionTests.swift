@@ -1,4 +1,5 @@
 import KilnInference
+import KilnTensorRT
 import Testing
 
 @Suite("TensorRT version decoding")

@@ -1,7 +1,7 @@
 import Foundation
 import KilnCore
 
-/// Runs TensorRT builds in a child process (`kiln build-engine`) so that whatever the build does
+/// Runs TensorRT builds in a child process (`EngineBuildChildCommand`, `kiln build-engine` in Kiln) so that whatever the build does
 /// (exhaust memory and get OOM-killed, crash, hang) the agent survives, and retries memory failures
 /// with half the workspace down to a floor (`AdaptiveWorkspace`).
 ///
@@ -9,10 +9,8 @@ import KilnCore
 /// on Jetson), a timeout after which its whole process group is SIGKILLed, and reports progress and
 /// its result as JSON lines on stdout (`EngineBuildEvent`). Blocking: call from a dedicated thread.
 public struct IsolatedBuilder: Sendable {
-    /// The child's executable (the running `kiln`, by default).
-    public var executable: String
-    /// Arguments before `--request FILE --workspace BYTES` (`["build-engine"]` for kiln).
-    public var arguments: [String]
+    /// The child process: executable and arguments before `--request FILE --workspace BYTES`.
+    public var child: EngineBuildChildCommand
     /// Seconds one attempt may take.
     public var timeoutSeconds: Double
     /// The workspace policy.
@@ -46,11 +44,10 @@ public struct IsolatedBuilder: Sendable {
         public var method: String?
     }
 
-    /// A builder running `executable arguments… --request FILE --workspace BYTES`.
-    public init(executable: String = IsolatedBuilder.currentExecutable(), arguments: [String] = ["build-engine"],
-                timeoutSeconds: Double = 1800, workspace: AdaptiveWorkspace = AdaptiveWorkspace(), environment: [String: String] = [:]) {
-        self.executable = executable
-        self.arguments = arguments
+    /// A builder running `child --request FILE --workspace BYTES`.
+    public init(child: EngineBuildChildCommand, timeoutSeconds: Double = 1800, workspace: AdaptiveWorkspace = AdaptiveWorkspace(),
+                environment: [String: String] = [:]) {
+        self.child = child
         self.timeoutSeconds = timeoutSeconds
         self.workspace = workspace
         self.environment = environment
@@ -80,7 +77,7 @@ public struct IsolatedBuilder: Sendable {
             let attemptStart = MonotonicClock.now
             var output: [String] = []
             var result: EngineBuildEvent?
-            let exit = try ChildProcess.run(executable, arguments + ["--request", requestURL.path, "--workspace", String(workspaceBytes)],
+            let exit = try ChildProcess.run(child.executable, child.arguments + ["--request", requestURL.path, "--workspace", String(workspaceBytes)],
                                             environment: env, timeout: timeoutSeconds) { line in
                 if let event = EngineBuildEvent.parse(line) {
                     if event.event == "result" { result = event } else { onEvent(event) }

@@ -1,5 +1,6 @@
 import KilnCore
 import KilnInference
+import KilnTensorRT
 import Testing
 
 @Suite("BuildOptions → TensorRT bridge configuration and trtexec arguments")

@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnCUDA
+import KilnInference
 
 /// The TensorRT inference backend: builds engines for this device's SM in the isolated builder
 /// (bridge, or trtexec when Kiln has no TensorRT headers) and runs them through the bridge.
@@ -18,8 +19,8 @@ public struct TensorRTBackend: InferenceBackend {
     /// nil keeps whatever `BuildOptions.timingCachePath` says.
     public var timingCacheDirectory: String?
 
-    /// Creates the backend.
-    public init(deviceIndex: Int = 0, builder: IsolatedBuilder = IsolatedBuilder(), timingCacheDirectory: String? = nil) {
+    /// Creates the backend; `builder` runs the program's engine-build child (`kiln build-engine` in Kiln).
+    public init(deviceIndex: Int = 0, builder: IsolatedBuilder, timingCacheDirectory: String? = nil) {
         self.deviceIndex = deviceIndex
         self.builder = builder
         self.timingCacheDirectory = timingCacheDirectory

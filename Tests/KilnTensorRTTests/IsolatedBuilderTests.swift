@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnInference
+import KilnTensorRT
 import KilnTestSupport
 import Testing
 
@@ -56,7 +57,7 @@ esac
         let log: String
         let engine: String
         func builder(_ mode: String, timeout: Double = 60, floor: Int = 64 << 20) -> IsolatedBuilder {
-            IsolatedBuilder(executable: script, arguments: ["build-engine"], timeoutSeconds: timeout,
+            IsolatedBuilder(child: EngineBuildChildCommand(executable: script, arguments: ["build-engine"]), timeoutSeconds: timeout,
                             workspace: AdaptiveWorkspace(floorBytes: floor),
                             environment: ["FAKE_MODE": mode, "FAKE_LOG": log, "FAKE_ENGINE": engine, "CUDA_MODULE_LOADING": "EAGER"])
         }

@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
-@testable import KilnInference
+import KilnInference
+@testable import KilnTensorRT
 import KilnTestSupport
 import Testing
 
@@ -11,7 +12,8 @@ struct TensorRTStubTests {
         #expect(TensorRTLibrary.headerVersion == nil)
         #expect { try TensorRTLibrary() } throws: { error in
             guard let e = error as? TensorRTError else { return false }
-            return e.kind == .unavailable && e.message.contains("built without TensorRT headers") && e.message.contains("TENSORRT_INCLUDE")
+            guard let reason = TensorRTLibrary.stubReason else { return false }
+            return e.kind == .unavailable && e.message.contains(reason) && reason.contains("rebuild Kiln")
         }
     }
 
@@ -25,7 +27,7 @@ struct TensorRTStubTests {
 
     @Test("the backend reports itself unavailable with a reason")
     func backendUnavailable() {
-        guard case .unavailable(let reason) = TensorRTBackend().availability() else {
+        guard case .unavailable(let reason) = TensorRTBackend(builder: IsolatedBuilder(child: EngineBuildChildCommand(executable: "/bin/false", arguments: []))).availability() else {
             Issue.record("TensorRT backend claims to be available without TensorRT")
             return
         }
@@ -83,5 +85,21 @@ struct TensorRTIdentityTests {
         let id = TensorRTBackend.identity(tensorrt: TensorRTVersion(major: 10, minor: 3, patch: 0), device: Self.orin)
         #expect(TensorRTBackend.timingCachePath(directory: "/var/cache/kiln/timing", identity: id)
             == "/var/cache/kiln/timing/timing-trt10.3.0-sm87-8-Orin.cache")
+    }
+}
+
+@Suite("What the TensorRT bridge was compiled against")
+struct TensorRTBridgeDescriptionTests {
+    @Test("kiln --version names the TensorRT headers the bridge was compiled against, or why it is the stub")
+    func versionNamesBridge() throws {
+        let run = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["--version"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("TensorRT bridge: \(TensorRTLibrary.bridgeDescription)"))
+        if let headers = TensorRTLibrary.headerVersion {
+            #expect(run.stdout.contains("TensorRT \(headers) headers"))
+        } else {
+            let reason = try #require(TensorRTLibrary.stubReason)
+            #expect(run.stdout.contains("stub (\(reason))"))
+        }
     }
 }

@@ -1,5 +1,6 @@
 import KilnCore
 import KilnCUDA
+import KilnInference
 
 /// Runs a TensorRT engine on named host tensors.
 ///
