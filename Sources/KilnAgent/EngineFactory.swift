@@ -43,6 +43,7 @@ public struct EngineFactory: Sendable {
         } catch {
             throw InvalidModelError("model \(model.name): not a readable ONNX file: \(error)")
         }
+        try onnx.checkLimits(name: "model \(model.name)", budget: .machine)
         let initializers = Set(onnx.graph.initializers.map(\.name))
         guard let input = onnx.graph.inputs.first(where: { !initializers.contains($0.name) }),
               let descriptor = input.descriptor else {

@@ -128,6 +128,10 @@ public final class FrameLoop: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let admitted = Atomic<Int>(0)
     private let firstError = Mutex<(any Error)?>(nil)
+    /// The first frame that failed in preprocessing, inference or postprocessing, and how many did.
+    private let frameFailures = Mutex<(first: (any Error)?, count: Int)>((nil, 0))
+    /// Frames that made it through every stage.
+    private let succeeded = Atomic<Int>(0)
 
     /// Creates a loop over `sources` serving from `slot`.
     public init(sources: [any FrameSource], slot: EngineSlot, postprocessor: any FramePostprocessor = NoPostprocessor(),
@@ -140,6 +144,20 @@ public final class FrameLoop: Sendable {
         self.configuration = configuration
         self.observers = observers
         self.statistics = statistics
+    }
+
+    /// Set when frames failed and none succeeded: how many failed and the first error.
+    public var everyFrameFailed: (failed: Int, first: any Error)? {
+        guard succeeded.load(ordering: .acquiring) == 0 else { return nil }
+        return frameFailures.withLock { f in f.first.map { (f.count, $0) } }
+    }
+
+    /// Records a frame that failed in some stage.
+    private func recordFailure(_ error: any Error, frames: Int = 1) {
+        frameFailures.withLock { f in
+            if f.first == nil { f.first = error }
+            f.count += frames
+        }
     }
 
     /// Asks the loop to finish: sources close, queued frames drain, `run()` returns the summary.
@@ -243,6 +261,7 @@ public final class FrameLoop: Sendable {
                 _ = mux.push(item, stream: stream, live: false)
             } catch {
                 Log.error("stream \(frame.stream) frame \(frame.index): \(error)")
+                recordFailure(error)
                 drop(frame.stream, "preprocess_error", 1)
             }
         }
@@ -274,6 +293,7 @@ public final class FrameLoop: Sendable {
             } catch {
                 slot.report(generation: generation, frames: items.count, inferSeconds: nil, failed: true)
                 failures += 1
+                recordFailure(error, frames: items.count)
                 if failures <= 5 || failures % 100 == 0 {
                     Log.error("inference failed on \(engine.model) (\(failures) so far): \(error)")
                 }
@@ -322,8 +342,10 @@ public final class FrameLoop: Sendable {
                                    outputNames: engine.runner.outputs.map(\.name), captureTime: item.frame.captureTime)
         do {
             if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
+            succeeded.add(1, ordering: .relaxed)
         } catch {
             Log.error("postprocess \(item.frame.stream) frame \(item.frame.index): \(error)")
+            recordFailure(error)
         }
         let now = MonotonicClock.now
         let stages: [PipelineStage: Double] = [

@@ -113,6 +113,9 @@ public struct RunSession: Sendable {
         defer { try? telemetry?.notifier.stopping() }
         try await Supervisor(primary: primary, background: services).run()
         let current = slot.current.engine
+        if let failure = frameLoop.everyFrameFailed {
+            throw EveryFrameFailedError(failedFrames: failure.failed, model: current.model, firstError: "\(failure.first)")
+        }
         var reportPrepared = prepared
         if current.digest != engine.digest { reportPrepared.key = current.engineKey ?? prepared.key }
         return RunReport(summary: summaryBox.get() ?? frameLoop.statistics.summary(), engine: current, prepared: reportPrepared,

@@ -19,16 +19,18 @@ extension ONNXDecoder {
             }
         }
         if let typeRange {
-            let (descriptor, exact) = try tensorType(typeRange, name: info.name)
+            let (descriptor, exact, invalid) = try tensorType(typeRange, name: info.name)
             info.descriptor = descriptor
+            info.invalidDimensions = invalid
             if !exact { info.typeProto = c.copy(typeRange) }
         }
         return info
     }
 
     /// Decodes a `TypeProto`: the descriptor if it is a tensor of known rank, and whether
-    /// re-encoding that descriptor reproduces the type exactly.
-    private func tensorType(_ range: Range<Int>, name: String) throws(ONNXError) -> (TensorDescriptor?, Bool) {
+    /// re-encoding that descriptor reproduces the type exactly, and the dimension values it could not
+    /// hold (negative or beyond 2^41; they read as dynamic in the descriptor).
+    private func tensorType(_ range: Range<Int>, name: String) throws(ONNXError) -> (TensorDescriptor?, Bool, [Int64]) {
         var c = cursor(range)
         var tensorRange: Range<Int>?
         var exact = true
@@ -42,7 +44,7 @@ extension ONNXDecoder {
                 exact = false
             }
         }
-        guard let tensorRange else { return (nil, false) }
+        guard let tensorRange else { return (nil, false, []) }
         var t = cursor(tensorRange)
         var elemType: Int64 = 0
         var shapeRange: Range<Int>?
@@ -60,9 +62,10 @@ extension ONNXDecoder {
         guard let shapeRange,
               let elementType = ElementType(rawValue: Int32(truncatingIfNeeded: elemType)),
               Int64(elementType.rawValue) == elemType
-        else { return (nil, false) }
+        else { return (nil, false, []) }
         var s = cursor(shapeRange)
         var shape: [Int?] = [], names: [String?] = []
+        var invalid: [Int64] = []
         while !s.isAtEnd {
             let start = s.position
             let (field, wire) = try s.tag()
@@ -79,7 +82,7 @@ extension ONNXDecoder {
                 switch dfield {
                 case 1:
                     let v = try d.int64(dwire, field: dfield, in: "TensorShapeProto.Dimension", at: dstart)
-                    if v >= 0, v <= Int64(Int32.max) * 1024 { value = Int(v); param = nil } else { value = nil; exact = false }
+                    if v >= 0, v <= Int64(Int32.max) * 1024 { value = Int(v); param = nil } else { value = nil; exact = false; invalid.append(v) }
                 case 2:
                     param = try d.string(dwire, field: dfield, in: "TensorShapeProto.Dimension", at: dstart)
                     value = nil
@@ -92,6 +95,6 @@ extension ONNXDecoder {
             shape.append(value)
             names.append(param)
         }
-        return (TensorDescriptor(name: name, elementType: elementType, shape: shape, dimensionNames: names), exact)
+        return (TensorDescriptor(name: name, elementType: elementType, shape: shape, dimensionNames: names), exact, invalid)
     }
 }

@@ -14,6 +14,9 @@ public struct ONNXValueInfo: Sendable, Equatable {
     public var docString: String
     /// Raw wire bytes of fields Kiln does not model (metadata), kept verbatim.
     public var unmodelledFields: [UInt8]
+    /// Dimension values the file gives that no tensor can have (negative, or beyond 2^41); each
+    /// reads as a dynamic axis in `descriptor`, and `ONNXModel.checkLimits` refuses them on inputs.
+    public var invalidDimensions: [Int64] = []
 
     /// Creates a value info.
     public init(name: String, descriptor: TensorDescriptor?, typeProto: [UInt8]? = nil, docString: String = "",

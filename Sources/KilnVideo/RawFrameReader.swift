@@ -18,6 +18,18 @@ public struct RawGeometry: Sendable, Equatable {
 
     /// Bytes per frame.
     public var frameBytes: Int { format.frameBytes(width: width, height: height) }
+
+    /// Throws unless both sides are 1…`budget.maxFrameSide` and an RGB24 copy of the frame fits
+    /// `budget`; `source` names where the geometry came from. Checked before any frame is allocated.
+    public func check(source: String, budget: TensorBudget = .machine) throws(VideoSourceError) {
+        let limit = budget.maxFrameSide
+        guard (1...limit).contains(width), (1...limit).contains(height) else {
+            throw VideoSourceError("\(source): frame size \(width)x\(height) is outside 1…\(limit) per side; scale the video down (ffmpeg -vf scale=1920:-2)")
+        }
+        guard width * height * 3 <= budget.maxTensorBytes else {
+            throw VideoSourceError("\(source): a \(width)x\(height) frame does not fit this device's memory budget (\(budget)); scale the video down")
+        }
+    }
 }
 
 /// Decodes frames from a byte stream: headerless raw frames of a known geometry, or YUV4MPEG2.
@@ -93,7 +105,9 @@ final class FrameStreamDecoder: @unchecked Sendable {
         guard width > 0, height > 0 else {
             throw VideoSourceError("\(name): Y4M header without a valid W/H: \(header.debugDescription)")
         }
-        return RawGeometry(width: width, height: height, format: format)
+        let geometry = RawGeometry(width: width, height: height, format: format)
+        try geometry.check(source: "\(name): Y4M header")
+        return geometry
     }
 
     /// The next frame, RGB24; nil at a clean end of stream; an error for a truncated frame.

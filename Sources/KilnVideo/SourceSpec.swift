@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 /// A parsed `--source` value: which kind of source to open and how.
 ///
@@ -105,6 +106,8 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
                     geometry!.format = f
                 } else if token == "live" {
                     live = true
+                } else if geometry == nil, token.wholeMatch(of: /[0-9]+x[0-9]+/) != nil {
+                    throw fail("size \(token) is outside 1…\(TensorBudget.frameSideLimit) per side; give a smaller WxH")
                 } else {
                     break
                 }
@@ -141,7 +144,7 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
 
     static func parseSize(_ s: String) -> (Int, Int)? {
         let p = s.split(separator: "x")
-        guard p.count == 2, let w = Int(p[0]), let h = Int(p[1]), w > 0, h > 0, w <= 16384, h <= 16384 else { return nil }
+        guard p.count == 2, let w = Int(p[0]), let h = Int(p[1]), w > 0, h > 0, w <= TensorBudget.frameSideLimit, h <= TensorBudget.frameSideLimit else { return nil }
         return (w, h)
     }
 

@@ -128,6 +128,7 @@ final class V4L2Device: @unchecked Sendable {
                         throw VideoSourceError("v4l2:\(path): padded rows (\(bpl) bytes per line for width \(w)) are not supported; pick another size")
                     }
                     chosen = RawGeometry(width: w, height: h, format: pf)
+                    try chosen!.check(source: "v4l2:\(path): the driver's format")
                     break
                 }
             }

@@ -25,6 +25,9 @@ struct WindowGeometry: Sendable, Equatable {
         else {
             throw InvalidModelError("\(node.label): strides/dilations/kernel_shape do not match \(r) spatial axes")
         }
+        if let bad = kernel.first(where: { $0 <= 0 }) {
+            throw ModelLimitError(node.label, "kernel \(kernel) has an axis of size \(bad)", fix: "give every kernel axis a size of at least 1")
+        }
         let autoPad = node.string("auto_pad", "NOTSET")
         padBegin = Array(repeating: 0, count: r)
         padEnd = Array(repeating: 0, count: r)
@@ -50,6 +53,9 @@ struct WindowGeometry: Sendable, Equatable {
                     guard pads.count == 2 * r else { throw InvalidModelError("\(node.label): pads has \(pads.count) values for \(r) axes") }
                     padBegin[a] = pads[a]
                     padEnd[a] = pads[a + r]
+                    guard padBegin[a] >= 0, padEnd[a] >= 0, padBegin[a] <= 1 << 20, padEnd[a] <= 1 << 20 else {
+                        throw ModelLimitError(node.label, "pads \(pads) are negative or absurdly large", fix: "use pads between 0 and the kernel size")
+                    }
                 }
                 let span = input[a] + padBegin[a] + padEnd[a] - eff
                 if ceilMode {
@@ -60,7 +66,10 @@ struct WindowGeometry: Sendable, Equatable {
                     output[a] = span >= 0 ? span / strides[a] + 1 : 0
                 }
             }
-            if output[a] < 0 { output[a] = 0 }
+            if output[a] <= 0 {
+                throw ModelLimitError(node.label, "the window (kernel \(kernel), dilations \(dilations)) is larger than the padded input \(input) on axis \(a), so there is no output",
+                                      fix: "use a kernel no larger than the padded input")
+            }
         }
     }
 }

@@ -70,7 +70,14 @@ public struct ReferenceBackend: InferenceBackend {
             throw InvalidModelError("\(model.name): \(error.description)")
         }
         let graph = try RGraph(model: onnx, name: model.name)
-        let (optimized, report) = try ReferenceOptimizer.optimize(graph, threads: Self.threadCount(options))
+        let optimized: RGraph, report: ReferenceOptimizer.Report
+        do {
+            (optimized, report) = try ReferenceOptimizer.optimize(graph, threads: Self.threadCount(options))
+        } catch var error as ModelLimitError {
+            // Found while shape inference and folding ran the graph: name the model too.
+            if !error.subject.hasPrefix(model.name) { error.subject = "\(model.name): \(error.subject)" }
+            throw error
+        }
         Log.debug("reference build of \(model.name): \(report)")
         let id = try identity()
         let bytes = ReferenceEngineFormat.encode(optimized, identity: id)

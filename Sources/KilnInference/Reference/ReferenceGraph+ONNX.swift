@@ -5,6 +5,7 @@ extension RGraph {
     /// Lowers an ONNX model into the reference IR; refuses unsupported ops, domains, types and subgraphs.
     init(model: ONNXModel, name: String) throws {
         let opset = Int(model.opset(for: ""))
+        try model.checkLimits(name: name, budget: .machine)
         let g = model.graph
         var slots: [String: Int] = [:]
         var names: [String] = []

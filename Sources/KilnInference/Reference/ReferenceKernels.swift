@@ -22,6 +22,7 @@ enum ReferenceKernels {
     /// Runs one node on its inputs and returns its outputs (in output order).
     static func execute(_ node: RNode, _ inputs: [RTensor?], threads: Int) throws -> [RTensor] {
         func x() throws -> RTensor { try required(inputs, 0, node) }
+        try checkLimits(node, inputs, budget: .machine)
         switch node.op {
         case "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Sqrt", "Exp":
             return [try unary(node, x(), threads: threads)]

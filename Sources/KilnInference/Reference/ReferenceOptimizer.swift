@@ -19,7 +19,7 @@ enum ReferenceOptimizer {
         removeIdentities(&g, &report)
         try foldConstants(&g, &report, threads: threads)
         var shapes: [Int: [Int]] = [:]
-        if let inferred = inferShapes(g, threads: threads) {
+        if let inferred = try inferShapes(g, threads: threads) {
             shapes = inferred
             report.shapesInferred = shapes.count
             // Shape of a statically shaped value is a constant.
@@ -68,7 +68,9 @@ enum ReferenceOptimizer {
             let ins = node.inputs.filter { $0 >= 0 }
             if ins.allSatisfy({ g.constants[$0] != nil }) && node.op != "KilnConv" {
                 let values = node.inputs.map { $0 >= 0 ? g.constants[$0] : nil }
-                if let outs = try? ReferenceKernels.execute(node, values, threads: threads), outs.count >= node.outputs.filter({ $0 >= 0 }).count {
+                let folded: [RTensor]?
+                do { folded = try ReferenceKernels.execute(node, values, threads: threads) } catch let e as ModelLimitError { throw e } catch { folded = nil }
+                if let outs = folded, outs.count >= node.outputs.filter({ $0 >= 0 }).count {
                     let big = outs.contains { $0.count > 1 << 22 }
                     if !big {
                         for (k, slot) in node.outputs.enumerated() where slot >= 0 && k < outs.count { g.constants[slot] = outs[k] }
@@ -83,7 +85,9 @@ enum ReferenceOptimizer {
     }
 
     /// Infers every value's shape by running the graph once on zeros, when all input shapes are static.
-    static func inferShapes(_ g: RGraph, threads: Int) -> [Int: [Int]]? {
+    /// A size the model implies beyond the budget (`ModelLimitError`) is thrown; other failures
+    /// only mean shapes stay unknown (the run reports them).
+    static func inferShapes(_ g: RGraph, threads: Int) throws -> [Int: [Int]]? {
         var feeds: [Int: RTensor] = [:]
         for (slot, d) in zip(g.inputs, g.inputDescriptors) {
             guard d.shape.allSatisfy({ $0 != nil }) else { return nil }
@@ -92,10 +96,24 @@ enum ReferenceOptimizer {
         var shapes: [Int: [Int]] = [:]
         for (slot, t) in feeds { shapes[slot] = t.shape }
         for (slot, t) in g.constants { shapes[slot] = t.shape }
+        // Values computed from the zeros fed in are not the model's (shapes are): a size found
+        // beyond the budget is the model's fault only when the values it came from are real.
+        var fake = Set(g.inputs)
+        for node in g.nodes where node.op != "Shape" && node.inputs.contains(where: { fake.contains($0) }) {
+            fake.formUnion(node.outputs.filter { $0 >= 0 })
+        }
+        var completed = 0
         do {
             _ = try g.execute(feeds, threads: threads) { node, outs in
+                completed += 1
                 for (k, slot) in node.outputs.enumerated() where slot >= 0 && k < outs.count { shapes[slot] = outs[k].shape }
             }
+        } catch let error as ModelLimitError {
+            guard completed < g.nodes.count else { throw error }
+            let node = g.nodes[completed]
+            let valueInputs = ReferenceKernels.limitValueInputs(node)
+            if !node.inputs.enumerated().contains(where: { valueInputs.contains($0.offset) && fake.contains($0.element) }) { throw error }
+            return nil
         } catch {
             return nil
         }

@@ -37,6 +37,7 @@ struct InspectCommand: Command {
         try arguments.finish()
         let url = URL(fileURLWithPath: path)
         let model = try ONNXReader.model(contentsOf: url)
+        try model.checkLimits(name: path, budget: .machine)
         let report = ModelInspection(model: model, backends: backends)
         if json {
             print(report.json())
