@@ -23,13 +23,16 @@ public final class AgentTelemetry: Sendable {
     public let instance: String
     /// Seconds between pushes.
     public let pushInterval: Double
+    /// The bearer token control routes (`addAction`) require; nil turns them off.
+    public let controlToken: String?
     private let statusJSON: Mutex<@Sendable () -> String>
     private let server: Mutex<MetricsServer?> = Mutex(nil)
     private let actions = Mutex<[String: @Sendable () -> String]>([:])
 
     /// Creates the telemetry of one agent run.
     public init(metricsAddress: String?, pushURL: String?, instance: String = ProcessInfo.processInfo.hostName,
-                pushInterval: Double = 15, metrics: KilnMetrics = KilnMetrics()) {
+                pushInterval: Double = 15, metrics: KilnMetrics = KilnMetrics(), controlToken: String? = nil) {
+        self.controlToken = controlToken
         self.metrics = metrics
         self.health = LoopHealth()
         self.notifier = SystemdNotifier()
@@ -86,6 +89,7 @@ public final class AgentTelemetry: Sendable {
             let server = MetricsServer(address: address, metrics: metrics, status: { [self] in self.statusJSON.withLock { $0 }() },
                                        health: { health.isHealthy() })
             for (path, handler) in actions.withLock({ $0 }) { server.addAction(path: path, handler) }
+            server.setControlToken(controlToken)
             try server.start()
             self.server.withLock { $0 = server }
             services.append(ClosureService("metrics server") { try await server.run() })

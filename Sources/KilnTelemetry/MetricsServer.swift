@@ -20,9 +20,18 @@ public struct TelemetryError: KilnError {
 /// Kiln's HTTP/1.1 telemetry endpoint: `/metrics`, `/healthz`, `/status`.
 ///
 /// A small keep-alive server on Glibc sockets with one dedicated thread running a `poll(2)` loop,
-/// so scrapes never touch the cooperative pool or the frame loop. Binds loopback by default.
+/// so scrapes never touch the cooperative pool or the frame loop. Binds loopback by default
+/// (`:PORT` too; all interfaces only when written `0.0.0.0:PORT`).
 /// `GET /metrics` serves the Prometheus text format, `/healthz` 200 `ok` or 503 from `health`,
 /// `/status` the JSON `status` returns.
+///
+/// It cannot be exhausted: at most `Limits.maxConnections` connections (a new one evicts the
+/// least recently active), a request's headers must arrive within `headerTimeout` and an idle
+/// keep-alive connection closes after `idleTimeout`; when the process is out of descriptors
+/// (`EMFILE`) the pending connection is accepted on a reserved descriptor and closed instead of
+/// spinning. Control routes (`addAction`, POST) need `Authorization: Bearer TOKEN` with the
+/// token given to `setControlToken`, and refuse any request carrying an `Origin` (a browser's
+/// cross-origin post).
 public final class MetricsServer: Sendable {
     /// The default listen address: loopback only.
     public static let defaultAddress = "127.0.0.1:9464"
@@ -35,6 +44,25 @@ public final class MetricsServer: Sendable {
     public let health: @Sendable () -> Bool
     /// The address asked for (`HOST:PORT`, `[V6]:PORT`).
     public let address: String
+    /// Connection limits and timeouts.
+    public let limits: Limits
+
+    /// How many connections the server holds and for how long.
+    public struct Limits: Sendable {
+        /// Connections held at once; a new connection beyond it evicts the least recently active.
+        public var maxConnections: Int
+        /// Seconds a request's headers may take to arrive in full.
+        public var headerTimeout: Double
+        /// Seconds a keep-alive connection may sit idle between requests.
+        public var idleTimeout: Double
+
+        /// Creates limits; the defaults keep well under systemd's 1024-descriptor soft limit.
+        public init(maxConnections: Int = 256, headerTimeout: Double = 10, idleTimeout: Double = 30) {
+            self.maxConnections = max(1, maxConnections)
+            self.headerTimeout = headerTimeout
+            self.idleTimeout = idleTimeout
+        }
+    }
 
     private struct State {
         var listenFD: Int32 = -1
@@ -45,6 +73,7 @@ public final class MetricsServer: Sendable {
     }
     private let state = Mutex(State())
     private let actions = Mutex<[String: @Sendable () -> String]>([:])
+    private let controlToken = Mutex<String?>(nil)
     private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Creates a server for `address` serving `metrics` with the given status and health closures.
@@ -56,8 +85,10 @@ public final class MetricsServer: Sendable {
 
     /// Creates a server with explicit body producers.
     public init(address: String = MetricsServer.defaultAddress, exposition: @escaping @Sendable () -> String,
-                status: @escaping @Sendable () -> String, health: @escaping @Sendable () -> Bool) {
+                status: @escaping @Sendable () -> String, health: @escaping @Sendable () -> Bool,
+                limits: Limits = Limits()) {
         self.address = address
+        self.limits = limits
         self.exposition = exposition
         self.status = status
         self.health = health
@@ -146,7 +177,8 @@ public final class MetricsServer: Sendable {
         guard let colon = address.lastIndex(of: ":") else { throw bad }
         let host = String(address[..<colon]), port = String(address[address.index(after: colon)...])
         guard UInt16(port) != nil, !host.contains(":") else { throw bad }
-        return (host.isEmpty ? "0.0.0.0" : host, port)
+        // `:PORT` means this machine only; every interface must be asked for (`0.0.0.0:PORT`).
+        return (host.isEmpty ? "127.0.0.1" : host, port)
     }
 
     static func listen(host: String, port: String, address: String) throws -> Int32 {
@@ -168,7 +200,7 @@ public final class MetricsServer: Sendable {
             if fd < 0 { lastError = String(cString: strerror(errno)); continue }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            if bind(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0, Glibc.listen(fd, 128) == 0 {
+            if bind(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0, Glibc.listen(fd, 1024) == 0 {
                 _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                 return fd
             }
@@ -201,18 +233,37 @@ public final class MetricsServer: Sendable {
         var output: [UInt8] = []
         var written = 0
         var closeAfterWrite = false
-        init(fd: Int32) { self.fd = fd }
+        /// When the request being received began (the connection's opening for the first one).
+        var requestStart: Double
+        /// The last time bytes moved either way.
+        var lastActivity: Double
+        init(fd: Int32, now: Double) {
+            self.fd = fd
+            requestStart = now
+            lastActivity = now
+        }
     }
 
     private func serve(listenFD: Int32, wakeFD: Int32) {
         var connections: [Int32: Connection] = [:]
         var buffer = [UInt8](repeating: 0, count: 16384)
+        // A descriptor kept in reserve: when accept fails with EMFILE it is closed, the pending
+        // connection is accepted and closed at once, and the reserve is taken again. Without it
+        // the listener stays readable and poll returns immediately forever.
+        var spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        func drop(_ c: Connection) {
+            close(c.fd)
+            connections[c.fd] = nil
+        }
+        func evictLeastRecentlyActive() {
+            if let victim = connections.values.min(by: { $0.lastActivity < $1.lastActivity }) { drop(victim) }
+        }
         loop: while true {
             var pfds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
             for c in connections.values {
                 pfds.append(pollfd(fd: c.fd, events: Int16(c.output.count > c.written ? POLLOUT : POLLIN), revents: 0))
             }
-            let n = poll(&pfds, nfds_t(pfds.count), -1)
+            let n = poll(&pfds, nfds_t(pfds.count), connections.isEmpty ? -1 : 1000)
             if n < 0 {
                 if errno == EINTR { continue }
                 Log.error("metrics: poll failed: \(String(cString: strerror(errno)))")
@@ -222,34 +273,57 @@ public final class MetricsServer: Sendable {
             if pfds[0].revents & Int16(POLLIN) != 0 {
                 while true {
                     let fd = accept(listenFD, nil, nil)
-                    if fd < 0 { break }
+                    if fd < 0 {
+                        if errno == EMFILE || errno == ENFILE {
+                            if !connections.isEmpty {
+                                evictLeastRecentlyActive()
+                                continue
+                            }
+                            if spare >= 0 { close(spare) }
+                            let refused = accept(listenFD, nil, nil)
+                            if refused >= 0 { close(refused) }
+                            spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                        } else if errno == EINTR || errno == ECONNABORTED {
+                            continue
+                        }
+                        break
+                    }
+                    if connections.count >= limits.maxConnections { evictLeastRecentlyActive() }
                     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                     _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                     var one: Int32 = 1
                     setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                    connections[fd] = Connection(fd: fd)
+                    connections[fd] = Connection(fd: fd, now: MonotonicClock.now)
                 }
             }
+            let now = MonotonicClock.now
             for p in pfds.dropFirst(2) where p.revents != 0 {
                 guard let c = connections[p.fd] else { continue }
                 var keep = true
                 if p.revents & Int16(POLLOUT) != 0 {
                     keep = flush(c)
+                    c.lastActivity = now
                 } else if p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                     let got = read(c.fd, &buffer, buffer.count)
                     if got <= 0 {
                         keep = got < 0 && (errno == EAGAIN || errno == EINTR)
                     } else {
+                        if c.input.isEmpty && c.output.count == c.written { c.requestStart = now }
                         c.input.append(contentsOf: buffer[0..<got])
+                        c.lastActivity = now
                         keep = handleInput(c)
                     }
                 }
-                if !keep {
-                    close(c.fd)
-                    connections[c.fd] = nil
-                }
+                if !keep { drop(c) }
+            }
+            // Slow or silent clients: headers that never finish, keep-alive connections left idle.
+            for c in Array(connections.values) {
+                let receiving = !c.input.isEmpty || c.lastActivity == c.requestStart
+                if receiving && now - c.requestStart > limits.headerTimeout { drop(c) }
+                else if now - c.lastActivity > limits.idleTimeout { drop(c) }
             }
         }
+        if spare >= 0 { close(spare) }
         for c in connections.values { close(c.fd) }
         close(listenFD)
         close(wakeFD)
@@ -283,9 +357,18 @@ public final class MetricsServer: Sendable {
             let version = parts[2]
             let connection = headers["connection"]?.lowercased()
             let close = connection == "close" || (version == "HTTP/1.0" && connection != "keep-alive")
-            respond(c, method: String(parts[0]), target: String(parts[1]), close: close)
+            respond(c, method: String(parts[0]), target: String(parts[1]), headers: headers, close: close)
         }
         return flush(c)
+    }
+
+    /// Compares two strings in time that depends only on their lengths.
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in x.indices { diff |= x[i] ^ y[i] }
+        return diff == 0
     }
 
     private static func headerEnd(_ bytes: [UInt8]) -> Int? {
@@ -298,13 +381,35 @@ public final class MetricsServer: Sendable {
 
     /// Registers a POST route (`/rollout/poll`): the handler runs on the server thread and its
     /// text is returned with 202 Accepted. Handlers must be quick; they should only trigger work.
+    /// Requests need the bearer token of `setControlToken` (without one, every POST is refused).
     public func addAction(path: String, _ handler: @escaping @Sendable () -> String) {
         actions.withLock { $0[path] = handler }
     }
 
-    private func respond(_ c: Connection, method: String, target: String, close: Bool) {
+    /// Sets the bearer token control routes require; nil turns them off.
+    public func setControlToken(_ token: String?) {
+        controlToken.withLock { $0 = token }
+    }
+
+    private func respond(_ c: Connection, method: String, target: String, headers: [String: String], close: Bool) {
         let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
         if method == "POST", let action = actions.withLock({ $0[path] }) {
+            if let origin = headers["origin"] {
+                queue(c, status: "403 Forbidden", type: "text/plain",
+                      body: "cross-origin request (Origin: \(origin.prefix(100))) refused; control endpoints take no browser requests\n", close: close)
+                return
+            }
+            guard let token = controlToken.withLock({ $0 }) else {
+                queue(c, status: "403 Forbidden", type: "text/plain",
+                      body: "control endpoints are off; start kiln with --control-token-file FILE (a 0600 file holding a token)\n", close: close)
+                return
+            }
+            guard Self.constantTimeEqual(headers["authorization"] ?? "", "Bearer \(token)") else {
+                queue(c, status: "401 Unauthorized", type: "text/plain",
+                      body: "send Authorization: Bearer TOKEN with the token of --control-token-file\n", close: close,
+                      extra: "WWW-Authenticate: Bearer realm=\"kiln\"\r\n")
+                return
+            }
             queue(c, status: "202 Accepted", type: "text/plain", body: action(), close: close)
             return
         }

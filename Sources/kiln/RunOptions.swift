@@ -3,6 +3,7 @@ import KilnAgent
 import KilnCore
 import KilnInference
 import KilnPostprocess
+import KilnTelemetry
 import KilnVideo
 
 /// The flags `kiln run` and `kiln demo` share, parsed once.
@@ -24,6 +25,7 @@ struct RunOptions {
     var results: String?
     var pushURL: String?
     var pushInterval: Double = 15
+    var controlTokenFile: String?
 
     static let help = """
           --source SPEC          frames from (repeat for several streams):
@@ -48,7 +50,10 @@ struct RunOptions {
           --serial               run every stage on one thread (for comparison)
           --cpu-preprocess       preprocess on the CPU even when a GPU is present
           --metrics-addr H:P     serve /metrics (Prometheus), /healthz and /status (JSON) on H:P
-                                 (e.g. 127.0.0.1:9464; port 0 picks a free one)
+                                 (e.g. 127.0.0.1:9464; :9464 is loopback too, 0.0.0.0:9464 every
+                                 interface; port 0 picks a free one)
+          --control-token-file F POST control endpoints (/rollout/poll) need `Authorization: Bearer
+                                 TOKEN` with the token in F (mode 0600); without it they are off
           --push-url URL         push the same metrics to a Prometheus Pushgateway
           --push-interval D      seconds between pushes (default 15s)
           --json                 print the summary as one JSON object, the last line of stdout
@@ -72,6 +77,7 @@ struct RunOptions {
         labelsPath = try a.option("--labels")
         results = try a.option("--results")
         pushURL = try a.option("--push-url")
+        controlTokenFile = try a.option("--control-token-file")
         pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
         json = a.flag("--json")
     }
@@ -93,8 +99,9 @@ struct RunOptions {
     }
 
     /// Telemetry for these flags (metrics server, push, systemd notifications).
-    func makeTelemetry() -> AgentTelemetry {
-        AgentTelemetry(metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval)
+    func makeTelemetry() throws -> AgentTelemetry {
+        AgentTelemetry(metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval,
+                       controlToken: try controlTokenFile.map { try ControlToken.read(path: $0) })
     }
 
     /// Records the engine in telemetry once it is ready.

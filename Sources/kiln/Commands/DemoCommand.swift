@@ -27,7 +27,7 @@ struct DemoCommand: Command {
         if options.duration == nil && options.frames == nil { options.duration = 5 }
         if options.backend == "auto" { options.backend = "reference" }
         let sources = try options.makeSources()
-        let telemetry = options.makeTelemetry()
+        let telemetry = try options.makeTelemetry()
         let model = ModelSource(bytes: DemoModel.bytes(), name: "kiln-demo")
         let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count), model: model,
                                  sources: sources,

@@ -85,7 +85,7 @@ struct RunCommand: Command {
             rollout = nil
             (model, hint) = try await resolve(reference, text: text, registry: registry)
         }
-        let telemetry = options.makeTelemetry()
+        let telemetry = try options.makeTelemetry()
         if let rollout {
             // The local API's "poll now": POST /rollout/poll on --metrics-addr.
             telemetry.addAction(path: "/rollout/poll") {
