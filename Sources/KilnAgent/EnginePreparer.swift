@@ -32,6 +32,7 @@ public struct EnginePreparer: Sendable {
 
     /// Creates a preparer over `cache`.
     public init(cache: EngineCache, context: CacheEntryContext = CacheEntryContext()) {
+        cache.removeStaleTemporaries()
         self.cache = cache
         self.context = context
     }

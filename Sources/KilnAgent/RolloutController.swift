@@ -276,7 +276,8 @@ public actor RolloutController: Service {
             transition("idle", digest, "cancelled")
         } catch let refusal as Refusal {
             refuse(digest, reason: refusal.reason)
-        } catch let error as RegistryError where [.digestMismatch, .sizeMismatch, .invalidArtifact].contains(error.kind) {
+        } catch let error as RegistryError where error.fault == .model {
+            // Corruption in transit (digest or size mismatch) is the network's fault: retried below.
             refuse(digest, reason: error.description)
         } catch {
             // Network and I/O trouble: not the artifact's fault; try again at the next poll.

@@ -71,6 +71,26 @@ extension EngineCache {
         public var freedBytes = 0
     }
 
+    /// Removes temporary files whose writer process is gone (a crash or `kill -9` mid-write),
+    /// without taking the cache lock: a live writer's file names a live process and is kept.
+    /// Returns the paths removed. Called once when an agent starts using the cache.
+    @discardableResult
+    public func removeStaleTemporaries() -> [String] {
+        var removed: [String] = []
+        for dir in [enginesDirectory, timingDirectory] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                guard let marker = name.range(of: AtomicFile.temporaryMarker) else { continue }
+                let pidText = name[marker.upperBound...].split(separator: "-").first.map(String.init) ?? ""
+                guard let pid = Int32(pidText), pid > 0 else { continue }
+                if pid == getpid() { continue }
+                if kill(pid, 0) == 0 || errno == EPERM { continue }  // the writer is alive
+                if AtomicFile.remove(dir + "/" + name) { removed.append(dir + "/" + name) }
+            }
+        }
+        if !removed.isEmpty { Log.info("engine cache: removed \(removed.count) temporary file(s) left by dead writers") }
+        return removed
+    }
+
     /// Removes entries built for identities this device no longer has (after a JetPack or
     /// TensorRT upgrade, say), incomplete entries, and temporary files left by dead writers.
     ///

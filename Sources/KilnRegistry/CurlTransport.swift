@@ -157,7 +157,7 @@ public final class CurlTransport: HTTPExchanging, @unchecked Sendable {
             if redirected.httpMethod != "GET" && redirected.httpMethod != "HEAD" { redirected.httpBody = current.httpBody }
             current = redirected
         }
-        throw RegistryError(.protocolError, "too many redirects from \(request.url?.absoluteString ?? "")")
+        throw RegistryError(.protocolError, "too many redirects from \(request.url?.absoluteString ?? "") (a redirect loop; not retried)")
     }
 
     private func perform(_ request: URLRequest, sink: (any HTTPTransport.BodySink)?) async throws -> HTTPTransport.Response {

@@ -35,7 +35,27 @@ public struct ModelPuller: Sendable {
     }
 
     /// Fetches the artifact `reference` names into the store and returns where its model is.
+    ///
+    /// A registry pull stops after the client's `pullDeadline` with a transport error; what was
+    /// downloaded is kept for the next pull to resume.
     public func pull(_ reference: ModelReference) async throws -> PulledModel {
+        guard case .registry = reference else { return try await pullNow(reference) }
+        let seconds = client.configuration.pullDeadline
+        return try await withThrowingTaskGroup(of: PulledModel?.self) { group in
+            group.addTask { try await pullNow(reference) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let pulled = first else {
+                throw RegistryError(.transport, "pull of \(reference) did not finish within its \(Int(seconds)) s deadline (the registry or the link is too slow); what arrived is kept and the next pull resumes it")
+            }
+            return pulled
+        }
+    }
+
+    private func pullNow(_ reference: ModelReference) async throws -> PulledModel {
         // Content pinned by digest never changes: serve it from the store when it is there, so a
         // restart does not need the registry.
         if reference.isPinned, let local = try? storedModel(reference) { return local }

@@ -26,6 +26,9 @@ public final class RegistryClient: Sendable {
         /// A PEM bundle of extra CAs trusted besides the system's (uses libcurl directly:
         /// Linux's URLSession cannot take one).
         public var caBundle: String?
+        /// Seconds a whole pull may take, retries included, before it stops (a crawling link
+        /// must not hold a pull forever); the next pull resumes what was kept.
+        public var pullDeadline: Double = 1800
 
         /// Creates a configuration.
         public init(auth: AuthFile = AuthFile(), insecureHosts: Set<String> = [], retry: RetryPolicy = RetryPolicy(),
@@ -149,7 +152,7 @@ public final class RegistryClient: Sendable {
                     lastError = "registry refused the resume range"
                 case 404:
                     throw RegistryError(.notFound, "blob \(descriptor.digest) is not in \(ref.host)/\(ref.repository) (404)")
-                case 429, 500...599:
+                case 408, 429, 500...599:
                     lastError = "HTTP \(response.status)"
                 default:
                     try check(response, ok: [], what: "blob \(descriptor.digest) from \(ref.host)/\(ref.repository)")
@@ -164,6 +167,7 @@ public final class RegistryClient: Sendable {
             } catch {
                 try? sink.finish()
                 lastError = Self.describe(error)
+                if Self.isPermanent(error) { throw transportError(error, ref: ref, url: url, failures: failures + 1) }
             }
             failures += 1
             if failures > configuration.retry.attempts {
@@ -263,7 +267,9 @@ public final class RegistryClient: Sendable {
                 // Downloads retry themselves (resuming with Range); hand them the raw failure.
                 if !retries { throw error }
                 failures += 1
-                guard failures <= configuration.retry.attempts else { throw transportError(error, ref: ref, url: url, failures: failures) }
+                guard failures <= configuration.retry.attempts, !Self.isPermanent(error) else {
+                    throw transportError(error, ref: ref, url: url, failures: failures)
+                }
                 try await Task.sleep(for: .seconds(configuration.retry.delay(attempt: failures - 1)))
                 continue
             }
@@ -273,7 +279,8 @@ public final class RegistryClient: Sendable {
                 try await authenticate(response, ref: ref, scope: scope)
                 continue
             }
-            if retries, response.status == 429 || (500...599).contains(response.status), failures < configuration.retry.attempts {
+            if retries, Self.retriedStatuses.contains(response.status) || (500...599).contains(response.status),
+               failures < configuration.retry.attempts {
                 failures += 1
                 try await Task.sleep(for: .seconds(configuration.retry.delay(attempt: failures - 1)))
                 continue
@@ -386,9 +393,31 @@ public final class RegistryClient: Sendable {
         return " \(first.code ?? ""): \(first.message ?? "")"
     }
 
+    /// Statuses below 500 that are worth retrying (timeouts and rate limits); every other 4xx is final.
+    static let retriedStatuses: Set<Int> = [408, 429]
+
+    /// Failures that another attempt cannot fix: redirect loops, TLS and certificate trouble, bad URLs.
+    static func isPermanent(_ error: any Error) -> Bool {
+        if let e = error as? URLError {
+            switch e.code {
+            case .httpTooManyRedirects, .redirectToNonExistentLocation, .badURL, .unsupportedURL, .secureConnectionFailed,
+                .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateNotYetValid,
+                .serverCertificateHasUnknownRoot, .clientCertificateRejected, .clientCertificateRequired:
+                return true
+            default:
+                break
+            }
+        }
+        let text = describe(error).lowercased()
+        return ["redirect", "ssl", "tls", "certificate", "wrong version number"].contains { text.contains($0) }
+    }
+
     private func transportError(_ error: any Error, ref: RegistryReference, url: URL, failures: Int) -> RegistryError {
-        var message = "registry \(ref.host) is unreachable after \(failures) attempts: \(Self.describe(error))"
-        if url.scheme == "https" {
+        let permanent = Self.isPermanent(error)
+        var message = permanent
+            ? "registry \(ref.host) cannot be used: \(Self.describe(error)) (not retried: another attempt cannot fix it)"
+            : "registry \(ref.host) is unreachable after \(failures) attempts: \(Self.describe(error))"
+        if url.scheme == "https" && !permanent {
             message += "; if it serves plain HTTP, pass --insecure-registry \(ref.host)"
         }
         return RegistryError(.transport, message)
@@ -460,7 +489,19 @@ final class FileSink: HTTPTransport.BodySink, @unchecked Sendable {
         guard written + Int64(chunk.count) <= limit else {
             throw RegistryError(.sizeMismatch, "blob download to \(path) exceeds the \(limit) bytes its descriptor declares; discarded")
         }
-        try handle?.write(contentsOf: chunk)
+        do {
+            try handle?.write(contentsOf: chunk)
+        } catch {
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? (error as NSError).code
+            if code == Int(ENOSPC) || code == Int(EDQUOT) || "\(error)".contains("space") {
+                try? handle?.close()
+                handle = nil
+                try? FileManager.default.removeItem(atPath: path)
+                let dir = (path as NSString).deletingLastPathComponent
+                throw RegistryError(.diskFull, "disk full: cannot write \(path); the partial download was deleted to give the space back. Free space on that filesystem (`df -h \(dir)`, `kiln cache gc`) or pass --store DIR on a larger one")
+            }
+            throw RegistryError(.io, "cannot write \(path): \(error)")
+        }
         hasher.update(chunk)
         written += Int64(chunk.count)
     }

@@ -29,6 +29,28 @@ public struct RegistryError: KilnError, Equatable {
         case protocolError
         /// A local file could not be read or written.
         case io
+        /// The filesystem the store is on is full.
+        case diskFull
+    }
+
+    /// Whose fault a failure is; a rollout acts on it.
+    public enum Fault: String, Sendable, Equatable {
+        /// The artifact itself is unusable: a rollout refuses the digest until the tag moves.
+        case model
+        /// The network or the registry failed, corruption in transit included: retried with
+        /// backoff, never a reason to refuse a digest (its identity *is* its content).
+        case transport
+        /// This device failed (disk full, an unwritable store): reported and retried later.
+        case local
+    }
+
+    /// The fault class of this failure.
+    public var fault: Fault {
+        switch kind {
+        case .invalidArtifact: .model
+        case .io, .diskFull: .local
+        default: .transport
+        }
     }
 
     /// The kind of failure.
