@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnInference
 import KilnONNX
+import KilnPostprocess
 import KilnVideo
 
 /// Makes a servable engine from a model: reads it, decides its preprocessing and build options,
@@ -20,10 +21,16 @@ public struct EngineFactory: Sendable {
     public var preprocessOverride: String?
     /// How many streams will feed the engine (sets the batch profile of dynamic-batch inputs).
     public var streams: Int
+    /// The size of the frames served (the first source's), for inputs with dynamic height/width.
+    public var sourceSize: FrameSize?
+    /// The longest side a dynamic input may take from the source (the device profile's cap).
+    public var inputSideCap: Int
 
     /// Creates a factory.
     public init(backend: any InferenceBackend, options: BuildOptions, preparer: EnginePreparer,
-                preprocessOverride: String? = nil, streams: Int = 1) {
+                preprocessOverride: String? = nil, streams: Int = 1, sourceSize: FrameSize? = nil, inputSideCap: Int = 960) {
+        self.sourceSize = sourceSize
+        self.inputSideCap = inputSideCap
         self.backend = backend
         self.options = options
         self.preparer = preparer
@@ -35,7 +42,8 @@ public struct EngineFactory: Sendable {
     ///
     /// Preprocessing is, from weakest to strongest: defaults from the image input's shape and type
     /// (letterbox to its H×W, RGB, /255), the model's `kiln.preprocess` metadata, the artifact's
-    /// annotation (`hint`), and `--preprocess`.
+    /// annotation (`hint`), and `--preprocess`. The input size follows `InputSizeResolver`; the
+    /// log line names the rule that chose it.
     public func make(model: ModelSource, hint: String? = nil) async throws -> (ActiveEngine, PreparedEngine) {
         let onnx: ONNXModel
         do {
@@ -52,7 +60,10 @@ public struct EngineFactory: Sendable {
         guard descriptor.shape.count == 4 else {
             throw InvalidModelError("model \(model.name): input \(descriptor.name) has shape \(descriptor.shape.map { $0.map(String.init) ?? "?" }); Kiln feeds images as [N,3,H,W]")
         }
-        let spec = try preprocessSpec(for: descriptor, metadata: onnx.metadata["kiln.preprocess"], hint: hint, model: model.name)
+        let size = try InputSizeResolver(input: descriptor, metadata: onnx.metadata, sourceSize: sourceSize, sideCap: inputSideCap)
+            .resolve(preprocessFlag: preprocessOverride, annotation: hint, model: model.name)
+        let spec = try preprocessSpec(for: descriptor, size: size, metadata: onnx.metadata["kiln.preprocess"], hint: hint, model: model.name)
+        Log.info("\(model.name): input \(descriptor.name) served at \(size.text)")
         var options = options
         if options.shapeProfiles[descriptor.name] == nil, descriptor.shape.contains(where: { $0 == nil }) {
             let c = descriptor.shape[1] ?? 3
@@ -67,15 +78,18 @@ public struct EngineFactory: Sendable {
         let prepared = try await BlockingWork.run("kiln-engine") {
             try preparer.prepare(model: model, backend: backend, options: buildOptions)
         }
-        let active = ActiveEngine(runner: prepared.runner, preprocess: spec, inputName: descriptor.name, model: model.name,
+        var active = ActiveEngine(runner: prepared.runner, preprocess: spec, inputName: descriptor.name, model: model.name,
                                   digest: model.digest, backend: backend.name, precision: options.precision,
                                   engineKey: prepared.key, maxBatch: options.shapeProfiles[descriptor.name]?.max.first ?? 1)
+        active.inputSize = size
+        active.labels = ModelLabels.ultralytics(onnx.metadata) ?? []
         return (active, prepared)
     }
 
-    /// The preprocessing for an image input, layered as `make` describes.
-    public func preprocessSpec(for input: TensorDescriptor, metadata: String?, hint: String?, model: String) throws -> PreprocessSpec {
-        var spec = PreprocessSpec(width: input.shape[3] ?? 640, height: input.shape[2] ?? 640)
+    /// The preprocessing for an image input of the resolved `size`, layered as `make` describes.
+    public func preprocessSpec(for input: TensorDescriptor, size: InputSize, metadata: String?, hint: String?,
+                               model: String) throws -> PreprocessSpec {
+        var spec = PreprocessSpec(width: size.width, height: size.height)
         if input.elementType == .float16 { spec.outputType = .float16 }
         for (text, origin) in [(metadata, "model metadata kiln.preprocess"), (hint, "artifact annotation"), (preprocessOverride, "--preprocess")] {
             guard let text, !text.isEmpty else { continue }
@@ -85,6 +99,7 @@ public struct EngineFactory: Sendable {
                 throw UsageError("\(model): \(origin): \(error)")
             }
         }
+        (spec.width, spec.height) = (size.width, size.height)
         if let h = input.shape[2], let w = input.shape[3], (h, w) != (spec.height, spec.width) {
             throw UsageError("\(model): preprocessing makes \(spec.width)x\(spec.height) but input \(input.name) is \(w)x\(h); fix --preprocess")
         }

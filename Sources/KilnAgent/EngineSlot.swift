@@ -25,6 +25,10 @@ public struct ActiveEngine: Sendable {
     public var dynamicBatch: Bool
     /// The largest batch the engine accepts (1 for static batch).
     public var maxBatch: Int
+    /// The image input's size and the rule that chose it (nil when not decided by `EngineFactory`).
+    public var inputSize: InputSize?
+    /// Class names from the model's metadata (Ultralytics `names`); empty when it has none.
+    public var labels: [String] = []
 
     /// Creates an active engine; `inputName` defaults to the runner's first input.
     public init(runner: any InferenceRunner, preprocess: PreprocessSpec, inputName: String? = nil, model: String,

@@ -132,6 +132,9 @@ public final class FrameLoop: Sendable {
     private let frameFailures = Mutex<(first: (any Error)?, count: Int)>((nil, 0))
     /// Frames that made it through every stage.
     private let succeeded = Atomic<Int>(0)
+    /// Set once any engine call has succeeded: a model that fails its very first call (or whose
+    /// outputs the decoder refuses) stops the run with an error instead of failing every frame.
+    private let servedOnce = Atomic<Bool>(false)
 
     /// Creates a loop over `sources` serving from `slot`.
     public init(sources: [any FrameSource], slot: EngineSlot, postprocessor: any FramePostprocessor = NoPostprocessor(),
@@ -289,9 +292,14 @@ public final class FrameLoop: Sendable {
                 let outputs = try run(engine, items.map(\.tensor))
                 let seconds = MonotonicClock.now - t0
                 slot.report(generation: generation, frames: items.count, inferSeconds: seconds, failed: false)
+                servedOnce.store(true, ordering: .releasing)
                 post.push(Completed(items: items, outputs: outputs, inferSeconds: seconds, engine: engine))
             } catch {
                 slot.report(generation: generation, frames: items.count, inferSeconds: nil, failed: true)
+                if !servedOnce.load(ordering: .acquiring) {
+                    let size = engine.inputSize?.text ?? "\(engine.preprocess.width)x\(engine.preprocess.height)"
+                    fail(InvalidModelError("model \(engine.model) failed on its first frame with input \(engine.inputName) at \(size): \(error); if the model needs another size, give it with --preprocess WxH (or height=N / width=N)"))
+                }
                 failures += 1
                 recordFailure(error, frames: items.count)
                 if failures <= 5 || failures % 100 == 0 {
@@ -339,13 +347,16 @@ public final class FrameLoop: Sendable {
         let context = FrameContext(stream: item.frame.stream, index: item.frame.index, width: item.frame.width,
                                    height: item.frame.height, geometry: item.geometry,
                                    model: engine.model, digest: engine.digest,
-                                   outputNames: engine.runner.outputs.map(\.name), captureTime: item.frame.captureTime)
+                                   outputNames: engine.runner.outputs.map(\.name), captureTime: item.frame.captureTime,
+                                   inputSize: (item.spec.width, item.spec.height), modelLabels: engine.labels)
         do {
             if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
             succeeded.add(1, ordering: .relaxed)
         } catch {
             Log.error("postprocess \(item.frame.stream) frame \(item.frame.index): \(error)")
             recordFailure(error)
+            // A decoder that does not fit the model's outputs fails every frame alike: stop.
+            if let e = error as? any KilnError, e.exitCode == .invalidModel { fail(e) }
         }
         let now = MonotonicClock.now
         let stages: [PipelineStage: Double] = [
@@ -408,6 +419,12 @@ public final class FrameLoop: Sendable {
                 reporter.tick(self)
             }
         }
+    }
+
+    /// Records `error` as the run's outcome (unless one is already recorded) and stops the loop.
+    private func fail(_ error: any Error) {
+        firstError.withLock { if $0 == nil { $0 = error } }
+        stop()
     }
 
     private func drop(_ stream: String, _ reason: String, _ count: Int) {

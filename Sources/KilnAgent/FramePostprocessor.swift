@@ -21,6 +21,10 @@ public struct FrameContext: Sendable {
     public var outputNames: [String]
     /// When the frame was captured, in monotonic seconds.
     public var captureTime: Double
+    /// The model input's width and height the frame was preprocessed to.
+    public var inputSize: (width: Int, height: Int)? = nil
+    /// Class names the model carries in its metadata (empty when none).
+    public var modelLabels: [String] = []
 }
 
 /// Decodes one frame's engine outputs into a result (a JSON line), or nothing.

@@ -23,7 +23,8 @@ public struct ResultPostprocessor: FramePostprocessor {
                                            scaleX: Float(g.scaleX), scaleY: Float(g.scaleY), padX: Float(g.padX), padY: Float(g.padY))
         // Wall-clock time of capture: the monotonic capture time shifted to the epoch.
         let captured = Date().timeIntervalSince1970 - (MonotonicClock.now - context.captureTime)
-        let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform, timestamp: captured)
+        let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform, timestamp: captured,
+                                       inputSize: context.inputSize, modelLabels: context.modelLabels)
         let results = try decoder.process(outputs: ordered.isEmpty ? Array(outputs.values) : ordered, frames: [frame])
         try sink?.write(results)
         return nil
@@ -32,22 +33,25 @@ public struct ResultPostprocessor: FramePostprocessor {
 
 /// The `--postprocess` choices.
 public enum PostprocessChoice {
-    /// Parses `none`, `topk[:K]`, `yolo`, `yolov5`, `yolov8` (also v11, same layout) with labels
-    /// from `labels`; `sink` receives the results.
-    public static func make(_ text: String, labels: [String], sink: ResultSink?) throws -> any FramePostprocessor {
+    /// Parses `none`, `topk[:K]`, `yolo` (layout recognised from the output), `yolov5`, `yolov8`
+    /// (also `yolov11`, same layout) or `yolox`, with labels from `labels`; `detection` carries the
+    /// thresholds and class filter (its layout is replaced); `sink` receives the results.
+    public static func make(_ text: String, labels: [String], sink: ResultSink?,
+                            detection: YOLODecoder = YOLODecoder()) throws -> any FramePostprocessor {
         switch text {
         case "none":
             return NoPostprocessor()
-        case "yolo", "yolov5", "yolov8", "yolov11":
-            let layout: YOLODecoder.Layout = text == "yolov5" ? .v5 : text == "yolo" ? .auto : .v8
-            return ResultPostprocessor(decoder: DetectionPostprocessor(decoder: YOLODecoder(layout: layout), labels: labels), sink: sink)
+        case "yolo", "yolov5", "yolov8", "yolov11", "yolox":
+            var decoder = detection
+            decoder.layout = ["yolov5": .v5, "yolox": .yolox, "yolo": .auto][text] ?? .v8
+            return ResultPostprocessor(decoder: DetectionPostprocessor(decoder: decoder, labels: labels), sink: sink)
         default:
             if text == "topk" || text.hasPrefix("topk:") {
                 let k = text == "topk" ? 5 : Int(text.dropFirst(5)) ?? 0
                 guard k > 0 else { throw UsageError("--postprocess \(text): K must be a positive number, e.g. topk:5") }
                 return ResultPostprocessor(decoder: ClassificationPostprocessor(topK: TopK(k: k), labels: labels), sink: sink)
             }
-            throw UsageError("--postprocess \(text): expected none, topk[:K], yolo, yolov5, yolov8 or yolov11")
+            throw UsageError("--postprocess \(text): expected none, topk[:K], yolo, yolov5, yolov8, yolov11 or yolox")
         }
     }
 }

@@ -52,9 +52,11 @@ public struct RunReport: Sendable, Codable {
     public var latencyMilliseconds: [String: LoopSummary.Percentiles]
     /// Per-stream counts.
     public var streams: [String: LoopSummary.Stream]
+    /// The image input's size and the rule that chose it.
+    public var input: InputSize?
 
     enum CodingKeys: String, CodingKey {
-        case frames, dropped, fps, seconds, backend, profile, model, engine, streams
+        case frames, dropped, fps, seconds, backend, profile, model, engine, streams, input
         case latencyMilliseconds = "latency_ms"
     }
 
@@ -72,6 +74,7 @@ public struct RunReport: Sendable, Codable {
                              precision: prepared.options.precision.rawValue)
         latencyMilliseconds = summary.latencyMilliseconds
         streams = summary.streams
+        input = engine.inputSize
     }
 
     /// The human-readable summary printed at the end of a run.
@@ -81,6 +84,7 @@ public struct RunReport: Sendable, Codable {
             "engine    \(backend), cache \(engine.cache), key \(engine.key.prefix(12)), "
                 + String(format: "build %.2f s, load %.3f s", engine.buildSeconds, engine.loadSeconds),
             "profile   \(profile)",
+            "input     " + (input?.text ?? "?"),
             String(format: "frames    %d in %.1f s, %.1f fps, %d dropped", frames, seconds, fps, dropped),
             "latency   (ms)          p50       p90       p99",
         ]

@@ -37,14 +37,21 @@ public struct DeviceProfile: Sendable, Codable, Equatable {
     public var engineCacheBudgetMiB: Int
     /// Free-form notes shown by `kiln doctor`.
     public var notes: String?
+    /// The longest side a dynamic-size model input may take from the source's size; absent means 960
+    /// (PaddleOCR's detection limit), see `inputSideCap`.
+    public var maxInputSide: Int?
+
+    /// The cap on a dynamic input's longest side: `maxInputSide`, or 960.
+    public var inputSideCap: Int { maxInputSide ?? 960 }
 
     /// Creates a profile; every field as in the JSON files.
     public init(
         name: String, displayName: String, match: MatchRules, sm: String? = nil, memoryMiB: Int? = nil,
         unifiedMemory: Bool, dlaCores: Int, workspaceCapMiB: Int, workspaceFloorMiB: Int, memoryReserveMiB: Int,
         defaultPrecision: Precision, optimizationLevel: Int, tacticSources: TacticSources?, buildWhileServing: Bool,
-        engineCacheBudgetMiB: Int, notes: String? = nil
+        engineCacheBudgetMiB: Int, notes: String? = nil, maxInputSide: Int? = nil
     ) {
+        self.maxInputSide = maxInputSide
         self.name = name
         self.displayName = displayName
         self.match = match

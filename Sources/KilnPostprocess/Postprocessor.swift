@@ -11,9 +11,17 @@ public struct PostprocessContext: Sendable {
     public var transform: LetterboxTransform
     /// Wall-clock capture time, seconds since 1970.
     public var timestamp: Double
+    /// The model input's width and height in pixels, when known.
+    public var inputSize: (width: Int, height: Int)?
+    /// Class names the model itself carries (Ultralytics `names` metadata), used when no
+    /// `--labels` are given.
+    public var modelLabels: [String]
 
     /// Creates a context.
-    public init(stream: String, index: Int, transform: LetterboxTransform, timestamp: Double = Date().timeIntervalSince1970) {
+    public init(stream: String, index: Int, transform: LetterboxTransform, timestamp: Double = Date().timeIntervalSince1970,
+                inputSize: (width: Int, height: Int)? = nil, modelLabels: [String] = []) {
+        self.inputSize = inputSize
+        self.modelLabels = modelLabels
         self.stream = stream
         self.index = index
         self.transform = transform
@@ -54,6 +62,8 @@ public struct ClassificationPostprocessor: Postprocessor {
 }
 
 /// Detection: YOLO decoding of the first output, NMS, letterbox undone per frame.
+///
+/// The class count is checked against the labels: `--labels`, else the model's own `names`.
 public struct DetectionPostprocessor: Postprocessor {
     /// The decoder.
     public var decoder: YOLODecoder
@@ -68,6 +78,10 @@ public struct DetectionPostprocessor: Postprocessor {
 
     public func process(outputs: [Tensor], frames: [PostprocessContext]) throws -> [FrameResult] {
         guard let output = outputs.first else { throw PostprocessError("the model has no outputs to decode boxes from") }
+        var decoder = self.decoder
+        let labels = self.labels.isEmpty ? frames.first?.modelLabels ?? [] : self.labels
+        if decoder.classCount == nil, !labels.isEmpty { decoder.classCount = labels.count }
+        if decoder.inputSize == nil { decoder.inputSize = frames.first?.inputSize }
         let rows = try decoder.decode(output, transforms: frames.map(\.transform), labels: labels)
         return zip(rows, frames).map { FrameResult(stream: $1.stream, frame: $1.index, timestamp: $1.timestamp, detections: $0) }
     }

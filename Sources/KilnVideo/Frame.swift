@@ -71,6 +71,8 @@ public protocol FrameSource: AnyObject, Sendable {
     func next() throws -> Frame?
     /// Frames the source dropped so far (live sources only), by reason.
     var droppedFrames: [String: Int] { get }
+    /// The size of its frames when known before the first one (see `FrameSource+Size.swift`).
+    var frameSize: FrameSize? { get }
     /// Stops the source and releases its resources; a blocked `next()` returns nil.
     func close()
 }

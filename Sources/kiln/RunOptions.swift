@@ -22,6 +22,7 @@ struct RunOptions {
     var metricsAddress: String?
     var postprocess: String?
     var labelsPath: String?
+    var detection = YOLODecoder()
     var results: String?
     var pushURL: String?
     var pushInterval: Double = 15
@@ -34,9 +35,17 @@ struct RunOptions {
                                    pipe:[WxH[:FMT]:][live:]CMD  a program writing raw RGB or Y4M
                                    gst:[WxH[:FMT]:][live:]PIPE  a GStreamer pipeline (caps and fdsink added)
                                    v4l2:/dev/videoN[:WxH[:FMT]] a camera (YUYV, NV12, RGB24)
-          --postprocess P        none, topk[:K], yolo, yolov5, yolov8 or yolov11 (default: none;
-                                 topk:1 for the demo)
-          --labels FILE          class names, one per line
+          --postprocess P        none, topk[:K], yolo, yolov5, yolov8, yolov11 or yolox (default:
+                                 none; topk:1 for the demo). yolo recognises the head from its
+                                 shape; a head that does not fit the layout, the class count or
+                                 the 0–1 score range stops the run (exit 3)
+          --labels FILE          class names, one per line (default: the model's `names` metadata);
+                                 their count must equal the head's class count
+          --conf X               detection confidence threshold (default 0.25, Ultralytics' predict)
+          --iou X                NMS IoU threshold (default 0.7, Ultralytics' predict)
+          --max-det N            detections kept per frame (default 300, Ultralytics' predict)
+          --classes 0,2,…        report only these class ids (default: all)
+          --agnostic-nms         suppress overlapping boxes across classes
           --results DEST         write each frame's result as a JSON line to stdout, file:PATH or
                                  unix:PATH
           --duration D           stop after D (10s, 2m, 500ms)
@@ -75,6 +84,17 @@ struct RunOptions {
         metricsAddress = try a.option("--metrics-addr")
         postprocess = try a.option("--postprocess")
         labelsPath = try a.option("--labels")
+        let unit: (String) -> Float? = { Float($0).flatMap { $0 >= 0 && $0 <= 1 ? $0 : nil } }
+        if let conf = try a.option("--conf", "a threshold 0–1", unit) { detection.confidenceThreshold = conf }
+        if let iou = try a.option("--iou", "a threshold 0–1", unit) { detection.iouThreshold = iou }
+        if let maxDet = try a.option("--max-det", "a positive count", { Int($0).flatMap { $0 > 0 ? $0 : nil } }) {
+            detection.maxDetections = maxDet
+        }
+        detection.classes = try a.option("--classes", "class ids separated by commas, e.g. 0,2") { text in
+            let ids = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return ids.isEmpty || ids.contains(where: { $0 == nil || $0! < 0 }) ? nil : Set(ids.map { $0! })
+        }
+        detection.agnosticNMS = a.flag("--agnostic-nms")
         results = try a.option("--results")
         pushURL = try a.option("--push-url")
         controlTokenFile = try a.option("--control-token-file")
@@ -95,7 +115,7 @@ struct RunOptions {
     func makePostprocessor(defaultChoice: String = "none", defaultLabels: [String] = []) throws -> any FramePostprocessor {
         let labels = try labelsPath.map { try loadLabels(path: $0) } ?? defaultLabels
         let sink = try results.map { try ResultSink(try ResultSink.Destination.parse($0)) }
-        return try PostprocessChoice.make(postprocess ?? defaultChoice, labels: labels, sink: sink)
+        return try PostprocessChoice.make(postprocess ?? defaultChoice, labels: labels, sink: sink, detection: detection)
     }
 
     /// Telemetry for these flags (metrics server, push, systemd notifications).
@@ -120,7 +140,7 @@ struct RunOptions {
     }
 
     /// Detects the device, opens the cache and picks the backend; returns the engine factory.
-    func makeFactory(device: DeviceContext, streams: Int) throws -> EngineFactory {
+    func makeFactory(device: DeviceContext, streams: Int, sourceSize: FrameSize? = nil) throws -> EngineFactory {
         let backend = try BackendCatalog.standard(engineBuildChild: .kiln).select(backend)
         let profile = device.detection.profile
         let workspace = WorkspacePlan(profile: profile, facts: device.detection.facts)
@@ -129,7 +149,8 @@ struct RunOptions {
         options.threads = threads
         let preparer = EnginePreparer(cache: device.cache, context: CacheEntryContext(
             device: device.detection.facts.deviceName, profile: profile.name, plannedWorkspaceBytes: workspace.workspaceBytes))
-        return EngineFactory(backend: backend, options: options, preparer: preparer, preprocessOverride: preprocess, streams: streams)
+        return EngineFactory(backend: backend, options: options, preparer: preparer, preprocessOverride: preprocess, streams: streams,
+                             sourceSize: sourceSize, inputSideCap: profile.inputSideCap)
     }
 }
 

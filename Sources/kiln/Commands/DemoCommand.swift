@@ -29,7 +29,7 @@ struct DemoCommand: Command {
         let sources = try options.makeSources()
         let telemetry = try options.makeTelemetry()
         let model = ModelSource(bytes: DemoModel.bytes(), name: "kiln-demo")
-        let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count), model: model,
+        let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count, sourceSize: sources.first?.frameSize), model: model,
                                  sources: sources,
             postprocessor: try options.makePostprocessor(defaultChoice: "topk:1", defaultLabels: DemoModel.labels), loop: options.loopConfiguration, profile: device.detection.profile.name,
                                  onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)

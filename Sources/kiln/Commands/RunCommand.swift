@@ -35,7 +35,7 @@ struct RunCommand: Command {
         """
 
     /// Flags that take no value, as they may appear in the configuration file (`json = yes`).
-    static let booleanKeys: Set<String> = ["json", "serial", "cpu-preprocess"]
+    static let booleanKeys: Set<String> = ["json", "serial", "cpu-preprocess", "agnostic-nms"]
 
     /// Reads `--config FILE` (kiln.conf: `key = value`, keys are this command's long flags, `model`
     /// the MODEL argument) and puts its settings before the command line's, which override them.
@@ -74,7 +74,7 @@ struct RunCommand: Command {
         MemoryTuning.keepLargeBuffers()
         let reference = try ModelReference(parsing: text)
         let sources = try options.makeSources()
-        let factory = try options.makeFactory(device: device, streams: sources.count)
+        let factory = try options.makeFactory(device: device, streams: sources.count, sourceSize: sources.first?.frameSize)
         let rollout: FollowRollout?
         let model: ModelSource, hint: String?
         if follow.enabled {
