@@ -75,11 +75,16 @@ let package = Package(
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
         .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),
         .target(name: "KilnTelemetry", dependencies: ["KilnCore"], swiftSettings: optimised),
+        .target(name: "KilnService", dependencies: ["KilnCore"]),
+        .target(name: "KilnRollout", dependencies: ["KilnCore", "KilnRegistry"]),
         .target(name: "KilnPostprocess", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(
             name: "KilnAgent",
-            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnTensorRT", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA", "KilnPostprocess"]),
-        .executableTarget(name: "kiln", dependencies: ["KilnAgent", "KilnTensorRT"]),
+            dependencies: [
+                "KilnCore", "KilnONNX", "KilnInference", "KilnTensorRT", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA",
+                "KilnPostprocess", "KilnService", "KilnRollout",
+            ]),
+        .executableTarget(name: "kiln", dependencies: ["KilnAgent", "KilnTensorRT", "KilnService", "KilnRollout"]),
         .executableTarget(name: "kiln-bench", dependencies: ["KilnAgent"], swiftSettings: optimised),
         .executableTarget(name: "kiln-fuzz", dependencies: ["KilnONNX"], swiftSettings: optimised),
         .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
@@ -98,7 +103,8 @@ let package = Package(
         .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),
         .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnTelemetry", "KilnTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "KilnPostprocessTests", dependencies: ["KilnPostprocess", "KilnTestSupport"]),
-        .testTarget(name: "KilnAgentTests", dependencies: ["KilnAgent", "KilnTestSupport"]),
+        .testTarget(name: "KilnServiceTests", dependencies: ["KilnService", "KilnTestSupport"]),
+        .testTarget(name: "KilnAgentTests", dependencies: ["KilnAgent", "KilnRollout", "KilnService", "KilnTensorRT", "KilnTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

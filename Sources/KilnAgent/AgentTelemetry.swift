@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnService
 import KilnTelemetry
 import Synchronization
 
@@ -59,9 +60,7 @@ public final class AgentTelemetry: Sendable {
         let metrics = self.metrics, health = self.health, notifier = self.notifier
         return FrameLoop.Observers(
             frameFinished: { stream, stages in
-                metrics.recordFrame(stream: stream, stageSeconds: StageSeconds(
-                    capture: stages[.capture], preprocess: stages[.preprocess], infer: stages[.infer],
-                    postprocess: stages[.postprocess], endToEnd: stages[.endToEnd]))
+                metrics.recordFrame(stream: stream, stages: stages)
                 health.beat()
             },
             framesDropped: { stream, reason, count in metrics.recordDrop(stream: stream, reason: reason, count: count) },

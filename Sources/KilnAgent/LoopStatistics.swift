@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnTelemetry
 import Synchronization
 
 /// What the frame loop has done so far: frames, drops, FPS and per-stage latency, per stream.

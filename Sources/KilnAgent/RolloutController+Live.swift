@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnInference
 import KilnRegistry
+import KilnRollout
 
 extension RolloutController.Hooks {
     /// The agent's hooks: the registry through `puller`, engines through `factory` (the same

@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnInference
 import KilnRegistry
+import KilnRollout
 
 extension RolloutController {
     /// At start, on a board whose profile forbids building while serving: builds and gates the
@@ -23,20 +24,20 @@ extension RolloutController {
                 }
                 return Array(data)
             }
-            state.record("building", digest: pending, detail: "building at start, before serving (profile forbids building while serving)")
+            state.record(.building, digest: pending, detail: "building at start, before serving (profile forbids building while serving)")
             engine = try await factory.make(model: ModelSource(bytes: bytes, name: model.reference), hint: model.annotations.preprocess).0
         } catch let error as RegistryError where error.kind == .transport || error.kind == .io {
             Log.warning("rollout: pending \(pending) cannot be tried now (\(error)); keeping it pending")
             return nil
         } catch {
-            refuse(pending, reason: "engine build failed: \(error)", in: &state)
+            refuse(pending, kind: .buildFailed, reason: "engine build failed: \(error)", in: &state)
             return nil
         }
         do {
-            state.record("gating", digest: pending, detail: "checking the pending model before serving it")
+            state.record(.gating, digest: pending, detail: "checking the pending model before serving it")
             if let golden = model.goldenPath,
                let failure = try await BlockingWork.run("kiln-golden", { try GoldenGate.check(engine: engine, goldenTar: golden, model: model) }) {
-                refuse(pending, reason: "golden data failed: \(failure)", in: &state)
+                refuse(pending, kind: .gateFailed, reason: "golden data failed: \(failure)", in: &state)
                 return nil
             }
             if let slo = model.annotations.sloP99Milliseconds {
@@ -44,12 +45,12 @@ extension RolloutController {
                     try GoldenGate.warmP99Milliseconds(engine: engine, goldenTar: model.goldenPath, runs: latencyRuns)
                 }
                 if p99 > slo {
-                    refuse(pending, reason: String(format: "warm p99 %.2f ms exceeds the SLO of %g ms", p99, slo), in: &state)
+                    refuse(pending, kind: .gateFailed, reason: String(format: "warm p99 %.2f ms exceeds the SLO of %g ms", p99, slo), in: &state)
                     return nil
                 }
             }
         } catch {
-            refuse(pending, reason: "gate failed: \(error)", in: &state)
+            refuse(pending, kind: .gateFailed, reason: "gate failed: \(error)", in: &state)
             return nil
         }
         state.pendingBuild = nil
@@ -57,11 +58,8 @@ extension RolloutController {
         return model
     }
 
-    private static func refuse(_ digest: Digest, reason: String, in state: inout RolloutState) {
-        state.pendingBuild = nil
-        state.rejected.removeAll { $0.digest == digest }
-        state.rejected.append(.init(digest: digest, reason: reason, at: RolloutState.timestamp()))
-        state.record("idle", digest: digest, detail: "refused: \(reason)")
+    private static func refuse(_ digest: Digest, kind: RefusalKind, reason: String, in state: inout RolloutState) {
+        state.refuse(digest, kind: kind, reason: reason)
         Log.warning("rollout: refused pending \(digest) at start: \(reason)")
     }
 }

@@ -2,6 +2,8 @@ import Foundation
 import KilnCore
 import KilnInference
 import KilnRegistry
+import KilnRollout
+import KilnService
 import Synchronization
 
 /// Follows a model reference and rolls new digests out on this device, gated, with rollback.
@@ -100,7 +102,10 @@ public actor RolloutController: Service {
     }
 
     /// A rollout step failed in a way that refuses the digest.
-    struct Refusal: Error { var reason: String }
+    struct Refusal: Error {
+        var kind: RefusalKind
+        var reason: String
+    }
 
     public nonisolated let name = "rollout"
     /// The configuration.
@@ -144,7 +149,7 @@ public actor RolloutController: Service {
                                      since: RolloutState.timestamp())
             }
             activeEngine = engine
-            state.record("idle", digest: model.digest, detail: "serving \(model.reference)")
+            state.record(.idle, digest: model.digest, detail: "serving \(model.reference)")
         }
         self.state = state
         snapshotBox = Mutex(state)
@@ -162,22 +167,6 @@ public actor RolloutController: Service {
 
     /// The current state, for `kiln status` and the status endpoint.
     public nonisolated func snapshot() -> RolloutState { snapshotBox.withLock { $0 } }
-
-    /// The `kiln_rollout_state` metric's name for a state: `idle`, `downloading`, `building`,
-    /// `verifying`, `switching`, `rolled_back` or `failed` (the last refusal, until the next step).
-    public static func metricState(_ state: RolloutState) -> String {
-        switch state.phase {
-        case "pulling": return "downloading"
-        case "building": return "building"
-        case "gating": return "verifying"
-        case "probation", "swapping": return "switching"
-        case "rolling-back": return "rolled_back"
-        default:
-            if let last = state.transitions.last, last.detail.hasPrefix("refused: rolled back") { return "rolled_back" }
-            if let last = state.transitions.last, last.detail.hasPrefix("refused") { return "failed" }
-            return "idle"
-        }
-    }
 
     /// Polls and rolls out until cancelled.
     public func run() async throws {
@@ -223,7 +212,7 @@ public actor RolloutController: Service {
 
     private func rollOut(_ digest: Digest) async {
         state.candidate = digest
-        transition("inspecting", digest, "\(configuration.reference) now points at \(digest)")
+        transition(.inspecting, digest, "\(configuration.reference) now points at \(digest)")
         do {
             let annotations = try await hooks.inspect(digest)
             let rolloutID = annotations.rolloutID ?? digest.description
@@ -231,60 +220,61 @@ public actor RolloutController: Service {
                 let bucket = RolloutCohort.bucket(deviceID: configuration.deviceID, rolloutID: rolloutID)
                 state.notInCohort = digest
                 state.candidate = nil
-                transition("idle", digest, String(format: "sitting out: rollout %@ is at %g%%, this device's bucket is %.2f", rolloutID,
+                transition(.idle, digest, String(format: "sitting out: rollout %@ is at %g%%, this device's bucket is %.2f", rolloutID,
                                                   annotations.rolloutPercentage ?? 100, bucket))
                 return
             }
-            transition("pulling", digest, "fetching the artifact")
+            transition(.pulling, digest, "fetching the artifact")
             let model = try await hooks.pull(digest)
             if !configuration.buildWhileServing {
                 state.pendingBuild = digest
                 state.candidate = nil
-                transition("idle", digest, "pulled; waiting for a restart: this board's profile forbids building while serving, so the next start builds and gates it before serving")
+                transition(.idle, digest, "pulled; waiting for a restart: this board's profile forbids building while serving, so the next start builds and gates it before serving")
                 return
             }
-            transition("building", digest, "preparing the engine for model \(model.modelDigest.short) while the current one serves")
+            transition(.building, digest, "preparing the engine for model \(model.modelDigest.short) while the current one serves")
             let engine: ActiveEngine
             do { engine = try await hooks.prepare(model) } catch let e as CancellationError { throw e } catch {
-                throw Refusal(reason: "engine build failed: \(error)")
+                throw Refusal(kind: .buildFailed, reason: "engine build failed: \(error)")
             }
-            transition("gating", digest, model.goldenPath == nil ? "no golden data in the artifact; latency check only" : "checking golden data")
+            transition(.gating, digest, model.goldenPath == nil ? "no golden data in the artifact; latency check only" : "checking golden data")
             if let failure = try await hooks.verifyGolden(engine, model) {
-                throw Refusal(reason: "golden data failed: \(failure)")
+                throw Refusal(kind: .gateFailed, reason: "golden data failed: \(failure)")
             }
             if let slo = model.annotations.sloP99Milliseconds {
                 let p99 = try await hooks.measureLatency(engine, model)
                 if p99 > slo {
-                    throw Refusal(reason: String(format: "warm p99 %.2f ms exceeds the SLO of %g ms", p99, slo))
+                    throw Refusal(kind: .gateFailed, reason: String(format: "warm p99 %.2f ms exceeds the SLO of %g ms", p99, slo))
                 }
                 Log.info(String(format: "rollout: warm p99 %.2f ms within the SLO of %g ms", p99, slo))
             }
+            transition(.swapping, digest, "gate passed; swapping in between two frames")
             let generation = hooks.swap(engine)
             previousEngine = activeEngine
             activeEngine = engine
             state.previous = state.active
             state.active = .init(digest: digest, modelDigest: model.modelDigest, path: model.path, since: RolloutState.timestamp())
-            transition("probation", digest, "swapped in as generation \(generation); watching errors and latency for \(configuration.probationSeconds) s")
+            transition(.probation, digest, "swapped in as generation \(generation); watching errors and latency for \(configuration.probationSeconds) s")
             if let failure = await probation(generation: generation, slo: model.annotations.sloP99Milliseconds) {
                 rollBack(digest, reason: failure)
                 return
             }
             state.candidate = nil
-            transition("idle", digest, "active")
+            transition(.idle, digest, "active")
         } catch is CancellationError {
             state.candidate = nil
-            transition("idle", digest, "cancelled")
+            transition(.idle, digest, "cancelled")
         } catch let refusal as Refusal {
-            refuse(digest, reason: refusal.reason)
+            refuse(digest, kind: refusal.kind, reason: refusal.reason)
         } catch let error as RegistryError where error.fault == .model {
             // Corruption in transit (digest or size mismatch) is the network's fault: retried below.
-            refuse(digest, reason: error.description)
+            refuse(digest, kind: .invalidArtifact, reason: error.description)
         } catch {
             // Network and I/O trouble: not the artifact's fault; try again at the next poll.
             state.candidate = nil
             state.consecutiveFailures += 1
             state.lastError = "\(error)"
-            transition("idle", digest, "rollout attempt failed, will retry: \(error)")
+            transition(.idle, digest, "rollout attempt failed, will retry: \(error)")
         }
     }
 
@@ -313,7 +303,7 @@ public actor RolloutController: Service {
     }
 
     private func rollBack(_ digest: Digest, reason: String) {
-        transition("rolling-back", digest, reason)
+        transition(.rollingBack, digest, reason)
         if let previous = previousEngine {
             _ = hooks.swap(previous)
             activeEngine = previous
@@ -321,20 +311,19 @@ public actor RolloutController: Service {
             state.active = state.previous
             state.previous = nil
         }
-        refuse(digest, reason: "rolled back after probation: \(reason)")
+        refuse(digest, kind: .rolledBack, reason: "rolled back after probation: \(reason)")
     }
 
-    private func refuse(_ digest: Digest, reason: String) {
-        state.rejected.removeAll { $0.digest == digest }
-        state.rejected.append(.init(digest: digest, reason: reason, at: RolloutState.timestamp()))
-        state.candidate = nil
+    private func refuse(_ digest: Digest, kind: RefusalKind, reason: String) {
+        state.refuse(digest, kind: kind, reason: reason)
         Log.warning("rollout: refused \(digest): \(reason); keeps serving \(state.active?.digest.description ?? "the current model")")
-        transition("idle", digest, "refused: \(reason)")
+        save()
+        onTransition?(state)
     }
 
-    private func transition(_ phase: String, _ digest: Digest?, _ detail: String) {
+    private func transition(_ phase: RolloutPhase, _ digest: Digest?, _ detail: String) {
         state.record(phase, digest: digest, detail: detail)
-        Log.notice("rollout: \(phase) \(digest?.short ?? ""): \(detail)")
+        Log.notice("rollout: \(phase.rawValue) \(digest?.short ?? ""): \(detail)")
         save()
         onTransition?(state)
     }

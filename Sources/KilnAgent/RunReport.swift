@@ -1,4 +1,5 @@
 import KilnCore
+import KilnTelemetry
 
 /// The final result of `kiln run` / `kiln demo`, printed as the last line of stdout with `--json`.
 public struct RunReport: Sendable, Codable {

@@ -1,43 +1,5 @@
 import Synchronization
 
-/// The stages whose latency Kiln reports in `kiln_latency_seconds{stage}`.
-public enum Stage: String, Sendable, CaseIterable {
-    /// Reading/decoding/converting a frame from its source.
-    case capture
-    /// Resizing, normalising and laying out the input tensor.
-    case preprocess
-    /// The engine call.
-    case infer
-    /// Decoding outputs (top-k, boxes, NMS) and writing results.
-    case postprocess
-    /// From the end of capture to the end of postprocessing.
-    case endToEnd = "end_to_end"
-}
-
-/// Per-stage seconds of one frame, as the loop measured them; `nil` stages are not recorded.
-public struct StageSeconds: Sendable {
-    /// Seconds in capture.
-    public var capture: Double?
-    /// Seconds in preprocessing.
-    public var preprocess: Double?
-    /// Seconds in inference (the share of a batched call).
-    public var infer: Double?
-    /// Seconds in postprocessing.
-    public var postprocess: Double?
-    /// Seconds from capture to result.
-    public var endToEnd: Double?
-
-    /// Creates a record of stage times.
-    public init(capture: Double? = nil, preprocess: Double? = nil, infer: Double? = nil,
-                postprocess: Double? = nil, endToEnd: Double? = nil) {
-        self.capture = capture
-        self.preprocess = preprocess
-        self.infer = infer
-        self.postprocess = postprocess
-        self.endToEnd = endToEnd
-    }
-}
-
 /// Kiln's metrics, by their exact published names, behind one typed facade.
 ///
 /// The agent calls methods (`recordFrame`, `recordDrop`, `setFPS`, …) and never touches metric
@@ -90,7 +52,7 @@ public final class KilnMetrics: Sendable {
             "kiln_latency_seconds", help: "Per-frame latency of each pipeline stage.", labels: ["stage"],
             buckets: Self.latencyBuckets)
         self.latency = latency
-        stageChildren = Stage.allCases.map { latency.labels($0.rawValue) }
+        stageChildren = PipelineStage.allCases.map { latency.labels($0.rawValue) }
         modelInfo = registry.gauge(
             "kiln_model_info", help: "The model being served (value 1).", labels: ["model", "digest", "backend", "precision"])
         builds = registry.counter("kiln_engine_builds_total", help: "Engine builds by result.", labels: ["result"])
@@ -113,8 +75,9 @@ public final class KilnMetrics: Sendable {
         setRolloutState("idle")
     }
 
-    /// Records one processed frame of `stream` and its stage latencies.
-    public func recordFrame(stream: String, stageSeconds: StageSeconds) {
+    /// Records one processed frame of `stream` and its stage latencies in seconds (stages
+    /// missing from `stages` are not recorded).
+    public func recordFrame(stream: String, stages: [PipelineStage: Double]) {
         let counter = frameCounters.withLock { cache in
             if let c = cache[stream] { return c }
             let c = frames.labels(stream)
@@ -122,11 +85,7 @@ public final class KilnMetrics: Sendable {
             return c
         }
         counter.increment()
-        if let v = stageSeconds.capture { stageChildren[0].observe(v) }
-        if let v = stageSeconds.preprocess { stageChildren[1].observe(v) }
-        if let v = stageSeconds.infer { stageChildren[2].observe(v) }
-        if let v = stageSeconds.postprocess { stageChildren[3].observe(v) }
-        if let v = stageSeconds.endToEnd { stageChildren[4].observe(v) }
+        for (stage, seconds) in stages { stageChildren[stage.index].observe(seconds) }
     }
 
     /// Records `count` frames of `stream` dropped for `reason` (`stale`, `queue_full`, `driver`, `error`).

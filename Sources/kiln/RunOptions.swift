@@ -4,7 +4,7 @@ import KilnCore
 import KilnInference
 import KilnPostprocess
 import KilnTelemetry
-import KilnVideo
+import KilnTensorRT
 
 /// The flags `kiln run` and `kiln demo` share, parsed once.
 struct RunOptions {
@@ -102,82 +102,20 @@ struct RunOptions {
         json = a.flag("--json")
     }
 
-    /// The frame sources the `--source` flags name (default: one synthetic 1280×720 stream).
-    func makeSources(limitToFrames: Int? = nil) throws -> [any FrameSource] {
-        let specs = sources.isEmpty ? ["synthetic"] : sources
-        return try specs.enumerated().map { index, spec in
-            try SourceOptions.make(spec, stream: specs.count == 1 ? nil : "stream\(index)")
-        }
-    }
-
-    /// The postprocessor these flags describe; `defaultChoice` and `defaultLabels` apply when
-    /// the flags give none.
-    func makePostprocessor(defaultChoice: String = "none", defaultLabels: [String] = []) throws -> any FramePostprocessor {
-        let labels = try labelsPath.map { try loadLabels(path: $0) } ?? defaultLabels
-        let sink = try results.map { try ResultSink(try ResultSink.Destination.parse($0)) }
-        return try PostprocessChoice.make(postprocess ?? defaultChoice, labels: labels, sink: sink, detection: detection)
-    }
-
-    /// Telemetry for these flags (metrics server, push, systemd notifications).
-    func makeTelemetry() throws -> AgentTelemetry {
-        AgentTelemetry(metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval,
-                       controlToken: try controlTokenFile.map { try ControlToken.read(path: $0) })
-    }
-
-    /// Records the engine in telemetry once it is ready.
-    static func engineReady(_ telemetry: AgentTelemetry, profile: String) -> @Sendable (ActiveEngine, PreparedEngine) -> Void {
-        { engine, prepared in
-            let f = prepared.identity.fields
-            telemetry.engineReady(engine, prepared, profile: profile, sm: f["sm"] ?? "", cuda: f["cuda"] ?? f["driver"] ?? "",
-                                  tensorrt: f["tensorrt"] ?? "")
-        }
-    }
-
-    /// The loop configuration these flags describe.
-    var loopConfiguration: FrameLoop.Configuration {
-        FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial,
-                                makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic())
-    }
-
-    /// Detects the device, opens the cache and picks the backend; returns the engine factory.
-    func makeFactory(device: DeviceContext, streams: Int, sourceSize: FrameSize? = nil) throws -> EngineFactory {
-        let backend = try BackendCatalog.standard(engineBuildChild: .kiln).select(backend)
-        let profile = device.detection.profile
-        let workspace = WorkspacePlan(profile: profile, facts: device.detection.facts)
-        var options = profile.defaultBuildOptions(workspace: workspace)
-        if let precision { options.precision = precision }
-        options.threads = threads
-        let preparer = EnginePreparer(cache: device.cache, context: CacheEntryContext(
-            device: device.detection.facts.deviceName, profile: profile.name, plannedWorkspaceBytes: workspace.workspaceBytes))
-        return EngineFactory(backend: backend, options: options, preparer: preparer, preprocessOverride: preprocess, streams: streams,
-                             sourceSize: sourceSize, inputSideCap: profile.inputSideCap)
-    }
-}
-
-/// Turns a `--source` spec into a frame source.
-enum SourceOptions {
-    /// Makes the source `spec` names; `stream` overrides its stream name.
-    static func make(_ spec: String, stream: String?) throws -> any FrameSource {
-        if spec == "synthetic" || spec.hasPrefix("synthetic:") || spec.hasPrefix("synthetic@") {
-            var rest = spec.dropFirst("synthetic".count)
-            var fps: Double?
-            if let at = rest.firstIndex(of: "@") {
-                guard let f = Double(rest[rest.index(after: at)...]), f > 0 else {
-                    throw UsageError("--source \(spec): the frame rate after @ must be a positive number")
-                }
-                fps = f
-                rest = rest[..<at]
-            }
-            var width = 1280, height = 720
-            if rest.hasPrefix(":") {
-                let size = rest.dropFirst().split(separator: "x")
-                guard size.count == 2, let w = Int(size[0]), let h = Int(size[1]), w >= 8, h >= 8, w <= 7680, h <= 4320 else {
-                    throw UsageError("--source \(spec): write synthetic:WIDTHxHEIGHT, e.g. synthetic:1920x1080")
-                }
-                (width, height) = (w, h)
-            }
-            return SyntheticSource(width: width, height: height, framesPerSecond: fps, stream: stream ?? "synthetic")
-        }
-        return try SourceSpec.parse(spec).makeSource(stream: stream ?? "stream0")
+    /// The agent's configuration for these flags, serving `model` on `device`.
+    /// Reads `--control-token-file` (a usage error names the file and the fix).
+    func agentConfiguration(model: AgentConfiguration.Model, device: DeviceContext, registry: RegistryAccess? = nil,
+                            follow: AgentConfiguration.Follow? = nil, configurationFile: String? = nil,
+                            defaultPostprocess: String = "none", defaultLabels: [String] = []) throws -> AgentConfiguration {
+        AgentConfiguration(
+            model: model, device: device.detection, cache: device.cache, engineBuildChild: .kiln, sources: sources,
+            loop: FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial,
+                                          makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic()),
+            backend: backend, precision: precision, preprocess: preprocess, threads: threads,
+            postprocess: .init(choice: postprocess ?? defaultPostprocess, labelsPath: labelsPath, defaultLabels: defaultLabels,
+                               results: results, detection: detection),
+            metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval,
+            controlToken: try controlTokenFile.map { try ControlToken.read(path: $0) }, registry: registry, follow: follow,
+            configurationFile: configurationFile)
     }
 }

@@ -4,6 +4,7 @@ import KilnCore
 import KilnInference
 import KilnTensorRT
 import KilnRegistry
+import KilnRollout
 import KilnTestSupport
 import Synchronization
 import Testing
@@ -85,7 +86,7 @@ import Testing
         #expect(state.active?.digest == f.a.digest)
         #expect(state.rejected.first?.digest == b)
         #expect(state.rejected.first?.reason.contains("rolled back") == true)
-        #expect(state.transitions.map(\.phase).suffix(3) == ["probation", "rolling-back", "idle"])
+        #expect(state.transitions.map(\.phase).suffix(3) == [.probation, .rollingBack, .idle])
         // Not retried while the tag still points at B.
         await controller.pollOnce()
         #expect(f.slot.current.generation == 3)
@@ -120,7 +121,7 @@ import Testing
         let out = try f.controller(deviceID: outside)
         await out.pollOnce()
         #expect(out.snapshot().notInCohort == staged)
-        #expect(!out.snapshot().transitions.contains { $0.phase == "pulling" })
+        #expect(!out.snapshot().transitions.contains { $0.phase == .pulling })
         #expect(f.slot.current.generation == 1)
         let storeHasModel = try f.puller.store.lookup(f.reference.pinned(to: staged).description) != nil
         #expect(!storeHasModel)
@@ -138,7 +139,7 @@ import Testing
         #expect(f.slot.current.generation == 1)
         var state = try f.store.load()
         #expect(state.pendingBuild == b && state.active?.digest == f.a.digest)
-        #expect(!state.transitions.contains { $0.phase == "building" })
+        #expect(!state.transitions.contains { $0.phase == .building })
         await controller.pollOnce()
         #expect(try f.store.load().transitions.count == state.transitions.count, "a pending digest is not pulled again")
         // The next start: built and gated before serving.

@@ -6,6 +6,7 @@ import KilnInference
 import KilnTensorRT
 import KilnONNX
 import KilnRegistry
+import KilnRollout
 import KilnTestSupport
 import Testing
 
@@ -80,14 +81,14 @@ import Testing
 
         // First run: serve A, then B, then refuse C; /status on a metrics port.
         let metricsPort = try LoopbackServer.freePort()
-        let run1 = try Agent(kiln, common + ["--metrics-addr", "127.0.0.1:\(metricsPort)"], log: dir.appendingPathComponent("run1.log"))
+        let run1 = try AgentProcess(kiln, common + ["--metrics-addr", "127.0.0.1:\(metricsPort)"], log: dir.appendingPathComponent("run1.log"))
         defer { run1.kill() }
         try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
         let digestB = try publish("b", ["--golden", goldenB, "--slo-p99", "5s"])
         run1.signal(SIGHUP)
         try Self.waitFor("B active after probation", timeout: 120) {
             let s = Self.state(stateDir)
-            return s?.active?.digest.description == digestB && s?.phase == "idle"
+            return s?.active?.digest.description == digestB && s?.phase == .idle
         }
         // The agent's status endpoint carries the rollout state.
         let statusDocument = try String(decoding: Data(contentsOf: URL(string: "http://127.0.0.1:\(metricsPort)/status")!), as: UTF8.self)
@@ -104,11 +105,11 @@ import Testing
         let refusal = try #require(afterC.rejected.first { $0.digest.description == digestC })
         #expect(refusal.reason.contains("golden data failed"), "\(refusal.reason)")
         // C was refused at the gate, before any swap.
-        #expect(!afterC.transitions.contains { $0.digest?.description == digestC && $0.phase == "probation" })
+        #expect(!afterC.transitions.contains { $0.digest?.description == digestC && $0.phase == .probation })
         // A few more polls: C is not retried while the tag still points at it.
         run1.signal(SIGHUP)
         usleep(1_500_000)
-        let pullsOfC = Self.state(stateDir)?.transitions.filter { $0.digest?.description == digestC && $0.phase == "pulling" }.count
+        let pullsOfC = Self.state(stateDir)?.transitions.filter { $0.digest?.description == digestC && $0.phase == .pulling }.count
         #expect(pullsOfC == 1)
 
         let report1 = try run1.stop()
@@ -123,7 +124,7 @@ import Testing
         #expect(status.stdout.contains(digestB) && status.stdout.contains(digestC))
 
         // Restart: B is still active (not A, not C), and C is still refused.
-        let run2 = try Agent(kiln, common + ["--duration", "4s"], log: dir.appendingPathComponent("run2.log"))
+        let run2 = try AgentProcess(kiln, common + ["--duration", "4s"], log: dir.appendingPathComponent("run2.log"))
         defer { run2.kill() }
         let report2 = try run2.wait(timeout: 120)
         let model2 = report2["model"] as? [String: Any]
@@ -132,7 +133,7 @@ import Testing
         let afterRestart = try #require(Self.state(stateDir))
         #expect(afterRestart.active?.digest.description == digestB)
         #expect(afterRestart.rejected.contains { $0.digest.description == digestC })
-        #expect(afterRestart.transitions.filter { $0.digest?.description == digestC && $0.phase == "pulling" }.count == 1)
+        #expect(afterRestart.transitions.filter { $0.digest?.description == digestC && $0.phase == .pulling }.count == 1)
     }
 }
 
@@ -160,7 +161,7 @@ extension RolloutEndToEndTests {
                       "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
                       "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
                       "--report-interval", "0", "--json", "--threads", "1"]
-        let run1 = try Agent(kiln, common, log: dir.appendingPathComponent("run1.log"))
+        let run1 = try AgentProcess(kiln, common, log: dir.appendingPathComponent("run1.log"))
         defer { run1.kill() }
         try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
         let digestB = try publish(b, "b")
@@ -169,9 +170,9 @@ extension RolloutEndToEndTests {
         let report1 = try run1.stop()
         #expect((report1["model"] as? [String: Any])?["digest"] as? String == Digest.of(DemoModel.bytes()).description,
                 "A served until the end: nothing was built while serving")
-        #expect(!(Self.state(stateDir)?.transitions.contains { $0.phase == "building" } ?? true))
+        #expect(!(Self.state(stateDir)?.transitions.contains { $0.phase == .building } ?? true))
 
-        let run2 = try Agent(kiln, common + ["--duration", "3s"], log: dir.appendingPathComponent("run2.log"))
+        let run2 = try AgentProcess(kiln, common + ["--duration", "3s"], log: dir.appendingPathComponent("run2.log"))
         defer { run2.kill() }
         let report2 = try run2.wait(timeout: 120)
         #expect((report2["model"] as? [String: Any])?["digest"] as? String == Digest.of(b).description, "the restart serves B")
@@ -182,7 +183,7 @@ extension RolloutEndToEndTests {
 }
 
 /// A `kiln run` child process whose last stdout line is its JSON report.
-final class Agent: @unchecked Sendable {
+final class AgentProcess: @unchecked Sendable {
     let process = Process()
     let stdout = Pipe()
     let logPath: URL

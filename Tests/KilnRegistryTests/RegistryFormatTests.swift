@@ -4,7 +4,7 @@ import KilnRegistry
 import KilnTestSupport
 import Testing
 
-/// References, the artifact format, tar, auth files, cohorts and rollout state: the parts
+/// References, the artifact format, tar, auth files and poll schedules: the parts
 /// that need no server.
 @Suite struct RegistryFormatTests {
     @Test func referencesParseInEveryDocumentedSpelling() throws {
@@ -95,40 +95,6 @@ import Testing
         #expect(auth.credentials(for: "other:5000")?.username == "u")
         #expect(!"\(auth.credentials(for: "reg.example.com")!)".contains("pa:ss"))
         #expect(throws: RegistryError.self) { _ = try AuthFile.load(explicitPath: dir.appendingPathComponent("missing.json").path) }
-    }
-
-    @Test func cohortsAreStableUniformAndGrowWithThePercentage() {
-        let devices = (0..<20_000).map { "device-\($0)" }
-        let in10 = devices.filter { RolloutCohort.includes(deviceID: $0, rolloutID: "r1", percentage: 10) }
-        let in30 = Set(devices.filter { RolloutCohort.includes(deviceID: $0, rolloutID: "r1", percentage: 30) })
-        #expect(abs(Double(in10.count) / 20_000 - 0.10) < 0.01)
-        #expect(abs(Double(in30.count) / 20_000 - 0.30) < 0.015)
-        #expect(in10.allSatisfy { in30.contains($0) }, "raising the percentage only adds devices")
-        #expect(RolloutCohort.bucket(deviceID: "d", rolloutID: "r") == RolloutCohort.bucket(deviceID: "d", rolloutID: "r"))
-        // Another rollout draws another cohort.
-        let other = devices.filter { RolloutCohort.includes(deviceID: $0, rolloutID: "r2", percentage: 10) }
-        #expect(Set(other).intersection(in10).count < in10.count / 5)
-        #expect(RolloutCohort.includes(deviceID: "x", rolloutID: "r", percentage: nil))
-        #expect(!devices.contains { RolloutCohort.includes(deviceID: $0, rolloutID: "r1", percentage: 0) })
-    }
-
-    @Test func rolloutStatePersistsAtomicallyAndStateDirectoryFollowsSystemd() throws {
-        let dir = try TestEnvironment.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let store = RolloutStateStore(directory: dir.path)
-        var state = RolloutState()
-        state.reference = "r.example.com/a:prod"
-        state.active = .init(digest: Digest.of([1]), modelDigest: Digest.of([2]), path: "/x", since: RolloutState.timestamp())
-        state.rejected = [.init(digest: Digest.of([3]), reason: "golden data failed", at: RolloutState.timestamp())]
-        state.record("idle", digest: Digest.of([1]), detail: "active")
-        try store.save(state)
-        #expect(try store.load() == state)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["rollout.json"])
-        try Data("{".utf8).write(to: URL(fileURLWithPath: store.path))
-        #expect(throws: RegistryError.self) { _ = try store.load() }
-        #expect(StateDirectory.path(environment: ["STATE_DIRECTORY": "/var/lib/kiln", "HOME": "/h"]) == "/var/lib/kiln")
-        #expect(StateDirectory.path(environment: ["XDG_STATE_HOME": "/s", "HOME": "/h"]) == "/s/kiln")
-        #expect(StateDirectory.path(environment: ["HOME": "/h"]) == "/h/.local/state/kiln")
     }
 
     @Test func pollScheduleStaysWithinItsBounds() {

@@ -37,7 +37,7 @@ import Testing
 
     @Test func kilnMetricsUseTheExactPublishedNames() {
         let m = KilnMetrics()
-        m.recordFrame(stream: "cam0", stageSeconds: StageSeconds(capture: 0.002, preprocess: 0.003, infer: 0.01, postprocess: 0.001, endToEnd: 0.016))
+        m.recordFrame(stream: "cam0", stages: [.capture: 0.002, .preprocess: 0.003, .infer: 0.01, .postprocess: 0.001, .endToEnd: 0.016])
         m.recordDrop(stream: "cam0", reason: "stale", count: 2)
         m.setFPS(stream: "cam0", 29.5)
         m.setModel(name: "yolo", digest: "sha256:ab", backend: "tensorrt", precision: "fp16")
@@ -89,7 +89,7 @@ import Testing
             for t in 0..<8 {
                 group.addTask {
                     for _ in 0..<10_000 {
-                        m.recordFrame(stream: "s\(t % 2)", stageSeconds: StageSeconds(infer: 0.004, endToEnd: 0.01))
+                        m.recordFrame(stream: "s\(t % 2)", stages: [.infer: 0.004, .endToEnd: 0.01])
                     }
                 }
             }
@@ -111,7 +111,7 @@ import Testing
     @Test func promtoolAcceptsKilnsExposition() throws {
         guard let promtool = try TestEnvironment.tool("promtool") else { return }
         let m = KilnMetrics()
-        m.recordFrame(stream: "cam0", stageSeconds: StageSeconds(capture: 0.002, preprocess: 0.003, infer: 0.01, postprocess: 0.001, endToEnd: 0.016))
+        m.recordFrame(stream: "cam0", stages: [.capture: 0.002, .preprocess: 0.003, .infer: 0.01, .postprocess: 0.001, .endToEnd: 0.016])
         m.recordDrop(stream: "cam0", reason: "stale")
         m.setFPS(stream: "cam0", 30)
         m.setModel(name: "m", digest: "sha256:00", backend: "reference", precision: "fp32")

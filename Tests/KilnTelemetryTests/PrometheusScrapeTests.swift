@@ -20,7 +20,7 @@ import Testing
             while !Task.isCancelled {
                 let t0 = MonotonicClock.now
                 try? await Task.sleep(for: .milliseconds(10))
-                metrics.recordFrame(stream: "cam0", stageSeconds: StageSeconds(capture: 0.001, infer: MonotonicClock.now - t0, endToEnd: MonotonicClock.now - t0))
+                metrics.recordFrame(stream: "cam0", stages: [.capture: 0.001, .infer: MonotonicClock.now - t0, .endToEnd: MonotonicClock.now - t0])
                 meter.tick()
                 i += 1
                 if i % 10 == 0 { metrics.setFPS(stream: "cam0", meter.fps()) }

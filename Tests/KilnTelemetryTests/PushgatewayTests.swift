@@ -18,7 +18,7 @@ import Testing
         try #require(ready == true, "pushgateway did not start: \(gateway.output)")
 
         let metrics = KilnMetrics()
-        metrics.recordFrame(stream: "cam0", stageSeconds: StageSeconds(infer: 0.004, endToEnd: 0.009))
+        metrics.recordFrame(stream: "cam0", stages: [.infer: 0.004, .endToEnd: 0.009])
         metrics.setFPS(stream: "cam0", 24.5)
         metrics.setModel(name: "det", digest: "sha256:1", backend: "reference", precision: "fp32")
         let pusher = try MetricsPusher(gateway: base, instance: "jetson 7/a", interval: 0.2) { metrics.exposition() }

@@ -26,14 +26,10 @@ struct DemoCommand: Command {
         MemoryTuning.keepLargeBuffers()
         if options.duration == nil && options.frames == nil { options.duration = 5 }
         if options.backend == "auto" { options.backend = "reference" }
-        let sources = try options.makeSources()
-        let telemetry = try options.makeTelemetry()
-        let model = ModelSource(bytes: DemoModel.bytes(), name: "kiln-demo")
-        let session = RunSession(factory: try options.makeFactory(device: device, streams: sources.count, sourceSize: sources.first?.frameSize), model: model,
-                                 sources: sources,
-            postprocessor: try options.makePostprocessor(defaultChoice: "topk:1", defaultLabels: DemoModel.labels), loop: options.loopConfiguration, profile: device.detection.profile.name,
-                                 onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
-        let report = try await session.run()
+        let agent = Agent(configuration: try options.agentConfiguration(
+            model: .source(ModelSource(bytes: DemoModel.bytes(), name: "kiln-demo")), device: device,
+            defaultPostprocess: "topk:1", defaultLabels: DemoModel.labels))
+        let report = try await agent.run()
         try RunCommand.print(report, json: options.json)
         return .ok
     }

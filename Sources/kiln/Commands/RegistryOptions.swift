@@ -1,4 +1,5 @@
 import Foundation
+import KilnAgent
 import KilnCore
 import KilnRegistry
 
@@ -29,4 +30,7 @@ struct RegistryOptions {
         client = RegistryClient(configuration: .init(auth: auth, insecureHosts: insecure, caBundle: caBundle))
         store = ModelStore(root: try arguments.option("--store") ?? ModelStore.defaultRoot())
     }
+
+    /// The agent's registry access for these flags.
+    var access: RegistryAccess { RegistryAccess(client: client, store: store) }
 }

@@ -1,9 +1,7 @@
 import Foundation
 import KilnAgent
 import KilnCore
-import KilnInference
-import KilnRegistry
-import KilnTelemetry
+import KilnService
 
 /// `kiln run MODEL`: build or load the engine for this device and serve frames through it.
 struct RunCommand: Command {
@@ -72,105 +70,12 @@ struct RunCommand: Command {
         }
         try arguments.finish()
         MemoryTuning.keepLargeBuffers()
-        let reference = try ModelReference(parsing: text)
-        let sources = try options.makeSources()
-        let factory = try options.makeFactory(device: device, streams: sources.count, sourceSize: sources.first?.frameSize)
-        let rollout: FollowRollout?
-        let model: ModelSource, hint: String?
-        if follow.enabled {
-            let (source, r) = try await follow.start(reference, registry: registry, factory: factory,
-                                                     buildWhileServing: device.detection.profile.buildWhileServing)
-            (model, hint, rollout) = (source, r.serving.annotations.preprocess, r)
-        } else {
-            rollout = nil
-            (model, hint) = try await resolve(reference, text: text, registry: registry)
-        }
-        let telemetry = try options.makeTelemetry()
-        if let rollout {
-            // The local API's "poll now": POST /rollout/poll on --metrics-addr.
-            telemetry.addAction(path: "/rollout/poll") {
-                rollout.trigger()
-                return "polling \(text) now\n"
-            }
-        }
-        let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let serving = ServingModel(text: text)
-        var session = RunSession(
-            factory: factory, model: model, preprocessHint: hint, sources: sources,
-            postprocessor: try options.makePostprocessor(), loop: options.loopConfiguration,
-            profile: device.detection.profile.name,
-            background: { [rollout] slot, _ in
-                var services = rollout?.services(slot: slot, factory: factory, telemetry: telemetry) ?? []
-                guard let config else { return services }
-                services.append(ClosureService("configuration reload") {
-                    for await _ in reloads.stream {
-                        await reload(config.path, serving: serving, slot: slot, factory: factory, registry: registry, telemetry: telemetry)
-                    }
-                })
-                return services
-            },
-            onReload: { [rollout] in
-                reloads.continuation.yield()
-                rollout?.trigger()
-            },
-            onReady: RunOptions.engineReady(telemetry, profile: device.detection.profile.name), telemetry: telemetry)
-        session.rolloutStatus = { [rollout] in rollout?.snapshot() }
-        let report = try await session.run()
+        let agent = Agent(configuration: try options.agentConfiguration(
+            model: .reference(text), device: device, registry: registry.access, follow: follow.follow,
+            configurationFile: config?.path))
+        let report = try await agent.run()
         try RunCommand.print(report, json: options.json)
         return .ok
-    }
-
-    /// The model reference being served, as the configuration file names it.
-    final class ServingModel: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: String
-        init(text: String) { value = text }
-        var text: String {
-            get { lock.withLock { value } }
-            set { lock.withLock { value = newValue } }
-        }
-    }
-
-    /// SIGHUP: re-reads the configuration; a changed `model` is resolved, built and swapped in
-    /// between two frames (the old engine serves until then, and keeps serving if anything fails).
-    static func reload(_ path: String, serving: ServingModel, slot: EngineSlot, factory: EngineFactory,
-                       registry: RegistryOptions, telemetry: AgentTelemetry) async {
-        try? telemetry.notifier.reloading()
-        defer { try? telemetry.notifier.ready(status: "serving \(slot.current.engine.model)") }
-        do {
-            let config = try KilnConfiguration.load(path: path)
-            guard let text = config["model"], text != serving.text else {
-                Log.notice("reloaded \(path): model unchanged; changes to sources, metrics or build flags take effect on restart")
-                return
-            }
-            let (model, hint) = try await resolve(try ModelReference(parsing: text), text: text, registry: registry)
-            let (engine, prepared) = try await factory.make(model: model, hint: hint)
-            slot.swap(to: engine)
-            serving.text = text
-            telemetry.metrics.setModel(name: engine.model, digest: engine.digest, backend: engine.backend,
-                                       precision: engine.precision.rawValue)
-            telemetry.metrics.recordCacheLookup(hit: prepared.outcome == .hit)
-            Log.notice("reloaded \(path): now serving \(text) (\(model.digest.prefix(19))…), engine \(prepared.outcome)")
-        } catch {
-            Log.error("reload of \(path) failed, still serving \(serving.text): \(error)")
-        }
-    }
-
-    /// Reads a model from a file or pulls it from a layout or registry.
-    static func resolve(_ reference: ModelReference, text: String, registry: RegistryOptions) async throws -> (ModelSource, String?) {
-        switch reference {
-        case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw RuntimeError("model \(path): cannot read the file; check the path and its permissions")
-            }
-            return (ModelSource(bytes: Array(data), name: path), nil)
-        case .layout, .registry:
-            let pulled = try await ModelPuller(store: registry.store, client: registry.client).pull(reference)
-            guard let data = FileManager.default.contents(atPath: pulled.path) else {
-                throw RuntimeError("model \(text): pulled to \(pulled.path) but it cannot be read")
-            }
-            return (ModelSource(bytes: Array(data), name: text), pulled.annotations.preprocess)
-        }
     }
 
     /// Prints the report: text, or text on stderr and one JSON line on stdout.

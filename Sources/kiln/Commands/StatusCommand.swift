@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnRegistry
+import KilnRollout
 
 /// `kiln status`: the rollout state of this device (active, previous, rejected digests and
 /// the recent transitions), as written by `kiln run --follow`.

@@ -57,11 +57,11 @@ public struct SystemdNotifier: Sendable {
     public func notify(_ assignments: [String]) throws {
         guard let path = socketPath else { return }
         for a in assignments where !a.contains("=") || a.contains("\n") {
-            throw TelemetryError("sd_notify: invalid assignment \(a.debugDescription): expected one KEY=VALUE line")
+            throw ServiceError("sd_notify: invalid assignment \(a.debugDescription): expected one KEY=VALUE line")
         }
         let message = Array(assignments.joined(separator: "\n").utf8)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TelemetryError("sd_notify \(path): socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ServiceError("sd_notify \(path): socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -70,7 +70,7 @@ public struct SystemdNotifier: Sendable {
         if abstract { pathBytes[0] = 0 }
         let capacity = MemoryLayout.size(ofValue: addr.sun_path)
         guard pathBytes.count < capacity, path.hasPrefix("/") || abstract else {
-            throw TelemetryError("NOTIFY_SOCKET \(path): expected an absolute path or @abstract name under \(capacity) bytes")
+            throw ServiceError("NOTIFY_SOCKET \(path): expected an absolute path or @abstract name under \(capacity) bytes")
         }
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
             raw.copyBytes(from: pathBytes)
@@ -83,7 +83,7 @@ public struct SystemdNotifier: Sendable {
             }
         }
         guard sent == message.count else {
-            throw TelemetryError("sd_notify \(path): send failed: \(String(cString: strerror(errno)))")
+            throw ServiceError("sd_notify \(path): send failed: \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -4,7 +4,8 @@ import KilnCore
 ///
 /// The *primary* service (the frame loop) decides the agent's lifetime: when it returns, the
 /// others are cancelled. When any service throws, everything is cancelled and that error is
-/// rethrown; a background service that returns early is simply done.
+/// rethrown; a background service that returns early is simply done. `shutdownGracefully()`
+/// (SIGTERM) asks the primary to finish; the rest follows when it returns.
 public struct Supervisor: Sendable {
     /// The service whose end ends the agent.
     public var primary: any Service
@@ -15,6 +16,13 @@ public struct Supervisor: Sendable {
     public init(primary: any Service, background: [any Service] = []) {
         self.primary = primary
         self.background = background
+    }
+
+    /// Asks the primary service to finish gracefully (the frame loop drains and returns); the
+    /// background services are cancelled once it has.
+    public func shutdownGracefully() {
+        Log.info("shutting down \(primary.name) gracefully")
+        primary.shutdownGracefully()
     }
 
     /// Runs every service until the primary finishes; rethrows the first failure.

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import KilnTelemetry
+import KilnService
 import KilnTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnRegistry
 
 /// What a device's rollouts have done, persisted in the state directory as `rollout.json` so
 /// the active, previous and rejected digests survive restarts; also the status snapshot
@@ -32,11 +33,14 @@ public struct RolloutState: Sendable, Codable, Equatable {
         public var reason: String
         /// When (RFC 3339).
         public var at: String
+        /// Which step refused it (nil in state files written before kinds were recorded).
+        public var kind: RefusalKind?
         /// Creates a rejection record.
-        public init(digest: Digest, reason: String, at: String) {
+        public init(digest: Digest, reason: String, at: String, kind: RefusalKind? = nil) {
             self.digest = digest
             self.reason = reason
             self.at = at
+            self.kind = kind
         }
     }
 
@@ -45,20 +49,21 @@ public struct RolloutState: Sendable, Codable, Equatable {
         /// When (RFC 3339).
         public var at: String
         /// The phase entered.
-        public var phase: String
+        public var phase: RolloutPhase
         /// The digest concerned, if any.
         public var digest: Digest?
         /// Detail.
         public var detail: String
+        /// Set when this transition records a refusal of `digest`.
+        public var refusal: RefusalKind?
     }
 
     /// The followed reference.
     public var reference: String?
     /// This device's id.
     public var deviceID: String?
-    /// The current phase: `starting`, `idle`, `pulling`, `building`, `gating`, `swapping`,
-    /// `probation`, `rolling-back`.
-    public var phase: String
+    /// The current phase.
+    public var phase: RolloutPhase
     /// The model serving now.
     public var active: Deployment?
     /// The model served before it (the rollback target).
@@ -85,7 +90,7 @@ public struct RolloutState: Sendable, Codable, Equatable {
 
     /// An empty state.
     public init() {
-        phase = "starting"
+        phase = .starting
         rejected = []
         transitions = []
         consecutiveFailures = 0
@@ -95,10 +100,30 @@ public struct RolloutState: Sendable, Codable, Equatable {
     public func isRejected(_ digest: Digest) -> Bool { rejected.contains { $0.digest == digest } }
 
     /// Records a transition (keeps the last 50).
-    public mutating func record(_ phase: String, digest: Digest?, detail: String, at date: Date = Date()) {
+    public mutating func record(_ phase: RolloutPhase, digest: Digest?, detail: String, refusal: RefusalKind? = nil,
+                                at date: Date = Date()) {
         self.phase = phase
-        transitions.append(Transition(at: Self.timestamp(date), phase: phase, digest: digest, detail: detail))
+        transitions.append(Transition(at: Self.timestamp(date), phase: phase, digest: digest, detail: detail, refusal: refusal))
         if transitions.count > 50 { transitions.removeFirst(transitions.count - 50) }
+    }
+
+    /// Records that `digest` is refused for `reason` (replacing an earlier refusal of it), ends
+    /// the attempt and enters `idle` with the refusal as the transition's detail.
+    public mutating func refuse(_ digest: Digest, kind: RefusalKind, reason: String) {
+        rejected.removeAll { $0.digest == digest }
+        rejected.append(.init(digest: digest, reason: reason, at: Self.timestamp(), kind: kind))
+        if candidate == digest { candidate = nil }
+        if pendingBuild == digest { pendingBuild = nil }
+        record(.idle, digest: digest, detail: "refused: \(reason)", refusal: kind)
+    }
+
+    /// The `kiln_rollout_state` metric's state: what the phase is, or after a refusal (until
+    /// the next step) `failed` or `rolled_back`.
+    public var metricState: RolloutMetricState {
+        if phase == .idle, let kind = transitions.last?.refusal {
+            return kind == .rolledBack ? .rolledBack : .failed
+        }
+        return phase.metricState
     }
 
     /// RFC 3339 UTC with fractional seconds.
@@ -106,40 +131,5 @@ public struct RolloutState: Sendable, Codable, Equatable {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.string(from: date)
-    }
-}
-
-/// Loads and saves `RolloutState` atomically in the state directory.
-public struct RolloutStateStore: Sendable {
-    /// The state file's path.
-    public let path: String
-
-    /// A store in `directory` (default: `StateDirectory.path()`), file `rollout.json`.
-    public init(directory: String = StateDirectory.path()) { path = directory + "/rollout.json" }
-
-    /// The saved state, or an empty one if none was saved; a corrupt file is an error naming it.
-    public func load() throws -> RolloutState {
-        guard let data = FileManager.default.contents(atPath: path) else { return RolloutState() }
-        do { return try JSONDecoder().decode(RolloutState.self, from: data) } catch {
-            throw RegistryError(.io, "rollout state \(path) is corrupt (\(error)); move it aside to start fresh")
-        }
-    }
-
-    /// Saves atomically (temp file, fsync, rename).
-    public func save(_ state: RolloutState) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        try AtomicFile.write(Array(try encoder.encode(state)), to: path)
-    }
-}
-
-/// Where Kiln keeps state that must survive restarts.
-public enum StateDirectory {
-    /// `$STATE_DIRECTORY` (systemd `StateDirectory=`), else `$XDG_STATE_HOME/kiln`, else
-    /// `~/.local/state/kiln`.
-    public static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let s = environment["STATE_DIRECTORY"], !s.isEmpty { return String(s.split(separator: ":")[0]) }
-        if let x = environment["XDG_STATE_HOME"], !x.isEmpty { return x + "/kiln" }
-        return (environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path) + "/.local/state/kiln"
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import KilnTelemetry
+import KilnService
 import KilnTestSupport
 import Testing
 
@@ -21,7 +21,7 @@ final class NotifySocket {
         withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
         let len = MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1)
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(len)) } }
-        guard rc == 0 else { throw TelemetryError("bind \(path): \(String(cString: strerror(errno)))") }
+        guard rc == 0 else { throw ServiceError("bind \(path): \(String(cString: strerror(errno)))") }
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -88,8 +88,8 @@ final class NotifySocket {
     @Test func aMissingSocketOrBadAssignmentIsAnErrorNamingIt() {
         let notifier = SystemdNotifier(socketPath: "/nonexistent/kiln-notify")
         #expect { try notifier.ready() } throws: { "\($0)".contains("/nonexistent/kiln-notify") }
-        #expect(throws: TelemetryError.self) { try SystemdNotifier(socketPath: "relative/path").ready() }
-        #expect(throws: TelemetryError.self) { try SystemdNotifier(socketPath: "@x").notify(["STATUS=a\nWATCHDOG=1"]) }
+        #expect(throws: ServiceError.self) { try SystemdNotifier(socketPath: "relative/path").ready() }
+        #expect(throws: ServiceError.self) { try SystemdNotifier(socketPath: "@x").notify(["STATUS=a\nWATCHDOG=1"]) }
     }
 
     @Test func watchdogIntervalHonoursWatchdogPid() {

@@ -1,5 +1,5 @@
 import Foundation
-import KilnTelemetry
+import KilnService
 import KilnTestSupport
 import Testing
 
@@ -39,9 +39,11 @@ import Testing
         }
     }
 
-    @Test func sighupIsDeliveredAsAnEvent() async throws {
-        let events = SignalEvents.stream([SIGHUP])
-        var iterator = events.makeAsyncIterator()
+    @Test func sighupIsDeliveredToTheSignalWatcher() async throws {
+        let delivered = AsyncStream<Int32>.makeStream()
+        let watcher = SignalWatcher([SIGHUP]) { delivered.continuation.yield($0) }
+        defer { watcher.cancel() }
+        var iterator = delivered.stream.makeAsyncIterator()
         // The dispatch source arms asynchronously: keep signalling until one delivery arrives.
         let sender = Task.detached {
             while !Task.isCancelled {
@@ -51,6 +53,7 @@ import Testing
         }
         let first = await iterator.next()
         sender.cancel()
+        await sender.value  // no SIGHUP may arrive after the watcher restores the default action
         #expect(first == SIGHUP)
     }
 }

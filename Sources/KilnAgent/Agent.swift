@@ -1,0 +1,211 @@
+import Foundation
+import Glibc
+import KilnCore
+import KilnInference
+import KilnPostprocess
+import KilnRegistry
+import KilnRollout
+import KilnService
+import KilnVideo
+import Synchronization
+
+/// The agent, assembled from an `AgentConfiguration`: the composition root.
+///
+/// `run()` resolves the model (a file, a pull, or the rollout state of a followed reference),
+/// prepares its engine through the cache, then runs the frame loop with its background
+/// services under one `Supervisor`: telemetry (metrics server, push, systemd watchdog,
+/// sensors), the rollout controller when following, and configuration reloads.
+/// `shutdownGracefully()` (SIGINT/SIGTERM) drains the loop and `run()` returns the report;
+/// `reload()` (SIGHUP) re-reads the configuration file and polls the followed reference now.
+public final class Agent: Sendable {
+    /// What this agent serves and how.
+    public let configuration: AgentConfiguration
+    /// Metrics, health endpoints and systemd notifications of this run.
+    public let telemetry: AgentTelemetry
+
+    /// What exists once the engine serves.
+    private struct Serving: Sendable {
+        var slot: EngineSlot
+        var supervisor: Supervisor
+    }
+    private let serving = Mutex<Serving?>(nil)
+    private let rollout = Mutex<RolloutDriver?>(nil)
+    private let shutdownRequested = Mutex(false)
+    private let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    /// The model reference served now, as the configuration file names it.
+    let servedText: Mutex<String?>
+
+    /// Assembles an agent; nothing runs until `run()`.
+    public init(configuration: AgentConfiguration) {
+        self.configuration = configuration
+        telemetry = AgentTelemetry(metricsAddress: configuration.metricsAddress, pushURL: configuration.pushURL,
+                                   pushInterval: configuration.pushInterval, controlToken: configuration.controlToken)
+        if case .reference(let text) = configuration.model { servedText = Mutex(text) } else { servedText = Mutex(nil) }
+    }
+
+    /// The engine serving now (nil until the first is ready).
+    public var servingEngine: ActiveEngine? { serving.withLock { $0?.slot.current.engine } }
+
+    /// The rollout state of the followed reference (nil when not following or not yet running).
+    public var rolloutState: RolloutState? { rollout.withLock { $0 }?.snapshot() }
+
+    /// SIGHUP: re-read the configuration file (a changed model is swapped in between two
+    /// frames) and poll the followed reference now. Queued while the engine is prepared.
+    public func reload() {
+        reloads.continuation.yield()
+        rollout.withLock { $0 }?.trigger()
+    }
+
+    /// SIGINT/SIGTERM: stop taking frames, drain the queued ones, and let `run()` return the
+    /// report. Before the engine serves it makes `run()` stop as soon as the engine is ready.
+    public func shutdownGracefully() {
+        shutdownRequested.withLock { $0 = true }
+        serving.withLock { $0 }?.supervisor.shutdownGracefully()
+    }
+
+    /// Runs the agent to its end (the sources end, a limit is reached, or a graceful shutdown)
+    /// and returns the report.
+    public func run() async throws -> RunReport {
+        let signals = configuration.handlesSignals ? watchSignals() : nil
+        defer { signals?.cancel() }
+        let c = configuration
+        // A malformed reference is a usage error, reported before anything is opened.
+        if case .reference(let text) = c.model { _ = try ModelReference(parsing: text) }
+        let sources = try FrameSources.make(c.sources)
+        let factory = try EngineFactory.forDevice(c.device, cache: c.cache, backend: c.backend, precision: c.precision,
+                                                  threads: c.threads, preprocess: c.preprocess, streams: sources.count,
+                                                  sourceSize: sources.first?.frameSize,
+                                                  engineBuildChild: c.engineBuildChild)
+        let model: ModelSource, hint: String?
+        switch c.model {
+        case .source(let source):
+            (model, hint) = (source, nil)
+        case .reference(let text):
+            let reference = try ModelReference(parsing: text)
+            if let follow = c.follow {
+                let driver = try await RolloutDriver.start(reference, follow: follow, registry: c.registry ?? RegistryAccess(), factory: factory,
+                                                           buildWhileServing: c.device.profile.buildWhileServing)
+                rollout.withLock { $0 = driver }
+                telemetry.addAction(path: "/rollout/poll") { [driver] in
+                    driver.trigger()
+                    return "polling \(text) now\n"
+                }
+                (model, hint) = (driver.source, driver.serving.annotations.preprocess)
+            } else {
+                (model, hint) = try await (c.registry ?? RegistryAccess()).resolve(reference, text: text)
+            }
+        }
+        let postprocessor = try makePostprocessor()
+        return try await serve(model: model, hint: hint, sources: sources, factory: factory, postprocessor: postprocessor)
+    }
+
+    private func makePostprocessor() throws -> any FramePostprocessor {
+        let p = configuration.postprocess
+        let labels = try p.labelsPath.map { try loadLabels(path: $0) } ?? p.defaultLabels
+        let sink = try p.results.map { try ResultSink(try ResultSink.Destination.parse($0)) }
+        return try PostprocessChoice.make(p.choice, labels: labels, sink: sink, detection: p.detection)
+    }
+
+    /// SIGHUP reloads; SIGINT/SIGTERM drain, or exit at once before anything serves (the
+    /// engine cache never keeps a half-written file).
+    private func watchSignals() -> SignalWatcher {
+        SignalWatcher { [self] signal in
+            if signal == SIGHUP {
+                Log.notice("SIGHUP: reloading")
+                reload()
+                return
+            }
+            guard serving.withLock({ $0 }) != nil else {
+                Log.notice("signal \(signal) before the engine serves: exiting")
+                exit(128 + signal)
+            }
+            Log.notice("signal \(signal): draining and stopping")
+            shutdownGracefully()
+        }
+    }
+
+    /// Prepares the engine and runs the loop with its services to the end.
+    private func serve(model: ModelSource, hint: String?, sources: [any FrameSource], factory: EngineFactory,
+                       postprocessor: any FramePostprocessor) async throws -> RunReport {
+        let c = configuration
+        let (engine, prepared) = try await factory.make(model: model, hint: hint)
+        Log.info("engine \(prepared.outcome) for \(model.name): \(engine.backend), key \(prepared.key.prefix(12)), "
+                 + "input \(engine.inputName) \(engine.preprocess.text)")
+        let slot = EngineSlot(engine)
+        let statistics = LoopStatistics()
+        var observers = FrameLoop.Observers(report: { summary in
+            let stages = summary.latencyMilliseconds
+            Log.info(String(format: "%d frames, %.1f fps, %d dropped, infer p50 %.2f ms, end-to-end p99 %.2f ms",
+                            summary.frames, summary.fps, summary.dropped, stages["infer"]?.p50 ?? 0, stages["end_to_end"]?.p99 ?? 0))
+        })
+        observers = observers.merged(with: telemetry.observers(statistics: { statistics }))
+        let frameLoop = FrameLoop(sources: sources, slot: slot, postprocessor: postprocessor, configuration: c.loop,
+                                  observers: observers, statistics: statistics)
+        var services: [any Service] = []
+        let telemetry = self.telemetry
+        if let driver = rollout.withLock({ $0 }) {
+            services.append(driver.service(slot: slot, factory: factory) { state in
+                telemetry.metrics.setRolloutState(state.metricState.rawValue)
+            })
+        }
+        if let path = c.configurationFile {
+            let reloads = self.reloads.stream
+            services.append(ClosureService("configuration reload") { [self] in
+                for await _ in reloads { await reloadConfiguration(path, slot: slot, factory: factory) }
+            })
+        }
+        telemetry.setStatus { [self] in Agent.statusJSON(slot: slot, statistics: statistics, rollout: rolloutState) }
+        services += try telemetry.services()
+        let profile = c.device.profile.name
+        let f = prepared.identity.fields
+        telemetry.engineReady(engine, prepared, profile: profile, sm: f["sm"] ?? "", cuda: f["cuda"] ?? f["driver"] ?? "",
+                              tensorrt: f["tensorrt"] ?? "")
+        try? telemetry.notifier.ready(status: "serving \(engine.model) on \(engine.backend)")
+        defer { try? telemetry.notifier.stopping() }
+        let summary = Mutex<LoopSummary?>(nil)
+        let primary = ClosureService("frame loop", onShutdown: { frameLoop.stop() }) {
+            let s = try await frameLoop.run()
+            summary.withLock { $0 = s }
+        }
+        let supervisor = Supervisor(primary: primary, background: services)
+        serving.withLock { $0 = Serving(slot: slot, supervisor: supervisor) }
+        if shutdownRequested.withLock({ $0 }) { supervisor.shutdownGracefully() }
+        try await supervisor.run()
+        let current = slot.current.engine
+        if let failure = frameLoop.everyFrameFailed {
+            throw EveryFrameFailedError(failedFrames: failure.failed, model: current.model, firstError: "\(failure.first)")
+        }
+        var reportPrepared = prepared
+        if current.digest != engine.digest { reportPrepared.key = current.engineKey ?? prepared.key }
+        return RunReport(summary: summary.withLock { $0 } ?? frameLoop.statistics.summary(), engine: current,
+                         prepared: reportPrepared, profile: profile)
+    }
+}
+
+extension Agent {
+    /// The agent's `/status` document: the engine served, the loop's statistics and, when
+    /// following a reference, the rollout state.
+    static func statusJSON(slot: EngineSlot, statistics: LoopStatistics, rollout: RolloutState? = nil) -> String {
+        let (engine, generation) = slot.current
+        struct Status: Encodable {
+            var model: String
+            var digest: String
+            var backend: String
+            var precision: String
+            var engineKey: String?
+            var generation: Int
+            var loop: LoopSummary
+            var rollout: RolloutState?
+            enum CodingKeys: String, CodingKey {
+                case model, digest, backend, precision, generation, loop, rollout
+                case engineKey = "engine_key"
+            }
+        }
+        let status = Status(model: engine.model, digest: engine.digest, backend: engine.backend, precision: engine.precision.rawValue,
+                            engineKey: engine.engineKey, generation: generation, loop: statistics.summary(),
+                            rollout: rollout)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}

@@ -1,0 +1,25 @@
+import KilnCore
+import KilnInference
+import KilnVideo
+import KilnTensorRT
+
+extension EngineFactory {
+    /// The factory for this device: the backend `backend` names (`auto` picks the first
+    /// available), build options from the profile with `precision` and `threads` applied, and
+    /// the cache with the profile's workspace plan recorded in its entries; TensorRT builds run
+    /// in `engineBuildChild`.
+    public static func forDevice(_ device: DeviceDetection, cache: EngineCache, backend: String, precision: Precision?,
+                                 threads: Int, preprocess: String?, streams: Int, sourceSize: FrameSize? = nil,
+                                 engineBuildChild: EngineBuildChildCommand) throws -> EngineFactory {
+        let backend = try BackendCatalog.standard(engineBuildChild: engineBuildChild).select(backend)
+        let profile = device.profile
+        let workspace = WorkspacePlan(profile: profile, facts: device.facts)
+        var options = profile.defaultBuildOptions(workspace: workspace)
+        if let precision { options.precision = precision }
+        options.threads = threads
+        let preparer = EnginePreparer(cache: cache, context: CacheEntryContext(
+            device: device.facts.deviceName, profile: profile.name, plannedWorkspaceBytes: workspace.workspaceBytes))
+        return EngineFactory(backend: backend, options: options, preparer: preparer, preprocessOverride: preprocess, streams: streams,
+                             sourceSize: sourceSize, inputSideCap: profile.inputSideCap)
+    }
+}
