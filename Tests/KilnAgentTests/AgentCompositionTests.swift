@@ -13,15 +13,6 @@ import Testing
 /// `kiln` binary: a rollout swap from a real registry, then a configuration reload, then a
 /// graceful shutdown that returns the report.
 @Suite(.serialized) struct AgentCompositionTests {
-    static func waitFor(_ what: String, timeout: Double, _ condition: () -> Bool) throws {
-        let deadline = MonotonicClock.now + timeout
-        while MonotonicClock.now < deadline {
-            if condition() { return }
-            usleep(50_000)
-        }
-        throw TestEnvironment.SetupError("timed out after \(timeout) s waiting for \(what)")
-    }
-
     @Test func theAgentFollowsARolloutAndReloadsItsConfigurationInProcess() async throws {
         guard let registry = try await RegistryServer.start() else { return }
         defer { registry.stop() }
@@ -56,13 +47,13 @@ import Testing
             configurationFile: conf.path, handlesSignals: false))
         let running = Task { try await agent.run() }
 
-        try Self.waitFor("A serving", timeout: 60) { agent.servingEngine?.digest == Digest.of(a).description }
+        try RolloutEndToEndTests.waitFor("A serving", timeout: 60) { agent.servingEngine?.digest == Digest.of(a).description }
         #expect(agent.rolloutState?.active?.digest == digestA)
 
         // The tag moves to B: gated, swapped, committed after probation.
         let digestB = try await publish(b, "b")
         agent.reload()
-        try Self.waitFor("B active", timeout: 90) { agent.rolloutState?.active?.digest == digestB && agent.rolloutState?.phase == .idle }
+        try RolloutEndToEndTests.waitFor("B active", timeout: 90) { agent.rolloutState?.active?.digest == digestB && agent.rolloutState?.phase == .idle }
         #expect(agent.servingEngine?.digest == Digest.of(b).description)
         let phases = agent.rolloutState?.transitions.filter { $0.digest == digestB }.map(\.phase) ?? []
         #expect(phases.contains(.swapping) && phases.contains(.probation), "\(phases)")
@@ -74,7 +65,7 @@ import Testing
         try Data(c).write(to: cPath)
         try "model = \(cPath.path)\n".write(to: conf, atomically: true, encoding: .utf8)
         agent.reload()
-        try Self.waitFor("C serving after the reload", timeout: 90) { agent.servingEngine?.digest == Digest.of(c).description }
+        try RolloutEndToEndTests.waitFor("C serving after the reload", timeout: 90) { agent.servingEngine?.digest == Digest.of(c).description }
 
         usleep(300_000)
         agent.shutdownGracefully()
