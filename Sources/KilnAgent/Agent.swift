@@ -171,6 +171,7 @@ public final class Agent: Sendable {
         serving.withLock { $0 = Serving(slot: slot, supervisor: supervisor) }
         if shutdownRequested.withLock({ $0 }) { supervisor.shutdownGracefully() }
         try await supervisor.run()
+        rollout.withLock { $0 }?.finish()
         let current = slot.current.engine
         if let failure = frameLoop.everyFrameFailed {
             throw EveryFrameFailedError(failedFrames: failure.failed, model: current.model, firstError: "\(failure.first)")

@@ -53,14 +53,19 @@ public struct AgentConfiguration: Sendable {
         public var stateDirectory: String
         /// This device's id for cohort hashing.
         public var deviceID: String
+        /// Abnormal exits while serving one digest after which it is refused and the previous
+        /// model serves (the crash-loop breaker).
+        public var crashLoopThreshold: Int
 
         /// Creates follow settings.
         public init(schedule: PollSchedule = PollSchedule(interval: 30), probationSeconds: Double = 10,
-                    stateDirectory: String = StateDirectory.path(), deviceID: String = RolloutCohort.deviceID()) {
+                    stateDirectory: String = StateDirectory.path(), deviceID: String = RolloutCohort.deviceID(),
+                    crashLoopThreshold: Int = 2) {
             self.schedule = schedule
             self.probationSeconds = probationSeconds
             self.stateDirectory = stateDirectory
             self.deviceID = deviceID
+            self.crashLoopThreshold = crashLoopThreshold
         }
     }
 

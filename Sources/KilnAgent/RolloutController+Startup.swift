@@ -11,8 +11,11 @@ extension RolloutController {
     /// Returns the model to serve when it passes the gate (golden data, warm latency against
     /// the SLO); records a refusal in `state` and returns nil when it fails; returns nil and
     /// keeps it pending when it cannot be tried (the store lost it, the registry is down).
+    /// With `store`, the state is saved as the build starts, so a crash during it is seen at
+    /// the next start (`RolloutState.recoverAtStart`) and the digest refused.
     public static func buildPending(reference: ModelReference, puller: ModelPuller, factory: EngineFactory,
-                                    state: inout RolloutState, latencyRuns: Int = 20) async -> PulledModel? {
+                                    state: inout RolloutState, store: RolloutStateStore? = nil,
+                                    latencyRuns: Int = 20) async -> PulledModel? {
         guard state.reference == reference.description, let pending = state.pendingBuild else { return nil }
         let model: PulledModel
         let engine: ActiveEngine
@@ -24,7 +27,9 @@ extension RolloutController {
                 }
                 return Array(data)
             }
+            state.candidate = pending
             state.record(.building, digest: pending, detail: "building at start, before serving (profile forbids building while serving)")
+            do { try store?.save(state) } catch { Log.error("rollout: \(error)") }
             engine = try await factory.make(model: ModelSource(bytes: bytes, name: model.reference), hint: model.annotations.preprocess).0
         } catch let error as RegistryError where error.kind == .transport || error.kind == .io {
             Log.warning("rollout: pending \(pending) cannot be tried now (\(error)); keeping it pending")
@@ -54,6 +59,8 @@ extension RolloutController {
             return nil
         }
         state.pendingBuild = nil
+        state.candidate = nil
+        state.record(.idle, digest: pending, detail: "built and gated at start; serving it")
         Log.notice("rollout: pending \(pending) built and gated at start; serving it")
         return model
     }

@@ -116,7 +116,6 @@ public actor RolloutController: Service {
     private let snapshotBox: Mutex<RolloutState>
     private var state: RolloutState
     private var activeEngine: ActiveEngine?
-    private var previousEngine: ActiveEngine?
     private let onTransition: (@Sendable (RolloutState) -> Void)?
 
     /// Creates a controller from the persisted `state` (`stateStore.load()`); a state for
@@ -249,28 +248,43 @@ public actor RolloutController: Service {
                 Log.info(String(format: "rollout: warm p99 %.2f ms within the SLO of %g ms", p99, slo))
             }
             transition(.swapping, digest, "gate passed; swapping in between two frames")
+            // Trial: the candidate serves, but the committed model stays `active` (and is what a
+            // restart serves) until probation passes.
+            state.trial = .init(digest: digest, modelDigest: model.modelDigest, path: model.path, since: RolloutState.timestamp())
+            save()
             let generation = hooks.swap(engine)
-            previousEngine = activeEngine
-            activeEngine = engine
-            state.previous = state.active
-            state.active = .init(digest: digest, modelDigest: model.modelDigest, path: model.path, since: RolloutState.timestamp())
-            transition(.probation, digest, "swapped in as generation \(generation); watching errors and latency for \(configuration.probationSeconds) s")
-            if let failure = await probation(generation: generation, slo: model.annotations.sloP99Milliseconds) {
+            transition(.probation, digest, "swapped in as generation \(generation) on trial; watching errors and latency for \(configuration.probationSeconds) s")
+            switch await probation(generation: generation, slo: model.annotations.sloP99Milliseconds) {
+            case .failed(let failure):
                 rollBack(digest, reason: failure)
-                return
+            case .interrupted:
+                // Shutting down: the trial was not proven; the committed model stays active and the
+                // candidate is tried again at the next start (the tag still points at it).
+                if let activeEngine { _ = hooks.swap(activeEngine) }
+                state.trial = nil
+                state.candidate = nil
+                transition(.idle, digest, "probation interrupted by shutdown; not committed, tried again at the next start")
+            case .passed:
+                activeEngine = engine
+                state.previous = state.active
+                state.active = state.trial
+                state.trial = nil
+                state.candidate = nil
+                state.clearAbnormalExits(digest)
+                if let marker = state.running { state.running = .init(digest: digest, pid: marker.pid, since: RolloutState.timestamp()) }
+                transition(.idle, digest, "probation passed; committed as active")
             }
-            state.candidate = nil
-            transition(.idle, digest, "active")
         } catch is CancellationError {
             state.candidate = nil
+            state.trial = nil
             transition(.idle, digest, "cancelled")
         } catch let refusal as Refusal {
             refuse(digest, kind: refusal.kind, reason: refusal.reason)
         } catch let error as RegistryError where error.fault == .model {
-            // Corruption in transit (digest or size mismatch) is the network's fault: retried below.
             refuse(digest, kind: .invalidArtifact, reason: error.description)
         } catch {
-            // Network and I/O trouble: not the artifact's fault; try again at the next poll.
+            // Network and I/O trouble, including a digest or size mismatch (a transfer corrupted
+            // in transit): not the artifact's fault; never refused, tried again at the next poll.
             state.candidate = nil
             state.consecutiveFailures += 1
             state.lastError = "\(error)"
@@ -278,7 +292,17 @@ public actor RolloutController: Service {
         }
     }
 
-    private func probation(generation: Int, slo: Double?) async -> String? {
+    /// How a probation ended.
+    enum ProbationOutcome {
+        /// The candidate held up: commit it.
+        case passed
+        /// It degraded: roll back, with the reason.
+        case failed(String)
+        /// The agent is shutting down before the window ended: neither commit nor refuse.
+        case interrupted
+    }
+
+    private func probation(generation: Int, slo: Double?) async -> ProbationOutcome {
         let start = MonotonicClock.now
         let window = configuration.probationSeconds
         while true {
@@ -286,31 +310,27 @@ public actor RolloutController: Service {
             let health = hooks.health(generation)
             let calls = health.frames + health.errors
             if calls > 0 && Double(health.errors) / Double(calls) > configuration.maxErrorRate && health.errors >= 2 {
-                return "\(health.errors) of \(calls) engine calls failed in probation"
+                return .failed("\(health.errors) of \(calls) engine calls failed in probation")
             }
+            if Task.isCancelled { return .interrupted }
             let elapsed = MonotonicClock.now - start
-            if elapsed >= window && health.frames >= configuration.probationMinFrames || elapsed >= 3 * window || Task.isCancelled {
+            if elapsed >= window && health.frames >= configuration.probationMinFrames || elapsed >= 3 * window {
                 if let slo, health.p99 * 1000 > slo * configuration.probationLatencyFactor {
-                    return String(format: "served p99 %.2f ms exceeds %g × the SLO of %g ms", health.p99 * 1000,
-                                  configuration.probationLatencyFactor, slo)
+                    return .failed(String(format: "served p99 %.2f ms exceeds %g × the SLO of %g ms", health.p99 * 1000,
+                                          configuration.probationLatencyFactor, slo))
                 }
-                if health.frames < configuration.probationMinFrames && !Task.isCancelled {
+                if health.frames < configuration.probationMinFrames {
                     Log.warning("rollout: probation saw only \(health.frames) frames; accepting on what it saw")
                 }
-                return nil
+                return .passed
             }
         }
     }
 
     private func rollBack(_ digest: Digest, reason: String) {
         transition(.rollingBack, digest, reason)
-        if let previous = previousEngine {
-            _ = hooks.swap(previous)
-            activeEngine = previous
-            previousEngine = nil
-            state.active = state.previous
-            state.previous = nil
-        }
+        if let activeEngine { _ = hooks.swap(activeEngine) }
+        state.trial = nil
         refuse(digest, kind: .rolledBack, reason: "rolled back after probation: \(reason)")
     }
 

@@ -42,8 +42,12 @@ public final class RolloutDriver: Sendable {
         }
         let store = RolloutStateStore(directory: follow.stateDirectory)
         var state = try store.load()
+        if state.reference == reference.description {
+            for decision in state.recoverAtStart(breakerThreshold: follow.crashLoopThreshold) { Log.warning("rollout: \(decision)") }
+        }
         let puller = registry.puller
-        var pulled = await RolloutController.buildPending(reference: reference, puller: puller, factory: factory, state: &state)
+        var pulled = await RolloutController.buildPending(reference: reference, puller: puller, factory: factory, state: &state,
+                                                          store: store)
         try store.save(state)
         if pulled == nil, let active = RolloutController.persistedActive(for: reference, in: store) {
             do {
@@ -58,6 +62,9 @@ public final class RolloutDriver: Sendable {
         guard let data = FileManager.default.contents(atPath: model.path) else {
             throw RuntimeError("model \(reference): pulled to \(model.path) but it cannot be read")
         }
+        // Left set until the run ends cleanly: found at the next start, it counts an abnormal exit.
+        state.running = .init(digest: model.digest, pid: getpid(), since: RolloutState.timestamp())
+        try store.save(state)
         let configuration = RolloutController.Configuration(
             reference: reference, schedule: follow.schedule, deviceID: follow.deviceID, probationSeconds: follow.probationSeconds,
             buildWhileServing: buildWhileServing)
@@ -74,6 +81,20 @@ public final class RolloutDriver: Sendable {
                                   serving: (serving, slot.current.engine), onTransition: onTransition)
         controller.withLock { $0 = c }
         return c
+    }
+
+    /// The run ended cleanly: clears the run marker and the served digest's abnormal exits.
+    public func finish() {
+        do {
+            var state = try store.load()
+            if let marker = state.running {
+                state.clearAbnormalExits(marker.digest)
+                state.running = nil
+            }
+            try store.save(state)
+        } catch {
+            Log.error("rollout: \(error)")
+        }
     }
 
     /// Polls now (SIGHUP, `POST /rollout/poll`).

@@ -44,6 +44,22 @@ public struct RolloutState: Sendable, Codable, Equatable {
         }
     }
 
+    /// The run that serves from this state.
+    public struct RunMarker: Sendable, Codable, Equatable {
+        /// The digest the run serves (its committed model).
+        public var digest: Digest
+        /// The run's process id.
+        public var pid: Int32
+        /// When it started serving (RFC 3339).
+        public var since: String
+        /// Creates a marker.
+        public init(digest: Digest, pid: Int32, since: String) {
+            self.digest = digest
+            self.pid = pid
+            self.since = since
+        }
+    }
+
     /// One logged transition.
     public struct Transition: Sendable, Codable, Equatable {
         /// When (RFC 3339).
@@ -64,10 +80,20 @@ public struct RolloutState: Sendable, Codable, Equatable {
     public var deviceID: String?
     /// The current phase.
     public var phase: RolloutPhase
-    /// The model serving now.
+    /// The committed model: the one a restart serves. A candidate becomes active only when
+    /// its probation passes.
     public var active: Deployment?
-    /// The model served before it (the rollback target).
+    /// The model committed before it (the rollback target).
     public var previous: Deployment?
+    /// The candidate serving on trial (swapped in, probation not yet passed); never served
+    /// after a restart.
+    public var trial: Deployment?
+    /// Set while an agent serves from this state, cleared when it ends cleanly: found set at
+    /// start, it means the last run exited abnormally while serving that digest.
+    public var running: RunMarker?
+    /// Abnormal exits per digest (`sha256:…` → count) across restarts, for the crash-loop
+    /// breaker; a digest's count is cleared when a run serving it ends cleanly or it is committed.
+    public var abnormalExits: [String: Int]?
     /// Refused digests.
     public var rejected: [Rejection]
     /// A digest this device sits out because its cohort bucket is above the rollout percentage.

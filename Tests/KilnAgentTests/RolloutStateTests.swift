@@ -57,4 +57,45 @@ import Testing
         state.refuse(Digest.of([2]), kind: .rolledBack, reason: "probation failed")
         #expect(state.metricState == .rolledBack)
     }
+
+    @Test func aPersistedProbationRefusesTheTrialAndKeepsTheCommittedModel() {
+        let a = Digest.of([1]), b = Digest.of([2])
+        var state = RolloutState()
+        state.active = .init(digest: a, modelDigest: nil, path: nil, since: RolloutState.timestamp())
+        state.trial = .init(digest: b, modelDigest: nil, path: nil, since: RolloutState.timestamp())
+        state.candidate = b
+        state.running = .init(digest: a, pid: 42, since: RolloutState.timestamp())
+        state.record(.probation, digest: b, detail: "on trial")
+        let decisions = state.recoverAtStart()
+        #expect(decisions.count == 1 && decisions[0].contains("crashed while in probation"), "\(decisions)")
+        #expect(state.active?.digest == a && state.trial == nil && state.candidate == nil && state.running == nil)
+        #expect(state.rejected.map(\.digest) == [b] && state.rejected.first?.kind == .crashed)
+        #expect(state.phase == .idle && state.metricState == .failed)
+        #expect(state.abnormalExitCount(a) == 0, "the crash is the candidate's, not the committed model's")
+    }
+
+    @Test func theCrashLoopBreakerTripsAtTheThresholdAndFallsBackToThePreviousModel() {
+        let a = Digest.of([1]), b = Digest.of([2])
+        var state = RolloutState()
+        state.active = .init(digest: b, modelDigest: nil, path: nil, since: RolloutState.timestamp())
+        state.previous = .init(digest: a, modelDigest: nil, path: nil, since: RolloutState.timestamp())
+        state.record(.idle, digest: b, detail: "active")
+        state.running = .init(digest: b, pid: 1, since: RolloutState.timestamp())
+        _ = state.recoverAtStart(breakerThreshold: 2)
+        #expect(state.abnormalExitCount(b) == 1 && state.rejected.isEmpty && state.active?.digest == b)
+        state.running = .init(digest: b, pid: 2, since: RolloutState.timestamp())
+        _ = state.recoverAtStart(breakerThreshold: 2)
+        #expect(state.active?.digest == a && state.previous == nil)
+        #expect(state.rejected.first?.digest == b && state.rejected.first?.kind == .crashLoop)
+        // A clean start (no marker, idle) decides nothing.
+        #expect(state.recoverAtStart().isEmpty)
+        // Without a previous model the breaker cannot fall back: the model keeps serving.
+        var lone = RolloutState()
+        lone.active = .init(digest: b, modelDigest: nil, path: nil, since: RolloutState.timestamp())
+        for pid in 1...3 {
+            lone.running = .init(digest: b, pid: Int32(pid), since: RolloutState.timestamp())
+            _ = lone.recoverAtStart()
+        }
+        #expect(lone.active?.digest == b && lone.rejected.isEmpty)
+    }
 }
