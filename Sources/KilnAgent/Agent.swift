@@ -171,11 +171,12 @@ public final class Agent: Sendable {
         serving.withLock { $0 = Serving(slot: slot, supervisor: supervisor) }
         if shutdownRequested.withLock({ $0 }) { supervisor.shutdownGracefully() }
         try await supervisor.run()
-        rollout.withLock { $0 }?.finish()
         let current = slot.current.engine
         if let failure = frameLoop.everyFrameFailed {
             throw EveryFrameFailedError(failedFrames: failure.failed, model: current.model, firstError: "\(failure.first)")
         }
+        // A clean end: not counted as an abnormal exit of the digest served.
+        rollout.withLock { $0 }?.finish()
         var reportPrepared = prepared
         if current.digest != engine.digest { reportPrepared.key = current.engineKey ?? prepared.key }
         return RunReport(summary: summary.withLock { $0 } ?? frameLoop.statistics.summary(), engine: current,
