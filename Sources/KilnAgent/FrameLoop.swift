@@ -105,10 +105,20 @@ public final class FrameLoop: Sendable {
         var frame: Frame
         /// The engine input; nil once inference has used it.
         var input: TensorValue?
+        /// Where a host input's bytes go back after inference.
+        var tensorPool: ByteBufferPool?
         var geometry: LetterboxGeometry
         var spec: PreprocessSpec
         var captureStart: Double
         var preprocessSeconds: Double
+
+        /// Drops the input once inference has used it: host bytes go back to the preprocessor's
+        /// pool, a device buffer to its GPU pool.
+        mutating func releaseInput() {
+            let used = input
+            input = nil
+            if case .host(let tensor)? = used { tensorPool?.recycle(tensor.bytes) }
+        }
     }
 
     /// One engine call's frames and what came back.
@@ -265,7 +275,7 @@ public final class FrameLoop: Sendable {
             let t0 = MonotonicClock.now
             do {
                 let (input, geometry) = try preprocessor!.value(for: frame, memory: engine.runner.inputMemory)
-                let item = InFlight(frame: frame, input: input, geometry: geometry, spec: spec,
+                let item = InFlight(frame: frame, input: input, tensorPool: preprocessor!.tensorPool, geometry: geometry, spec: spec,
                                     captureStart: captured.captureStart, preprocessSeconds: MonotonicClock.now - t0)
                 _ = mux.push(item, stream: stream, live: false)
             } catch {
@@ -293,7 +303,9 @@ public final class FrameLoop: Sendable {
                     if redo?.spec != engine.preprocess { redo = configuration.makePreprocessor(engine.preprocess) }
                     let t0 = MonotonicClock.now
                     do {
+                        item.releaseInput()
                         (item.input, item.geometry) = try redo!.value(for: item.frame, memory: engine.runner.inputMemory)
+                        item.tensorPool = redo!.tensorPool
                         item.spec = engine.preprocess
                         item.preprocessSeconds += MonotonicClock.now - t0
                     } catch {
@@ -308,7 +320,7 @@ public final class FrameLoop: Sendable {
             let t0 = MonotonicClock.now
             do {
                 let outputs = try run(engine, items.compactMap(\.input))
-                for i in items.indices { items[i].input = nil }  // releases device buffers to their pool now
+                for i in items.indices { items[i].releaseInput() }
                 let seconds = MonotonicClock.now - t0
                 slot.report(generation: generation, frames: items.count, inferSeconds: seconds, failed: false)
                 servedOnce.store(true, ordering: .releasing)
@@ -354,10 +366,11 @@ public final class FrameLoop: Sendable {
 
     private func postprocess(from post: BoundedQueue<Completed>) {
         var reporter = Reporter(interval: configuration.reportInterval)
-        while let completed = post.pop() {
+        while var completed = post.pop() {
             for (item, outputs) in zip(completed.items, completed.outputs) {
                 finish(item, outputs: outputs, inferSeconds: completed.inferSeconds, engine: completed.engine)
             }
+            for i in completed.items.indices { completed.items[i].frame.recycle() }
             reporter.tick(self)
         }
     }
@@ -425,13 +438,15 @@ public final class FrameLoop: Sendable {
                     if preprocessors[index]?.spec != engine.preprocess { preprocessors[index] = configuration.makePreprocessor(engine.preprocess) }
                     let t0 = MonotonicClock.now
                     let (input, geometry) = try preprocessors[index]!.value(for: frame, memory: engine.runner.inputMemory)
-                    let item = InFlight(frame: frame, input: nil, geometry: geometry, spec: engine.preprocess,
-                                        captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
+                    var item = InFlight(frame: frame, input: input, tensorPool: preprocessors[index]!.tensorPool, geometry: geometry,
+                                        spec: engine.preprocess, captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
                     let t1 = MonotonicClock.now
                     let outputs = try engine.runner.run(values: [engine.inputName: input])
                     let inferSeconds = MonotonicClock.now - t1
+                    item.releaseInput()
                     slot.report(generation: generation, frames: 1, inferSeconds: inferSeconds, failed: false)
                     finish(item, outputs: outputs, inferSeconds: inferSeconds, engine: engine)
+                    item.frame.recycle()
                 } catch {
                     Log.error("stream \(sources[index].description): \(error)")
                     firstError.withLock { if $0 == nil { $0 = error } }

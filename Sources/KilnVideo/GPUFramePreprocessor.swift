@@ -21,6 +21,8 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
     private var output: DeviceBuffer?
     private var lastBatch = 0
     private var outputs: GPUTensorPool?
+    /// Host tensors (the `.host` path's one download) given back after inference, reused.
+    public let tensorPool = ByteBufferPool(limit: 8)
     /// True when the kernel reads the pinned staging memory in place instead of a device copy.
     public let zeroCopy: Bool
     /// Device output buffers lent out at once by `value(for:memory:)` (the frames between this
@@ -101,7 +103,7 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
     public func tensor(for frames: [Frame]) throws -> (Tensor, LetterboxGeometry) {
         let g = try run(frames)
         let count = frames.count * spec.gpuParameters(frameWidth: frames[0].width, frameHeight: frames[0].height).outputBytesPerFrame
-        var bytes = [UInt8](repeating: 0, count: count)
+        var bytes = tensorPool.take(count: count)
         try bytes.withUnsafeMutableBytes { raw in
             try output!.download(to: raw.baseAddress!, count: count, stream: stream)
             try stream.synchronize()
