@@ -11,11 +11,15 @@ import Synchronization
 /// inferred and N−1 postprocessed:
 /// 1. one **capture** thread per stream: `source.next()` into a small queue (a file source waits
 ///    when it is full, a live source evicts its oldest frame, counted as dropped `queue_full`);
-///    then one **preprocess** thread per stream: CPU preprocessing into the input tensor of the
-///    engine currently in the slot, handed to the `StreamMux`;
+///    then one **preprocess** thread per stream: preprocessing into the input tensor of the
+///    engine currently in the slot, in the memory its runner reads (`inputMemory`: a GPU
+///    preprocessor's device tensor goes to a device-capable runner without a host round trip, a
+///    host-only runner gets it downloaded once), handed to the `StreamMux`;
 /// 2. one **inference** thread: takes up to one frame per stream (several when the engine's batch
 ///    axis is dynamic, stacked into one call), reads the engine from the `EngineSlot` once per
-///    call (a rollout's swap lands between two calls), runs it;
+///    call (a rollout's swap lands between two calls), runs it; frames preprocessed for an engine
+///    swapped out meanwhile are redone with the configured preprocessor; inputs are released
+///    (device buffers go back to their pool) as soon as the call returns;
 /// 3. one **postprocess** thread: decodes outputs, writes result lines to the sink, records
 ///    per-stage latency and FPS, and prints a periodic report.
 /// `run()` returns the final summary when the sources end, the frame or time limit is reached,
@@ -100,11 +104,22 @@ public final class FrameLoop: Sendable {
     /// A frame on its way from capture to postprocessing.
     private struct InFlight: Sendable {
         var frame: Frame
-        var tensor: Tensor
+        /// The engine input; nil once inference has used it.
+        var input: TensorValue?
+        /// Where a host input's bytes go back after inference.
+        var tensorPool: ByteBufferPool?
         var geometry: LetterboxGeometry
         var spec: PreprocessSpec
         var captureStart: Double
         var preprocessSeconds: Double
+
+        /// Drops the input once inference has used it: host bytes go back to the preprocessor's
+        /// pool, a device buffer to its GPU pool.
+        mutating func releaseInput() {
+            let used = input
+            input = nil
+            if case .host(let tensor)? = used { tensorPool?.recycle(tensor.bytes) }
+        }
     }
 
     /// One engine call's frames and what came back.
@@ -255,12 +270,13 @@ public final class FrameLoop: Sendable {
         var preprocessor: (any FramePreprocessor)?
         while let captured = queue.pop() {
             let frame = captured.frame
-            let spec = slot.current.engine.preprocess
+            let engine = slot.current.engine
+            let spec = engine.preprocess
             if preprocessor?.spec != spec { preprocessor = configuration.makePreprocessor(spec) }
             let t0 = MonotonicClock.now
             do {
-                let (tensor, geometry) = try preprocessor!.tensor(for: frame)
-                let item = InFlight(frame: frame, tensor: tensor, geometry: geometry, spec: spec,
+                let (input, geometry) = try preprocessor!.value(for: frame, memory: engine.runner.inputMemory)
+                let item = InFlight(frame: frame, input: input, tensorPool: preprocessor!.tensorPool, geometry: geometry, spec: spec,
                                     captureStart: captured.captureStart, preprocessSeconds: MonotonicClock.now - t0)
                 _ = mux.push(item, stream: stream, live: false)
             } catch {
@@ -276,21 +292,36 @@ public final class FrameLoop: Sendable {
     private func infer(from mux: StreamMux<InFlight>, to post: BoundedQueue<Completed>) {
         defer { post.close() }
         var failures = 0
+        var redo: (any FramePreprocessor)?
         while true {
             let (engine, generation) = slot.current
             guard let batch = mux.popBatch(max: engine.dynamicBatch ? engine.maxBatch : 1) else { break }
-            var items = batch.map(\.item)
-            // Frames preprocessed for an engine that has since been swapped out are redone for this one.
-            for i in items.indices where items[i].spec != engine.preprocess {
-                if let redone = try? CPUPreprocessor(spec: engine.preprocess).tensor(for: items[i].frame) {
-                    items[i].tensor = redone.0
-                    items[i].geometry = redone.1
-                    items[i].spec = engine.preprocess
+            var items: [InFlight] = []
+            for var item in batch.map(\.item) {
+                // A frame preprocessed for an engine that has since been swapped out is redone for
+                // this one, with the configured preprocessor.
+                if item.spec != engine.preprocess {
+                    if redo?.spec != engine.preprocess { redo = configuration.makePreprocessor(engine.preprocess) }
+                    let t0 = MonotonicClock.now
+                    do {
+                        item.releaseInput()
+                        (item.input, item.geometry) = try redo!.value(for: item.frame, memory: engine.runner.inputMemory)
+                        item.tensorPool = redo!.tensorPool
+                        item.spec = engine.preprocess
+                        item.preprocessSeconds += MonotonicClock.now - t0
+                    } catch {
+                        Log.error("stream \(item.frame.stream) frame \(item.frame.index): redoing preprocessing for \(engine.model): \(error)")
+                        drop(item.frame.stream, "preprocess_error", 1)
+                        continue
+                    }
                 }
+                items.append(item)
             }
+            guard !items.isEmpty else { continue }
             let t0 = MonotonicClock.now
             do {
-                let outputs = try run(engine, items.map(\.tensor))
+                let outputs = try run(engine, items.compactMap(\.input))
+                for i in items.indices { items[i].releaseInput() }
                 let seconds = MonotonicClock.now - t0
                 slot.report(generation: generation, frames: items.count, inferSeconds: seconds, failed: false)
                 servedOnce.store(true, ordering: .releasing)
@@ -311,9 +342,11 @@ public final class FrameLoop: Sendable {
         }
     }
 
-    /// Runs one engine call for one or several frames; several are stacked on the batch axis.
-    private func run(_ engine: ActiveEngine, _ tensors: [Tensor]) throws -> [[String: Tensor]] {
-        if tensors.count == 1 { return [try engine.runner.run([engine.inputName: tensors[0]])] }
+    /// Runs one engine call for one or several frames; several are stacked on the batch axis
+    /// (in host memory: a device input is downloaded once to be stacked).
+    private func run(_ engine: ActiveEngine, _ inputs: [TensorValue]) throws -> [[String: Tensor]] {
+        if inputs.count == 1 { return [try engine.runner.run(values: [engine.inputName: inputs[0]])] }
+        let tensors = try inputs.map { try $0.hostTensor() }
         var stacked = tensors[0]
         stacked.shape[0] = tensors.count
         stacked.bytes = tensors.flatMap(\.bytes)
@@ -334,10 +367,11 @@ public final class FrameLoop: Sendable {
 
     private func postprocess(from post: BoundedQueue<Completed>) {
         var reporter = Reporter(interval: configuration.reportInterval)
-        while let completed = post.pop() {
+        while var completed = post.pop() {
             for (item, outputs) in zip(completed.items, completed.outputs) {
                 finish(item, outputs: outputs, inferSeconds: completed.inferSeconds, engine: completed.engine)
             }
+            for i in completed.items.indices { completed.items[i].frame.recycle() }
             reporter.tick(self)
         }
     }
@@ -404,14 +438,16 @@ public final class FrameLoop: Sendable {
                     let (engine, generation) = slot.current
                     if preprocessors[index]?.spec != engine.preprocess { preprocessors[index] = configuration.makePreprocessor(engine.preprocess) }
                     let t0 = MonotonicClock.now
-                    let (tensor, geometry) = try preprocessors[index]!.tensor(for: frame)
-                    let item = InFlight(frame: frame, tensor: tensor, geometry: geometry, spec: engine.preprocess,
-                                        captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
+                    let (input, geometry) = try preprocessors[index]!.value(for: frame, memory: engine.runner.inputMemory)
+                    var item = InFlight(frame: frame, input: input, tensorPool: preprocessors[index]!.tensorPool, geometry: geometry,
+                                        spec: engine.preprocess, captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
                     let t1 = MonotonicClock.now
-                    let outputs = try engine.runner.run([engine.inputName: tensor])
+                    let outputs = try engine.runner.run(values: [engine.inputName: input])
                     let inferSeconds = MonotonicClock.now - t1
+                    item.releaseInput()
                     slot.report(generation: generation, frames: 1, inferSeconds: inferSeconds, failed: false)
                     finish(item, outputs: outputs, inferSeconds: inferSeconds, engine: engine)
+                    item.frame.recycle()
                 } catch {
                     Log.error("stream \(sources[index].description): \(error)")
                     firstError.withLock { if $0 == nil { $0 = error } }

@@ -32,6 +32,7 @@ public final class DeviceBuffer: @unchecked Sendable {
         }
         try context.makeCurrent()
         try context.api.check(context.api.cuMemcpyHtoDAsync(address + UInt64(offset), host, count, stream.handle), "cuMemcpyHtoDAsync(\(count) bytes)")
+        CUDATransfers.countUpload(count)
     }
 
     /// Copies `count` bytes from the buffer to host memory, queued on `stream`.
@@ -41,6 +42,7 @@ public final class DeviceBuffer: @unchecked Sendable {
         }
         try context.makeCurrent()
         try context.api.check(context.api.cuMemcpyDtoHAsync(host, address + UInt64(offset), count, stream.handle), "cuMemcpyDtoHAsync(\(count) bytes)")
+        CUDATransfers.countDownload(count)
     }
 
     /// Copies `count` bytes device-to-device from `source`, queued on `stream`.

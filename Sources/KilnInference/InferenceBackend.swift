@@ -52,4 +52,20 @@ public protocol InferenceRunner: AnyObject, Sendable {
     var outputs: [TensorDescriptor] { get }
     /// Runs one inference; `inputs` maps input names to tensors of matching shape.
     func run(_ inputs: [String: Tensor]) throws -> [String: Tensor]
+    /// The memory the runner reads inputs from without a copy: `.device` for a GPU runner that
+    /// binds device tensors directly, `.host` (the default) for one that needs host bytes.
+    var inputMemory: TensorMemory { get }
+    /// Runs one inference on inputs in host or device memory. The default downloads each device
+    /// input exactly once and calls `run(_:)`; device-capable runners bind device inputs in place.
+    func run(values: [String: TensorValue]) throws -> [String: Tensor]
+}
+
+extension InferenceRunner {
+    /// Host memory: the runner reads `Tensor.bytes`.
+    public var inputMemory: TensorMemory { .host }
+
+    /// Downloads each device input once, then runs on host tensors.
+    public func run(values: [String: TensorValue]) throws -> [String: Tensor] {
+        try run(values.mapValues { try $0.hostTensor() })
+    }
 }

@@ -2,9 +2,10 @@ import KilnCore
 import KilnCUDA
 import KilnInference
 
-/// Runs a TensorRT engine on named host tensors.
+/// Runs a TensorRT engine on named host or device tensors.
 ///
-/// Inputs are staged in pinned host memory; on integrated GPUs (Jetson) that memory is mapped and
+/// A device input (`TensorValue.device`, e.g. the GPU preprocessor's output) on the engine's GPU
+/// is bound at its address directly: no copy. Host inputs are staged in pinned host memory; on integrated GPUs (Jetson) that memory is mapped and
 /// bound directly (zero-copy), on discrete GPUs it is copied to device buffers. Dynamic inputs get
 /// `setInputShape` per call; output shapes are read back from the context. Buffers grow as needed
 /// and are reused. One thread at a time (the loop's inference thread).
@@ -52,10 +53,17 @@ public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
         return (h, d.address)
     }
 
+    /// Device: inputs on this engine's GPU are bound in place.
+    public var inputMemory: TensorMemory { .device }
+
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        try run(values: feeds.mapValues { .host($0) })
+    }
+
+    public func run(values feeds: [String: TensorValue]) throws -> [String: Tensor] {
         try context.makeCurrent()
         for input in inputs {
-            guard let tensor = feeds[input.name] else {
+            guard var tensor = feeds[input.name] else {
                 throw RuntimeError("TensorRT: input '\(input.name)' is missing; the engine takes \(inputs.map(\.name))")
             }
             guard tensor.elementType == input.elementType else {
@@ -66,9 +74,17 @@ public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
                 throw RuntimeError("TensorRT: input '\(input.name)' has shape \(tensor.shape); the engine takes \(input.shape.map { $0.map(String.init) ?? "?" })")
             }
             if input.shape.contains(where: { $0 == nil }) { try engine.setInputShape(input.name, tensor.shape) }
-            let (h, address) = try buffers(input.name, bytes: tensor.bytes.count)
-            tensor.bytes.withUnsafeBytes { h.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            if !zeroCopy { try device[input.name]!.upload(from: h.pointer, count: tensor.bytes.count, stream: stream) }
+            if case .device(let d) = tensor {
+                if d.storage.deviceIndex == context.device.index {
+                    try engine.setAddress(input.name, d.address)
+                    continue
+                }
+                tensor = .host(try d.download())  // another GPU's memory: one copy through the host
+            }
+            let bytes = try tensor.hostTensor().bytes
+            let (h, address) = try buffers(input.name, bytes: bytes.count)
+            bytes.withUnsafeBytes { h.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            if !zeroCopy { try device[input.name]!.upload(from: h.pointer, count: bytes.count, stream: stream) }
             try engine.setAddress(input.name, address)
         }
         var shapes: [String: [Int]] = [:]

@@ -3,7 +3,8 @@ import KilnCore
 /// Turns frames into model input tensors on the CPU, following `PreprocessSpec`'s arithmetic.
 ///
 /// One instance belongs to one capture thread: it keeps the sampling tables for the last frame
-/// size and a scratch row, so steady-state preprocessing allocates nothing but the output.
+/// size and a scratch row, and takes its output tensors from `tensorPool` (the loop gives them
+/// back after inference), so steady-state preprocessing allocates nothing.
 /// The vertical pass runs first over whole source rows (contiguous, vectorised by the compiler),
 /// then the horizontal pass gathers from that one float row and normalises into the NCHW planes.
 public final class CPUPreprocessor: @unchecked Sendable {
@@ -15,6 +16,8 @@ public final class CPUPreprocessor: @unchecked Sendable {
     private var y0: [Int32] = [], y1: [Int32] = [], fy: [Float] = []
     private var row: [Float] = []
     private var planes: [Float] = []
+    /// Output tensor bytes given back after inference, reused for later frames.
+    public let tensorPool = ByteBufferPool(limit: 8)
 
     /// Creates a preprocessor for `spec`.
     public init(spec: PreprocessSpec) {
@@ -26,24 +29,16 @@ public final class CPUPreprocessor: @unchecked Sendable {
         let count = 3 * spec.width * spec.height
         switch spec.outputType {
         case .float32:
-            // Every element is written by `run` (padding and content), so skip zero-filling.
-            var geometry = self.geometry
-            var failure: (any Error)?
-            let bytes = [UInt8](unsafeUninitializedCapacity: count * 4) { buffer, initialized in
-                do {
-                    geometry = try run(frame, into: UnsafeMutableRawPointer(buffer.baseAddress!).bindMemory(to: Float.self, capacity: count))
-                } catch {
-                    failure = error
-                    UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
-                }
-                initialized = count * 4
+            // Every element is written by `run` (padding and content), so the buffer is not cleared.
+            var bytes = tensorPool.take(count: count * 4)
+            let geometry = try bytes.withUnsafeMutableBytes { raw in
+                try run(frame, into: raw.baseAddress!.bindMemory(to: Float.self, capacity: count))
             }
-            if let failure { throw failure }
             return (Tensor(elementType: .float32, shape: [1, 3, spec.height, spec.width], bytes: bytes), geometry)
         case .float16:
             if planes.count != count { planes = [Float](repeating: 0, count: count) }
             let g = try planes.withUnsafeMutableBufferPointer { try run(frame, into: $0.baseAddress!) }
-            var bytes = [UInt8](repeating: 0, count: count * 2)
+            var bytes = tensorPool.take(count: count * 2)
             bytes.withUnsafeMutableBytes { raw in
                 let dst = raw.baseAddress!.assumingMemoryBound(to: Float16.self)
                 planes.withUnsafeBufferPointer { src in

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// The pixel layout of a captured frame.
 public enum PixelFormat: String, Sendable, Codable {
     /// Packed 8-bit R, G, B.
@@ -42,10 +44,12 @@ public struct Frame: Sendable {
     public var captureTime: Double
     /// How long capture took, in seconds (reading/decoding/converting the frame).
     public var captureSeconds: Double
+    /// The source's pool that `pixels` goes back to when the loop is done with the frame (nil: freed).
+    public var pool: ByteBufferPool?
 
     /// Creates a frame.
     public init(stream: String, index: Int, width: Int, height: Int, format: PixelFormat, pixels: [UInt8],
-                captureTime: Double, captureSeconds: Double) {
+                captureTime: Double, captureSeconds: Double, pool: ByteBufferPool? = nil) {
         self.stream = stream
         self.index = index
         self.width = width
@@ -54,6 +58,15 @@ public struct Frame: Sendable {
         self.pixels = pixels
         self.captureTime = captureTime
         self.captureSeconds = captureSeconds
+        self.pool = pool
+    }
+
+    /// Gives the pixels back to the source's pool for a later frame; the frame is empty afterwards.
+    public mutating func recycle() {
+        guard let pool else { return }
+        let bytes = pixels
+        pixels = []
+        pool.recycle(bytes)
     }
 }
 

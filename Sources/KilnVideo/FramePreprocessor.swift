@@ -7,8 +7,24 @@ import KilnCore
 public protocol FramePreprocessor: AnyObject {
     /// The spec it implements.
     var spec: PreprocessSpec { get }
-    /// The `[1, 3, H, W]` input tensor for `frame`, and where the frame landed in it.
+    /// The `[1, 3, H, W]` input tensor for `frame` in host memory, and where the frame landed in it.
     func tensor(for frame: Frame) throws -> (Tensor, LetterboxGeometry)
+    /// The input tensor for `frame`, in `memory` when this preprocessor can produce it there
+    /// (a GPU preprocessor asked for `.device` keeps it on the GPU), else in host memory.
+    func value(for frame: Frame, memory: TensorMemory) throws -> (TensorValue, LetterboxGeometry)
+    /// Where host tensors it made go back once inference has used them (nil: they are freed).
+    var tensorPool: ByteBufferPool? { get }
+}
+
+extension FramePreprocessor {
+    /// A host-only preprocessor's input tensor, whatever memory was asked for.
+    public func value(for frame: Frame, memory: TensorMemory) throws -> (TensorValue, LetterboxGeometry) {
+        let (tensor, geometry) = try tensor(for: frame)
+        return (.host(tensor), geometry)
+    }
+
+    /// No pool: host tensors are freed after use.
+    public var tensorPool: ByteBufferPool? { nil }
 }
 
 extension CPUPreprocessor: FramePreprocessor {}

@@ -5,9 +5,10 @@ import KilnCUDA
 ///
 /// Frames are staged in pinned host memory; on integrated GPUs (Jetson) that memory is mapped and
 /// the kernel reads it in place (zero-copy), on discrete GPUs it is copied once to device memory.
-/// The output stays on the device (`outputAddress`), ready to be bound as a TensorRT input, and can
-/// be read back with `download()`. Buffers grow to the largest batch seen and are reused. One
-/// instance belongs to one thread (the loop's preprocessing/inference thread).
+/// `value(for:memory: .device)` leaves the output on the device, in a buffer lent from a fixed
+/// `GPUTensorPool`, ready to be bound as a TensorRT input; `.host` downloads it exactly once.
+/// Buffers grow to the largest batch seen and are reused. One instance belongs to one thread
+/// (the loop's preprocessing/inference thread).
 public final class GPUFramePreprocessor: @unchecked Sendable {
     /// The spec implemented.
     public let spec: PreprocessSpec
@@ -19,16 +20,23 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
     private var input: DeviceBuffer?
     private var output: DeviceBuffer?
     private var lastBatch = 0
+    private var outputs: GPUTensorPool?
+    /// Host tensors (the `.host` path's one download) given back after inference, reused.
+    public let tensorPool = ByteBufferPool(limit: 8)
     /// True when the kernel reads the pinned staging memory in place instead of a device copy.
     public let zeroCopy: Bool
+    /// Device output buffers lent out at once by `value(for:memory:)` (the frames between this
+    /// preprocessor and the end of inference); one more waits until a tensor is released.
+    public let outputBuffers: Int
 
     /// Prepares GPU preprocessing for `spec` in `context` (compiles or loads the kernels).
     ///
     /// `zeroCopy` defaults to the device being integrated (Jetson) and able to map host memory;
     /// forcing it on a discrete GPU reads the frames over PCIe (useful to test the Jetson path).
     public init(spec: PreprocessSpec, context: CUDAContext, compiler: NVRTCCompiler = NVRTCCompiler(cache: .defaultCache()),
-                zeroCopy: Bool? = nil) throws {
+                zeroCopy: Bool? = nil, outputBuffers: Int = 4) throws {
         self.spec = spec
+        self.outputBuffers = max(1, outputBuffers)
         self.zeroCopy = context.device.canMapHostMemory && (zeroCopy ?? context.device.integrated)
         kernels = try GPUPreprocessor(context: context, compiler: compiler)
         stream = try CUDAStream(context: context)
@@ -43,6 +51,14 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
     /// so the caller can bind `outputAddress` on another stream.
     @discardableResult
     public func run(_ frames: [Frame]) throws -> LetterboxGeometry {
+        guard let first = frames.first else { throw RuntimeError("GPU preprocess: empty batch") }
+        let outBytes = spec.gpuParameters(frameWidth: first.width, frameHeight: first.height).outputBytesPerFrame * frames.count
+        if (output?.byteCount ?? 0) < outBytes { output = nil; output = try DeviceBuffer(context: kernels.context, byteCount: outBytes) }
+        return try run(frames, into: output!.address)
+    }
+
+    /// Preprocesses `frames` into device memory at `destination` and waits for the stream.
+    private func run(_ frames: [Frame], into destination: CUdeviceptr) throws -> LetterboxGeometry {
         guard let first = frames.first else { throw RuntimeError("GPU preprocess: empty batch") }
         for f in frames {
             guard f.format == .rgb24 || f.format == .bgr24 else {
@@ -59,14 +75,12 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
         let frameBytes = first.width * first.height * 3
         let inBytes = frameBytes * frames.count
         let params = spec.gpuParameters(frameWidth: first.width, frameHeight: first.height)
-        let outBytes = params.outputBytesPerFrame * frames.count
         if (staging?.byteCount ?? 0) < inBytes {
             staging = nil
             staging = try PinnedHostBuffer(context: context, byteCount: inBytes, mapped: zeroCopy)
             input = nil
         }
         if !zeroCopy, (input?.byteCount ?? 0) < inBytes { input = nil; input = try DeviceBuffer(context: context, byteCount: inBytes) }
-        if (output?.byteCount ?? 0) < outBytes { output = nil; output = try DeviceBuffer(context: context, byteCount: outBytes) }
         let stage = staging!
         for (i, f) in frames.enumerated() {
             f.pixels.withUnsafeBytes { (stage.pointer + i * frameBytes).copyMemory(from: $0.baseAddress!, byteCount: frameBytes) }
@@ -79,7 +93,7 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
             source = input!.address
         }
         try kernels.enqueue(source: source, frameWidth: first.width, frameHeight: first.height, sourceIsBGR: first.format == .bgr24,
-                            batch: frames.count, destination: output!.address, parameters: params, stream: stream)
+                            batch: frames.count, destination: destination, parameters: params, stream: stream)
         try stream.synchronize()
         lastBatch = frames.count
         return spec.geometry(frameWidth: first.width, frameHeight: first.height)
@@ -89,12 +103,30 @@ public final class GPUFramePreprocessor: @unchecked Sendable {
     public func tensor(for frames: [Frame]) throws -> (Tensor, LetterboxGeometry) {
         let g = try run(frames)
         let count = frames.count * spec.gpuParameters(frameWidth: frames[0].width, frameHeight: frames[0].height).outputBytesPerFrame
-        var bytes = [UInt8](repeating: 0, count: count)
+        var bytes = tensorPool.take(count: count)
         try bytes.withUnsafeMutableBytes { raw in
             try output!.download(to: raw.baseAddress!, count: count, stream: stream)
             try stream.synchronize()
         }
         let type: ElementType = spec.outputType == .float16 ? .float16 : .float32
         return (Tensor(elementType: type, shape: [frames.count, 3, spec.height, spec.width], bytes: bytes), g)
+    }
+
+    /// Preprocesses one frame into `memory`: on the device, a tensor in a pooled buffer that the
+    /// runner binds directly (no copy); on the host, the device output downloaded once.
+    public func value(for frame: Frame, memory: TensorMemory) throws -> (TensorValue, LetterboxGeometry) {
+        guard memory == .device else {
+            let (tensor, geometry) = try tensor(for: [frame])
+            return (.host(tensor), geometry)
+        }
+        let bytes = spec.gpuParameters(frameWidth: frame.width, frameHeight: frame.height).outputBytesPerFrame
+        if outputs?.byteCount != bytes {
+            outputs = nil
+            outputs = try GPUTensorPool(context: kernels.context, byteCount: bytes, capacity: outputBuffers, mapped: zeroCopy)
+        }
+        let lease = try outputs!.acquire()
+        let geometry = try run([frame], into: lease.deviceAddress)
+        let type: ElementType = spec.outputType == .float16 ? .float16 : .float32
+        return (.device(try DeviceTensor(elementType: type, shape: [1, 3, spec.height, spec.width], storage: lease)), geometry)
     }
 }

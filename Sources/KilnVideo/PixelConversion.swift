@@ -6,6 +6,18 @@ public enum PixelConversion {
     public static func toRGB24(_ src: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int) -> [UInt8] {
         let count = width * height * 3
         return [UInt8](unsafeUninitializedCapacity: count) { dst, initialized in
+            toRGB24(src, format: format, width: width, height: height, into: dst)
+            initialized = count
+        }
+    }
+
+    /// Converts `src` (`format`, `width`×`height`, tightly packed) to RGB24 in `dst`
+    /// (`width·height·3` bytes), allocating nothing.
+    public static func toRGB24(_ src: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int,
+                               into dst: UnsafeMutableBufferPointer<UInt8>) {
+        let count = width * height * 3
+        precondition(dst.count >= count, "toRGB24: \(dst.count)-byte destination for \(width)x\(height) RGB")
+        do {
             let s = src.bindMemory(to: UInt8.self)
             switch format {
             case .rgb24:
@@ -47,7 +59,6 @@ public enum PixelConversion {
                     }
                 }
             }
-            initialized = count
         }
     }
 

@@ -46,6 +46,8 @@ final class FrameStreamDecoder: @unchecked Sendable {
     let stream: String
     private var index = 0
     private var buffer: [UInt8]
+    /// RGB frame buffers given back by the loop, reused for later frames.
+    private let pool = ByteBufferPool(limit: 16)
 
     /// A raw stream of `geometry`.
     init(reader: FileDescriptorReader, raw geometry: RawGeometry, stream: String) {
@@ -128,10 +130,13 @@ final class FrameStreamDecoder: @unchecked Sendable {
             e.endedEarly = true
             throw e
         }
-        let pixels = buffer.withUnsafeBytes { PixelConversion.toRGB24($0, format: g.format, width: g.width, height: g.height) }
+        var pixels = pool.take(count: g.width * g.height * 3)
+        buffer.withUnsafeBytes { src in
+            pixels.withUnsafeMutableBufferPointer { PixelConversion.toRGB24(src, format: g.format, width: g.width, height: g.height, into: $0) }
+        }
         let now = MonotonicClock.now
         defer { index += 1 }
         return Frame(stream: stream, index: index, width: g.width, height: g.height, format: .rgb24, pixels: pixels,
-                     captureTime: now, captureSeconds: now - start)
+                     captureTime: now, captureSeconds: now - start, pool: pool)
     }
 }

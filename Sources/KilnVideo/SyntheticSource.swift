@@ -19,6 +19,8 @@ public final class SyntheticSource: FrameSource, @unchecked Sendable {
     public let stream: String
     private let limit: Int?
     private let background: [UInt8]
+    /// Frame buffers given back by the loop, reused for later frames.
+    public let framePool = ByteBufferPool(limit: 16)
     private let state = Mutex<(index: Int, closed: Bool, dropped: Int, start: Double?)>((0, false, 0, nil))
 
     /// Creates a synthetic source of `width`×`height` RGB frames, optionally paced and limited.
@@ -83,7 +85,7 @@ public final class SyntheticSource: FrameSource, @unchecked Sendable {
         let pixels = render(index)
         let now = MonotonicClock.now
         return Frame(stream: stream, index: index, width: width, height: height, format: .rgb24, pixels: pixels,
-                     captureTime: now, captureSeconds: now - began)
+                     captureTime: now, captureSeconds: now - began, pool: framePool)
     }
 
     public func close() {
@@ -92,7 +94,8 @@ public final class SyntheticSource: FrameSource, @unchecked Sendable {
 
     /// The pattern for frame `index`: the background with a white square moving diagonally.
     public func render(_ index: Int) -> [UInt8] {
-        var pixels = background
+        var pixels = framePool.take(count: background.count)
+        pixels.withUnsafeMutableBytes { dst in background.withUnsafeBytes { dst.copyMemory(from: $0) } }
         let side = max(8, min(width, height) / 6)
         let spanX = max(1, width - side), spanY = max(1, height - side)
         let ox = (index * 7) % (2 * spanX), oy = (index * 5) % (2 * spanY)

@@ -17,6 +17,7 @@ enum KilnBench {
     static let benchmarks: [any Benchmark.Type] = [
         PreprocessBenchmark.self,
         LoopBenchmark.self,
+        MemoryBenchmark.self,
         GPUPreprocessBenchmark.self,
         ReferenceBenchmark.self,
         EngineCacheBenchmark.self,
