@@ -71,7 +71,7 @@ let package = Package(
             name: "KilnInference",
             dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "KilnKernelsAVX512"],
             swiftSettings: optimised + referenceISA),
-        .target(name: "KilnTensorRT", dependencies: ["KilnCore", "KilnCUDA", "KilnInference", "CKilnTensorRT"]),
+        .target(name: "KilnTensorRT", dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "KilnInference", "CKilnTensorRT"]),
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
         .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),
         .target(name: "KilnTelemetry", dependencies: ["KilnCore"], swiftSettings: optimised),
@@ -90,6 +90,8 @@ let package = Package(
         .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
         /// A child process for the engine cache's multi-process tests (concurrent builds, SIGKILL mid-write).
         .executableTarget(name: "kiln-cache-probe", dependencies: ["KilnCore"], path: "Tests/KilnCacheProbe"),
+        /// The TensorRT bridge alone, printing what it was compiled against (the JetPack-layout compile check).
+        .executableTarget(name: "kiln-tensorrt-probe", dependencies: ["CKilnTensorRT"], path: "Tests/KilnTensorRTProbe"),
         .testTarget(
             name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport", "kiln-cache-probe"],
             exclude: ["Fixtures"]),

@@ -13,6 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <new>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -90,6 +94,10 @@ extern "C" void kiln_trt_free(void* pointer) { free(pointer); }
     "libnvonnxparsers-dev (JetPack) and rebuild Kiln"
 #endif
 
+#if defined(KILN_TRT_REQUIRE_REAL) && defined(KILN_TRT_STUB_REASON)
+#error KILN_TRT_STUB_REASON
+#endif
+
 #ifndef KILN_TRT_STUB_REASON
 // ============================================================================================
 // Real implementation.
@@ -109,29 +117,81 @@ typedef void* (*CreateRuntimeFn)(void* logger, int32_t version);
 typedef void* (*CreateParserFn)(void* network, void* logger, int version);
 typedef bool (*InitPluginsFn)(void* logger, const char* ns);
 
-// Forwards TensorRT's log to the caller and keeps the errors and memory warnings for the result.
+// Forwards TensorRT's log to the caller and keeps the errors for the result. TensorRT requires the
+// logger to be thread-safe, so its state is behind a mutex.
+//
+// Only error-severity messages classify a failure: "Tactic Device request: …MB Available: …MB" and
+// "Skipping tactic … insufficient memory" are warnings in successful builds. An error about memory
+// marks an out-of-memory failure; "Could not find any implementation for node" (Error Code 10)
+// marks a failure that needs a *larger* workspace.
 class Logger : public nvinfer1::ILogger {
 public:
-    kiln_trt_log_fn callback = nullptr;
-    void* user = nullptr;
-    std::string errors;
-    bool memory_failure = false;
-
+    void set_sink(kiln_trt_log_fn fn, void* u) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        callback_ = fn;
+        user_ = u;
+    }
     void log(Severity severity, nvinfer1::AsciiChar const* msg) noexcept override {
         if (msg == nullptr) return;
-        if (callback) callback(user, static_cast<int32_t>(severity), msg);
-        // TensorRT's documented memory failures: allocation errors while building, and the
-        // "Tactic Device request: <n>MB Available: <m>MB" warnings that precede them on small boards.
-        if (strstr(msg, "out of memory") || strstr(msg, "OutOfMemory") || strstr(msg, "Tactic Device request") ||
-            strstr(msg, "could not be allocated") || strstr(msg, "Requested amount of GPU memory")) {
-            memory_failure = true;
-        }
-        if (severity <= Severity::kERROR) {
-            if (!errors.empty()) errors += "\n";
-            errors += msg;
+        try {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (callback_) callback_(user_, static_cast<int32_t>(severity), msg);
+            if (severity > Severity::kERROR) return;
+            if (strstr(msg, "out of memory") || strstr(msg, "OutOfMemory") || strstr(msg, "could not be allocated") ||
+                strstr(msg, "Requested amount of GPU memory") || strstr(msg, "std::bad_alloc") || strstr(msg, "Failed to allocate")) {
+                memory_failure_ = true;
+            }
+            if (strstr(msg, "Could not find any implementation")) no_implementation_ = true;
+            if (errors_.size() < 16384) {
+                if (!errors_.empty()) errors_ += "\n";
+                errors_ += msg;
+            }
+        } catch (...) {
+            // Out of memory while logging: the message is lost, TensorRT carries on.
         }
     }
+    std::string errors() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return errors_;
+    }
+    void clear_errors() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        errors_.clear();
+    }
+    // The status for a failed build, from what was logged.
+    kiln_trt_status failure_status() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (memory_failure_) return KILN_TRT_OUT_OF_MEMORY;
+        if (no_implementation_) return KILN_TRT_NO_IMPLEMENTATION;
+        return KILN_TRT_BUILD_FAILED;
+    }
+
+private:
+    std::mutex mutex_;
+    kiln_trt_log_fn callback_ = nullptr;
+    void* user_ = nullptr;
+    std::string errors_;
+    bool memory_failure_ = false;
+    bool no_implementation_ = false;
 };
+
+// The process-lifetime logger: the plugin library keeps whatever logger initLibNvInferPlugins was
+// given (in its global gLogger), so that one is never freed. TensorRT before 8.4 keeps a single
+// logger for every builder and runtime, so there every object uses this one too.
+Logger& process_logger() {
+    static Logger* logger = new Logger();
+    return *logger;
+}
+
+// The logger to hand TensorRT for an object that would like its own.
+Logger* logger_for(Logger* own) {
+#if KILN_TRT_AT_LEAST(8, 4)
+    return own;
+#else
+    (void)own;
+    return &process_logger();
+#endif
+}
 
 }  // namespace
 
@@ -144,8 +204,10 @@ struct kiln_trt_library {
     CreateRuntimeFn create_runtime = nullptr;
     CreateParserFn create_parser = nullptr;
     InitPluginsFn init_plugins = nullptr;
-    bool plugins_initialised = false;
-    Logger plugin_logger;
+    // getInferLibBuildVersion (TensorRT >= 10), or -1.
+    int32_t build = -1;
+    // cudaRuntimeGetVersion of the CUDA runtime TensorRT loaded (TensorRT 8 links it dynamically), or -1.
+    int32_t cudart = -1;
 };
 
 namespace {
@@ -219,9 +281,16 @@ bool write_file_atomically(const char* path, const void* data, size_t size) {
     return true;
 }
 
+#if NV_TENSORRT_MAJOR < 11
 // INT8 calibration from an existing calibration cache only (Kiln never calibrates on device).
-class CacheCalibrator : public nvinfer1::IInt8EntropyCalibrator2 {
+// TensorRT 11 has no calibrators: INT8 comes from the model's Q/DQ nodes.
+// The calibrator class must be the one that wrote the cache (its first line names it, e.g.
+// "TRT-8601-EntropyCalibration2"): TensorRT ignores a cache of another algorithm and asks for
+// batches, which Kiln has none of.
+template <typename Algorithm>
+class CacheCalibrator : public Algorithm {
 public:
+    explicit CacheCalibrator(std::vector<char> data) : cache(std::move(data)) {}
     std::vector<char> cache;
     int32_t getBatchSize() const noexcept override { return 1; }
     bool getBatch(void* [], char const* [], int32_t) noexcept override { return false; }
@@ -231,6 +300,7 @@ public:
     }
     void writeCalibrationCache(void const*, std::size_t) noexcept override {}
 };
+#endif
 
 #if KILN_TRT_AT_LEAST(10, 0)
 class Progress : public nvinfer1::IProgressMonitor {
@@ -267,6 +337,12 @@ struct Owned {
 extern "C" int kiln_trt_compiled_with_headers(void) { return 1; }
 
 extern "C" const char* kiln_trt_stub_reason(void) { return nullptr; }
+
+#define KILN_TRT_TEXT2(x) #x
+#define KILN_TRT_TEXT(x) KILN_TRT_TEXT2(x)
+extern "C" const char* kiln_trt_bridge_description(void) {
+    return "TensorRT " KILN_TRT_TEXT(NV_TENSORRT_MAJOR) "." KILN_TRT_TEXT(NV_TENSORRT_MINOR) "." KILN_TRT_TEXT(NV_TENSORRT_PATCH) " headers";
+}
 
 extern "C" int32_t kiln_trt_header_version(void) {
     return NV_TENSORRT_MAJOR * 10000 + NV_TENSORRT_MINOR * 100 + NV_TENSORRT_PATCH;
@@ -316,7 +392,18 @@ extern "C" kiln_trt_status kiln_trt_library_open(const char* directory, kiln_trt
     lib->create_runtime = create_runtime;
     lib->create_parser = create_parser;
     lib->init_plugins = plugins ? reinterpret_cast<InitPluginsFn>(dlsym(plugins, "initLibNvInferPlugins")) : nullptr;
-    if (lib->init_plugins) lib->plugins_initialised = lib->init_plugins(&lib->plugin_logger, "");
+    if (lib->init_plugins) {
+        // Once per process, with the process-lifetime logger (the plugin library keeps the pointer).
+        static std::once_flag plugins_once;
+        InitPluginsFn init = lib->init_plugins;
+        std::call_once(plugins_once, [init] { init(&process_logger(), ""); });
+    }
+    if (GetVersionFn build = reinterpret_cast<GetVersionFn>(dlsym(nvinfer, "getInferLibBuildVersion"))) lib->build = build();
+    typedef int (*RuntimeVersionFn)(int*);
+    if (RuntimeVersionFn runtime = reinterpret_cast<RuntimeVersionFn>(dlsym(nvinfer, "cudaRuntimeGetVersion"))) {
+        int v = 0;
+        if (runtime(&v) == 0) lib->cudart = v;
+    }
     *out = lib;
     return KILN_TRT_OK;
 }
@@ -325,33 +412,48 @@ extern "C" void kiln_trt_library_close(kiln_trt_library* library) { delete libra
 
 extern "C" int32_t kiln_trt_library_version(const kiln_trt_library* library) { return library ? library->version : 0; }
 
-extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library* lib, const void* onnx, size_t onnx_size, const kiln_trt_build_config* c,
-                                          void** plan, size_t* plan_size, char* error, size_t error_size) {
+extern "C" int32_t kiln_trt_library_build_version(const kiln_trt_library* library) { return library ? library->build : -1; }
+
+extern "C" int32_t kiln_trt_library_cudart_version(const kiln_trt_library* library) { return library ? library->cudart : -1; }
+
+namespace {
+kiln_trt_status build(kiln_trt_library* lib, const void* onnx, size_t onnx_size, const kiln_trt_build_config* c,
+                      void** plan, size_t* plan_size, char* error, size_t error_size) {
     using namespace nvinfer1;
     if (lib == nullptr || onnx == nullptr || c == nullptr || plan == nullptr || plan_size == nullptr) {
         set_error(error, error_size, "kiln_trt_build: null argument");
         return KILN_TRT_INVALID_ARGUMENT;
     }
-    Logger logger;
-    logger.callback = c->log;
-    logger.user = c->user;
+    Logger own_logger;
+    Logger& logger = *logger_for(&own_logger);
+    logger.set_sink(c->log, c->user);
+    struct Unsink {
+        Logger& l;
+        ~Unsink() { l.set_sink(nullptr, nullptr); }
+    } unsink{logger};
     Owned<IBuilder> builder(static_cast<IBuilder*>(lib->create_builder(&logger, NV_TENSORRT_VERSION)));
     if (!builder) {
-        set_error(error, error_size, "createInferBuilder failed: %s", logger.errors.c_str());
-        return logger.memory_failure ? KILN_TRT_OUT_OF_MEMORY : KILN_TRT_BUILD_FAILED;
+        set_error(error, error_size, "createInferBuilder failed: %s", logger.errors().c_str());
+        return logger.failure_status();
     }
-#if NV_TENSORRT_MAJOR >= 10
-    const NetworkDefinitionCreationFlags flags = 0;  // explicit batch is the only mode
+#if NV_TENSORRT_MAJOR >= 11
+    const NetworkDefinitionCreationFlags flags = 0;  // explicit batch and strong typing are the only mode
+#elif NV_TENSORRT_MAJOR >= 10
+    // Strongly typed (the model's own types decide precision): Q/DQ models, as Swift decides.
+    const NetworkDefinitionCreationFlags flags =
+        c->strongly_typed ? 1U << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kSTRONGLY_TYPED) : 0U;
 #else
     const NetworkDefinitionCreationFlags flags = 1U << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kEXPLICIT_BATCH);
+    if (c->strongly_typed && c->log) c->log(c->user, 1, "kiln: strongly typed networks need TensorRT 10; building weakly typed");
 #endif
     Owned<INetworkDefinition> network(builder->createNetworkV2(flags));
     Owned<nvonnxparser::IParser> parser(static_cast<nvonnxparser::IParser*>(lib->create_parser(network.p, &logger, NV_ONNX_PARSER_VERSION)));
     if (!network || !parser) {
-        set_error(error, error_size, "could not create the network/ONNX parser: %s", logger.errors.c_str());
+        set_error(error, error_size, "could not create the network/ONNX parser: %s", logger.errors().c_str());
         return KILN_TRT_BUILD_FAILED;
     }
-    if (!parser->parse(onnx, onnx_size)) {
+    // The model's path lets the parser find external weights (models over 2 GB, *.onnx.data).
+    if (!parser->parse(onnx, onnx_size, c->model_path && c->model_path[0] ? c->model_path : nullptr)) {
         std::string text = "the ONNX parser rejected the model:";
         for (int32_t i = 0; i < parser->getNbErrors(); i++) {
             const nvonnxparser::IParserError* e = parser->getError(i);
@@ -370,28 +472,49 @@ extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library* lib, const void* onn
 #else
     config->setMaxWorkspaceSize(static_cast<size_t>(c->workspace_bytes));
 #endif
-    if (c->fp16) {
+#if NV_TENSORRT_MAJOR >= 11
+    // TensorRT 11 has no precision flags: the network's types are the engine's (Swift warns when a
+    // precision was asked of a model whose types do not carry it).
+    if ((c->fp16 || c->int8 || c->bf16) && c->log)
+        c->log(c->user, 1, "kiln: TensorRT 11 builds strongly typed networks; precision flags are ignored");
+#else
+    const bool weakly_typed = c->strongly_typed == 0 || NV_TENSORRT_MAJOR < 10;
+    if (c->fp16 && weakly_typed) {
         if (!builder->platformHasFastFp16() && c->log) c->log(c->user, 1, "kiln: this GPU has no fast FP16; building FP16 anyway");
         config->setFlag(BuilderFlag::kFP16);
     }
-    CacheCalibrator calibrator;
-    if (c->int8) {
+    std::unique_ptr<IInt8Calibrator> calibrator;
+    if (c->int8 && weakly_typed) {
         config->setFlag(BuilderFlag::kINT8);
         if (c->calibration_cache_path && c->calibration_cache_path[0]) {
-            if (!read_file(c->calibration_cache_path, &calibrator.cache) || calibrator.cache.empty()) {
+            std::vector<char> cache;
+            if (!read_file(c->calibration_cache_path, &cache) || cache.empty()) {
                 set_error(error, error_size, "INT8 calibration cache %s could not be read", c->calibration_cache_path);
                 return KILN_TRT_INVALID_ARGUMENT;
             }
-            config->setInt8Calibrator(&calibrator);
+            const std::string header(cache.begin(), std::find(cache.begin(), cache.end(), '\n'));
+            if (header.find("EntropyCalibration2") != std::string::npos) {
+                calibrator.reset(new CacheCalibrator<IInt8EntropyCalibrator2>(std::move(cache)));
+            } else if (header.find("MinMaxCalibration") != std::string::npos) {
+                calibrator.reset(new CacheCalibrator<IInt8MinMaxCalibrator>(std::move(cache)));
+            } else if (header.find("EntropyCalibration") != std::string::npos) {
+                calibrator.reset(new CacheCalibrator<IInt8EntropyCalibrator>(std::move(cache)));
+            } else {
+                set_error(error, error_size, "INT8 calibration cache %s starts with \"%.80s\", not a TensorRT EntropyCalibration2, EntropyCalibration or MinMaxCalibration cache; recreate it with one of those calibrators",
+                          c->calibration_cache_path, header.c_str());
+                return KILN_TRT_INVALID_ARGUMENT;
+            }
+            config->setInt8Calibrator(calibrator.get());
         }
     }
-    if (c->bf16) {
+    if (c->bf16 && weakly_typed) {
 #if KILN_TRT_AT_LEAST(9, 0)
         config->setFlag(BuilderFlag::kBF16);
 #else
         if (c->log) c->log(c->user, 1, "kiln: BF16 needs TensorRT 9 or later; building without it");
 #endif
     }
+#endif
     // Optimization profile from the ONNX dynamic axes and the requested min/opt/max.
     bool dynamic = false;
     for (int32_t i = 0; i < c->nb_profiles; i++) {
@@ -436,7 +559,7 @@ extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library* lib, const void* onn
         dynamic = true;
     }
     if (dynamic && config->addOptimizationProfile(profile) < 0) {
-        set_error(error, error_size, "TensorRT rejected the optimization profile: %s", logger.errors.c_str());
+        set_error(error, error_size, "TensorRT rejected the optimization profile: %s", logger.errors().c_str());
         return KILN_TRT_INVALID_ARGUMENT;
     }
     if (c->dla_core >= 0) {
@@ -456,20 +579,22 @@ extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library* lib, const void* onn
 #endif
     }
     if (c->set_tactic_sources) {
+        // Edits of TensorRT's defaults (+X/-X, as trtexec applies --tacticSources), so sources Kiln
+        // does not name (JIT convolutions on 8.5+) keep their default.
+        TacticSources sources = config->getTacticSources();
+        auto edit = [&sources](TacticSource source, int32_t on) {
+            const TacticSources bit = 1U << static_cast<uint32_t>(source);
+            sources = on ? (sources | bit) : (sources & ~bit);
+        };
 #if NV_TENSORRT_MAJOR < 10
-        TacticSources sources = 0;
-        if (c->tactic_cublas) sources |= 1U << static_cast<uint32_t>(TacticSource::kCUBLAS);
-        if (c->tactic_cublas_lt) sources |= 1U << static_cast<uint32_t>(TacticSource::kCUBLAS_LT);
-#if KILN_TRT_AT_LEAST(8, 0)
-        if (c->tactic_cudnn) sources |= 1U << static_cast<uint32_t>(TacticSource::kCUDNN);
+        edit(TacticSource::kCUBLAS, c->tactic_cublas);
+        edit(TacticSource::kCUBLAS_LT, c->tactic_cublas_lt);
+        edit(TacticSource::kCUDNN, c->tactic_cudnn);
 #endif
 #if KILN_TRT_AT_LEAST(8, 4)
-        if (c->tactic_edge_mask) sources |= 1U << static_cast<uint32_t>(TacticSource::kEDGE_MASK_CONVOLUTIONS);
+        edit(TacticSource::kEDGE_MASK_CONVOLUTIONS, c->tactic_edge_mask);
 #endif
         config->setTacticSources(sources);
-#else
-        if (c->log) c->log(c->user, 2, "kiln: tactic sources are a TensorRT 8 setting; TensorRT 10 ignores cuBLAS/cuDNN sources");
-#endif
     }
     // Timing cache: load if present, save after the build.
     std::vector<char> timing_blob;
@@ -490,8 +615,9 @@ extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library* lib, const void* onn
     }
 #endif
     if (!serialized || serialized->size() == 0) {
-        set_error(error, error_size, "TensorRT could not build the engine: %s", logger.errors.empty() ? "no error reported" : logger.errors.c_str());
-        return logger.memory_failure ? KILN_TRT_OUT_OF_MEMORY : KILN_TRT_BUILD_FAILED;
+        const std::string errors = logger.errors();
+        set_error(error, error_size, "TensorRT could not build the engine: %s", errors.empty() ? "no error reported" : errors.c_str());
+        return logger.failure_status();
     }
     if (c->timing_cache_path && c->timing_cache_path[0]) {
         const ITimingCache* used = config->getTimingCache();
@@ -510,6 +636,24 @@ extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library* lib, const void* onn
     *plan_size = serialized->size();
     return KILN_TRT_OK;
 }
+}  // namespace
+
+// No C++ exception crosses the C ABI: allocation failures are out-of-memory, anything else a build failure.
+extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library* lib, const void* onnx, size_t onnx_size, const kiln_trt_build_config* c,
+                                          void** plan, size_t* plan_size, char* error, size_t error_size) {
+    try {
+        return build(lib, onnx, onnx_size, c, plan, plan_size, error, error_size);
+    } catch (const std::bad_alloc&) {
+        set_error(error, error_size, "out of host memory while building the engine (std::bad_alloc)");
+        return KILN_TRT_OUT_OF_MEMORY;
+    } catch (const std::exception& e) {
+        set_error(error, error_size, "the TensorRT build threw: %s", e.what());
+        return KILN_TRT_BUILD_FAILED;
+    } catch (...) {
+        set_error(error, error_size, "the TensorRT build threw an unknown exception");
+        return KILN_TRT_BUILD_FAILED;
+    }
+}
 
 struct kiln_trt_engine {
     Logger logger;
@@ -526,18 +670,31 @@ struct kiln_trt_engine {
     }
 };
 
-extern "C" kiln_trt_status kiln_trt_engine_load(kiln_trt_library* lib, const void* plan, size_t plan_size, kiln_trt_log_fn log, void* user,
-                                                kiln_trt_engine** out, char* error, size_t error_size) {
+extern "C" kiln_trt_status kiln_trt_engine_load(kiln_trt_library* lib, const void* plan, size_t plan_size, int32_t dla_core,
+                                                kiln_trt_log_fn log, void* user, kiln_trt_engine** out, char* error, size_t error_size) {
     using namespace nvinfer1;
-    kiln_trt_engine* e = new kiln_trt_engine();
-    e->logger.callback = log;
-    e->logger.user = user;
-    e->runtime = static_cast<IRuntime*>(lib->create_runtime(&e->logger, NV_TENSORRT_VERSION));
+    kiln_trt_engine* e = new (std::nothrow) kiln_trt_engine();
+    if (e == nullptr) {
+        set_error(error, error_size, "out of host memory loading a %zu-byte engine", plan_size);
+        return KILN_TRT_OUT_OF_MEMORY;
+    }
+    e->logger.set_sink(log, user);
+    e->runtime = static_cast<IRuntime*>(lib->create_runtime(logger_for(&e->logger), NV_TENSORRT_VERSION));
+    // A DLA engine runs on the core set before deserializing (as trtexec and jetson-inference do);
+    // the default, -1, would put an engine built for core 1 on core 0.
+    if (e->runtime && dla_core >= 0) {
+        if (dla_core >= e->runtime->getNbDLACores()) {
+            set_error(error, error_size, "the engine was built for DLA core %d; this device has %d DLA cores", dla_core, e->runtime->getNbDLACores());
+            delete e;
+            return KILN_TRT_INVALID_ARGUMENT;
+        }
+        e->runtime->setDLACore(dla_core);
+    }
     if (e->runtime) e->engine = e->runtime->deserializeCudaEngine(plan, plan_size);
     if (e->engine) e->context = e->engine->createExecutionContext();
     if (!e->context) {
         set_error(error, error_size, "TensorRT could not load the engine (%zu bytes): %s", plan_size,
-                  e->logger.errors.empty() ? "no error reported" : e->logger.errors.c_str());
+                  e->logger.errors().empty() ? "no error reported" : e->logger.errors().c_str());
         kiln_trt_status status = e->engine ? KILN_TRT_EXECUTION_FAILED : KILN_TRT_DESERIALIZE_FAILED;
         delete e;
         return status;
@@ -594,7 +751,7 @@ extern "C" kiln_trt_status kiln_trt_engine_set_input_shape(kiln_trt_engine* e, c
     const bool ok = index >= 0 && e->context->setBindingDimensions(index, d);
 #endif
     if (!ok) {
-        set_error(error, error_size, "input '%s' does not accept shape %s: %s", name, dims_text(d).c_str(), e->logger.errors.c_str());
+        set_error(error, error_size, "input '%s' does not accept shape %s: %s", name, dims_text(d).c_str(), e->logger.errors().c_str());
         return KILN_TRT_EXECUTION_FAILED;
     }
     return KILN_TRT_OK;
@@ -630,21 +787,22 @@ extern "C" kiln_trt_status kiln_trt_engine_set_tensor_address(kiln_trt_engine* e
     if (ok) e->bindings[static_cast<size_t>(index)] = address;
 #endif
     if (!ok) {
-        set_error(error, error_size, "could not bind tensor '%s': %s", name, e->logger.errors.c_str());
+        set_error(error, error_size, "could not bind tensor '%s': %s", name, e->logger.errors().c_str());
         return KILN_TRT_INVALID_ARGUMENT;
     }
     return KILN_TRT_OK;
 }
 
 extern "C" kiln_trt_status kiln_trt_engine_enqueue(kiln_trt_engine* e, void* stream, char* error, size_t error_size) {
-    e->logger.errors.clear();
+    e->logger.clear_errors();
 #if NV_TENSORRT_MAJOR >= 10
     const bool ok = e->context->enqueueV3(static_cast<cudaStream_t>(stream));
 #else
     const bool ok = e->context->enqueueV2(e->bindings.data(), static_cast<cudaStream_t>(stream), nullptr);
 #endif
     if (!ok) {
-        set_error(error, error_size, "TensorRT enqueue failed: %s", e->logger.errors.empty() ? "no error reported" : e->logger.errors.c_str());
+        const std::string errors = e->logger.errors();
+        set_error(error, error_size, "TensorRT enqueue failed: %s", errors.empty() ? "no error reported" : errors.c_str());
         return KILN_TRT_EXECUTION_FAILED;
     }
     return KILN_TRT_OK;
@@ -667,6 +825,7 @@ struct kiln_trt_engine {};
 
 extern "C" int kiln_trt_compiled_with_headers(void) { return 0; }
 extern "C" const char* kiln_trt_stub_reason(void) { return KILN_TRT_STUB_REASON; }
+extern "C" const char* kiln_trt_bridge_description(void) { return "stub (" KILN_TRT_STUB_REASON ")"; }
 extern "C" int32_t kiln_trt_header_version(void) { return 0; }
 extern "C" kiln_trt_status kiln_trt_library_open(const char*, kiln_trt_library** out, char* error, size_t error_size) {
     if (out) *out = nullptr;
@@ -674,13 +833,15 @@ extern "C" kiln_trt_status kiln_trt_library_open(const char*, kiln_trt_library**
 }
 extern "C" void kiln_trt_library_close(kiln_trt_library*) {}
 extern "C" int32_t kiln_trt_library_version(const kiln_trt_library*) { return 0; }
+extern "C" int32_t kiln_trt_library_build_version(const kiln_trt_library*) { return -1; }
+extern "C" int32_t kiln_trt_library_cudart_version(const kiln_trt_library*) { return -1; }
 extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library*, const void*, size_t, const kiln_trt_build_config*, void** plan, size_t* plan_size,
                                           char* error, size_t error_size) {
     if (plan) *plan = nullptr;
     if (plan_size) *plan_size = 0;
     return unavailable(error, error_size);
 }
-extern "C" kiln_trt_status kiln_trt_engine_load(kiln_trt_library*, const void*, size_t, kiln_trt_log_fn, void*, kiln_trt_engine** out,
+extern "C" kiln_trt_status kiln_trt_engine_load(kiln_trt_library*, const void*, size_t, int32_t, kiln_trt_log_fn, void*, kiln_trt_engine** out,
                                                 char* error, size_t error_size) {
     if (out) *out = nullptr;
     return unavailable(error, error_size);

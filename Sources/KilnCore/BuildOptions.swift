@@ -1,3 +1,5 @@
+import Foundation
+
 /// The precision a backend builds an engine in; mirrors TensorRT's builder flags.
 public enum Precision: String, Sendable, Codable, CaseIterable {
     /// Full float32.
@@ -78,6 +80,12 @@ public struct BuildOptions: Sendable, Codable, Equatable {
     public var calibrationDigest: String?
     /// Threads a CPU backend may use; 0 means one per core. Not part of the key.
     public var threads: Int
+    /// The smallest workspace a retry after a memory failure may use (the profile's
+    /// `workspaceFloorMiB`); nil leaves the backend's own floor. Not part of the key.
+    public var workspaceFloorBytes: Int?
+    /// The largest workspace a retry after "no implementation" may grow to (the profile's
+    /// `workspaceCapMiB`); nil keeps `workspaceBytes` as the limit. Not part of the key.
+    public var workspaceCapBytes: Int?
 
     /// Creates build options; defaults are fp32, a 256 MiB workspace, level 3, no DLA.
     public init(
@@ -116,7 +124,14 @@ public struct BuildOptions: Sendable, Codable, Equatable {
         if let t = tacticSources {
             fields["tactics"] = "cublas=\(t.cublas),cublasLt=\(t.cublasLt),cudnn=\(t.cudnn),edgemask=\(t.edgeMaskConvolutions)"
         }
-        if let c = calibrationDigest { fields["calibration"] = c }
+        if let c = calibrationDigest ?? calibrationCachePath.map(Self.calibrationFileDigest) { fields["calibration"] = c }
         return fields
+    }
+
+    /// The sha256 of the calibration cache at `path` (the engine depends on its scales, so replacing
+    /// the file must change the key), or `unreadable:<path>` when it cannot be read.
+    static func calibrationFileDigest(_ path: String) -> String {
+        guard let bytes = FileManager.default.contents(atPath: path) else { return "unreadable:\(path)" }
+        return SHA256.hex([UInt8](bytes))
     }
 }

@@ -76,6 +76,8 @@ public struct DeviceProfile: Sendable, Codable, Equatable {
         var options = BuildOptions(
             precision: defaultPrecision, optimizationLevel: optimizationLevel, tacticSources: tacticSources)
         if let plan { options.workspaceBytes = plan.workspaceBytes }
+        options.workspaceFloorBytes = workspaceFloorMiB << 20
+        options.workspaceCapBytes = workspaceCapMiB << 20
         return options
     }
 }

@@ -23,12 +23,17 @@ struct ChildProcess {
     }
 
     /// Runs `executable` with `arguments` and `environment` (complete), calling `line` for each
-    /// output line, until it exits or `timeout` seconds pass.
+    /// output line, until it exits or `timeout` seconds pass. With `ownProcessGroup` (the default)
+    /// the child leads a new process group that the timeout kills whole; without, it stays in the
+    /// caller's group, so whoever kills the caller's group (the isolated builder's parent) kills it too.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Double,
-                    line: (String) -> Void) throws -> Exit {
+                    ownProcessGroup: Bool = true, line: (String) -> Void) throws -> Exit {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw RuntimeError("isolated builder: pipe() failed: \(String(cString: strerror(errno)))") }
         let readEnd = fds[0], writeEnd = fds[1]
+        // Close-on-exec, so a process another thread spawns meanwhile does not hold the pipe open.
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -40,8 +45,10 @@ struct ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attributes, 0)
+        if ownProcessGroup {
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -57,14 +64,19 @@ struct ChildProcess {
         }
         let start = MonotonicClock.now
         var timedOut = false
+        var killedAt = 0.0
+        let target = ownProcessGroup ? -pid : pid
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let remaining = timeout - (MonotonicClock.now - start)
             if remaining <= 0 && !timedOut {
                 timedOut = true
-                kill(-pid, SIGKILL)
+                killedAt = MonotonicClock.now
+                kill(target, SIGKILL)
             }
+            // A killed child's stray descendants may hold the pipe open: stop reading after 5 s.
+            if timedOut && MonotonicClock.now - killedAt > 5 { break }
             var pfd = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, timedOut ? 1000 : Int32(min(max(remaining * 1000, 1), 1000)))
             if ready < 0 && errno == EINTR { continue }
@@ -77,12 +89,16 @@ struct ChildProcess {
                 line(String(decoding: pending[..<newline], as: UTF8.self))
                 pending.removeSubrange(...newline)
             }
+            if pending.count > 1 << 20 {  // a megabyte without a newline: pass it on as one line
+                line(String(decoding: pending, as: UTF8.self))
+                pending.removeAll(keepingCapacity: true)
+            }
         }
         if !pending.isEmpty { line(String(decoding: pending, as: UTF8.self)) }
         close(readEnd)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        kill(-pid, SIGKILL)  // anything the child left behind in its group (a trtexec grandchild)
+        if ownProcessGroup { kill(-pid, SIGKILL) }  // anything the child left behind in its group
         if timedOut { return .timedOut(seconds: timeout) }
         let signal = status & 0x7f
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KilnCore
+import KilnONNX
 
 /// The child side of the isolated builder (`kiln build-engine`): builds one request in this
 /// process and reports progress, TensorRT's log and the result as JSON lines on stdout.
@@ -27,13 +28,13 @@ public enum EngineBuildChild {
             default:
                 method = request.method
             }
+            let model = modelTypes(onnx: [UInt8](onnx), path: request.modelPath)
             let version: TensorRTVersion
             if method == .bridge {
                 let library = try TensorRTLibrary()
                 version = library.version
-                let config = try TensorRTBuildConfiguration(options: options, version: version)
-                for note in config.ignored { emit(EngineBuildEvent(event: "log", severity: 2, message: "ignored: \(note)")) }
-                let plan = try library.build(onnx: [UInt8](onnx), configuration: config,
+                let config = try configuration(options: options, version: version, model: model, request: request)
+                let plan = try library.build(onnx: [UInt8](onnx), modelPath: request.modelPath, configuration: config,
                     log: { severity, message in
                         if severity <= 3 { emit(EngineBuildEvent(event: "log", severity: severity, message: message)) }
                     },
@@ -47,22 +48,28 @@ public enum EngineBuildChild {
                     throw TensorRTError(.unavailable, "trtexec not found on PATH or at \(TrtexecCommand.jetpackPath)")
                 }
                 version = try trtexecVersion(trtexec)
-                let config = try TensorRTBuildConfiguration(options: options, version: version)
-                for note in config.ignored { emit(EngineBuildEvent(event: "log", severity: 2, message: "ignored: \(note)")) }
+                let config = try configuration(options: options, version: version, model: model, request: request)
                 let temp = request.enginePath + ".tmp.\(getpid())"
                 defer { unlink(temp) }
                 var output: [String] = []
                 let args = TrtexecCommand.arguments(onnx: request.modelPath, engine: temp, configuration: config, version: version)
                 emit(EngineBuildEvent(event: "log", severity: 3, message: "trtexec " + args.joined(separator: " ")))
-                let exit = try ChildProcess.run(trtexec, args, environment: ProcessInfo.processInfo.environment, timeout: 86400) { line in
+                // trtexec stays in this process's group, so the parent's timeout kills it with us.
+                let exit = try ChildProcess.run(trtexec, args, environment: ProcessInfo.processInfo.environment, timeout: 86400,
+                                                ownProcessGroup: false) { line in
                     output.append(line)
                     if output.count > 4000 { output.removeFirst(2000) }
                     emit(EngineBuildEvent(event: "log", severity: line.contains("[E]") ? 1 : line.contains("[W]") ? 2 : 3, message: line))
                 }
                 let text = output.joined(separator: "\n")
                 guard exit == .exited(0), TrtexecCommand.passed(text), let plan = FileManager.default.contents(atPath: temp), !plan.isEmpty else {
-                    let memory = AdaptiveWorkspace.memoryFailure(exit: exit, output: output, reportedOutOfMemory: false)
-                    throw TensorRTError(memory != nil ? .outOfMemory : .buildFailed,
+                    let kind: TensorRTError.Kind = switch AdaptiveWorkspace.classify(
+                        exit: exit, errorLines: output.filter { !AdaptiveWorkspace.isWarningOrInfo($0) }, reportedKind: nil) {
+                    case .memory: .outOfMemory
+                    case .noImplementation: .noImplementation
+                    case nil: .buildFailed
+                    }
+                    throw TensorRTError(kind,
                                         "trtexec \(exit.description): \(TrtexecCommand.errors(text).isEmpty ? String(output.suffix(10).joined(separator: "\n")) : TrtexecCommand.errors(text))")
                 }
                 try writeAtomically([UInt8](plan), to: request.enginePath)
@@ -81,15 +88,41 @@ public enum EngineBuildChild {
         }
     }
 
-    /// trtexec's TensorRT version: from libnvinfer beside it when loadable, else its `--help` banner.
+    /// trtexec's TensorRT version, from its own `--help` banner (`[TensorRT v100300]`): on a host
+    /// with two TensorRTs the default libnvinfer may not be the one trtexec runs with.
     static func trtexecVersion(_ trtexec: String) throws -> TensorRTVersion {
-        if let probed = try? TensorRTLibrary.probe() { return probed.version }
         var lines: [String] = []
-        _ = try ChildProcess.run(trtexec, ["--help"], environment: ProcessInfo.processInfo.environment, timeout: 60) { lines.append($0) }
-        guard let v = TensorRTVersion(trtexecOutput: lines.joined(separator: "\n")) else {
-            throw TensorRTError(.libraryNotFound, "cannot tell \(trtexec)'s TensorRT version: no [TensorRT vNNNN] in its --help output")
+        _ = try ChildProcess.run(trtexec, ["--help"], environment: ProcessInfo.processInfo.environment, timeout: 60) { line in
+            if lines.count < 4000 { lines.append(line) }
         }
-        return v
+        if let v = TensorRTVersion(trtexecOutput: lines.joined(separator: "\n")) { return v }
+        if let probed = try? TensorRTLibrary.probe() { return probed.version }
+        throw TensorRTError(.libraryNotFound, "cannot tell \(trtexec)'s TensorRT version: no [TensorRT vNNNN] in its --help output and no loadable libnvinfer")
+    }
+
+    /// The model's own types (for strongly typed builds); a plain fp32 model when Kiln's ONNX reader
+    /// cannot read it (TensorRT's parser then has the last word).
+    static func modelTypes(onnx: [UInt8], path: String) -> ModelTypes {
+        do {
+            let baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            return ModelTypes(model: try ONNXReader.model(onnx, baseDirectory: baseDirectory))
+        } catch {
+            emit(EngineBuildEvent(event: "log", severity: 2, message: "kiln: could not read \(path)'s types (\(error)); assuming an fp32 model without Q/DQ nodes"))
+            return .float32
+        }
+    }
+
+    /// The configuration for this build, with its notes logged; a calibration cache that cannot be
+    /// read is refused here (trtexec would calibrate with random data instead).
+    static func configuration(options: BuildOptions, version: TensorRTVersion, model: ModelTypes,
+                              request: EngineBuildRequest) throws -> TensorRTBuildConfiguration {
+        let config = try TensorRTBuildConfiguration(options: options, version: version, model: model,
+                                                    computeCapability: request.computeCapability)
+        if let calib = config.calibrationCachePath, !FileManager.default.isReadableFile(atPath: calib) {
+            throw TensorRTError(.invalidArgument, "INT8 calibration cache \(calib) cannot be read; give an existing calibration cache or a model with Q/DQ nodes")
+        }
+        for note in config.ignored { emit(EngineBuildEvent(event: "log", severity: 2, message: "ignored: \(note)")) }
+        return config
     }
 
     /// Writes one protocol line to stdout.

@@ -1,9 +1,10 @@
 import Foundation
 import KilnCore
 
-/// Runs TensorRT builds in a child process (`EngineBuildChildCommand`, `kiln build-engine` in Kiln) so that whatever the build does
-/// (exhaust memory and get OOM-killed, crash, hang) the agent survives, and retries memory failures
-/// with half the workspace down to a floor (`AdaptiveWorkspace`).
+/// Runs TensorRT builds in a child process (`EngineBuildChildCommand`; `kiln build-engine` in Kiln)
+/// so that whatever the build does (exhaust memory and get OOM-killed, crash, hang) the agent
+/// survives. Memory failures are retried with half the workspace down to the floor, "no
+/// implementation" failures with double the workspace up to the cap (`AdaptiveWorkspace`).
 ///
 /// The child gets `CUDA_MODULE_LOADING=LAZY` (CUDA loads kernels on first use: hundreds of MB less
 /// on Jetson), a timeout after which its whole process group is SIGKILLed, and reports progress and
@@ -69,24 +70,35 @@ public struct IsolatedBuilder: Sendable {
         try JSONEncoder().encode(request).write(to: requestURL)
         var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         env["CUDA_MODULE_LOADING"] = "LAZY"
-        var workspaceBytes = workspace.initialWorkspace(requested: request.options.workspaceBytes, freeBytes: freeMemoryBytes)
+        let policy = workspace.honouring(request.options)
+        var workspaceBytes = policy.initialWorkspace(requested: request.options.workspaceBytes, freeBytes: freeMemoryBytes)
+        let initialBytes = workspaceBytes
+        var tried: Set<Int> = []
         var attempts: [Attempt] = []
         let started = MonotonicClock.now
         while true {
             try? FileManager.default.removeItem(atPath: request.enginePath)
             let attemptStart = MonotonicClock.now
             var output: [String] = []
+            var errorLines: [String] = []
             var result: EngineBuildEvent?
+            tried.insert(workspaceBytes)
             let exit = try ChildProcess.run(child.executable, child.arguments + ["--request", requestURL.path, "--workspace", String(workspaceBytes)],
                                             environment: env, timeout: timeoutSeconds) { line in
                 if let event = EngineBuildEvent.parse(line) {
                     if event.event == "result" { result = event } else { onEvent(event) }
-                    if let m = event.message { output.append(m) }
+                    if let m = event.message {
+                        output.append(m)
+                        // Only errors classify a failure: TensorRT's memory warnings come with successful builds.
+                        if event.event == "result" || (event.severity ?? 4) <= 1 { errorLines.append(m) }
+                    }
                 } else {
                     output.append(line)
+                    if !AdaptiveWorkspace.isWarningOrInfo(line) { errorLines.append(line) }
                     onEvent(EngineBuildEvent(event: "log", severity: 3, message: line))
                 }
                 if output.count > 2000 { output.removeFirst(1000) }
+                if errorLines.count > 400 { errorLines.removeFirst(200) }
             }
             let seconds = MonotonicClock.now - attemptStart
             if exit == .exited(0), let result, result.status == "ok" {
@@ -102,15 +114,27 @@ public struct IsolatedBuilder: Sendable {
                 throw TensorRTError(.cancelled, "engine build for \(request.modelPath) \(exit.description) (timeout \(Int(timeoutSeconds)) s); \(Self.summary(attempts))")
             }
             let reportedKind = result?.status.flatMap(TensorRTError.Kind.init(rawValue:))
-            if let reason = AdaptiveWorkspace.memoryFailure(exit: exit, output: output, reportedOutOfMemory: reportedKind == .outOfMemory) {
+            switch AdaptiveWorkspace.classify(exit: exit, errorLines: errorLines, reportedKind: reportedKind) {
+            case .memory(let reason):
                 attempts.append(Attempt(workspaceBytes: workspaceBytes, outcome: reason, seconds: seconds))
-                guard let next = workspace.next(after: workspaceBytes) else {
-                    throw TensorRTError(.outOfMemory, "engine build for \(request.modelPath) ran out of memory at every workspace down to the \(workspace.floorBytes >> 20) MiB floor; \(Self.summary(attempts)). Free memory (stop other GPU work) or use a smaller model or shapes")
+                guard let next = policy.next(after: workspaceBytes), !tried.contains(next) else {
+                    throw TensorRTError(.outOfMemory, "engine build for \(request.modelPath) ran out of memory at every workspace down to the \(policy.floorBytes >> 20) MiB floor; \(Self.summary(attempts)). Free memory (stop other GPU work) or use a smaller model or shapes")
                 }
                 Log.warning("engine build: \(reason) with a \(workspaceBytes >> 20) MiB workspace; retrying with \(next >> 20) MiB")
                 onEvent(EngineBuildEvent(event: "log", severity: 2, message: "retrying with workspace \(next >> 20) MiB after: \(reason)"))
                 workspaceBytes = next
                 continue
+            case .noImplementation(let reason):
+                attempts.append(Attempt(workspaceBytes: workspaceBytes, outcome: reason, seconds: seconds))
+                guard let next = policy.larger(after: workspaceBytes, initial: initialBytes, freeBytes: freeMemoryBytes), !tried.contains(next) else {
+                    throw TensorRTError(.noImplementation, "engine build for \(request.modelPath): TensorRT found no implementation for a layer even with a \(workspaceBytes >> 20) MiB workspace (the most the profile's cap and free memory allow); \(Self.summary(attempts)). Free memory, raise the profile's workspaceCapMiB, or change the model's unsupported layer")
+                }
+                Log.warning("engine build: \(reason) with a \(workspaceBytes >> 20) MiB workspace; retrying with a larger \(next >> 20) MiB")
+                onEvent(EngineBuildEvent(event: "log", severity: 2, message: "retrying with a larger workspace \(next >> 20) MiB after: \(reason)"))
+                workspaceBytes = next
+                continue
+            case nil:
+                break
             }
             let message = result?.message ?? output.suffix(20).joined(separator: "\n")
             attempts.append(Attempt(workspaceBytes: workspaceBytes, outcome: exit.description, seconds: seconds))

@@ -6,9 +6,10 @@ import KilnInference
 /// The TensorRT inference backend: builds engines for this device's SM in the isolated builder
 /// (bridge, or trtexec when Kiln has no TensorRT headers) and runs them through the bridge.
 ///
-/// Engines are bound to `identity()`: TensorRT's version plus the GPU's name, SM, SM count and
-/// driver CUDA version (`GPUDeviceIdentity.cacheKeyFields`), so a JetPack upgrade or another
-/// board invalidates them.
+/// Engines are bound to `identity()`: TensorRT's full version (with its build number where the
+/// library reports one) plus the GPU's name, SM and SM count, and the CUDA runtime TensorRT uses
+/// (the driver's CUDA version where TensorRT links cudart statically), so a JetPack upgrade or
+/// another board invalidates them.
 public struct TensorRTBackend: InferenceBackend {
     public var name: String { "tensorrt" }
     /// The CUDA device to build for and run on.
@@ -47,15 +48,24 @@ public struct TensorRTBackend: InferenceBackend {
         return .unavailable(reason: Self.unavailableError.message)
     }
 
-    /// The identity for TensorRT `version` on `device`: `tensorrt=<version>` plus the device's key fields.
-    public static func identity(tensorrt version: TensorRTVersion, device: GPUDeviceIdentity) -> BackendIdentity {
+    /// The identity for TensorRT `version` (build `build`, using CUDA runtime `cudaRuntime`, e.g.
+    /// 12020) on `device`: `tensorrt=<major.minor.patch[.build]>` plus the device's key fields, with
+    /// `cuda` the runtime TensorRT uses where known.
+    public static func identity(tensorrt version: TensorRTVersion, build: Int? = nil, cudaRuntime: Int? = nil,
+                                device: GPUDeviceIdentity) -> BackendIdentity {
         var fields = device.cacheKeyFields
-        fields["tensorrt"] = version.description
+        fields["tensorrt"] = version.description + (build.map { ".\($0)" } ?? "")
+        if let v = cudaRuntime { fields["cuda"] = "\(v / 1000).\(v % 1000 / 10)" }
         return BackendIdentity(backend: "tensorrt", fields: fields)
     }
 
     public func identity() throws -> BackendIdentity {
-        Self.identity(tensorrt: try tensorRTVersion(), device: try CUDADevice.query(deviceIndex).identity())
+        let device = try CUDADevice.query(deviceIndex).identity()
+        if TensorRTLibrary.compiledWithHeaders {
+            let library = try TensorRTLibrary()
+            return Self.identity(tensorrt: library.version, build: library.buildNumber, cudaRuntime: library.cudaRuntimeVersion, device: device)
+        }
+        return Self.identity(tensorrt: try tensorRTVersion(), device: device)
     }
 
     /// The timing cache file for `identity` in `directory`: one per TensorRT version and device.
@@ -79,10 +89,20 @@ public struct TensorRTBackend: InferenceBackend {
         guard FileManager.default.createFile(atPath: modelPath, contents: Data(model.bytes)) else {
             throw TensorRTError(.buildFailed, "cannot stage \(model.name) for the builder in \(work.path)")
         }
-        let request = EngineBuildRequest(modelPath: modelPath, enginePath: work.appendingPathComponent("model.plan").path, options: options,
+        let device = try CUDADevice.query(deviceIndex)
+        let gpu = try device.identity()
+        var request = EngineBuildRequest(modelPath: modelPath, enginePath: work.appendingPathComponent("model.plan").path, options: options,
                                          method: TensorRTLibrary.compiledWithHeaders ? .bridge : .trtexec)
-        let context = try CUDAContext(device: deviceIndex)
-        let free = try context.device.integrated ? Self.availableHostMemory() : context.memoryInfo().free
+        request.computeCapability = gpu.computeMajor * 10 + gpu.computeMinor
+        // Free memory without holding a CUDA context through the build (on Jetson a context costs
+        // hundreds of MB the child's builder then lacks): the context is released before the child starts.
+        let free: Int? = try device.integrated ? Self.availableHostMemory() : {
+            let context = try CUDAContext(device: deviceIndex)
+            return try context.memoryInfo().free
+        }()
+        // The child builds on this device whatever cudart would number it: CUDA_VISIBLE_DEVICES by UUID.
+        var builder = builder
+        if gpu.uuid.hasPrefix("GPU-") { builder.environment["CUDA_VISIBLE_DEVICES"] = gpu.uuid }
         var lastProgress = 0.0
         let result = try builder.build(request, freeMemoryBytes: free) { event in
             if event.event == "progress", let phase = event.phase, MonotonicClock.now - lastProgress > 5 {
@@ -105,7 +125,8 @@ public struct TensorRTBackend: InferenceBackend {
         guard TensorRTLibrary.compiledWithHeaders else {
             throw TensorRTError(.unavailable, "running TensorRT engines needs Kiln built with TensorRT headers (set TENSORRT_INCLUDE and CUDA_INCLUDE, or build on a Jetson with libnvinfer-dev)")
         }
-        return try TensorRTRunner(library: try TensorRTLibrary(), plan: artifact.bytes, context: try CUDAContext(device: deviceIndex))
+        return try TensorRTRunner(library: try TensorRTLibrary(), plan: artifact.bytes, context: try CUDAContext(device: deviceIndex),
+                                  dlaCore: options.dlaCore)
     }
 
     /// `MemAvailable` from /proc/meminfo: what an integrated GPU can really allocate.

@@ -23,13 +23,13 @@ public final class TensorRTEngine: @unchecked Sendable {
         public var dims: [Int]
     }
 
-    /// Deserializes `plan`.
-    public init(library: TensorRTLibrary, plan: [UInt8]) throws(TensorRTError) {
+    /// Deserializes `plan`; a DLA engine needs the `dlaCore` it was built for (set before deserializing).
+    public init(library: TensorRTLibrary, plan: [UInt8], dlaCore: Int? = nil) throws(TensorRTError) {
         self.library = library
         var error = [CChar](repeating: 0, count: 8192)
         var engine: OpaquePointer?
         let status = plan.withUnsafeBytes { raw in
-            kiln_trt_engine_load(library.handle, raw.baseAddress, raw.count, { _, severity, message in
+            kiln_trt_engine_load(library.handle, raw.baseAddress, raw.count, Int32(dlaCore ?? -1), { _, severity, message in
                 if let message, severity <= 1 { Log.error("TensorRT: \(String(cString: message))") }
             }, nil, &engine, &error, error.count)
         }

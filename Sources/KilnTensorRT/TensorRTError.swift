@@ -24,6 +24,9 @@ public struct TensorRTError: KilnError, Equatable {
         case executionFailed
         /// The build was cancelled or timed out.
         case cancelled
+        /// TensorRT found no implementation for a layer within the workspace ("Could not find any
+        /// implementation for node"): a larger workspace may help.
+        case noImplementation
     }
 
     /// The failure kind.

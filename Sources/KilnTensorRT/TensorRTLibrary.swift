@@ -12,6 +12,11 @@ public final class TensorRTLibrary: @unchecked Sendable {
     let handle: OpaquePointer
     /// The loaded library's version.
     public let version: TensorRTVersion
+    /// The library's build number (`getInferLibBuildVersion`, TensorRT ≥ 10), or nil where it has none.
+    public let buildNumber: Int?
+    /// The CUDA runtime version TensorRT loaded (TensorRT 8 links cudart dynamically; e.g. 11040),
+    /// or nil where it is linked in statically (TensorRT 10).
+    public let cudaRuntimeVersion: Int?
 
     /// True when the bridge has the real implementation (TensorRT headers were found at build time).
     public static var compiledWithHeaders: Bool { kiln_trt_compiled_with_headers() != 0 }
@@ -27,10 +32,7 @@ public final class TensorRTLibrary: @unchecked Sendable {
 
     /// What the bridge was compiled against, for `kiln --version` and `kiln doctor`:
     /// `TensorRT 10.3.0 headers`, or `stub (<reason>)`.
-    public static var bridgeDescription: String {
-        if let v = headerVersion { return "TensorRT \(v) headers" }
-        return "stub (\(stubReason ?? "no TensorRT headers"))"
-    }
+    public static var bridgeDescription: String { String(cString: kiln_trt_bridge_description()) }
 
     /// The installed libnvinfer's version and soname, read with `getInferLibVersion()` (no headers needed).
     public static func probe(libraryPath: String? = nil) throws(TensorRTError) -> (version: TensorRTVersion, library: String) {
@@ -50,6 +52,13 @@ public final class TensorRTLibrary: @unchecked Sendable {
         guard status == KILN_TRT_OK, let lib else { throw TensorRTError(Self.kind(status), text(error)) }
         handle = lib
         version = TensorRTVersion(encoded: Int(kiln_trt_library_version(lib)))
+        let build = Int(kiln_trt_library_build_version(lib))
+        buildNumber = build >= 0 ? build : nil
+        let cudart = Int(kiln_trt_library_cudart_version(lib))
+        cudaRuntimeVersion = cudart > 0 ? cudart : nil
+        if let headers = Self.headerVersion, let reason = headers.incompatibility(library: version) {
+            throw TensorRTError(.versionMismatch, reason)
+        }
     }
 
     deinit { kiln_trt_library_close(handle) }
@@ -66,6 +75,7 @@ public final class TensorRTLibrary: @unchecked Sendable {
         case KILN_TRT_DESERIALIZE_FAILED: .deserializeFailed
         case KILN_TRT_EXECUTION_FAILED: .executionFailed
         case KILN_TRT_CANCELLED: .cancelled
+        case KILN_TRT_NO_IMPLEMENTATION: .noImplementation
         default: .buildFailed
         }
     }
@@ -80,9 +90,10 @@ public final class TensorRTLibrary: @unchecked Sendable {
         }
     }
 
-    /// Builds a serialized engine from ONNX bytes. Blocks for the whole build: call it on a
-    /// dedicated thread (normally inside the isolated builder's child process).
-    public func build(onnx: [UInt8], configuration c: TensorRTBuildConfiguration,
+    /// Builds a serialized engine from ONNX bytes; `modelPath` (the file the bytes came from) lets
+    /// the parser find external weights. Blocks for the whole build: call it on a dedicated thread
+    /// (normally inside the isolated builder's child process).
+    public func build(onnx: [UInt8], modelPath: String? = nil, configuration c: TensorRTBuildConfiguration,
                       log: @escaping (Int, String) -> Void = { _, _ in },
                       progress: @escaping (String, Int, Int) -> Bool = { _, _, _ in true }) throws(TensorRTError) -> [UInt8] {
         let callbacks = Callbacks(log: log, progress: progress)
@@ -127,6 +138,8 @@ public final class TensorRTLibrary: @unchecked Sendable {
             config.tactic_edge_mask = t.edgeMaskConvolutions ? 1 : 0
         }
         config.timing_cache_path = cString(c.timingCachePath)
+        config.model_path = cString(modelPath)
+        config.strongly_typed = c.stronglyTyped ? 1 : 0
         config.user = user
         config.log = { user, severity, message in
             guard let user, let message else { return }

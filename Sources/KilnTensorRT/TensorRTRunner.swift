@@ -23,11 +23,11 @@ public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
     private var host: [String: PinnedHostBuffer] = [:]
     private var device: [String: DeviceBuffer] = [:]
 
-    /// Loads `plan` into an engine on `context`'s device.
-    public init(library: TensorRTLibrary, plan: [UInt8], context: CUDAContext) throws {
+    /// Loads `plan` into an engine on `context`'s device (on `dlaCore` for a DLA engine).
+    public init(library: TensorRTLibrary, plan: [UInt8], context: CUDAContext, dlaCore: Int? = nil) throws {
         self.context = context
         try context.makeCurrent()
-        engine = try TensorRTEngine(library: library, plan: plan)
+        engine = try TensorRTEngine(library: library, plan: plan, dlaCore: dlaCore)
         stream = try CUDAStream(context: context)
         zeroCopy = context.device.integrated && context.device.canMapHostMemory
         let io = try engine.io()

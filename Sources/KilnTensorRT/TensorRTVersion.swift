@@ -40,5 +40,19 @@ public struct TensorRTVersion: Sendable, Equatable, Comparable, Codable, CustomS
     /// True when this version is at least `major.minor`.
     public func atLeast(_ major: Int, _ minor: Int) -> Bool { (self.major, self.minor) >= (major, minor) }
 
+    /// Why a TensorRT library of version `library` cannot serve a bridge compiled against headers of
+    /// this version, or nil when it can: the major versions must match (the ABI changes between
+    /// them), and the library's minor must be at least the headers' (minor releases only add API, so
+    /// newer headers may call interface methods an older library lacks).
+    public func incompatibility(library: TensorRTVersion) -> String? {
+        if library.major != major {
+            return "the installed TensorRT is \(library) but Kiln was built against TensorRT \(self) headers; rebuild Kiln against the installed TensorRT's headers (JetPack's libnvinfer-dev)"
+        }
+        if library.minor < minor {
+            return "the installed TensorRT is \(library), older than the TensorRT \(self) headers Kiln was built against, whose calls it may lack; rebuild Kiln against the installed TensorRT's headers (JetPack's libnvinfer-dev) or upgrade TensorRT"
+        }
+        return nil
+    }
+
     public static func < (a: TensorRTVersion, b: TensorRTVersion) -> Bool { (a.major, a.minor, a.patch) < (b.major, b.minor, b.patch) }
 }

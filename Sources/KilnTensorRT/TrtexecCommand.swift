@@ -20,7 +20,9 @@ public enum TrtexecCommand {
     ///
     /// Workspace: `--workspace=N` (MiB) before TensorRT 8.4, `--memPoolSize=workspace:N` (MiB) on 8.4–9,
     /// `--memPoolSize=workspace:NM` from 10 (which takes unit suffixes). `--skipInference` from 8.6,
-    /// `--buildOnly` before. Tactic sources are TensorRT 8 only; BF16 needs 9; optimization level 8.6.
+    /// `--buildOnly` before. Tactic sources are `+X`/`-X` edits of TensorRT's defaults (cuBLAS/cuDNN
+    /// before 10, edge-mask convolutions from 8.4); BF16 needs 9; optimization level 8.6; strongly
+    /// typed builds pass `--stronglyTyped` on 10 and no precision flags.
     public static func arguments(onnx: String, engine: String, configuration c: TensorRTBuildConfiguration,
                                  version: TensorRTVersion) -> [String] {
         var args = ["--onnx=\(onnx)", "--saveEngine=\(engine)"]
@@ -32,7 +34,10 @@ public enum TrtexecCommand {
         } else {
             args.append("--memPoolSize=workspace:\(mib)M")
         }
-        if c.best {
+        if c.stronglyTyped {
+            // TensorRT 11 builds only strongly typed networks; 10 needs the flag (Q/DQ models).
+            if version.major < 11 { args.append("--stronglyTyped") }
+        } else if c.best {
             args.append("--best")
         } else {
             if c.fp16 { args.append("--fp16") }
@@ -51,13 +56,16 @@ public enum TrtexecCommand {
         if let path = c.timingCachePath { args.append("--timingCacheFile=\(path)") }
         if let dla = c.dlaCore { args += ["--useDLACore=\(dla)", "--allowGPUFallback"] }
         if let level = c.optimizationLevel { args.append("--builderOptimizationLevel=\(level)") }
-        if let t = c.tacticSources, version.major < 10 {
+        if let t = c.tacticSources {
+            // Edits of TensorRT's defaults, as the bridge applies them: JIT convolutions stay as they are.
             var list: [String] = []
-            list.append((t.cublas ? "+" : "-") + "CUBLAS")
-            list.append((t.cublasLt ? "+" : "-") + "CUBLAS_LT")
-            list.append((t.cudnn ? "+" : "-") + "CUDNN")
+            if version.major < 10 {
+                list.append((t.cublas ? "+" : "-") + "CUBLAS")
+                list.append((t.cublasLt ? "+" : "-") + "CUBLAS_LT")
+                list.append((t.cudnn ? "+" : "-") + "CUDNN")
+            }
             if version.atLeast(8, 4) { list.append((t.edgeMaskConvolutions ? "+" : "-") + "EDGE_MASK_CONVOLUTIONS") }
-            args.append("--tacticSources=\(list.joined(separator: ","))")
+            if !list.isEmpty { args.append("--tacticSources=\(list.joined(separator: ","))") }
         }
         args.append(version.atLeast(8, 6) ? "--skipInference" : "--buildOnly")
         return args

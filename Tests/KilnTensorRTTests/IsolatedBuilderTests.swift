@@ -46,6 +46,25 @@ case "$FAKE_MODE" in
   parse)
     echo '{"event":"result","status":"parseFailed","message":"the ONNX parser rejected the model: node 3 (Resize): unsupported mode"}'
     exit 3;;
+  noimpl)
+    # mmdeploy#1059 / jetson-inference#1499 on a Jetson: memory warnings, then Error Code 10 at a small workspace.
+    if [ "$mib" -lt 512 ]; then
+      echo '{"event":"log","severity":2,"message":"Tactic Device request: 538MB Available: 166MB. Device memory is insufficient to use tactic."}'
+      echo '{"event":"log","severity":2,"message":"Skipping tactic 3 due to insufficient memory on requested size of 538 detected for tactic 0x0000000000000004."}'
+      echo '{"event":"log","severity":1,"message":"10: [optimizer.cpp::computeCosts::3728] Error Code 10: Internal Error (Could not find any implementation for node /model.0/conv/Conv.)"}'
+      echo '{"event":"result","status":"noImplementation","message":"TensorRT could not build the engine: Error Code 10"}'
+      exit 1
+    fi
+    printf 'PLAN-%s' "$mib" > "$FAKE_ENGINE"
+    echo "{\"event\":\"result\",\"status\":\"ok\",\"workspaceBytes\":$ws,\"tensorrt\":\"10.3.0\",\"method\":\"bridge\"}"
+    exit 0;;
+  warnings)
+    # Memory warnings of a build that then fails for another reason: not a memory failure.
+    echo "[TRT] [W] Tactic Device request: 538MB Available: 166MB. Device memory is insufficient to use tactic."
+    echo "[TRT] [W] Skipping tactic 3 due to insufficient memory on requested size of 538 detected for tactic 0x0000000000000004."
+    echo '{"event":"log","severity":1,"message":"4: [network.cpp::validate::3008] Error Code 4: Internal Error (images: dynamic input is missing dimensions in profile 0.)"}'
+    echo '{"event":"result","status":"buildFailed","message":"TensorRT could not build the engine: Error Code 4"}'
+    exit 1;;
   hang)
     sleep 30; exit 0;;
 esac
@@ -61,9 +80,12 @@ esac
                             workspace: AdaptiveWorkspace(floorBytes: floor),
                             environment: ["FAKE_MODE": mode, "FAKE_LOG": log, "FAKE_ENGINE": engine, "CUDA_MODULE_LOADING": "EAGER"])
         }
-        var request: EngineBuildRequest {
-            EngineBuildRequest(modelPath: dir.appendingPathComponent("model.onnx").path, enginePath: engine,
-                               options: BuildOptions(precision: .fp16, workspaceBytes: 1024 << 20))
+        var request: EngineBuildRequest { request() }
+        func request(workspaceMiB: Int = 1024, floorMiB: Int? = nil, capMiB: Int? = nil) -> EngineBuildRequest {
+            var options = BuildOptions(precision: .fp16, workspaceBytes: workspaceMiB << 20)
+            options.workspaceFloorBytes = floorMiB.map { $0 << 20 }
+            options.workspaceCapBytes = capMiB.map { $0 << 20 }
+            return EngineBuildRequest(modelPath: dir.appendingPathComponent("model.onnx").path, enginePath: engine, options: options)
         }
         var attemptedMiB: [Int] {
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int($0) }
@@ -146,6 +168,63 @@ esac
         #expect(p.next(after: 64 << 20) == nil)
         #expect(p.initialWorkspace(requested: 1 << 30, freeBytes: 512 << 20) == 256 << 20)
         #expect(p.initialWorkspace(requested: 1 << 30, freeBytes: 16 << 20) == 64 << 20)
+    }
+
+    @Test("'Could not find any implementation' after memory warnings grows the workspace up to the profile's cap")
+    func noImplementationGrows() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        let result = try f.builder("noimpl").build(f.request(workspaceMiB: 256, capMiB: 2048))
+        #expect(f.attemptedMiB == [256, 512])
+        #expect(result.workspaceBytes == 512 << 20)
+        #expect(result.attempts[0].outcome.contains("no implementation") || result.attempts[0].outcome.contains("Could not find any implementation"))
+    }
+
+    @Test("'Could not find any implementation' at the cap ends in a no-implementation error, not out-of-memory")
+    func noImplementationAtTheCap() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        #expect { try f.builder("noimpl").build(f.request(workspaceMiB: 256, capMiB: 256)) } throws: { error in
+            guard let e = error as? TensorRTError else { return false }
+            return e.kind == .noImplementation && e.message.contains("256 MiB") && e.message.contains("workspaceCapMiB")
+        }
+        #expect(f.attemptedMiB == [256])
+    }
+
+    @Test("TensorRT's memory warnings before a non-memory failure do not trigger a memory retry")
+    func warningsAreNotMemoryFailures() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        #expect { try f.builder("warnings").build(f.request) } throws: { error in
+            guard let e = error as? TensorRTError else { return false }
+            return e.kind == .buildFailed && e.message.contains("Error Code 4")
+        }
+        #expect(f.attemptedMiB == [1024])
+    }
+
+    @Test("the profile's workspace floor stops memory retries above the builder's own floor")
+    func profileFloor() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        #expect { try f.builder("always", floor: 32 << 20).build(f.request(floorMiB: 256)) } throws: { error in
+            guard let e = error as? TensorRTError else { return false }
+            return e.kind == .outOfMemory && e.message.contains("256 MiB floor")
+        }
+        #expect(f.attemptedMiB == [1024, 512, 256])
+    }
+
+    @Test("the adaptive policy grows to the cap and free memory after 'no implementation'")
+    func growth() {
+        let p = AdaptiveWorkspace(floorBytes: 32 << 20, capBytes: 1024 << 20)
+        #expect(p.larger(after: 256 << 20, initial: 256 << 20, freeBytes: nil) == 512 << 20)
+        #expect(p.larger(after: 768 << 20, initial: 256 << 20, freeBytes: nil) == 1024 << 20)
+        #expect(p.larger(after: 1024 << 20, initial: 256 << 20, freeBytes: nil) == nil)
+        #expect(p.larger(after: 256 << 20, initial: 256 << 20, freeBytes: 600 << 20) == 300 << 20)
+        #expect(AdaptiveWorkspace().larger(after: 256 << 20, initial: 256 << 20, freeBytes: nil) == nil, "no cap: the first workspace is the limit")
+        var options = BuildOptions()
+        options.workspaceFloorBytes = 256 << 20
+        #expect(p.honouring(options).floorBytes == 256 << 20)
+        #expect(p.honouring(BuildOptions()).floorBytes == 32 << 20)
     }
 
     @Test("protocol events round-trip through their JSON lines; other output is not an event")

@@ -32,7 +32,8 @@ typedef enum kiln_trt_status {
     KILN_TRT_INVALID_ARGUMENT = 5,
     /** The builder returned no engine for a reason other than memory. */
     KILN_TRT_BUILD_FAILED = 6,
-    /** The build failed for memory: allocation failure, "Tactic Device request … Available", out of memory. */
+    /** The build failed for memory: an error-severity allocation failure or out of memory (the
+     *  "Tactic Device request … Available" warnings of successful builds do not count). */
     KILN_TRT_OUT_OF_MEMORY = 7,
     /** The plan could not be deserialized (corrupt, or built by another TensorRT/device). */
     KILN_TRT_DESERIALIZE_FAILED = 8,
@@ -40,6 +41,8 @@ typedef enum kiln_trt_status {
     KILN_TRT_EXECUTION_FAILED = 9,
     /** The progress callback asked to stop. */
     KILN_TRT_CANCELLED = 10,
+    /** "Could not find any implementation for node" (Error Code 10): a larger workspace may help. */
+    KILN_TRT_NO_IMPLEMENTATION = 11,
 } kiln_trt_status;
 
 /** 1 when the bridge was compiled against TensorRT headers, 0 for the stub. */
@@ -47,6 +50,10 @@ int kiln_trt_compiled_with_headers(void);
 
 /** Why the bridge is the stub (names the missing header and the fix), or NULL for the real bridge. */
 const char* kiln_trt_stub_reason(void);
+
+/** What the bridge was compiled against, for `kiln --version` and `kiln doctor`:
+ *  "TensorRT 10.3.0 headers", or "stub (<reason>)". */
+const char* kiln_trt_bridge_description(void);
 
 /** The headers' version as major*10000 + minor*100 + patch (100100 for 10.1.0), 0 for the stub. */
 int32_t kiln_trt_header_version(void);
@@ -67,6 +74,11 @@ kiln_trt_status kiln_trt_library_open(const char* directory, kiln_trt_library** 
 void kiln_trt_library_close(kiln_trt_library* library);
 /** `getInferLibVersion()` of the loaded library (raw encoding, see kiln_trt_probe_version). */
 int32_t kiln_trt_library_version(const kiln_trt_library* library);
+/** `getInferLibBuildVersion()` (TensorRT >= 10), or -1 where the library has none. */
+int32_t kiln_trt_library_build_version(const kiln_trt_library* library);
+/** The CUDA runtime version TensorRT loaded (`cudaRuntimeGetVersion`, TensorRT 8 links cudart
+ *  dynamically), or -1 where it is linked statically (TensorRT 10). */
+int32_t kiln_trt_library_cudart_version(const kiln_trt_library* library);
 
 /** Log severities, as TensorRT's ILogger::Severity (0 internal error … 4 verbose). */
 typedef void (*kiln_trt_log_fn)(void* user, int32_t severity, const char* message);
@@ -101,14 +113,20 @@ typedef struct kiln_trt_build_config {
     int32_t dla_core;
     /** Builder optimization level 0-5 (TensorRT >= 8.6), or -1 for TensorRT's default. */
     int32_t optimization_level;
-    /** 1 to apply the tactic-source mask below (TensorRT 8 only; ignored with a warning on 10). */
+    /** 1 to switch the tactic sources below on (1) or off (0) relative to TensorRT's defaults, as
+     *  trtexec's --tacticSources=+X,-Y does; cuBLAS/cuDNN apply before TensorRT 10 only. */
     int32_t set_tactic_sources;
     int32_t tactic_cublas;
     int32_t tactic_cublas_lt;
     int32_t tactic_cudnn;
     int32_t tactic_edge_mask;
+    /** The ONNX file's path, so the parser finds external weights beside it; may be NULL. */
+    const char* model_path;
     /** Timing cache loaded before and saved (atomically) after the build; may be NULL. */
     const char* timing_cache_path;
+    /** 1 to build a strongly typed network (TensorRT >= 10: the model's types decide precision and the
+     *  fp16/int8/bf16 flags are not set); TensorRT 11 builds only strongly typed networks. */
+    int32_t strongly_typed;
     kiln_trt_log_fn log;
     kiln_trt_progress_fn progress;
     void* user;
@@ -134,8 +152,8 @@ typedef struct kiln_trt_io_info {
     int64_t dims[KILN_TRT_MAX_DIMS];
 } kiln_trt_io_info;
 
-/** Deserializes a plan. */
-kiln_trt_status kiln_trt_engine_load(kiln_trt_library* library, const void* plan, size_t plan_size,
+/** Deserializes a plan; `dla_core` (-1 for none) is set on the runtime before deserializing. */
+kiln_trt_status kiln_trt_engine_load(kiln_trt_library* library, const void* plan, size_t plan_size, int32_t dla_core,
                                      kiln_trt_log_fn log, void* user, kiln_trt_engine** out,
                                      char* error, size_t error_size);
 void kiln_trt_engine_destroy(kiln_trt_engine* engine);
