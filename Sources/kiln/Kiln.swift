@@ -40,6 +40,9 @@ enum Kiln {
     }
 
     static func main() async {
+        #if os(Linux)
+        AbortSignal.install()  // a watchdog's SIGABRT ends Kiln once the backtrace is printed
+        #endif
         var argv = Array(CommandLine.arguments.dropFirst())
         guard let name = argv.first, !["--help", "-h", "help"].contains(name) || argv.count > 1 else {
             print(overview())
@@ -73,10 +76,10 @@ enum Kiln {
         } catch let error as KilnError {
             // Usage errors already start with `kiln NAME:`; others get it here.
             let text = error.description.hasPrefix("kiln \(name):") ? error.description : "kiln \(name): \(error.description)"
-            FileHandle.standardError.write(Data("\(text)\n".utf8))
+            Log.fatal(text)
             finish(error.exitCode.rawValue)
         } catch {
-            FileHandle.standardError.write(Data("kiln \(name): \(error)\n".utf8))
+            Log.fatal("kiln \(name): \(error)")
             finish(ExitCode.runtimeFailure.rawValue)
         }
     }

@@ -7,14 +7,19 @@ struct DoctorCommand: Command {
     static let summary = "Show the device, its profile, the workspace arithmetic, backends and the cache"
     static let help = """
         Usage: kiln doctor [--json] [flags]
+               kiln doctor --device-nodes
 
         Prints the device (device-tree model, L4T/JetPack release, memory), the device profile chosen
         and why, the builder workspace arithmetic
         (min(profile cap, MemAvailable − reserve), never below the floor), each backend and why it is
-        unavailable, the engine cache's location and usage, and the most recent engine builds.
+        unavailable, the engine cache's location and usage, the most recent engine builds, and
+        the GPU, media, DLA, camera and render device nodes present, with whether the service
+        (a DynamicUser in groups video and render) may open each.
 
         Flags:
           --json               Print one JSON object
+          --device-nodes       Print only the paths of those device nodes, one per line (what
+                               systemd/install.sh writes into the unit's DeviceAllow= drop-in)
         \(DeviceContext.flagHelp)
 
         Examples:
@@ -34,10 +39,16 @@ struct DoctorCommand: Command {
         var backends: [BackendProbe.Status]
         var cache: EngineCache.Usage
         var recentBuilds: [BuildRecord]
+        var deviceNodes: [DeviceNode]
     }
 
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {
         let json = arguments.flag("--json")
+        if arguments.flag("--device-nodes") {
+            try arguments.finish()
+            for node in DeviceNode.scan() { print(node.path) }
+            return .ok
+        }
         let context = try DeviceContext.resolve(&arguments)
         try arguments.finish()
         let d = context.detection
@@ -45,7 +56,8 @@ struct DoctorCommand: Command {
         let report = Report(
             device: d.facts, jetPack: d.facts.tegraRelease?.jetPack, profile: d.profile, profileReason: d.reason,
             workspace: plan, workspaceExplanation: plan.description, backends: BackendProbe.statuses(),
-            cache: context.cache.usage(), recentBuilds: Array(context.cache.recentBuilds().suffix(10)))
+            cache: context.cache.usage(), recentBuilds: Array(context.cache.recentBuilds().suffix(10)),
+            deviceNodes: DeviceNode.scan())
         if json {
             CacheCommand.printJSON(report)
         } else {
@@ -91,6 +103,13 @@ struct DoctorCommand: Command {
         for b in r.recentBuilds.reversed() {
             let tried = b.workspaceTriedBytes.map { "\($0 >> 20)" }.joined(separator: "→")
             out.append("  \(b.date.formatted(.iso8601))  \(b.result.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(b.backend)  \(b.key.prefix(12))  workspace \(tried.isEmpty ? "-" : tried + " MiB")  \(String(format: "%.1fs", b.seconds))" + (b.error.map { "  \($0)" } ?? ""))
+        }
+        out.append("Device nodes (the service runs as a DynamicUser in groups \(DeviceNode.serviceGroups.sorted().joined(separator: ", ")))")
+        if r.deviceNodes.isEmpty { out.append("  none: no GPU, media, DLA, camera or render nodes under /dev") }
+        for n in r.deviceNodes {
+            let access = n.serviceCanOpen ? "service can open"
+                : "service CANNOT open: group \(n.group), mode \(String(n.mode, radix: 8)); add the node's group to SupplementaryGroups= (systemctl edit kiln) or fix its udev rule"
+            out.append("  \(n.path)  \(n.purpose.rawValue)  \(access)")
         }
         return out.joined(separator: "\n")
     }

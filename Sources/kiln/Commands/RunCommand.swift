@@ -81,12 +81,12 @@ struct RunCommand: Command {
     /// Prints the report: text, or text on stderr and one JSON line on stdout.
     static func print(_ report: RunReport, json: Bool) throws {
         if json {
-            FileHandle.standardError.write(Data((report.text + "\n").utf8))
+            Log.output(report.text, standardError: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            Swift.print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            Log.output(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            Swift.print(report.text)
+            Log.output(report.text)
         }
     }
 }
