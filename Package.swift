@@ -95,6 +95,7 @@ let package = Package(
         .testTarget(
             name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport", "kiln-cache-probe"],
             exclude: ["Fixtures"]),
+        .testTarget(name: "KilnSystemTests", dependencies: ["KilnSystem"]),
         .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
         .testTarget(
             name: "KilnInferenceTests", dependencies: ["KilnInference", "KilnTestSupport"],
@@ -103,7 +104,7 @@ let package = Package(
         .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnVideoTests", dependencies: ["KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),
-        .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnTelemetry", "KilnTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnCore", "KilnTelemetry", "KilnTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "KilnPostprocessTests", dependencies: ["KilnPostprocess", "KilnTestSupport"]),
         .testTarget(name: "KilnServiceTests", dependencies: ["KilnService", "KilnTestSupport"]),
         .testTarget(name: "KilnAgentTests", dependencies: ["KilnAgent", "KilnRollout", "KilnService", "KilnTensorRT", "KilnTestSupport"]),

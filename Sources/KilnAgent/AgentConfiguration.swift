@@ -59,7 +59,7 @@ public struct AgentConfiguration: Sendable {
 
         /// Creates follow settings.
         public init(schedule: PollSchedule = PollSchedule(interval: 30), probationSeconds: Double = 10,
-                    stateDirectory: String = StateDirectory.path(), deviceID: String = RolloutCohort.deviceID(),
+                    stateDirectory: String = KilnDirectories().state, deviceID: String = RolloutCohort.deviceID(),
                     crashLoopThreshold: Int = 2) {
             self.schedule = schedule
             self.probationSeconds = probationSeconds

@@ -67,9 +67,7 @@ public final class EngineSlot: Sendable {
 
         /// The p99 of `recentInferSeconds`, in seconds (0 when empty).
         public var p99: Double {
-            guard !recentInferSeconds.isEmpty else { return 0 }
-            let s = recentInferSeconds.sorted()
-            return s[min(s.count - 1, Int((0.99 * Double(s.count)).rounded(.up)) - 1)]
+            Percentile.nearestRank(99, of: recentInferSeconds) ?? 0
         }
     }
 

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// Latency samples of one stage, kept for exact percentiles.
 ///
 /// Stores every sample up to `capacity`; past that, reservoir sampling keeps a uniform sample
@@ -24,9 +26,6 @@ struct LatencyHistogram: Sendable {
     func percentilesMilliseconds(_ ps: [Double]) -> [Double] {
         guard !samples.isEmpty else { return ps.map { _ in 0 } }
         let sorted = samples.sorted()
-        return ps.map { p in
-            let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
-            return Double(sorted[min(max(rank, 0), sorted.count - 1)]) * 1000
-        }
+        return ps.map { Double(Percentile.nearestRank($0, ofSorted: sorted) ?? 0) * 1000 }
     }
 }

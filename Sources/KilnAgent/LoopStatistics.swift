@@ -11,7 +11,7 @@ public final class LoopStatistics: Sendable {
     private struct StreamState {
         var frames = 0
         var dropped: [String: Int] = [:]
-        var completions: [Double] = []  // monotonic times within the FPS window
+        var rate: FrameRateWindow
     }
 
     private struct State {
@@ -41,12 +41,9 @@ public final class LoopStatistics: Sendable {
             if s.firstCompletion == nil { s.firstCompletion = now }
             s.lastCompletion = now
             for (stage, seconds) in stages { s.stages[stage, default: LatencyHistogram()].record(seconds) }
-            var st = s.streams[stream] ?? StreamState()
+            var st = s.streams[stream] ?? StreamState(rate: FrameRateWindow(window: window, started: s.started))
             st.frames += 1
-            st.completions.append(now)
-            if let cut = st.completions.firstIndex(where: { $0 >= now - window }), cut > 0 {
-                st.completions.removeFirst(cut)
-            }
+            st.rate.record(at: now)
             s.streams[stream] = st
         }
     }
@@ -55,17 +52,15 @@ public final class LoopStatistics: Sendable {
     public func recordDrop(stream: String, reason: String, count: Int = 1) {
         guard count > 0 else { return }
         state.withLock { s in
-            s.streams[stream, default: StreamState()].dropped[reason, default: 0] += count
+            s.streams[stream, default: StreamState(rate: FrameRateWindow(window: fpsWindow, started: s.started))]
+                .dropped[reason, default: 0] += count
         }
     }
 
     /// Frames per second of `stream` over the sliding window.
     public func fps(stream: String, now: Double = MonotonicClock.now) -> Double {
         state.withLock { s in
-            guard let st = s.streams[stream] else { return 0 }
-            let recent = st.completions.filter { $0 >= now - fpsWindow }
-            let span = min(fpsWindow, now - s.started)
-            return span > 0 ? Double(recent.count) / span : 0
+            s.streams[stream]?.rate.rate(at: now) ?? 0
         }
     }
 
@@ -88,10 +83,9 @@ public final class LoopStatistics: Sendable {
             }
             var streams: [String: LoopSummary.Stream] = [:]
             for (name, st) in s.streams {
-                let recent = st.completions.filter { $0 >= now - fpsWindow }
                 streams[name] = LoopSummary.Stream(
                     frames: st.frames, dropped: st.dropped.values.reduce(0, +), droppedByReason: st.dropped,
-                    fps: Double(recent.count) / max(1e-9, min(fpsWindow, elapsed)))
+                    fps: st.rate.rate(at: now))
             }
             return LoopSummary(frames: s.frames, dropped: streams.values.reduce(0) { $0 + $1.dropped }, fps: fps,
                                seconds: elapsed, latencyMilliseconds: latency, streams: streams)

@@ -12,7 +12,7 @@ public struct RegistryAccess: Sendable {
 
     /// Creates access through `client` into `store` (defaults: no credentials, `KILN_STORE` or
     /// `~/.cache/kiln/models`).
-    public init(client: RegistryClient = RegistryClient(), store: ModelStore = ModelStore(root: ModelStore.defaultRoot())) {
+    public init(client: RegistryClient = RegistryClient(), store: ModelStore = ModelStore(root: KilnDirectories().store)) {
         self.client = client
         self.store = store
     }

@@ -92,8 +92,7 @@ public enum GoldenGate {
             _ = try engine.runner.run(feeds)
             times.append((MonotonicClock.now - t0) * 1000)
         }
-        times.sort()
-        return times[min(times.count - 1, Int((0.99 * Double(times.count)).rounded(.up)) - 1)]
+        return Percentile.nearestRank(99, of: times) ?? 0
     }
 
     static func loadCases(_ goldenTar: String) throws -> [GoldenVerifier.GoldenCase] {

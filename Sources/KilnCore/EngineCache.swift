@@ -28,20 +28,6 @@ public struct EngineCache: Sendable {
         self.budgetBytes = budgetBytes
     }
 
-    /// The cache directory for this process: `$CACHE_DIRECTORY` (systemd's `CacheDirectory=`,
-    /// first entry) else `$XDG_CACHE_HOME/kiln` else `~/.cache/kiln`.
-    public static func defaultDirectory(
-        environment: [String: String] = ProcessInfo.processInfo.environment
-    ) -> String {
-        if let systemd = environment["CACHE_DIRECTORY"]?.split(separator: ":").first, !systemd.isEmpty {
-            return String(systemd)
-        }
-        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/kiln" }
-        var home = environment["HOME"] ?? ""
-        if home.isEmpty, let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { home = String(cString: dir) }
-        return (home.isEmpty ? "/tmp" : home) + "/.cache/kiln"
-    }
-
     // MARK: Paths
 
     var enginesDirectory: String { directory + "/engines" }
@@ -291,6 +277,6 @@ extension EngineCache {
     /// The cache this process uses on a device with `profile`: `directory` or the default
     /// (`defaultDirectory()`), with the profile's disk budget (`engineCacheBudgetMiB`).
     public init(profile: DeviceProfile, directory: String? = nil) {
-        self.init(directory: directory ?? Self.defaultDirectory(), budgetBytes: profile.engineCacheBudgetMiB << 20)
+        self.init(directory: directory ?? KilnDirectories().cache, budgetBytes: profile.engineCacheBudgetMiB << 20)
     }
 }

@@ -37,15 +37,6 @@ public struct ModelStore: Sendable {
     /// A store rooted at `root`.
     public init(root: String) { layout = OCILayout(root: root) }
 
-    /// The default root: `KILN_STORE`, else `$CACHE_DIRECTORY/models` under systemd, else
-    /// `$XDG_CACHE_HOME/kiln/models`, else `~/.cache/kiln/models`.
-    public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let s = environment["KILN_STORE"], !s.isEmpty { return s }
-        if let c = environment["CACHE_DIRECTORY"], !c.isEmpty { return c.split(separator: ":")[0] + "/models" }
-        if let x = environment["XDG_CACHE_HOME"], !x.isEmpty { return x + "/kiln/models" }
-        return (environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path) + "/.cache/kiln/models"
-    }
-
     /// Where a partial download of `digest` is kept.
     public func partialPath(_ digest: Digest) -> String { layout.blobPath(digest) + ".partial" }
 

@@ -17,8 +17,8 @@ public struct RolloutStateStore: Sendable {
     /// The state file's path.
     public let path: String
 
-    /// A store in `directory` (default: `StateDirectory.path()`), file `rollout.json`.
-    public init(directory: String = StateDirectory.path()) { path = directory + "/rollout.json" }
+    /// A store in `directory` (default: `KilnDirectories().state`), file `rollout.json`.
+    public init(directory: String = KilnDirectories().state) { path = directory + "/rollout.json" }
 
     /// The saved state, or an empty one if none was saved; a corrupt file is an error naming it.
     public func load() throws(RolloutStateError) -> RolloutState {

@@ -71,7 +71,7 @@ public struct AdaptiveWorkspace: Sendable, Equatable {
 
     /// Classifies a failed attempt from how the child ended, the kind it reported, and its *error*
     /// lines (error-severity log events and output that is not TensorRT's own warning lines).
-    static func classify(exit: ChildProcess.Exit, errorLines: [String], reportedKind: TensorRTError.Kind?) -> Failure? {
+    static func classify(exit: Subprocess.Exit, errorLines: [String], reportedKind: TensorRTError.Kind?) -> Failure? {
         if case .signaled(9) = exit { return .memory("killed by SIGKILL (out of memory: the kernel's OOM killer)") }
         if reportedKind == .outOfMemory { return .memory("TensorRT reported an allocation failure") }
         for line in errorLines.reversed() {

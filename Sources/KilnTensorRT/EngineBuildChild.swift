@@ -42,7 +42,7 @@ public enum EngineBuildChild {
                         emit(EngineBuildEvent(event: "progress", phase: phase, step: step, steps: steps))
                         return true
                     })
-                try writeAtomically(plan, to: request.enginePath)
+                try AtomicFile.write(plan, to: request.enginePath)
             } else {
                 guard let trtexec = request.trtexecPath ?? TrtexecCommand.locate() else {
                     throw TensorRTError(.unavailable, "trtexec not found on PATH or at \(TrtexecCommand.jetpackPath)")
@@ -55,8 +55,7 @@ public enum EngineBuildChild {
                 let args = TrtexecCommand.arguments(onnx: request.modelPath, engine: temp, configuration: config, version: version)
                 emit(EngineBuildEvent(event: "log", severity: 3, message: "trtexec " + args.joined(separator: " ")))
                 // trtexec stays in this process's group, so the parent's timeout kills it with us.
-                let exit = try ChildProcess.run(trtexec, args, environment: ProcessInfo.processInfo.environment, timeout: 86400,
-                                                ownProcessGroup: false) { line in
+                let exit = try Subprocess.run(trtexec, args, processGroup: .parent, timeout: 86400) { line in
                     output.append(line)
                     if output.count > 4000 { output.removeFirst(2000) }
                     emit(EngineBuildEvent(event: "log", severity: line.contains("[E]") ? 1 : line.contains("[W]") ? 2 : 3, message: line))
@@ -72,7 +71,7 @@ public enum EngineBuildChild {
                     throw TensorRTError(kind,
                                         "trtexec \(exit.description): \(TrtexecCommand.errors(text).isEmpty ? String(output.suffix(10).joined(separator: "\n")) : TrtexecCommand.errors(text))")
                 }
-                try writeAtomically([UInt8](plan), to: request.enginePath)
+                try AtomicFile.write([UInt8](plan), to: request.enginePath)
             }
             emit(EngineBuildEvent(event: "result", status: "ok", workspaceBytes: workspaceBytes, seconds: MonotonicClock.now - start,
                                   tensorrt: version.description, method: method.rawValue))
@@ -92,7 +91,7 @@ public enum EngineBuildChild {
     /// with two TensorRTs the default libnvinfer may not be the one trtexec runs with.
     static func trtexecVersion(_ trtexec: String) throws -> TensorRTVersion {
         var lines: [String] = []
-        _ = try ChildProcess.run(trtexec, ["--help"], environment: ProcessInfo.processInfo.environment, timeout: 60) { line in
+        _ = try Subprocess.run(trtexec, ["--help"], processGroup: .parent, timeout: 60) { line in
             if lines.count < 4000 { lines.append(line) }
         }
         if let v = TensorRTVersion(trtexecOutput: lines.joined(separator: "\n")) { return v }
@@ -128,27 +127,5 @@ public enum EngineBuildChild {
     /// Writes one protocol line to stdout.
     static func emit(_ event: EngineBuildEvent) {
         FileHandle.standardOutput.write(Data((event.jsonLine + "\n").utf8))
-    }
-
-    /// Temporary file in the same directory, fsync, rename.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let temp = path + ".part.\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw TensorRTError(.buildFailed, "cannot create \(temp): \(String(cString: strerror(errno)))") }
-        var ok = bytes.withUnsafeBytes { raw -> Bool in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n <= 0 { return false }
-                off += n
-            }
-            return true
-        }
-        ok = ok && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(temp, path) == 0 else {
-            unlink(temp)
-            throw TensorRTError(.buildFailed, "cannot write the engine to \(path): \(String(cString: strerror(errno)))")
-        }
     }
 }

@@ -83,8 +83,8 @@ public struct IsolatedBuilder: Sendable {
             var errorLines: [String] = []
             var result: EngineBuildEvent?
             tried.insert(workspaceBytes)
-            let exit = try ChildProcess.run(child.executable, child.arguments + ["--request", requestURL.path, "--workspace", String(workspaceBytes)],
-                                            environment: env, timeout: timeoutSeconds) { line in
+            let exit = try Subprocess.run(child.executable, child.arguments + ["--request", requestURL.path, "--workspace", String(workspaceBytes)],
+                                          environment: env, processGroup: .own, timeout: timeoutSeconds) { line in
                 if let event = EngineBuildEvent.parse(line) {
                     if event.event == "result" { result = event } else { onEvent(event) }
                     if let m = event.message {

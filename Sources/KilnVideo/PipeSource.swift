@@ -18,7 +18,7 @@ public final class PipeSource: FrameSource {
     public let command: String
     /// The geometry of frames on the pipe (before conversion to RGB24).
     public let geometry: RawGeometry
-    private let process: ChildProcess
+    private let process: Subprocess
     private let decoder: FrameStreamDecoder
     private let live: LiveFrameBuffer?
     private let stderrTail = OutputTail()
@@ -31,10 +31,11 @@ public final class PipeSource: FrameSource {
         self.isLive = live
         let name = description ?? "pipe:\(command)"
         self.description = name
-        let process = try ChildProcess(command: command, name: name)
+        let process: Subprocess
+        do { process = try Subprocess.shell(command) } catch { throw VideoSourceError("\(name): \(error)") }
         self.process = process
         let tail = stderrTail
-        let errFD = process.stderrFD
+        let errFD = process.standardError!.rawValue
         let errThread = Thread {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
@@ -51,7 +52,7 @@ public final class PipeSource: FrameSource {
         errThread.name = "kiln-pipe-stderr"
         errThread.start()
 
-        let reader = FileDescriptorReader(fd: process.stdoutFD, name: name)
+        let reader = FileDescriptorReader(fd: process.standardOutput.rawValue, name: name)
         let decoder: FrameStreamDecoder
         do {
             if let geometry {
@@ -83,7 +84,7 @@ public final class PipeSource: FrameSource {
     /// The error to report for a decoding failure: the producer's own failure when the stream
     /// simply ended early, otherwise the decoding error. Stops reading first, so a producer
     /// blocked on a full pipe exits instead of deadlocking the wait.
-    static func explain(_ error: any Error, process: ChildProcess, tail: OutputTail, name: String) -> any Error {
+    static func explain(_ error: any Error, process: Subprocess, tail: OutputTail, name: String) -> any Error {
         let endedEarly = (error as? VideoSourceError)?.endedEarly ?? false
         if !endedEarly {
             process.terminate()
@@ -94,8 +95,8 @@ public final class PipeSource: FrameSource {
     }
 
     /// The producer's failure, if it exited non-zero (waits for it to exit).
-    static func exitFailure(process: ChildProcess, tail: OutputTail, name: String) -> VideoSourceError? {
-        guard let code = process.exitCode(), code != 0 else { return nil }
+    static func exitFailure(process: Subprocess, tail: OutputTail, name: String) -> VideoSourceError? {
+        guard let code = process.wait().status, code != 0 else { return nil }
         // Let the stderr reader drain what the producer wrote last (it ends at the pipe's EOF).
         for _ in 0..<100 where !tail.done.withLock({ $0 }) { usleep(10_000) }
         let text = String(decoding: tail.bytes.withLock { $0 }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -130,7 +131,7 @@ public final class PipeSource: FrameSource {
 
     deinit {
         close()
-        Glibc.close(process.stdoutFD)
+        process.standardOutput.closeIgnoringErrors()
     }
 
 }

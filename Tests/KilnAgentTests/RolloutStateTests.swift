@@ -36,9 +36,9 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["rollout.json"])
         try Data("{".utf8).write(to: URL(fileURLWithPath: store.path))
         #expect(throws: RolloutStateError.self) { _ = try store.load() }
-        #expect(StateDirectory.path(environment: ["STATE_DIRECTORY": "/var/lib/kiln", "HOME": "/h"]) == "/var/lib/kiln")
-        #expect(StateDirectory.path(environment: ["XDG_STATE_HOME": "/s", "HOME": "/h"]) == "/s/kiln")
-        #expect(StateDirectory.path(environment: ["HOME": "/h"]) == "/h/.local/state/kiln")
+        #expect(KilnDirectories(environment: ["STATE_DIRECTORY": "/var/lib/kiln", "HOME": "/h"]).state == "/var/lib/kiln")
+        #expect(KilnDirectories(environment: ["XDG_STATE_HOME": "/s", "HOME": "/h"]).state == "/s/kiln")
+        #expect(KilnDirectories(environment: ["HOME": "/h"]).state == "/h/.local/state/kiln")
     }
 
     @Test func metricStateFollowsTheTypedPhaseAndTheLastRefusal() {

@@ -15,12 +15,12 @@ import Testing
     }
 
     @Test func directoryFollowsSystemdThenXDGThenHome() {
-        #expect(EngineCache.defaultDirectory(environment: [
+        #expect(KilnDirectories(environment: [
             "CACHE_DIRECTORY": "/var/cache/kiln:/var/cache/other", "XDG_CACHE_HOME": "/x", "HOME": "/home/u",
-        ]) == "/var/cache/kiln")
-        #expect(EngineCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"]) == "/x/cache/kiln")
-        #expect(EngineCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "relative", "HOME": "/home/u"]) == "/home/u/.cache/kiln")
-        #expect(EngineCache.defaultDirectory(environment: ["HOME": "/home/u"]) == "/home/u/.cache/kiln")
+        ]).cache == "/var/cache/kiln")
+        #expect(KilnDirectories(environment: ["XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"]).cache == "/x/cache/kiln")
+        #expect(KilnDirectories(environment: ["XDG_CACHE_HOME": "relative", "HOME": "/home/u"]).cache == "/home/u/.cache/kiln")
+        #expect(KilnDirectories(environment: ["HOME": "/home/u"]).cache == "/home/u/.cache/kiln")
     }
 
     @Test func missBuildsAndStoresThenHitReturnsTheSameVerifiedBytes() throws {

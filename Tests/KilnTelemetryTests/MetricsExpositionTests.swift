@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 import KilnTelemetry
 import KilnTestSupport
 import Testing
@@ -100,12 +101,15 @@ import Testing
         #expect(text.contains("kiln_latency_seconds_count{stage=\"infer\"} 80000\n"))
     }
 
-    @Test func fpsMeterReadsTheRateAndDecaysWhenFramesStop() {
-        let meter = FPSMeter(window: 2)
-        for i in 0..<60 { meter.tick(at: 100 + Double(i) / 30) }
-        let steady = meter.fps(at: 100 + 59.0 / 30 + 0.001)
-        #expect(abs(steady - 30) < 0.5, "steady \(steady)")
-        #expect(meter.fps(at: 105) == 0)
+    @Test func frameRateWindowReadsTheRateAndDecaysWhenFramesStop() {
+        var window = FrameRateWindow(window: 2, started: 90)
+        for i in 0..<300 { window.record(at: 90 + Double(i) / 30) }
+        let steady = window.rate(at: 90 + 299.0 / 30 + 0.001)
+        #expect(abs(steady - 30) < 0.6, "steady \(steady)")
+        #expect(window.rate(at: 105) == 0)
+        var young = FrameRateWindow(window: 2, started: 0)
+        for i in 0..<15 { young.record(at: Double(i) / 30) }
+        #expect(abs(young.rate(at: 0.5) - 30) < 0.1, "before a full window the rate is over the time since start")
     }
 
     @Test func promtoolAcceptsKilnsExposition() throws {

@@ -14,16 +14,16 @@ import Testing
         defer { server.stop() }
 
         // A loop-like producer: frames at ~100 fps through the facade, FPS from the meter.
-        let meter = FPSMeter(window: 1)
         let producer = Task.detached {
+            var meter = FrameRateWindow(window: 1)
             var i = 0
             while !Task.isCancelled {
                 let t0 = MonotonicClock.now
                 try? await Task.sleep(for: .milliseconds(10))
                 metrics.recordFrame(stream: "cam0", stages: [.capture: 0.001, .infer: MonotonicClock.now - t0, .endToEnd: MonotonicClock.now - t0])
-                meter.tick()
+                meter.record()
                 i += 1
-                if i % 10 == 0 { metrics.setFPS(stream: "cam0", meter.fps()) }
+                if i % 10 == 0 { metrics.setFPS(stream: "cam0", meter.rate()) }
             }
         }
         defer { producer.cancel() }

@@ -26,7 +26,7 @@ struct FollowOptions {
         interval = try a.option("--poll-interval", "a duration like 30s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 30
         jitter = try a.option("--poll-jitter", "a fraction from 0 to 1") { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } } ?? 0.2
         probation = try a.option("--probation", "a duration like 10s") { DurationText.seconds($0) } ?? 10
-        stateDirectory = try a.option("--state-dir") ?? StateDirectory.path()
+        stateDirectory = try a.option("--state-dir") ?? KilnDirectories().state
     }
 
     /// The agent's follow settings; nil without `--follow`.

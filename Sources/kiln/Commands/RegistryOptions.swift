@@ -28,7 +28,7 @@ struct RegistryOptions {
             throw UsageError("--ca-bundle \(caBundle): no such readable file; pass a PEM file of CA certificates")
         }
         client = RegistryClient(configuration: .init(auth: auth, insecureHosts: insecure, caBundle: caBundle))
-        store = ModelStore(root: try arguments.option("--store") ?? ModelStore.defaultRoot())
+        store = ModelStore(root: try arguments.option("--store") ?? KilnDirectories().store)
     }
 
     /// The agent's registry access for these flags.

@@ -20,7 +20,7 @@ struct StatusCommand: Command {
 
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {
         let json = arguments.flag("--json")
-        let dir = try arguments.option("--state-dir") ?? StateDirectory.path()
+        let dir = try arguments.option("--state-dir") ?? KilnDirectories().state
         try arguments.finish()
         let store = RolloutStateStore(directory: dir)
         guard FileManager.default.fileExists(atPath: store.path) else {

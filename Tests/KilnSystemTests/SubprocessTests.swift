@@ -1,0 +1,73 @@
+import Glibc
+import KilnSystem
+import Testing
+
+@Suite struct SubprocessTests {
+    /// Runs `script` under /bin/sh and returns its output lines and exit.
+    static func shell(_ script: String, group: Subprocess.ProcessGroup, timeout: Double = 20) throws -> ([String], Subprocess.Exit) {
+        var lines: [String] = []
+        let exit = try Subprocess.run("/bin/sh", ["-c", script], processGroup: group, timeout: timeout) { lines.append($0) }
+        return (lines, exit)
+    }
+
+    @Test func childInheritsOnlyStandardDescriptorsNotOurPipes() throws {
+        // An unrelated pipe of ours (close-on-exec, as every pipe Kiln makes) must not leak into the child.
+        let ours = try FileDescriptor.pipe()
+        defer {
+            ours.readEnd.closeIgnoringErrors()
+            ours.writeEnd.closeIgnoringErrors()
+        }
+        let (lines, exit) = try Self.shell("ls /proc/$$/fd", group: .own)
+        #expect(exit == .exited(0))
+        #expect(lines.sorted() == ["0", "1", "2"], "the shell's descriptors: \(lines)")
+    }
+
+    @Test func ownGroupIsLedByTheChildAndParentGroupIsOurs() throws {
+        let (own, _) = try Self.shell("cut -d' ' -f5 /proc/$$/stat; echo $$", group: .own)
+        #expect(own.count == 2 && own[0] == own[1], "own group: pgid \(own)")
+        let (shared, _) = try Self.shell("cut -d' ' -f5 /proc/$$/stat", group: .parent)
+        #expect(shared == [String(getpgrp())])
+    }
+
+    @Test func timeoutKillsTheWholeGroupIncludingGrandchildren() throws {
+        let start = MonotonicClock.now
+        let (lines, exit) = try Self.shell("sleep 30 & echo $!; wait", group: .own, timeout: 0.5)
+        #expect(exit == .timedOut(seconds: 0.5))
+        #expect(MonotonicClock.now - start < 10)
+        let grandchild = try #require(lines.first.flatMap { pid_t($0) })
+        // Gone, or a zombie awaiting its new parent: either way no longer running.
+        var running = true
+        for _ in 0..<100 {
+            let stat = (try? AtomicFile.read("/proc/\(grandchild)/stat")).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
+            running = stat.map { !$0.contains(") Z") } ?? false
+            if !running { break }
+            usleep(20_000)
+        }
+        #expect(!running, "sleep \(grandchild) survived the group kill")
+    }
+
+    @Test func exitStatusAndSignalAreReported() throws {
+        #expect(try Self.shell("exit 7", group: .own).1 == .exited(7))
+        #expect(try Self.shell("kill -TERM $$", group: .own).1 == .signaled(SIGTERM))
+        #expect(Subprocess.Exit.exited(7).status == 7 && Subprocess.Exit.signaled(9).status == nil)
+    }
+
+    @Test func childGetsDefaultSignalActionsEvenWhenWeIgnoreThem() throws {
+        signal(SIGTERM, SIG_IGN)
+        defer { signal(SIGTERM, SIG_DFL) }
+        let child = try Subprocess.shell("exec sleep 30")
+        defer {
+            child.standardOutput.closeIgnoringErrors()
+            child.standardError?.closeIgnoringErrors()
+        }
+        usleep(100_000)
+        child.terminate()
+        #expect(child.wait() == .signaled(SIGTERM))
+    }
+
+    @Test func missingProgramIsATypedErrorNamingIt() {
+        #expect { try Subprocess("/nonexistent/kiln-tool", [], processGroup: .own) } throws: {
+            "\($0)".contains("/nonexistent/kiln-tool") && ($0 as? SystemError)?.errno == .noSuchFileOrDirectory
+        }
+    }
+}
