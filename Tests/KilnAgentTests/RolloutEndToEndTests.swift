@@ -14,6 +14,16 @@ import Testing
 /// no frame dropped; the tag moves to C whose golden data fails → C is refused and B keeps
 /// serving; a restart comes back on B.
 @Suite(.serialized) struct RolloutEndToEndTests {
+    /// Writes `bytes` as `<name>.onnx` in `dir` and publishes it to `ref` with the real `kiln publish`;
+    /// returns the printed digest.
+    static func publish(_ bytes: [UInt8], _ name: String, in dir: URL, to ref: String, registry host: String) throws -> String {
+        let path = dir.appendingPathComponent("\(name).onnx")
+        try Data(bytes).write(to: path)
+        let r = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["publish", path.path, "--to", ref, "--insecure-registry", host])
+        guard r.status == 0 else { throw TestEnvironment.SetupError("publish \(name): \(r.stderr)") }
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// The demo model with another final bias: same input and output, different answers.
     static func variant(bias: [Float]) -> [UInt8] {
         var model = DemoModel.model()
@@ -148,11 +158,7 @@ extension RolloutEndToEndTests {
         let kiln = TestEnvironment.kilnExecutable
         let ref = "\(registry.host)/fleet/small:prod"
         func publish(_ bytes: [UInt8], _ name: String) throws -> String {
-            let path = dir.appendingPathComponent("\(name).onnx")
-            try Data(bytes).write(to: path)
-            let r = try TestEnvironment.run(kiln, ["publish", path.path, "--to", ref, "--insecure-registry", registry.host])
-            guard r.status == 0 else { throw TestEnvironment.SetupError("publish \(name): \(r.stderr)") }
-            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try Self.publish(bytes, name, in: dir, to: ref, registry: registry.host)
         }
         let digestA = try publish(DemoModel.bytes(), "a")
         let b = Self.variant(bias: [0.5, 0, 0, 0])

@@ -21,11 +21,7 @@ import Testing
         let kiln = TestEnvironment.kilnExecutable
         let ref = "\(registry.host)/fleet/trial:prod"
         func publish(_ bytes: [UInt8], _ name: String) throws -> String {
-            let path = dir.appendingPathComponent("\(name).onnx")
-            try Data(bytes).write(to: path)
-            let r = try TestEnvironment.run(kiln, ["publish", path.path, "--to", ref, "--insecure-registry", registry.host])
-            guard r.status == 0 else { throw TestEnvironment.SetupError("publish \(name): \(r.stderr)") }
-            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try RolloutEndToEndTests.publish(bytes, name, in: dir, to: ref, registry: registry.host)
         }
         let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
         let c = RolloutEndToEndTests.variant(bias: [0, 0.5, 0, 0])
