@@ -8,7 +8,8 @@
 #   harness.sh stop DIR         ends it and everything in it
 #
 # Inside, /etc and /usr/local are overlays over the host's (what an install writes stays in
-# DIR/ov), /var is DIR/var, /run, /tmp and /dev are fresh, /sys and /proc/sys read-only, and a
+# DIR/ov), /var is DIR/var, /run, /tmp and /dev are fresh (a checkout under /tmp stays visible at
+# its own path), /sys and /proc/sys read-only, and a
 # fresh cgroup2 is mounted; units that would touch the hardware or the host are masked and the
 # default target starts only journald and sysinit. Needs root.
 #
@@ -53,7 +54,10 @@ boot)
     [ -x /lib/systemd/systemd ] || { echo "harness.sh: /lib/systemd/systemd missing; install Debian's systemd package" >&2; exit 1; }
     mkdir -p "$D"
     D=$(cd "$D" && pwd)
-    mkdir -p "$D"/ov/etc-up "$D"/ov/etc-work "$D"/ov/ul-up "$D"/ov/ul-work "$D/var" "$D/logs"
+    mkdir -p "$D"/ov/etc-up "$D"/ov/etc-work "$D"/ov/ul-up "$D"/ov/ul-work "$D/var" "$D/logs" "$D/repo"
+    # The checkout (install.sh, the debug-built kiln under .build) must stay reachable at its own
+    # path inside, also when it lies under /tmp (a fresh clone there), which is replaced below.
+    R=$(cd "$(dirname "$0")/../.." && pwd -P)
     units="$D/ov/etc-up/systemd/system"
     mkdir -p "$units"
     cat > "$units/harness.target" <<'TARGET'
@@ -83,14 +87,16 @@ TARGET
     cat > "$D/init.sh" <<INIT
 #!/bin/bash
 set -eu
-# DIR may lie under /tmp, which is replaced below: reach it through /mnt.
-mount --bind $D /mnt
+# DIR may lie under /tmp, which is replaced below: reach it through /mnt (the checkout at /mnt/repo).
+mount --bind $R $D/repo
+mount --rbind $D /mnt
 S=/mnt
 mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys
 mount -t overlay overlay -o lowerdir=/etc,upperdir=\$S/ov/etc-up,workdir=\$S/ov/etc-work /etc
 mount -t overlay overlay -o lowerdir=/usr/local,upperdir=\$S/ov/ul-up,workdir=\$S/ov/ul-work /usr/local
 mount --bind \$S/var /var
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+case $R in /tmp/*) mkdir -p $R && mount --bind /mnt/repo $R ;; esac
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 # A fresh /dev with the basic nodes bound from the host's.
 mkdir /run/host-dev && mount --bind /dev /run/host-dev
