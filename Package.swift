@@ -69,11 +69,11 @@ let package = Package(
         .target(name: "KilnKernelsAVX512", swiftSettings: optimised + avx512ISA),
         .target(
             name: "KilnInference",
-            dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "KilnKernelsAVX512"],
+            dependencies: ["KilnCore", "KilnONNX", "KilnKernelsAVX512"],
             swiftSettings: optimised + referenceISA),
         .target(name: "KilnTensorRT", dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "KilnInference", "CKilnTensorRT"]),
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
-        .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnONNX"]),
+        .target(name: "KilnRegistry", dependencies: ["KilnCore"]),
         .target(name: "KilnTelemetry", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "KilnService", dependencies: ["KilnCore"]),
         .target(name: "KilnRollout", dependencies: ["KilnCore", "KilnRegistry"]),
@@ -84,10 +84,18 @@ let package = Package(
                 "KilnCore", "KilnONNX", "KilnInference", "KilnTensorRT", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA",
                 "KilnPostprocess", "KilnService", "KilnRollout",
             ]),
-        .executableTarget(name: "kiln", dependencies: ["KilnAgent", "KilnTensorRT", "KilnService", "KilnRollout"]),
-        .executableTarget(name: "kiln-bench", dependencies: ["KilnAgent"], swiftSettings: optimised),
+        .executableTarget(
+            name: "kiln",
+            dependencies: [
+                "KilnAgent", "KilnCore", "KilnCUDA", "KilnInference", "KilnONNX", "KilnPostprocess", "KilnRegistry",
+                "KilnRollout", "KilnService", "KilnTelemetry", "KilnTensorRT",
+            ]),
+        .executableTarget(
+            name: "kiln-bench",
+            dependencies: ["KilnAgent", "KilnCore", "KilnCUDA", "KilnInference", "KilnONNX", "KilnTelemetry", "KilnVideo"],
+            swiftSettings: optimised),
         .executableTarget(name: "kiln-fuzz", dependencies: ["KilnONNX"], swiftSettings: optimised),
-        .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
+        .target(name: "KilnTestSupport", path: "Tests/KilnTestSupport"),
         /// A child process for the engine cache's multi-process tests (concurrent builds, SIGKILL mid-write).
         .executableTarget(name: "kiln-cache-probe", dependencies: ["KilnCore"], path: "Tests/KilnCacheProbe"),
         /// The TensorRT bridge alone, printing what it was compiled against (the JetPack-layout compile check).
@@ -96,18 +104,24 @@ let package = Package(
             name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport", "kiln-cache-probe"],
             exclude: ["Fixtures"]),
         .testTarget(name: "KilnSystemTests", dependencies: ["KilnSystem"]),
-        .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
+        .testTarget(name: "KilnONNXTests", dependencies: ["KilnCore", "KilnONNX", "KilnTestSupport"]),
         .testTarget(
-            name: "KilnInferenceTests", dependencies: ["KilnInference", "KilnTestSupport"],
+            name: "KilnInferenceTests", dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnTestSupport"],
             exclude: ["Conformance/skip-list.txt"]),
-        .testTarget(name: "KilnTensorRTTests", dependencies: ["KilnTensorRT", "KilnTestSupport"]),
-        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "KilnVideo", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnTensorRTTests", dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnTensorRT", "KilnTestSupport"]),
+        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCore", "KilnCUDA", "KilnVideo", "KilnTestSupport"]),
         .testTarget(name: "KilnVideoTests", dependencies: ["KilnVideo", "KilnTestSupport"]),
-        .testTarget(name: "KilnRegistryTests", dependencies: ["KilnRegistry", "KilnTestSupport"]),
+        .testTarget(name: "KilnRegistryTests", dependencies: ["KilnCore", "KilnONNX", "KilnRegistry", "KilnTestSupport"]),
         .testTarget(name: "KilnTelemetryTests", dependencies: ["KilnCore", "KilnTelemetry", "KilnTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "KilnPostprocessTests", dependencies: ["KilnPostprocess", "KilnTestSupport"]),
+        .testTarget(name: "KilnPostprocessTests", dependencies: ["KilnCore", "KilnPostprocess", "KilnTestSupport"]),
         .testTarget(name: "KilnServiceTests", dependencies: ["KilnService", "KilnTestSupport"]),
-        .testTarget(name: "KilnAgentTests", dependencies: ["KilnAgent", "KilnRollout", "KilnService", "KilnTensorRT", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnAgentTests",
+            dependencies: [
+                "KilnAgent", "KilnCore", "KilnInference", "KilnONNX", "KilnRegistry", "KilnRollout", "KilnTensorRT", "KilnVideo",
+                "KilnTestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

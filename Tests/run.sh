@@ -49,6 +49,8 @@ fi
 
 for step in "${POST_STEPS[@]}"; do "$step"; done
 
+# Package.swift tells the truth: every module a target imports is one it declares.
+python3 Tests/scripts/check-imports.py
 swift build --build-tests
 export KILN_EXECUTABLE="$PWD/.build/debug/kiln"
 # Serially: several suites time real servers and processes, and the 2-core CI machine has only

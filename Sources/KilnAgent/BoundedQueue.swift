@@ -63,13 +63,6 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         return takeLocked()
     }
 
-    /// Removes the oldest element if one is ready, without waiting.
-    func tryPop() -> Element? {
-        condition.lock()
-        defer { condition.unlock() }
-        return takeLocked()
-    }
-
     private func takeLocked() -> Element? {
         guard count > 0 else { return nil }
         let e = items[head]
@@ -85,12 +78,5 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         closed = true
         condition.broadcast()
         condition.unlock()
-    }
-
-    /// True once closed and empty.
-    var isFinished: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return closed && count == 0
     }
 }

@@ -40,30 +40,10 @@ public indirect enum ONNXAttribute: Sendable, Equatable {
         }
     }
 
-    /// The value of an `.int`, nil otherwise.
-    public var intValue: Int64? { if case .int(let v) = self { v } else { nil } }
-    /// The value of a `.float` (or an `.int` widened, as some exporters write integral floats), nil otherwise.
-    public var floatValue: Float? {
-        switch self {
-        case .float(let v): v
-        case .int(let v): Float(v)
-        default: nil
-        }
-    }
     /// The value of a `.string`, nil otherwise.
     public var stringValue: String? { if case .string(let v) = self { v } else { nil } }
-    /// The value of a `.tensor`, nil otherwise.
-    public var tensorValue: ONNXTensor? { if case .tensor(let v) = self { v } else { nil } }
-    /// The value of a `.graph`, nil otherwise.
-    public var graphValue: ONNXGraph? { if case .graph(let v) = self { v } else { nil } }
     /// The values of `.ints`, nil otherwise.
     public var ints: [Int64]? { if case .ints(let v) = self { v } else { nil } }
     /// The values of `.floats`, nil otherwise.
     public var floats: [Float]? { if case .floats(let v) = self { v } else { nil } }
-    /// The values of `.strings`, nil otherwise.
-    public var stringsValue: [String]? { if case .strings(let v) = self { v } else { nil } }
-    /// The values of `.tensors`, nil otherwise.
-    public var tensorsValue: [ONNXTensor]? { if case .tensors(let v) = self { v } else { nil } }
-    /// The values of `.graphs`, nil otherwise.
-    public var graphsValue: [ONNXGraph]? { if case .graphs(let v) = self { v } else { nil } }
 }

@@ -101,16 +101,6 @@ public final class ResultSink: Sendable {
         try writeRaw(line)
     }
 
-    /// Writes one already-encoded JSON line (a newline is appended).
-    public func writeLine(_ line: String) throws { try writeRaw(Data((line + "\n").utf8)) }
-
-    /// The encoder the sink uses (sorted keys), for callers that encode lines themselves.
-    public static func encodeLine(_ result: FrameResult) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(result), as: UTF8.self)
-    }
-
     private func writeRaw(_ line: Data) throws {
         try state.withLock { s in
             if s.fd < 0, case .unixSocket(let path) = destination { s.fd = (try? Self.connect(path)) ?? -1 }

@@ -18,13 +18,6 @@ public struct ModelArtifact: Sendable, Equatable {
     /// Kiln's annotations.
     public var annotations: KilnAnnotations
 
-    /// The file name of the model (from the layer's annotations), default `model.onnx`.
-    public var modelFileName: String {
-        let a = modelLayer.annotations ?? [:]
-        let name = a[AnnotationKeys.filepath] ?? a[AnnotationKeys.title] ?? "model.onnx"
-        return (name as NSString).lastPathComponent
-    }
-
     /// Finds the model and golden layers; throws `invalidArtifact` naming `source` when the
     /// manifest holds no ONNX model.
     public init(manifest: OCIManifest, source: String) throws {

@@ -15,11 +15,8 @@ public final class LoopHealth: Sendable {
     /// Records progress now.
     public func beat(at time: Double = MonotonicClock.now) { last.withLock { $0 = time } }
 
-    /// Marks the loop failed (it stays unhealthy until `clearFailure()`), with the reason for `/status`.
+    /// Marks the loop failed for good (a stuck or failed loop is replaced, not revived), with the reason for `/status`.
     public func fail(_ reason: String) { failure.withLock { $0 = reason } }
-
-    /// Clears a failure (after a successful recovery).
-    public func clearFailure() { failure.withLock { $0 = nil } }
 
     /// The failure reason, if any.
     public var failureReason: String? { failure.withLock { $0 } }

@@ -22,8 +22,4 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let notDirectory = Errno(rawValue: ENOTDIR)
     /// EEXIST: the file already exists.
     public static let fileExists = Errno(rawValue: EEXIST)
-    /// EAGAIN: the operation would block.
-    public static let wouldBlock = Errno(rawValue: EAGAIN)
-    /// ECHILD: no such child process.
-    public static let noChildProcess = Errno(rawValue: ECHILD)
 }

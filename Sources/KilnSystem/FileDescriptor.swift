@@ -43,8 +43,6 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
         public static let append = OpenOptions(rawValue: O_APPEND)
         /// O_DIRECTORY: fail unless the path is a directory.
         public static let directory = OpenOptions(rawValue: O_DIRECTORY)
-        /// O_NONBLOCK: reads and writes do not block.
-        public static let nonBlocking = OpenOptions(rawValue: O_NONBLOCK)
     }
 
     /// Opens `path` (close-on-exec), retrying on EINTR.

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Kiln's logger: one line per event on stderr, with a journald priority prefix under systemd.
 ///
@@ -24,10 +23,11 @@ public enum Log {
         }
     }
 
-    private static let threshold = Mutex<Level>(
+    /// The lowest level printed: `$KILN_LOG_LEVEL` (error, warning, notice, info, debug), default info.
+    private static let threshold: Level =
         ProcessInfo.processInfo.environment["KILN_LOG_LEVEL"].flatMap { name in
             [Level.error, .warning, .notice, .info, .debug].first { $0.name == name }
-        } ?? .info)
+        } ?? .info
     private static let journald = isJournalStream(2)
     private static let journaldStdout = isJournalStream(1)
 
@@ -43,12 +43,9 @@ public enum Log {
         return UInt64(st.st_dev) == dev && UInt64(st.st_ino) == ino
     }
 
-    /// Sets the lowest level that is printed.
-    public static func setLevel(_ level: Level) { threshold.withLock { $0 = level } }
-
     /// Writes one line at `level`.
     public static func log(_ level: Level, _ message: @autoclosure () -> String) {
-        guard level >= threshold.withLock({ $0 }) else { return }
+        guard level >= threshold else { return }
         let line = journald ? prefixed(message() + "\n", level: level, journal: true) : "kiln: \(level.name): \(message())\n"
         FileHandle.standardError.write(Data(line.utf8))
     }

@@ -47,13 +47,4 @@ final class FileDescriptorReader: @unchecked Sendable {
             }
         }
     }
-
-    /// Peeks at up to `count` bytes without consuming them.
-    func peek(_ count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = try bytes.withUnsafeMutableBytes { try read(into: $0) }
-        bytes.removeLast(count - n)
-        pending = bytes + pending
-        return bytes
-    }
 }
