@@ -41,7 +41,7 @@ enum Kiln {
 
     static func main() async {
         #if os(Linux)
-        AbortSignal.install()  // a watchdog's SIGABRT ends Kiln once the backtrace is printed
+        FatalSignal.install()  // a watchdog's SIGABRT (or any fatal signal) ends Kiln once the backtrace is printed
         #endif
         var argv = Array(CommandLine.arguments.dropFirst())
         guard let name = argv.first, !["--help", "-h", "help"].contains(name) || argv.count > 1 else {

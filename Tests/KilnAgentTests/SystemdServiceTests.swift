@@ -167,7 +167,7 @@ import Testing
         #expect(try h.property("LoadState") == "not-found")
     }
 
-    @Test func aHungKilnIsAbortedWithABacktraceAndReplacedWithin45Seconds() throws {
+    @Test func aHungOrCrashingKilnLeavesABacktraceAndIsReplacedWithin45Seconds() throws {
         guard let h = try Self.boot() else { return }
         defer { h.stop() }
         try Self.configure(h)
@@ -190,6 +190,21 @@ import Testing
         // The runtime's backtracer: the crash and every thread's stack, at err.
         #expect(err.contains("Program crashed") && err.contains("Thread 0"), "no backtrace in journalctl -p err:\n\(err)")
         #expect(try h.property("NRestarts") == "1")
+
+        // A crashing kiln (SIGSEGV, as a fault in a kernel would raise): a backtrace at err and a
+        // replacement after RestartSec, counted as the second restart.
+        let crashing = try h.property("MainPID")
+        let crashSince = try h.now()
+        #expect(try h.exec(["kill", "-SEGV", crashing]).status == 0)
+        let restarted = try Self.wait(30) {
+            let pid = try h.property("MainPID")
+            guard pid != crashing && pid != "0" else { return false }
+            return try h.property("ActiveState") == "active"
+        }
+        #expect(restarted, "not replaced after SIGSEGV:\n\(h.log(since: crashSince))")
+        let crashErr = try h.journal(since: crashSince, priority: "err")
+        #expect(crashErr.contains("Program crashed") && crashErr.contains("Thread 0"), "no backtrace after SIGSEGV:\n\(crashErr)")
+        #expect(try h.property("NRestarts") == "2")
     }
 }
 
