@@ -207,11 +207,13 @@ public final class FrameLoop: Sendable {
                     spawn("kiln-infer") { self.infer(from: mux, to: post) }
                     spawn("kiln-post") {
                         self.postprocess(from: post)
+                        self.postprocessor.finish()
                         finished()
                     }
                 } else {
                     spawn("kiln-serial") {
                         self.serial()
+                        self.postprocessor.finish()
                         finished()
                     }
                 }
@@ -383,7 +385,8 @@ public final class FrameLoop: Sendable {
                                    height: item.frame.height, geometry: item.geometry,
                                    model: engine.model, digest: engine.digest,
                                    outputNames: engine.runner.outputs.map(\.name), captureTime: item.frame.captureTime,
-                                   inputSize: (item.spec.width, item.spec.height), modelLabels: engine.labels)
+                                   inputSize: (item.spec.width, item.spec.height), modelLabels: engine.labels,
+                                   engineKey: engine.engineKey)
         do {
             if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
             succeeded.add(1, ordering: .relaxed)

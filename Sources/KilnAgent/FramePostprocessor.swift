@@ -25,6 +25,8 @@ public struct FrameContext: Sendable {
     public var inputSize: (width: Int, height: Int)? = nil
     /// Class names the model carries in its metadata (empty when none).
     public var modelLabels: [String] = []
+    /// The engine cache key of the engine that ran the frame.
+    public var engineKey: String? = nil
 }
 
 /// Decodes one frame's engine outputs into a result (a JSON line), or nothing.
@@ -33,6 +35,13 @@ public struct FrameContext: Sendable {
 public protocol FramePostprocessor: Sendable {
     /// Turns `outputs` of the frame described by `context` into one JSON line, or nil.
     func process(outputs: [String: Tensor], context: FrameContext) throws -> String?
+    /// Called once after the last frame: flush and close sinks.
+    func finish()
+}
+
+extension FramePostprocessor {
+    /// Nothing to flush by default.
+    public func finish() {}
 }
 
 /// Emits nothing: statistics only (`--postprocess none`).

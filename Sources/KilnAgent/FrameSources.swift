@@ -3,13 +3,29 @@ import KilnVideo
 
 /// Turns `--source` specs into frame sources.
 public enum FrameSources {
-    /// The sources `specs` name, one stream each (none: one synthetic 1280×720 stream); with
-    /// several, streams are named `stream0`, `stream1`, ….
+    /// The sources `specs` name, one stream each (none: one synthetic 1280×720 stream);
+    /// `NAME=SPEC` names the stream (`cam0=v4l2:/dev/video0`), else with several, streams are
+    /// named `stream0`, `stream1`, ….
     public static func make(_ specs: [String]) throws -> [any FrameSource] {
         let specs = specs.isEmpty ? ["synthetic"] : specs
-        return try specs.enumerated().map { index, spec in
-            try make(spec, stream: specs.count == 1 ? nil : "stream\(index)")
+        var names = Set<String>()
+        return try specs.enumerated().map { index, text in
+            let (name, spec) = splitName(text)
+            if let name {
+                guard names.insert(name).inserted else { throw UsageError("--source \(text): stream name \(name) is used twice") }
+            }
+            return try make(spec, stream: name ?? (specs.count == 1 ? nil : "stream\(index)"))
         }
+    }
+
+    /// `cam0=SPEC` → ("cam0", SPEC); a spec without a leading `NAME=` (letters, digits, `_`, `-`,
+    /// `.`; before any `:` or `/`) is returned whole.
+    public static func splitName(_ text: String) -> (name: String?, spec: String) {
+        guard let eq = text.firstIndex(of: "=") else { return (nil, text) }
+        let name = text[..<eq]
+        guard !name.isEmpty, name.count <= 64,
+              name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else { return (nil, text) }
+        return (String(name), String(text[text.index(after: eq)...]))
     }
 
     /// Makes the source `spec` names; `stream` overrides its stream name.

@@ -25,10 +25,18 @@ public struct ResultPostprocessor: FramePostprocessor {
         let captured = Date().timeIntervalSince1970 - (MonotonicClock.now - context.captureTime)
         let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform, timestamp: captured,
                                        inputSize: context.inputSize, modelLabels: context.modelLabels)
-        let results = try decoder.process(outputs: ordered.isEmpty ? Array(outputs.values) : ordered, frames: [frame])
+        var results = try decoder.process(outputs: ordered.isEmpty ? Array(outputs.values) : ordered, frames: [frame])
+        for i in results.indices {
+            results[i].model = context.model
+            results[i].digest = context.digest
+            results[i].engineKey = context.engineKey
+        }
         try sink?.write(results)
         return nil
     }
+
+    /// Publishes what the sink still queues (MQTT) and closes it.
+    public func finish() { sink?.close() }
 }
 
 /// The `--postprocess` choices.

@@ -101,6 +101,12 @@ public struct FrameResult: Sendable, Equatable, Codable {
     public var classifications: [Classification]?
     /// Objects (detection models).
     public var detections: [Detection]?
+    /// The model's name (path or reference) that produced the result.
+    public var model: String?
+    /// The model's digest (`sha256:…`).
+    public var digest: String?
+    /// The engine cache key of the engine that ran it.
+    public var engineKey: String?
 
     /// Creates a result.
     public init(stream: String, frame: Int, timestamp: Double, latencyMs: Double? = nil,
@@ -114,6 +120,7 @@ public struct FrameResult: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case stream, frame, timestamp, latencyMs = "latency_ms", classifications, detections
+        case stream, frame, timestamp, latencyMs = "latency_ms", classifications, detections, model, digest
+        case engineKey = "engine_key"
     }
 }

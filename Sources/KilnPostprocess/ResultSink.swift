@@ -5,10 +5,12 @@ import Synchronization
 
 /// Where results go: one JSON object per line (JSON Lines).
 ///
-/// `--results stdout` (default), `--results file:PATH` (appended; created 0644), or
-/// `--results unix:PATH` (a listening SOCK_STREAM Unix socket another process reads; reconnected
-/// when the reader restarts, results written while nobody listens are counted as dropped).
-/// Writes are synchronous on the caller's thread (the loop's postprocessing thread).
+/// `--results stdout` (default), `--results file:PATH` (appended; created 0644),
+/// `--results unix:PATH` (a SOCK_STREAM Unix socket another process reads; connected lazily and
+/// reconnected when the reader restarts, results written while nobody listens are counted as
+/// dropped), or `--results mqtt://HOST[:PORT]/TOPIC[?qos=1]` (MQTT 3.1.1, one topic per stream,
+/// `TOPIC/STREAM`, published from its own thread through a bounded queue: `MQTTPublisher`).
+/// Other writes are synchronous on the caller's thread (the loop's postprocessing thread).
 public final class ResultSink: Sendable {
     /// The destination.
     public enum Destination: Sendable, Equatable, CustomStringConvertible {
@@ -18,22 +20,26 @@ public final class ResultSink: Sendable {
         case file(String)
         /// A Unix stream socket.
         case unixSocket(String)
+        /// An MQTT broker and topic prefix.
+        case mqtt(MQTTEndpoint)
 
         public var description: String {
             switch self {
             case .stdout: "stdout"
             case .file(let p): "file:\(p)"
             case .unixSocket(let p): "unix:\(p)"
+            case .mqtt(let e): e.description
             }
         }
 
-        /// Parses `stdout`, `file:PATH`, `unix:PATH` (a bare path means a file).
+        /// Parses `stdout`, `file:PATH`, `unix:PATH`, `mqtt://…` (a bare path means a file).
         public static func parse(_ text: String) throws -> Destination {
             if text == "stdout" || text == "-" { return .stdout }
+            if text.hasPrefix("mqtt://") { return .mqtt(try MQTTEndpoint(parsing: text)) }
             if text.hasPrefix("file:"), text.count > 5 { return .file(String(text.dropFirst(5))) }
             if text.hasPrefix("unix:"), text.count > 5 { return .unixSocket(String(text.dropFirst(5))) }
             if text.hasPrefix("/") || text.hasPrefix(".") { return .file(text) }
-            throw PostprocessError("--results \(text): expected stdout, file:PATH or unix:PATH", exitCode: .usage)
+            throw PostprocessError("--results \(text): expected stdout, file:PATH, unix:PATH or mqtt://HOST:PORT/TOPIC", exitCode: .usage)
         }
     }
 
@@ -46,10 +52,14 @@ public final class ResultSink: Sendable {
     }
     private let state = Mutex(State())
     private let encoder: JSONEncoder
+    /// The MQTT publisher thread, for `mqtt://` destinations.
+    public let mqtt: MQTTPublisher?
 
-    /// Opens the destination (creates/appends the file; connects the socket if a reader listens).
+    /// Opens the destination (creates/appends the file; the socket and the broker are connected
+    /// lazily, so a reader or broker that starts later still gets results).
     public init(_ destination: Destination) throws {
         self.destination = destination
+        if case .mqtt(let endpoint) = destination { mqtt = MQTTPublisher(endpoint: endpoint) } else { mqtt = nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         self.encoder = encoder
@@ -63,8 +73,9 @@ public final class ResultSink: Sendable {
             }
             state.withLock { $0.fd = fd }
         case .unixSocket(let path):
-            let fd = try Self.connect(path)
-            state.withLock { $0.fd = fd }
+            state.withLock { $0.fd = (try? Self.connect(path)) ?? -1 }
+        case .mqtt:
+            break
         }
     }
 
@@ -89,13 +100,17 @@ public final class ResultSink: Sendable {
         return fd
     }
 
-    /// Results written so far.
-    public var writtenCount: Int { state.withLock { $0.written } }
-    /// Results dropped because the socket reader was gone.
-    public var droppedCount: Int { state.withLock { $0.dropped } }
+    /// Results written so far (for MQTT: accepted by the broker).
+    public var writtenCount: Int { mqtt?.publishedCount ?? state.withLock { $0.written } }
+    /// Results dropped because the socket reader was gone or the broker's queue was full.
+    public var droppedCount: Int { mqtt?.droppedCount ?? state.withLock { $0.dropped } }
 
-    /// Writes one result as a JSON line.
+    /// Writes one result as a JSON line (for MQTT: queues it on `TOPIC/STREAM`).
     public func write(_ result: FrameResult) throws {
+        if let mqtt {
+            mqtt.enqueue(topic: mqtt.endpoint.topic + "/" + result.stream, payload: Array(try encoder.encode(result)))
+            return
+        }
         var line = try encoder.encode(result)
         line.append(0x0A)
         try writeRaw(line)
@@ -135,8 +150,9 @@ public final class ResultSink: Sendable {
     /// Writes every result.
     public func write(_ results: [FrameResult]) throws { for r in results { try write(r) } }
 
-    /// Flushes to disk (files) and closes.
+    /// Flushes to disk (files), publishes what is queued (MQTT, a few seconds at most) and closes.
     public func close() {
+        mqtt?.close()
         state.withLock { s in
             if s.fd > STDERR_FILENO {
                 if case .file = destination { fsync(s.fd) }

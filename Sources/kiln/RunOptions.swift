@@ -29,7 +29,8 @@ struct RunOptions {
     var controlTokenFile: String?
 
     static let help = """
-          --source SPEC          frames from (repeat for several streams):
+          --source [NAME=]SPEC   frames from (repeat for several streams; NAME names the stream in
+                                 results, metrics and MQTT topics, e.g. cam0=v4l2:/dev/video0):
                                    synthetic[:WxH][@FPS]       generated (default synthetic:1280x720)
                                    raw:PATH:WxH[:FMT], y4m:PATH, PATH.y4m   files (never drop)
                                    pipe:[WxH[:FMT]:][live:]CMD  a program writing raw RGB or Y4M
@@ -46,8 +47,10 @@ struct RunOptions {
           --max-det N            detections kept per frame (default 300, Ultralytics' predict)
           --classes 0,2,…        report only these class ids (default: all)
           --agnostic-nms         suppress overlapping boxes across classes
-          --results DEST         write each frame's result as a JSON line to stdout, file:PATH or
-                                 unix:PATH
+          --results DEST         write each frame's result as a JSON line to stdout, file:PATH,
+                                 unix:PATH (connected lazily, reconnected) or
+                                 mqtt://HOST[:PORT]/TOPIC[?qos=1] (MQTT 3.1.1, topic TOPIC/STREAM,
+                                 bounded queue: a slow or dead broker drops, never stalls)
           --duration D           stop after D (10s, 2m, 500ms)
           --frames N             stop after N frames (all streams together)
           --backend B            reference, tensorrt or auto (default auto: TensorRT when usable)

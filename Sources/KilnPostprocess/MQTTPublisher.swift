@@ -1,0 +1,285 @@
+import Foundation
+import Glibc
+import KilnCore
+
+/// Where and how results are published over MQTT: `mqtt://[USER@]HOST[:PORT]/TOPIC[?qos=0|1&keepalive=S]`.
+public struct MQTTEndpoint: Sendable, Equatable {
+    /// Broker host name or address.
+    public var host: String
+    /// Broker port (default 1883).
+    public var port: Int
+    /// Topic prefix; each stream publishes to `TOPIC/STREAM`.
+    public var topic: String
+    /// 0 (at most once) or 1 (at least once, PUBACK awaited).
+    public var qos: Int
+    /// Keepalive in seconds (PINGREQ when idle for half of it).
+    public var keepAlive: Int
+    /// User name (password from the auth file), if any.
+    public var username: String?
+    /// Password, if any (never printed).
+    public var password: String?
+
+    /// Parses the `--results mqtt://…` form.
+    public init(parsing text: String) throws {
+        func bad(_ why: String) -> PostprocessError {
+            PostprocessError("--results \(text): \(why); write mqtt://HOST[:PORT]/TOPIC[?qos=1], e.g. mqtt://127.0.0.1:1883/kiln/results", exitCode: .usage)
+        }
+        guard text.hasPrefix("mqtt://") else { throw bad("expected mqtt://") }
+        var rest = Substring(text.dropFirst(7))
+        var query: Substring = ""
+        if let q = rest.firstIndex(of: "?") { query = rest[rest.index(after: q)...]; rest = rest[..<q] }
+        guard let slash = rest.firstIndex(of: "/") else { throw bad("no topic") }
+        var authority = rest[..<slash]
+        topic = String(rest[rest.index(after: slash)...])
+        while topic.hasSuffix("/") { topic.removeLast() }
+        guard !topic.isEmpty, !topic.contains("#"), !topic.contains("+") else { throw bad("the topic must be non-empty, without # or +") }
+        if let at = authority.lastIndex(of: "@") { username = String(authority[..<at]); authority = authority[authority.index(after: at)...] }
+        if let colon = authority.lastIndex(of: ":") {
+            guard let p = Int(authority[authority.index(after: colon)...]), p > 0, p < 65536 else { throw bad("bad port") }
+            port = p
+            host = String(authority[..<colon])
+        } else {
+            port = 1883
+            host = String(authority)
+        }
+        guard !host.isEmpty else { throw bad("no host") }
+        qos = 0
+        keepAlive = 30
+        for pair in query.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { throw bad("query \(pair)") }
+            switch kv[0] {
+            case "qos":
+                guard let q = Int(kv[1]), q == 0 || q == 1 else { throw bad("qos is 0 or 1") }
+                qos = q
+            case "keepalive":
+                guard let k = Int(kv[1]), k >= 2, k <= 65535 else { throw bad("keepalive is 2–65535 seconds") }
+                keepAlive = k
+            default: throw bad("unknown query key \(kv[0])")
+            }
+        }
+    }
+
+    /// `mqtt://HOST:PORT/TOPIC?qos=N` (no password).
+    public var description: String { "mqtt://\(username.map { "\($0)@" } ?? "")\(host):\(port)/\(topic)?qos=\(qos)" }
+}
+
+/// Publishes messages to an MQTT 3.1.1 broker from its own thread, so a slow or dead broker never
+/// stalls the caller.
+///
+/// `enqueue` appends to a bounded queue (the oldest message is dropped and counted when full).
+/// The publisher thread connects (reconnecting with exponential backoff, 0.1 s to 5 s), sends
+/// each message, waits for its PUBACK at QoS 1 (an unacknowledged message is resent with DUP after
+/// a reconnect), and sends PINGREQ when idle for half the keepalive. `close` drains for up to a
+/// grace period, then disconnects.
+public final class MQTTPublisher: @unchecked Sendable {  // state guarded by `condition`
+    /// The broker and topic.
+    public let endpoint: MQTTEndpoint
+    private let capacity: Int
+    private let condition = NSCondition()
+    private var queue: [(topic: String, payload: [UInt8])] = []
+    private var closing = false
+    private var finished = false
+    private var published = 0
+    private var dropped = 0
+    private var connects = 0
+    private var lastError: String?
+
+    /// Starts the publisher thread for `endpoint`; at most `capacity` messages wait.
+    public init(endpoint: MQTTEndpoint, capacity: Int = 1024) {
+        self.endpoint = endpoint
+        self.capacity = max(1, capacity)
+        let thread = Thread { [self] in self.run() }
+        thread.name = "kiln-mqtt"
+        thread.start()
+    }
+
+    /// Messages the broker accepted (PUBACK at QoS 1, written at QoS 0).
+    public var publishedCount: Int { condition.withLock { published } }
+    /// Messages dropped because the queue was full (broker slow or down).
+    public var droppedCount: Int { condition.withLock { dropped } }
+    /// Successful connections so far (more than 1 means it reconnected).
+    public var connectionCount: Int { condition.withLock { connects } }
+
+    /// Queues `payload` for `topic`; never blocks.
+    public func enqueue(topic: String, payload: [UInt8]) {
+        condition.withLock {
+            guard !closing else { dropped += 1; return }
+            if queue.count >= capacity {
+                queue.removeFirst()
+                dropped += 1
+            }
+            queue.append((topic, payload))
+            condition.signal()
+        }
+    }
+
+    /// Publishes what is queued for up to `grace` seconds, then disconnects and stops the thread.
+    public func close(grace: Double = 3) {
+        let deadline = Date().addingTimeInterval(grace)
+        condition.withLock {
+            closing = true
+            condition.broadcast()
+            while !finished && condition.wait(until: deadline) {}
+            if !queue.isEmpty { dropped += queue.count; queue.removeAll() }
+        }
+    }
+
+    // MARK: The publisher thread
+
+    private func run() {
+        var fd: Int32 = -1
+        var backoff = 0.1
+        var packetID: UInt16 = 0
+        var inFlight: (topic: String, payload: [UInt8], id: UInt16, sent: Bool)?
+        var lastSend = Date()
+        defer {
+            if fd >= 0 { _ = send(fd, MQTTPacket.disconnect, MQTTPacket.disconnect.count, Int32(MSG_NOSIGNAL)); Glibc.close(fd) }
+            condition.withLock { finished = true; condition.broadcast() }
+        }
+        while true {
+            // Next message (the unacknowledged one first), or a keepalive tick.
+            if inFlight == nil {
+                let next: (topic: String, payload: [UInt8])? = condition.withLock {
+                    while queue.isEmpty && !closing {
+                        if !condition.wait(until: Date().addingTimeInterval(Double(endpoint.keepAlive) / 2)) { break }
+                    }
+                    return queue.isEmpty ? nil : queue.removeFirst()
+                }
+                if let next {
+                    packetID = packetID == UInt16.max ? 1 : packetID + 1
+                    inFlight = (next.topic, next.payload, packetID, false)
+                } else if condition.withLock({ closing }) {
+                    return
+                }
+            }
+            if fd < 0 {
+                do {
+                    fd = try connect()
+                    backoff = 0.1
+                    condition.withLock { connects += 1 }
+                    lastSend = Date()
+                } catch {
+                    let message = "\(error)"
+                    if condition.withLock({ let changed = lastError != message; lastError = message; return changed }) {
+                        Log.warning("results \(endpoint.description): \(message); retrying with backoff")
+                    }
+                    if condition.withLock({ closing }) { return }
+                    condition.withLock { _ = condition.wait(until: Date().addingTimeInterval(backoff)) }
+                    backoff = min(5, backoff * 2)
+                    continue
+                }
+            }
+            do {
+                if var message = inFlight {
+                    let packet = MQTTPacket.publish(topic: message.topic, payload: message.payload, qos: endpoint.qos,
+                                                    packetID: message.id, duplicate: message.sent)
+                    message.sent = true
+                    inFlight = message
+                    try sendAll(fd, packet)
+                    lastSend = Date()
+                    if endpoint.qos == 1 {
+                        try awaitPacket(fd, .puback, id: message.id)
+                    }
+                    inFlight = nil
+                    condition.withLock { published += 1 }
+                } else if Date().timeIntervalSince(lastSend) >= Double(endpoint.keepAlive) / 2 {
+                    try sendAll(fd, MQTTPacket.pingRequest)
+                    lastSend = Date()
+                    try awaitPacket(fd, .pingresp, id: nil)
+                }
+            } catch {
+                Log.warning("results \(endpoint.description): \(error); reconnecting")
+                Glibc.close(fd)
+                fd = -1
+            }
+        }
+    }
+
+    /// Opens the TCP connection and the MQTT session (CONNECT → CONNACK accepted).
+    private func connect() throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
+        guard rc == 0, let first = list else { throw PostprocessError("cannot resolve \(endpoint.host): \(String(cString: gai_strerror(rc)))", exitCode: .runtimeFailure) }
+        defer { freeaddrinfo(list) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw PostprocessError("socket: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let e = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw PostprocessError("cannot connect to \(endpoint.host):\(endpoint.port) (\(e))", exitCode: .runtimeFailure)
+        }
+        do {
+            let id = "kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try sendAll(fd, MQTTPacket.connect(clientID: id, keepAlive: endpoint.keepAlive,
+                                               username: endpoint.username, password: endpoint.password))
+            let (kind, body) = try readPacket(fd)
+            guard kind == MQTTPacket.Kind.connack.rawValue, body.count == 2 else {
+                throw PostprocessError("expected CONNACK, got packet type \(kind)", exitCode: .runtimeFailure)
+            }
+            guard body[1] == 0 else {
+                throw PostprocessError("broker refused the connection: \(MQTTPacket.connackReason(body[1]))", exitCode: .runtimeFailure)
+            }
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw PostprocessError("send failed: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure) }
+            off += n
+        }
+    }
+
+    /// Reads packets until one of `kind` (with packet id `id`, when given) arrives.
+    private func awaitPacket(_ fd: Int32, _ kind: MQTTPacket.Kind, id: UInt16?) throws {
+        while true {
+            let (type, body) = try readPacket(fd)
+            if type == kind.rawValue {
+                guard let id else { return }
+                if body.count >= 2, UInt16(body[0]) << 8 | UInt16(body[1]) == id { return }
+            }
+        }
+    }
+
+    /// One packet: (type nibble, body); bodies over 1 MiB are refused (a publisher gets tiny acks).
+    private func readPacket(_ fd: Int32) throws -> (UInt8, [UInt8]) {
+        let header = try readExactly(fd, 1)
+        var length = 0, multiplier = 1
+        for _ in 0..<4 {
+            let b = try readExactly(fd, 1)[0]
+            length += Int(b & 0x7F) * multiplier
+            multiplier *= 128
+            if b & 0x80 == 0 { break }
+        }
+        guard length <= 1 << 20 else { throw PostprocessError("broker sent a \(length)-byte packet", exitCode: .runtimeFailure) }
+        return (header[0] >> 4, try readExactly(fd, length))
+    }
+
+    private func readExactly(_ fd: Int32, _ count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var off = 0
+        while off < count {
+            let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + off, count - off, 0) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw PostprocessError(n == 0 ? "broker closed the connection" : "receive failed: \(String(cString: strerror(errno)))",
+                                       exitCode: .runtimeFailure)
+            }
+            off += n
+        }
+        return out
+    }
+}

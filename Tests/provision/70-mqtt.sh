@@ -1,0 +1,2 @@
+# Result sinks: a real MQTT broker and client (Debian mosquitto, mosquitto-clients) on loopback.
+need_apt mosquitto mosquitto-clients
