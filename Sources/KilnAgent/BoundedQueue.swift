@@ -5,6 +5,7 @@ import Foundation
 /// `push` blocks while full (file sources: never drop); `pushDroppingOldest` never blocks and
 /// returns the element it evicted (live sources: keep the latest). `pop` blocks until an element
 /// arrives or the queue is closed and empty.
+// unchecked: every mutable field is read and written only with `condition` locked.
 final class BoundedQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Element] = []

@@ -6,6 +6,7 @@ import Foundation
 /// (never drops); a live stream's producer evicts its own oldest frame (keeps the latest) and
 /// the evicted frame is returned to be counted as dropped. The consumer takes up to `max`
 /// items, at most one per stream, oldest first, rotating which stream goes first.
+// unchecked: every mutable field is read and written only with `condition` locked.
 final class StreamMux<Item>: @unchecked Sendable {
     private let condition = NSCondition()
     private var queues: [[Item]]

@@ -5,13 +5,14 @@ import KilnCore
 /// CUDA contexts are current per thread: every Kiln GPU call first makes its context current on
 /// the calling thread (`makeCurrent()`), so objects may move between Kiln's dedicated threads, but
 /// each object is used by one thread at a time.
-public final class CUDAContext: @unchecked Sendable {
+public final class CUDAContext: Sendable {
     /// The device this context belongs to.
     public let device: CUDADevice
     /// The driver API the context was created through.
     let api: CUDADriverFunctions
     /// The retained primary `CUcontext`.
-    let handle: CUhandle
+    var handle: CUhandle { driverHandle.raw }
+    private let driverHandle: CUDAHandle
 
     /// Retains device `index`'s primary context.
     public init(device index: Int = 0) throws(CUDAError) {
@@ -20,7 +21,7 @@ public final class CUDAContext: @unchecked Sendable {
         var ctx: CUhandle?
         try api.check(api.cuDevicePrimaryCtxRetain(&ctx, Int32(index)), "cuDevicePrimaryCtxRetain(\(index))")
         guard let ctx else { throw .invalidArgument("cuDevicePrimaryCtxRetain(\(index)) returned no context") }
-        handle = ctx
+        driverHandle = CUDAHandle(ctx)
         try makeCurrent()
     }
 

@@ -1,9 +1,10 @@
 /// A CUDA event, for timing device work and ordering streams.
-public final class CUDAEvent: @unchecked Sendable {
+public final class CUDAEvent: Sendable {
     /// The context the event lives in.
     let context: CUDAContext
     /// The raw `CUevent`.
-    let handle: CUhandle
+    var handle: CUhandle { driverHandle.raw }
+    private let driverHandle: CUDAHandle
 
     /// Creates an event with timing enabled.
     public init(context: CUDAContext) throws(CUDAError) {
@@ -12,7 +13,7 @@ public final class CUDAEvent: @unchecked Sendable {
         var e: CUhandle?
         try context.api.check(context.api.cuEventCreate(&e, 0), "cuEventCreate")
         guard let e else { throw .invalidArgument("cuEventCreate returned no event") }
-        handle = e
+        driverHandle = CUDAHandle(e)
     }
 
     deinit {

@@ -59,7 +59,7 @@ private func symbol<T>(_ handle: UnsafeMutableRawPointer, _ library: String, _ n
 }
 
 /// The CUDA driver API (`libcuda.so.1`), loaded once per process.
-final class CUDADriverFunctions: @unchecked Sendable {
+final class CUDADriverFunctions: Sendable {
     /// The library that was loaded.
     let libraryName: String
 
@@ -189,7 +189,7 @@ final class CUDADriverFunctions: @unchecked Sendable {
 }
 
 /// NVRTC (`libnvrtc.so.13`, `.12`, `.11.2`, …), loaded once per process.
-final class NVRTCFunctions: @unchecked Sendable {
+final class NVRTCFunctions: Sendable {
     /// The library that was loaded.
     let libraryName: String
 

@@ -1,9 +1,10 @@
 /// A loaded module (cubin or PTX) and the kernels in it.
-public final class CUDAModule: @unchecked Sendable {
+public final class CUDAModule: Sendable {
     /// The context it was loaded into.
     public let context: CUDAContext
     /// The raw `CUmodule` / `CUfunction`.
-    let handle: CUhandle
+    var handle: CUhandle { driverHandle.raw }
+    private let driverHandle: CUDAHandle
 
     /// Loads a cubin or NUL-terminated PTX image.
     public init(context: CUDAContext, image: [UInt8]) throws(CUDAError) {
@@ -15,7 +16,7 @@ public final class CUDAModule: @unchecked Sendable {
         let r = bytes.withUnsafeBytes { context.api.cuModuleLoadData(&m, $0.baseAddress!) }
         try context.api.check(r, "cuModuleLoadData(\(image.count) bytes)")
         guard let m else { throw .invalidArgument("cuModuleLoadData returned no module") }
-        handle = m
+        driverHandle = CUDAHandle(m)
     }
 
     deinit {
@@ -29,16 +30,17 @@ public final class CUDAModule: @unchecked Sendable {
         var f: CUhandle?
         try context.api.check(context.api.cuModuleGetFunction(&f, handle, name), "cuModuleGetFunction(\(name))")
         guard let f else { throw .invalidArgument("cuModuleGetFunction(\(name)) returned nothing") }
-        return CUDAFunction(module: self, handle: f, name: name)
+        return CUDAFunction(module: self, driverHandle: CUDAHandle(f), name: name)
     }
 }
 
 /// A kernel in a loaded module.
-public struct CUDAFunction: @unchecked Sendable {
+public struct CUDAFunction: Sendable {
     /// The module that owns it (kept alive by this reference).
     public let module: CUDAModule
     /// The raw `CUmodule` / `CUfunction`.
-    let handle: CUhandle
+    var handle: CUhandle { driverHandle.raw }
+    let driverHandle: CUDAHandle
     /// The kernel's name.
     public let name: String
 

@@ -1,9 +1,10 @@
 /// A CUDA stream: work on it runs in order, asynchronously to the host.
-public final class CUDAStream: @unchecked Sendable {
+public final class CUDAStream: Sendable {
     /// The context the stream lives in.
     public let context: CUDAContext
     /// The raw `CUstream`, for handing to TensorRT's `enqueueV3`.
-    public let handle: CUhandle
+    public var handle: CUhandle { driverHandle.raw }
+    private let driverHandle: CUDAHandle
 
     /// Creates a non-blocking stream (`CU_STREAM_NON_BLOCKING`).
     public init(context: CUDAContext) throws(CUDAError) {
@@ -12,7 +13,7 @@ public final class CUDAStream: @unchecked Sendable {
         var s: CUhandle?
         try context.api.check(context.api.cuStreamCreate(&s, 1), "cuStreamCreate")
         guard let s else { throw .invalidArgument("cuStreamCreate returned no stream") }
-        handle = s
+        driverHandle = CUDAHandle(s)
     }
 
     deinit {

@@ -1,5 +1,5 @@
 /// A block of device memory (`cuMemAlloc`), freed when released.
-public final class DeviceBuffer: @unchecked Sendable {
+public final class DeviceBuffer: Sendable {
     /// The context it was allocated in.
     public let context: CUDAContext
     /// The device address.

@@ -1,11 +1,12 @@
 import KilnCore
+import Synchronization
 
 /// Frame preprocessing on the GPU: one kernel launch turns a batch of uint8 HWC frames into the
 /// model's NCHW float32/float16 input (see `PreprocessKernelSource`).
 ///
 /// The kernels are compiled by NVRTC for this device's SM on first use and the cubin is cached
 /// (`CubinCache`), so later starts load it without compiling. Use from one thread at a time.
-public final class GPUPreprocessor: @unchecked Sendable {
+public final class GPUPreprocessor: Sendable {
     /// The context the kernels are loaded in.
     public let context: CUDAContext
     /// How the kernels were obtained (compiled now or loaded from the cache).
@@ -15,7 +16,11 @@ public final class GPUPreprocessor: @unchecked Sendable {
     /// The kernels by name (`kiln_preprocess_<f32|f16>_x<1|2>`).
     let kernels: [String: CUDAFunction]
     /// Output pixels per thread: 2 stores rows as 8-/4-byte vectors; 1 is the plain variant.
-    public var pixelsPerThread: Int = 2
+    public var pixelsPerThread: Int {
+        get { pixelsPerThreadSetting.load(ordering: .relaxed) }
+        set { pixelsPerThreadSetting.store(newValue, ordering: .relaxed) }
+    }
+    private let pixelsPerThreadSetting = Atomic<Int>(2)
 
     /// Compiles (or loads from `compiler`'s cache) the kernels for `context`'s device.
     public init(context: CUDAContext, compiler: NVRTCCompiler = NVRTCCompiler(cache: .defaultCache())) throws(CUDAError) {

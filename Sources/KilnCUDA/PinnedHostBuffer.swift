@@ -1,10 +1,12 @@
 /// Page-locked host memory (`cuMemHostAlloc`): fast asynchronous copies, and on integrated GPUs
 /// (Jetson) a device address for the same bytes, so copies can be skipped entirely (zero-copy).
-public final class PinnedHostBuffer: @unchecked Sendable {
+public final class PinnedHostBuffer: Sendable {
     /// The context it was allocated in.
     public let context: CUDAContext
     /// The host address.
-    public let pointer: UnsafeMutableRawPointer
+    public var pointer: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: hostAddress)! }
+    /// The host address as a number (immutable state, like `DeviceBuffer.address`).
+    private let hostAddress: UInt
     /// Size in bytes.
     public let byteCount: Int
     /// The device address of the same memory when mapped (`mapped: true`), else `nil`.
@@ -23,7 +25,7 @@ public final class PinnedHostBuffer: @unchecked Sendable {
         let flags = CUMemHostAllocFlag.portable | (mapped ? CUMemHostAllocFlag.deviceMap : 0)
         try context.api.check(context.api.cuMemHostAlloc(&p, byteCount, flags), "cuMemHostAlloc(\(byteCount) bytes)")
         guard let p else { throw .invalidArgument("cuMemHostAlloc returned no memory") }
-        pointer = p
+        hostAddress = UInt(bitPattern: p)
         if mapped {
             var d: CUdeviceptr = 0
             let r = context.api.cuMemHostGetDevicePointer(&d, p, 0)

@@ -18,7 +18,7 @@ extension HTTPTransport: HTTPExchanging {}
 ///
 /// Each exchange runs `curl_easy_perform` on its own thread. Redirects are followed here
 /// (at most 5), dropping `Authorization` when the host changes, exactly as `HTTPTransport` does.
-public final class CurlTransport: HTTPExchanging, @unchecked Sendable {
+public final class CurlTransport: HTTPExchanging, Sendable {
     private typealias SetoptLong = @convention(c) (OpaquePointer?, Int32, Int) -> Int32
     private typealias SetoptPointer = @convention(c) (OpaquePointer?, Int32, UnsafeRawPointer?) -> Int32
     private typealias Getinfo = @convention(c) (OpaquePointer?, Int32, UnsafeMutableRawPointer?) -> Int32
@@ -72,39 +72,57 @@ public final class CurlTransport: HTTPExchanging, @unchecked Sendable {
         static let responseCode: Int32 = 0x200000 + 2
     }
 
-    private final class Exchange: @unchecked Sendable {
-        var status = 0
-        var headers: [String: String] = [:]
-        var body: [UInt8] = []
-        var decided = false
-        var streaming = false
-        var sinkError: (any Error)?
+    /// One transfer's state, filled by libcurl's callbacks on the transfer's thread.
+    private final class Exchange: Sendable {
+        private struct Progress {
+            var status = 0
+            var headers: [String: String] = [:]
+            var body: [UInt8] = []
+            var decided = false
+            var streaming = false
+            var sinkError: (any Error)?
+        }
+
+        private let progress = Mutex(Progress())
         let sink: (any HTTPTransport.BodySink)?
         let cancelled = Atomic<Bool>(false)
         init(sink: (any HTTPTransport.BodySink)?) { self.sink = sink }
 
+        /// The status of the last response head seen.
+        var status: Int { progress.withLock { $0.status } }
+        /// The headers of the last response head seen.
+        var headers: [String: String] { progress.withLock { $0.headers } }
+        /// The buffered body (empty when the sink took it).
+        var body: [UInt8] { progress.withLock { $0.body } }
+        /// What the sink threw, which stopped the transfer.
+        var sinkError: (any Error)? { progress.withLock { $0.sinkError } }
+
         func header(_ line: String) {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.hasPrefix("HTTP/") {
-                status = Int(trimmed.split(separator: " ").dropFirst().first ?? "") ?? 0
-                headers = [:]
-            } else if let colon = trimmed.firstIndex(of: ":") {
-                headers[trimmed[..<colon].lowercased()] = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            progress.withLock { p in
+                if trimmed.hasPrefix("HTTP/") {
+                    p.status = Int(trimmed.split(separator: " ").dropFirst().first ?? "") ?? 0
+                    p.headers = [:]
+                } else if let colon = trimmed.firstIndex(of: ":") {
+                    p.headers[trimmed[..<colon].lowercased()] = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                }
             }
         }
 
         func receive(_ data: Data) -> Bool {
-            if !decided {
-                decided = true
-                streaming = sink?.accept(status: status, headers: headers) ?? false
-            }
-            if streaming, let sink {
-                do { try sink.write(data) } catch {
-                    sinkError = error
-                    return false
+            let sink = self.sink
+            let streaming = progress.withLock { p -> Bool in
+                if !p.decided {
+                    p.decided = true
+                    p.streaming = sink?.accept(status: p.status, headers: p.headers) ?? false
                 }
-            } else {
-                body.append(contentsOf: data)
+                if !p.streaming { p.body.append(contentsOf: data) }
+                return p.streaming
+            }
+            guard streaming, let sink else { return true }
+            do { try sink.write(data) } catch {
+                progress.withLock { $0.sinkError = error }
+                return false
             }
             return true
         }

@@ -11,6 +11,7 @@ import Synchronization
 /// writes without touching the cooperative pool. Redirects are followed; the `Authorization`
 /// header is dropped when a redirect leaves the original host (blob storage must not see
 /// registry credentials), which also makes pre-signed storage URLs work.
+// unchecked: `session` is assigned once in init, before any use; the exchanges live in a Mutex.
 public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     /// A response: status, lower-cased header names, and the buffered body (empty when streamed).
     public struct Response: Sendable {
@@ -36,6 +37,7 @@ public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked S
         func write(_ chunk: Data) throws
     }
 
+    // unchecked: created by `send`, then touched only on the session's serial delegate queue.
     private final class Exchange: @unchecked Sendable {
         var continuation: CheckedContinuation<Response, any Error>?
         var sink: (any BodySink)?

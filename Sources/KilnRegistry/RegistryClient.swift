@@ -126,7 +126,7 @@ public final class RegistryClient: Sendable {
             let sink = try FileSink(path: partialPath, limit: descriptor.size)
             if sink.written == descriptor.size {
                 try sink.finish()
-                return Digest(hex: sink.hasher.finalizeHex())
+                return Digest(hex: sink.digestHex())
             }
             var headers: [String: String] = [:]
             if sink.written > 0 {
@@ -143,7 +143,7 @@ public final class RegistryClient: Sendable {
                         try? FileManager.default.removeItem(atPath: partialPath)
                         lastError = "registry answered a range that does not continue the partial file"
                     } else if sink.written == descriptor.size {
-                        return Digest(hex: sink.hasher.finalizeHex())
+                        return Digest(hex: sink.digestHex())
                     } else {
                         lastError = "connection closed at byte \(sink.written) of \(descriptor.size)"
                     }
@@ -430,13 +430,30 @@ public final class RegistryClient: Sendable {
 }
 
 /// Streams a blob body into a partial file while hashing it; refuses bytes past the limit.
-final class FileSink: HTTPTransport.BodySink, @unchecked Sendable {
+final class FileSink: HTTPTransport.BodySink, Sendable {
+    private struct State {
+        var handle: FileHandle?
+        var hasher = SHA256()
+        var written: Int64 = 0
+        var accepted = false
+    }
+
     let path: String
     let limit: Int64
-    private var handle: FileHandle?
-    var hasher = SHA256()
-    var written: Int64 = 0
-    var accepted = false
+    private let state: Mutex<State>
+
+    /// Bytes in the partial file so far.
+    var written: Int64 { state.withLock { $0.written } }
+    /// True once a response body was accepted into the file.
+    var accepted: Bool { state.withLock { $0.accepted } }
+
+    /// The SHA-256 of the bytes in the file so far, hex.
+    func digestHex() -> String {
+        state.withLock { s in
+            var hasher = s.hasher
+            return hasher.finalizeHex()
+        }
+    }
 
     /// Opens (or creates) the partial file and hashes what it already holds.
     init(path: String, limit: Int64) throws {
@@ -448,68 +465,73 @@ final class FileSink: HTTPTransport.BodySink, @unchecked Sendable {
         guard let handle = FileHandle(forUpdatingAtPath: path) else {
             throw RegistryError(.io, "cannot open \(path) for writing")
         }
-        self.handle = handle
+        var initial = State(handle: handle)
         do {
             while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                hasher.update(chunk)
-                written += Int64(chunk.count)
+                initial.hasher.update(chunk)
+                initial.written += Int64(chunk.count)
             }
-            if written > limit {
+            if initial.written > limit {
                 try handle.truncate(atOffset: 0)
-                hasher = SHA256()
-                written = 0
+                initial.hasher = SHA256()
+                initial.written = 0
             }
         } catch {
             throw RegistryError(.io, "cannot read partial download \(path): \(error)")
         }
+        state = Mutex(initial)
     }
 
     func accept(status: Int, headers: [String: String]) -> Bool {
-        guard let handle else { return false }
-        if status == 206 {
-            // bytes START-END/TOTAL must start where the file ends, else start over.
-            let start = headers["content-range"].flatMap { $0.split(separator: " ").last?.split(separator: "-").first }.flatMap { Int64($0) }
-            if start == written {
-                accepted = true
+        state.withLock { s in
+            guard let handle = s.handle else { return false }
+            if status == 206 {
+                // bytes START-END/TOTAL must start where the file ends, else start over.
+                let start = headers["content-range"].flatMap { $0.split(separator: " ").last?.split(separator: "-").first }.flatMap { Int64($0) }
+                if start == s.written {
+                    s.accepted = true
+                    return true
+                }
+            }
+            if status == 200 || status == 206 {
+                if status == 206 { return false }
+                try? handle.truncate(atOffset: 0)
+                s.hasher = SHA256()
+                s.written = 0
+                s.accepted = true
                 return true
             }
+            return false
         }
-        if status == 200 || status == 206 {
-            if status == 206 { return false }
-            try? handle.truncate(atOffset: 0)
-            hasher = SHA256()
-            written = 0
-            accepted = true
-            return true
-        }
-        return false
     }
 
     func write(_ chunk: Data) throws {
-        guard written + Int64(chunk.count) <= limit else {
-            throw RegistryError(.sizeMismatch, "blob download to \(path) exceeds the \(limit) bytes its descriptor declares; discarded")
-        }
-        do {
-            try handle?.write(contentsOf: chunk)
-        } catch {
-            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? (error as NSError).code
-            if code == Int(ENOSPC) || code == Int(EDQUOT) || "\(error)".contains("space") {
-                try? handle?.close()
-                handle = nil
-                try? FileManager.default.removeItem(atPath: path)
-                let dir = (path as NSString).deletingLastPathComponent
-                throw RegistryError(.diskFull, "disk full: cannot write \(path); the partial download was deleted to give the space back. Free space on that filesystem (`df -h \(dir)`, `kiln cache gc`) or pass --store DIR on a larger one")
+        let path = self.path, limit = self.limit
+        try state.withLock { s in
+            guard s.written + Int64(chunk.count) <= limit else {
+                throw RegistryError(.sizeMismatch, "blob download to \(path) exceeds the \(limit) bytes its descriptor declares; discarded")
             }
-            throw RegistryError(.io, "cannot write \(path): \(error)")
+            do {
+                try s.handle?.write(contentsOf: chunk)
+            } catch {
+                let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? (error as NSError).code
+                if code == Int(ENOSPC) || code == Int(EDQUOT) || "\(error)".contains("space") {
+                    try? s.handle?.close()
+                    s.handle = nil
+                    try? FileManager.default.removeItem(atPath: path)
+                    let dir = (path as NSString).deletingLastPathComponent
+                    throw RegistryError(.diskFull, "disk full: cannot write \(path); the partial download was deleted to give the space back. Free space on that filesystem (`df -h \(dir)`, `kiln cache gc`) or pass --store DIR on a larger one")
+                }
+                throw RegistryError(.io, "cannot write \(path): \(error)")
+            }
+            s.hasher.update(chunk)
+            s.written += Int64(chunk.count)
         }
-        hasher.update(chunk)
-        written += Int64(chunk.count)
     }
 
     /// Flushes and closes the file.
     func finish() throws {
-        guard let h = handle else { return }
-        handle = nil
+        guard let h = state.withLock({ s -> FileHandle? in defer { s.handle = nil }; return s.handle }) else { return }
         try h.synchronize()
         try h.close()
     }

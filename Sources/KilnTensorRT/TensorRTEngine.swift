@@ -5,7 +5,7 @@ import KilnCore
 ///
 /// IO tensors are addressed by name on every TensorRT version (the bridge maps names to binding
 /// indices on TensorRT 8). Used from one thread at a time.
-public final class TensorRTEngine: @unchecked Sendable {
+public final class TensorRTEngine {
     /// The bridge's `kiln_trt_engine`.
     let handle: OpaquePointer
     /// The library that deserialized it (kept alive).

@@ -7,6 +7,7 @@ import KilnCore
 /// The bridge is compiled against TensorRT's headers when they were present at build time;
 /// otherwise `open()` throws `.unavailable` ("built without TensorRT headers") and Kiln builds with
 /// trtexec if it is installed.
+// unchecked: the bridge handle is immutable; each build makes its own builder, so any thread may call.
 public final class TensorRTLibrary: @unchecked Sendable {
     /// The bridge's `kiln_trt_library`.
     let handle: OpaquePointer

@@ -9,6 +9,7 @@ import KilnInference
 /// bound directly (zero-copy), on discrete GPUs it is copied to device buffers. Dynamic inputs get
 /// `setInputShape` per call; output shapes are read back from the context. Buffers grow as needed
 /// and are reused. One thread at a time (the loop's inference thread).
+// unchecked: confined: the engine slot hands a runner to one inference thread at a time.
 public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
     public let inputs: [TensorDescriptor]
     public let outputs: [TensorDescriptor]

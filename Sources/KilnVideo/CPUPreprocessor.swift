@@ -7,6 +7,7 @@ import KilnCore
 /// back after inference), so steady-state preprocessing allocates nothing.
 /// The vertical pass runs first over whole source rows (contiguous, vectorised by the compiler),
 /// then the horizontal pass gathers from that one float row and normalises into the NCHW planes.
+// unchecked: confined: the frame loop makes one per preprocessing thread and uses it only there.
 public final class CPUPreprocessor: @unchecked Sendable {
     /// The spec this preprocessor implements.
     public let spec: PreprocessSpec

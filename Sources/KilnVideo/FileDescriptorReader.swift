@@ -1,11 +1,10 @@
 import Glibc
+import KilnCore
 
 /// Blocking exact-size reads from a file descriptor (file or pipe), retrying short reads and EINTR.
-final class FileDescriptorReader: @unchecked Sendable {
+struct FileDescriptorReader {
     let fd: Int32
     let name: String
-    /// Bytes read ahead by `readLine` but not yet consumed.
-    private var pending: [UInt8] = []
 
     init(fd: Int32, name: String) {
         self.fd = fd
@@ -15,20 +14,12 @@ final class FileDescriptorReader: @unchecked Sendable {
     /// Fills `buffer` completely. Returns the bytes read: `buffer.count`, or fewer only at end of stream.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var filled = 0
-        if !pending.isEmpty {
-            let take = min(pending.count, buffer.count)
-            pending.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: take) }
-            pending.removeFirst(take)
-            filled = take
-        }
         while filled < buffer.count {
-            let n = Glibc.read(fd, buffer.baseAddress! + filled, buffer.count - filled)
-            if n == 0 { break }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VideoSourceError("\(name): read failed: \(String(cString: strerror(errno)))")
+            switch Posix.retrying({ Glibc.read(fd, buffer.baseAddress! + filled, buffer.count - filled) }) {
+            case .success(0): return filled
+            case .success(let n): filled += n
+            case .failure(let error): throw VideoSourceError("\(name): read failed: \(error)")
             }
-            filled += n
         }
         return filled
     }

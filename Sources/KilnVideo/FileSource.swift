@@ -61,7 +61,7 @@ public final class FileSource: FrameSource {
 
     public func close() {
         let first = closed.withLock { c -> Bool in defer { c = true }; return !c }
-        if first { lock.withLock { _ in _ = Glibc.close(decoder.reader.fd) } }
+        if first { lock.withLock { _ in _ = Glibc.close(decoder.fd) } }
     }
 
     deinit { close() }

@@ -9,6 +9,7 @@ import KilnCUDA
 /// `GPUTensorPool`, ready to be bound as a TensorRT input; `.host` downloads it exactly once.
 /// Buffers grow to the largest batch seen and are reused. One instance belongs to one thread
 /// (the loop's preprocessing/inference thread).
+// unchecked: confined: the frame loop makes one per preprocessing thread and uses it only there.
 public final class GPUFramePreprocessor: @unchecked Sendable {
     /// The spec implemented.
     public let spec: PreprocessSpec

@@ -8,6 +8,7 @@ import KilnCore
 /// `next()` returns the newest frame not yet returned, waiting for one; after the producer ends,
 /// it returns the last frame (if untaken), then nil. Every produced frame is therefore either
 /// returned or counted as dropped.
+// unchecked: every mutable field is read and written only with `condition` locked.
 final class LiveFrameBuffer: @unchecked Sendable {
     private let condition = NSCondition()
     private var latest: Frame?
@@ -17,17 +18,19 @@ final class LiveFrameBuffer: @unchecked Sendable {
     private var thread: Thread?
 
     /// Starts pulling from `pull` on a thread named `name`; `pull` returns nil at the end.
-    init(name: String, pull: @escaping @Sendable () throws -> Frame?) {
+    ///
+    /// `pull` is handed this buffer, so drops it observes itself (driver sequence gaps) are
+    /// recorded from its very first call; nothing has to be wired up after the thread started.
+    init(name: String, pull: @escaping @Sendable (LiveFrameBuffer) throws -> Frame?) {
         let thread = Thread { [weak self] in
             while true {
                 do {
-                    guard let frame = try pull() else { break }
-                    guard let self else { return }
-                    self.condition.lock()
-                    if self.latest != nil { self.drops["stale", default: 0] += 1 }
-                    self.latest = frame
-                    self.condition.signal()
-                    self.condition.unlock()
+                    guard let owner = self, let frame = try pull(owner) else { break }
+                    owner.condition.lock()
+                    if owner.latest != nil { owner.drops["stale", default: 0] += 1 }
+                    owner.latest = frame
+                    owner.condition.signal()
+                    owner.condition.unlock()
                 } catch {
                     self?.finish(error)
                     return

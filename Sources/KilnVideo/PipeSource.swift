@@ -75,7 +75,7 @@ public final class PipeSource: FrameSource {
                 if let failure = Self.exitFailure(process: process, tail: tail, name: name) { throw failure }
                 return nil
             }
-            self.live = LiveFrameBuffer(name: "kiln-capture-pipe", pull: checked)
+            self.live = LiveFrameBuffer(name: "kiln-capture-pipe") { _ in try checked() }
         } else {
             self.live = nil
         }

@@ -1,4 +1,5 @@
 import KilnCore
+import Synchronization
 
 /// The geometry of a headerless raw frame stream: every frame is `format.frameBytes(width:height:)`.
 public struct RawGeometry: Sendable, Equatable {
@@ -35,31 +36,38 @@ public struct RawGeometry: Sendable, Equatable {
 /// Decodes frames from a byte stream: headerless raw frames of a known geometry, or YUV4MPEG2.
 ///
 /// Delivers RGB24 frames (other layouts are converted). Used by file and pipe sources.
-final class FrameStreamDecoder: @unchecked Sendable {
+final class FrameStreamDecoder: Sendable {
     enum Kind {
         case raw(RawGeometry)
         case y4m(RawGeometry)
     }
 
-    let reader: FileDescriptorReader
+    /// What one reading thread at a time owns: the reader, the frame counter, the raw frame buffer.
+    private struct Reading {
+        let reader: FileDescriptorReader
+        var index = 0
+        var buffer: [UInt8]
+    }
+
+    /// The file descriptor read (its owner closes it).
+    let fd: Int32
     let kind: Kind
     let stream: String
-    private var index = 0
-    private var buffer: [UInt8]
+    private let reading: Mutex<Reading>
     /// RGB frame buffers given back by the loop, reused for later frames.
     private let pool = ByteBufferPool(limit: 16)
 
     /// A raw stream of `geometry`.
     init(reader: FileDescriptorReader, raw geometry: RawGeometry, stream: String) {
-        self.reader = reader
+        self.fd = reader.fd
         self.kind = .raw(geometry)
         self.stream = stream
-        self.buffer = [UInt8](repeating: 0, count: geometry.frameBytes)
+        self.reading = Mutex(Reading(reader: reader, buffer: [UInt8](repeating: 0, count: geometry.frameBytes)))
     }
 
     /// A Y4M stream: reads and validates the header now.
     init(reader: FileDescriptorReader, y4mStream stream: String) throws {
-        self.reader = reader
+        self.fd = reader.fd
         self.stream = stream
         guard let header = try reader.readLine() else {
             var e = VideoSourceError("\(reader.name): empty stream; expected a YUV4MPEG2 header")
@@ -68,7 +76,7 @@ final class FrameStreamDecoder: @unchecked Sendable {
         }
         let geometry = try Self.parseY4MHeader(header, name: reader.name)
         self.kind = .y4m(geometry)
-        self.buffer = [UInt8](repeating: 0, count: geometry.frameBytes)
+        self.reading = Mutex(Reading(reader: reader, buffer: [UInt8](repeating: 0, count: geometry.frameBytes)))
     }
 
     /// The geometry of frames on the stream (before conversion to RGB24).
@@ -114,29 +122,32 @@ final class FrameStreamDecoder: @unchecked Sendable {
 
     /// The next frame, RGB24; nil at a clean end of stream; an error for a truncated frame.
     func next() throws -> Frame? {
-        let start = MonotonicClock.now
-        if case .y4m = kind {
-            guard let line = try reader.readLine() else { return nil }
-            guard line.hasPrefix("FRAME") else {
-                throw VideoSourceError("\(reader.name): frame \(index): expected a FRAME marker, got \(String(line.prefix(20)).debugDescription)")
+        try reading.withLock { r throws -> Frame? in
+            let start = MonotonicClock.now
+            if case .y4m = kind {
+                guard let line = try r.reader.readLine() else { return nil }
+                guard line.hasPrefix("FRAME") else {
+                    throw VideoSourceError("\(r.reader.name): frame \(r.index): expected a FRAME marker, got \(String(line.prefix(20)).debugDescription)")
+                }
             }
+            let g = geometry
+            let reader = r.reader
+            let got = try r.buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if got == 0, case .raw = kind { return nil }
+            guard got == g.frameBytes else {
+                var e = VideoSourceError(
+                    "\(reader.name): stream ended mid-frame \(r.index) (got \(got) of \(g.frameBytes) bytes); check that \(g.width)x\(g.height) \(g.format.rawValue) matches what the producer writes")
+                e.endedEarly = true
+                throw e
+            }
+            var pixels = pool.take(count: g.width * g.height * 3)
+            r.buffer.withUnsafeBytes { src in
+                pixels.withUnsafeMutableBufferPointer { PixelConversion.toRGB24(src, format: g.format, width: g.width, height: g.height, into: $0) }
+            }
+            let now = MonotonicClock.now
+            defer { r.index += 1 }
+            return Frame(stream: stream, index: r.index, width: g.width, height: g.height, format: .rgb24, pixels: pixels,
+                         captureTime: now, captureSeconds: now - start, pool: pool)
         }
-        let g = geometry
-        let got = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-        if got == 0, case .raw = kind { return nil }
-        guard got == g.frameBytes else {
-            var e = VideoSourceError(
-                "\(reader.name): stream ended mid-frame \(index) (got \(got) of \(g.frameBytes) bytes); check that \(g.width)x\(g.height) \(g.format.rawValue) matches what the producer writes")
-            e.endedEarly = true
-            throw e
-        }
-        var pixels = pool.take(count: g.width * g.height * 3)
-        buffer.withUnsafeBytes { src in
-            pixels.withUnsafeMutableBufferPointer { PixelConversion.toRGB24(src, format: g.format, width: g.width, height: g.height, into: $0) }
-        }
-        let now = MonotonicClock.now
-        defer { index += 1 }
-        return Frame(stream: stream, index: index, width: g.width, height: g.height, format: .rgb24, pixels: pixels,
-                     captureTime: now, captureSeconds: now - start, pool: pool)
     }
 }

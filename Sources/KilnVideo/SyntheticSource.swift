@@ -8,7 +8,7 @@ import Synchronization
 /// so a model sees change from frame to frame. Unpaced it never drops (like a file); with a frame
 /// rate it behaves like a live camera: frames are produced on a clock, and a frame the consumer
 /// was too slow to take is counted as dropped (`reason: "late"`).
-public final class SyntheticSource: FrameSource, @unchecked Sendable {
+public final class SyntheticSource: FrameSource, Sendable {
     /// The frame width.
     public let width: Int
     /// The frame height.

@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 import KilnCore
+import Synchronization
 
 /// A V4L2 camera (`/dev/videoN`) captured directly with mmap streaming I/O.
 ///
@@ -25,10 +26,7 @@ public final class V4L2Source: FrameSource {
         device = try V4L2Device(path: path, width: width, height: height, format: format)
         geometry = device.geometry
         let device = self.device
-        let counter = DropCounter()
-        let live = LiveFrameBuffer(name: "kiln-capture-v4l2") { [device] in try device.capture(stream: stream, drops: counter) }
-        counter.sink = live
-        self.live = live
+        live = LiveFrameBuffer(name: "kiln-capture-v4l2") { [device] live in try device.capture(stream: stream, drops: live) }
     }
 
     public func next() throws -> Frame? { try live.next() }
@@ -42,13 +40,8 @@ public final class V4L2Source: FrameSource {
     deinit { close() }
 }
 
-/// Forwards driver-reported drops to the live buffer once it exists.
-final class DropCounter: @unchecked Sendable {
-    weak var sink: LiveFrameBuffer?
-}
-
 /// The ioctl layer of a V4L2 capture device (videodev2.h layouts for 64-bit Linux).
-final class V4L2Device: @unchecked Sendable {
+final class V4L2Device: Sendable {
     // ioctl request numbers: _IOR/_IOWR('V', n, size) for the 64-bit struct sizes.
     static let VIDIOC_QUERYCAP: UInt = 0x8068_5600
     static let VIDIOC_S_FMT: UInt = 0xC0D0_5605
@@ -76,9 +69,12 @@ final class V4L2Device: @unchecked Sendable {
     let path: String
     let fd: Int32
     let geometry: RawGeometry
-    private var buffers: [(UnsafeMutableRawPointer, Int)] = []
-    private var lastSequence: UInt32?
-    private var stopped = false
+    /// The mmap'ed driver buffers (address, length), mapped in `init`, read by the capture thread.
+    private let buffers = Mutex<[(address: UInt, length: Int)]>([])
+    /// The driver's sequence number of the last dequeued buffer (the capture thread's).
+    private let lastSequence = Mutex<UInt32?>(nil)
+    /// Set once by `stop()` (any thread); the capture thread polls it.
+    private let stopped = Atomic<Bool>(false)
 
     init(path: String, width: Int?, height: Int?, format: PixelFormat?) throws {
         self.path = path
@@ -87,14 +83,14 @@ final class V4L2Device: @unchecked Sendable {
             let e = errno
             let hint = e == ENOENT ? "no such device; list cameras with `v4l2-ctl --list-devices`"
                 : e == EACCES ? "permission denied; add the user to group video (the systemd unit has SupplementaryGroups=video)"
-                : String(cString: strerror(e))
+                : "\(Errno(rawValue: e))"
             throw VideoSourceError("v4l2:\(path): cannot open: \(hint)")
         }
         self.fd = fd
         do {
             var cap = [UInt8](repeating: 0, count: 104)
             guard Self.ioctlRetry(fd, Self.VIDIOC_QUERYCAP, &cap) == 0 else {
-                throw VideoSourceError("v4l2:\(path): not a V4L2 device (VIDIOC_QUERYCAP: \(String(cString: strerror(errno)))); cameras are /dev/videoN")
+                throw VideoSourceError("v4l2:\(path): not a V4L2 device (VIDIOC_QUERYCAP: \(Errno.current)); cameras are /dev/videoN")
             }
             var caps = Self.u32(cap, 84)
             if caps & Self.capDeviceCaps != 0 { caps = Self.u32(cap, 88) }
@@ -144,10 +140,10 @@ final class V4L2Device: @unchecked Sendable {
             try mapBuffers(count: 4)
             var type = Int32(Self.bufTypeCapture)
             guard ioctl(fd, Self.VIDIOC_STREAMON, &type) == 0 else {
-                throw VideoSourceError("v4l2:\(path): VIDIOC_STREAMON failed: \(String(cString: strerror(errno)))")
+                throw VideoSourceError("v4l2:\(path): VIDIOC_STREAMON failed: \(Errno.current)")
             }
         } catch {
-            for (p, l) in buffers { munmap(p, l) }
+            for (address, length) in buffers.withLock({ $0 }) { munmap(UnsafeMutableRawPointer(bitPattern: address), length) }
             Glibc.close(fd)
             throw error
         }
@@ -159,53 +155,56 @@ final class V4L2Device: @unchecked Sendable {
         Self.put(&req, 4, Self.bufTypeCapture)
         Self.put(&req, 8, Self.memoryMMap)
         guard Self.ioctlRetry(fd, Self.VIDIOC_REQBUFS, &req) == 0, Self.u32(req, 0) >= 2 else {
-            throw VideoSourceError("v4l2:\(path): cannot allocate mmap buffers (VIDIOC_REQBUFS: \(String(cString: strerror(errno))))")
+            throw VideoSourceError("v4l2:\(path): cannot allocate mmap buffers (VIDIOC_REQBUFS: \(Errno.current))")
         }
         for i in 0..<Int(Self.u32(req, 0)) {
             var buf = Self.buffer(index: i)
             guard Self.ioctlRetry(fd, Self.VIDIOC_QUERYBUF, &buf) == 0 else {
-                throw VideoSourceError("v4l2:\(path): VIDIOC_QUERYBUF \(i) failed: \(String(cString: strerror(errno)))")
+                throw VideoSourceError("v4l2:\(path): VIDIOC_QUERYBUF \(i) failed: \(Errno.current)")
             }
             let length = Int(Self.u32(buf, 72)), offset = off_t(Self.u32(buf, 64))
             guard let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset), p != MAP_FAILED else {
-                throw VideoSourceError("v4l2:\(path): mmap of buffer \(i) failed: \(String(cString: strerror(errno)))")
+                throw VideoSourceError("v4l2:\(path): mmap of buffer \(i) failed: \(Errno.current)")
             }
-            buffers.append((p, length))
+            buffers.withLock { $0.append((UInt(bitPattern: p), length)) }
             guard Self.ioctlRetry(fd, Self.VIDIOC_QBUF, &buf) == 0 else {
-                throw VideoSourceError("v4l2:\(path): VIDIOC_QBUF \(i) failed: \(String(cString: strerror(errno)))")
+                throw VideoSourceError("v4l2:\(path): VIDIOC_QBUF \(i) failed: \(Errno.current)")
             }
         }
     }
 
     /// Dequeues the next filled buffer, converts it to RGB24, requeues it. Nil once stopped.
-    func capture(stream: String, drops: DropCounter) throws -> Frame? {
+    func capture(stream: String, drops: LiveFrameBuffer) throws -> Frame? {
         while true {
-            if stopped { return nil }
+            if stopped.load(ordering: .acquiring) { return nil }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&pfd, 1, 200)
-            if stopped { return nil }
-            if ready == 0 { continue }
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw VideoSourceError("v4l2:\(path): poll failed: \(String(cString: strerror(errno)))")
+            let ready: Int32
+            switch Posix.retrying({ poll(&pfd, 1, 200) }) {
+            case .success(let n): ready = n
+            case .failure(let error): throw VideoSourceError("v4l2:\(path): poll failed: \(error)")
             }
+            if stopped.load(ordering: .acquiring) { return nil }
+            if ready == 0 { continue }
             let start = MonotonicClock.now
             var buf = Self.buffer(index: 0)
             guard Self.ioctlRetry(fd, Self.VIDIOC_DQBUF, &buf) == 0 else {
                 if errno == EAGAIN { continue }
-                if stopped { return nil }
-                throw VideoSourceError("v4l2:\(path): VIDIOC_DQBUF failed: \(String(cString: strerror(errno))); was the camera unplugged?")
+                if stopped.load(ordering: .acquiring) { return nil }
+                throw VideoSourceError("v4l2:\(path): VIDIOC_DQBUF failed: \(Errno.current); was the camera unplugged?")
             }
             let index = Int(Self.u32(buf, 0)), used = Int(Self.u32(buf, 8)), sequence = Self.u32(buf, 56)
-            if let last = lastSequence, sequence > last + 1 { drops.sink?.recordDrops("driver", Int(sequence - last - 1)) }
-            lastSequence = sequence
+            let last = lastSequence.withLock { last in
+                defer { last = sequence }
+                return last
+            }
+            if let last, sequence > last + 1 { drops.recordDrops("driver", Int(sequence - last - 1)) }
             let g = geometry
             let pixels = used >= g.frameBytes
-                ? PixelConversion.toRGB24(UnsafeRawBufferPointer(start: buffers[index].0, count: g.frameBytes), format: g.format, width: g.width, height: g.height)
+                ? PixelConversion.toRGB24(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: buffers.withLock { $0[index].address }), count: g.frameBytes), format: g.format, width: g.width, height: g.height)
                 : nil
             _ = Self.ioctlRetry(fd, Self.VIDIOC_QBUF, &buf)
             guard let pixels else {
-                drops.sink?.recordDrops("short_buffer", 1)
+                drops.recordDrops("short_buffer", 1)
                 continue
             }
             let now = MonotonicClock.now
@@ -215,15 +214,14 @@ final class V4L2Device: @unchecked Sendable {
     }
 
     func stop() {
-        guard !stopped else { return }
-        stopped = true
+        guard stopped.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         var type = Int32(Self.bufTypeCapture)
         _ = ioctl(fd, Self.VIDIOC_STREAMOFF, &type)
     }
 
     deinit {
         stop()
-        for (p, l) in buffers { munmap(p, l) }
+        for (address, length) in buffers.withLock({ $0 }) { munmap(UnsafeMutableRawPointer(bitPattern: address), length) }
         Glibc.close(fd)
     }
 
@@ -235,11 +233,13 @@ final class V4L2Device: @unchecked Sendable {
         return buf
     }
 
+    /// `ioctl` on `bytes`, retried on EINTR; -1 with `errno` set on failure.
     static func ioctlRetry(_ fd: Int32, _ request: UInt, _ bytes: inout [UInt8]) -> Int32 {
-        while true {
-            let rc = bytes.withUnsafeMutableBytes { ioctl(fd, request, $0.baseAddress!) }
-            if rc == -1 && errno == EINTR { continue }
-            return rc
+        switch Posix.retrying({ bytes.withUnsafeMutableBytes { ioctl(fd, request, $0.baseAddress!) } }) {
+        case .success(let rc): return rc
+        case .failure(let error):
+            errno = error.rawValue
+            return -1
         }
     }
 

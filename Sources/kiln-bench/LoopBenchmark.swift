@@ -31,7 +31,7 @@ enum LoopBenchmark: Benchmark {
 
     /// An engine whose call takes `seconds` of wall time without using the CPU, as a GPU engine's
     /// does: shows what pipelining overlaps.
-    final class WaitingRunner: InferenceRunner, @unchecked Sendable {
+    final class WaitingRunner: InferenceRunner, Sendable {
         let seconds: Double
         init(seconds: Double) { self.seconds = seconds }
         let inputs = [TensorDescriptor(name: "images", elementType: .float32, shape: [1, 3, 640, 640])]

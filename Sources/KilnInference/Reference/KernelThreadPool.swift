@@ -14,6 +14,7 @@ import Synchronization
 /// publishes a new generation (release); a spinning helper sees it (acquire), takes iterations
 /// from a shared counter and counts itself done on an atomic the caller spins on. The condition
 /// variable only wakes helpers that went to sleep (`sleepers` > 0).
+// unchecked: the job is published by release/acquire atomics (see above); sleeping uses the NSCondition.
 final class KernelThreadPool: @unchecked Sendable {
     /// The process-wide pool.
     static let shared = KernelThreadPool(workers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))

@@ -23,14 +23,17 @@ func parallelFor(_ count: Int, threads: Int, minChunk: Int = 1, chunksPerThread:
     }
 }
 
-/// Carries a value the caller guarantees is used safely across the workers of one parallel loop.
+/// Carries a value (a kernel's buffer pointer, a closure) into the workers of one parallel loop.
+// unchecked: the loop's caller guarantees safe use; each worker writes only its own range.
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
 
-/// A raw pointer that may cross into `concurrentPerform` closures; each worker writes its own range.
-struct SendablePointer<T>: @unchecked Sendable {
-    let p: UnsafeMutablePointer<T>
-    init(_ p: UnsafeMutablePointer<T>) { self.p = p }
+/// A raw pointer that may cross into the workers of one parallel loop; each worker writes its own range.
+typealias SendablePointer<T> = UncheckedSendable<UnsafeMutablePointer<T>>
+
+extension UncheckedSendable {
+    /// The pointer a `SendablePointer` carries.
+    var p: T { value }
 }
