@@ -27,6 +27,7 @@ struct RunOptions {
     var pushURL: String?
     var pushInterval: Double = 15
     var controlTokenFile: String?
+    var profileOps = false
 
     static let help = """
           --source [NAME=]SPEC   frames from (repeat for several streams; NAME names the stream in
@@ -69,6 +70,8 @@ struct RunOptions {
           --push-url URL         push the same metrics to a Prometheus Pushgateway
           --push-interval D      seconds between pushes (default 15s)
           --json                 print the summary as one JSON object, the last line of stdout
+          --profile-ops          time every op of the reference backend; at the end print, on
+                                 stderr, milliseconds per op type and the 20 slowest nodes
         """
 
     init(_ a: inout Arguments) throws {
@@ -103,6 +106,18 @@ struct RunOptions {
         controlTokenFile = try a.option("--control-token-file")
         pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
         json = a.flag("--json")
+        profileOps = a.flag("--profile-ops")
+        if profileOps { ReferenceRunner.enableProfiling() }
+    }
+
+    /// Prints the per-op profile on stderr when `--profile-ops` was given (or says why there is none).
+    func printProfile() {
+        guard profileOps else { return }
+        let report = ReferenceRunner.profileReport(slowestNodes: 20)
+        let text = report.isEmpty
+            ? "profile: no reference-backend op was timed (--profile-ops times the reference backend; for TensorRT use trtexec --dumpProfile)"
+            : "profile of the reference backend (per op type: sum of each node's fastest run):\n" + report
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
     /// The agent's configuration for these flags, serving `model` on `device`.

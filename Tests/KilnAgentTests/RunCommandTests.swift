@@ -63,6 +63,33 @@ import Testing
         #expect(r.status == 2)
         #expect(r.stderr.contains("kiln.conf:2"), "\(r.stderr)")
     }
+
+    /// `--profile-ops` times the reference backend's ops in the shipped binary: a per-op-type table
+    /// and the slowest nodes on stderr, nothing on stdout (the `--json` summary stays one object).
+    @Test func profileOpsPrintsPerOpTypeAndSlowestNodesOnStderrOnly() throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, _) = try writeModels(in: dir)
+        let r = try TestEnvironment.run(TestEnvironment.kilnExecutable, [
+            "run", a.path, "--source", "synthetic:320x240", "--frames", "30", "--report-interval", "0", "--json",
+            "--profile-ops", "--cache-dir", dir.appendingPathComponent("cache").path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let profile = try #require(r.stderr.components(separatedBy: "profile of the reference backend").last, "\(r.stderr)")
+        let lines = profile.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("total") && $0.contains(" ms") }, "\(profile)")
+        #expect(lines.contains { $0.contains("Pool") }, "the demo model's AveragePool is not in the profile: \(profile)")
+        // Node rows: mean ms, fastest ms, op, node; every timed node of the demo graph has run 30 times.
+        let rows = lines.drop { !$0.hasPrefix("mean ms") }.dropFirst().prefix { $0.first?.isNumber == true }
+        #expect(rows.count >= 3, "\(profile)")
+        for row in rows {
+            let fields = row.split(separator: " ", omittingEmptySubsequences: true)
+            let mean = Double(fields.first ?? ""), fastest = Double(fields.dropFirst().first ?? "")
+            #expect(mean != nil && fastest != nil && fastest! <= mean! + 1e-9, "row: \(row)")
+        }
+        #expect(!r.stdout.contains("fastest run") && !r.stdout.contains("mean ms"), "profile output on stdout: \(r.stdout)")
+        let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect((try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] != nil, "stdout: \(r.stdout)")
+    }
 }
 
 @Suite struct RunCommandVideoTests {

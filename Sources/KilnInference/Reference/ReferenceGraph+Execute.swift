@@ -13,9 +13,9 @@ extension RGraph {
         for (slot, t) in feeds { values[slot] = t }
         for (index, node) in nodes.enumerated() {
             let ins = node.inputs.map { $0 >= 0 ? values[$0] : nil }
-            let started = ReferenceProfile.enabled ? MonotonicClock.now : 0
+            let started = ReferenceProfile.isEnabled ? MonotonicClock.now : 0
             let outs = try ReferenceKernels.execute(node, ins, threads: threads)
-            if ReferenceProfile.enabled { ReferenceProfile.add(node, seconds: MonotonicClock.now - started, inputs: ins) }
+            if ReferenceProfile.isEnabled { ReferenceProfile.add(node, seconds: MonotonicClock.now - started, inputs: ins) }
             for (k, slot) in node.outputs.enumerated() where slot >= 0 {
                 guard k < outs.count else {
                     throw InvalidModelError("\(node.label): output \(k) (\(valueNames[slot])) is not produced by this op")
@@ -32,43 +32,78 @@ extension RGraph {
     }
 }
 
-/// Per-op timing of reference engine runs, enabled with `KILN_REFERENCE_PROFILE=1` (printed at exit by callers).
+/// Per-op timing of reference engine runs: on with `kiln run --profile-ops` (or
+/// `KILN_REFERENCE_PROFILE=1`, which `kiln-bench reference` reads), printed at the end by callers.
 ///
-/// Each node keeps its fastest time over all runs, so a busy machine's stalls do not hide where
-/// the time goes; the report sums those per op kind (1×1, depthwise and k×k convolutions apart).
+/// Each node keeps its run count, total and fastest time. The per-kind table sums each node's
+/// fastest run, so a busy machine's stalls do not hide where the time goes (1×1, depthwise and
+/// k×k convolutions apart); the per-node table shows the mean as well.
 enum ReferenceProfile {
+    /// One node's timings.
+    struct NodeTime {
+        /// The op kind the per-kind table groups by.
+        var kind: String
+        /// Runs timed.
+        var runs = 0
+        /// Seconds over all runs.
+        var total = 0.0
+        /// The fastest run's seconds.
+        var fastest = Double.infinity
+    }
+
     /// Whether profiling is on.
-    static let enabled = ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1"
-    /// Node (label and input shape) → op kind and fastest seconds.
-    static let fastest = Mutex<[String: (kind: String, seconds: Double)]>([:])
+    static let enabled = Atomic<Bool>(ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1")
+    /// Node (label and input shape) → its timings.
+    static let nodes = Mutex<[String: NodeTime]>([:])
+
+    /// Whether profiling is on (read per node: one relaxed load).
+    @inline(__always) static var isEnabled: Bool { enabled.load(ordering: .relaxed) }
 
     /// Records one run of `node`.
     static func add(_ node: RNode, seconds: Double, inputs: [RTensor?]) {
-        var kind = node.op
-        if node.op == "KilnConv" || node.op == "Conv" {
-            let w = node.ints("weight_shape") ?? inputs[1]?.shape ?? []
-            let g = node.int("group", 1)
-            kind += g > 1 ? " depthwise k\(w.count > 2 ? w[2] : 0)" : (w.count > 2 && w[2] == 1 ? " 1x1" : " kxk")
-        }
         let key = node.label + " " + (inputs.first??.shape.description ?? "")
-        fastest.withLock { t in
-            if let old = t[key], old.seconds <= seconds { return }
-            t[key] = (kind, seconds)
+        nodes.withLock { t in
+            if t[key] == nil {
+                var kind = node.op
+                if node.op == "KilnConv" || node.op == "Conv" {
+                    let w = node.ints("weight_shape") ?? inputs[1]?.shape ?? []
+                    let g = node.int("group", 1)
+                    kind += g > 1 ? " depthwise k\(w.count > 2 ? w[2] : 0)" : (w.count > 2 && w[2] == 1 ? " 1x1" : " kxk")
+                }
+                t[key] = NodeTime(kind: kind)
+            }
+            t[key]!.runs += 1
+            t[key]!.total += seconds
+            t[key]!.fastest = min(t[key]!.fastest, seconds)
         }
     }
 
-    /// A table of summed fastest milliseconds per op kind, largest first, and the total.
-    static func report() -> String {
-        fastest.withLock { t in
+    /// A table of summed fastest milliseconds per op kind, largest first, and the total; then the
+    /// `slowestNodes` nodes with the largest mean time (all of them with
+    /// `KILN_REFERENCE_PROFILE_NODES=1`). Empty when nothing was timed.
+    static func report(slowestNodes: Int = 0) -> String {
+        nodes.withLock { t in
+            guard !t.isEmpty else { return "" }
             var kinds: [String: (Double, Int)] = [:]
-            for v in t.values { kinds[v.kind, default: (0, 0)].0 += v.seconds; kinds[v.kind, default: (0, 0)].1 += 1 }
+            for v in t.values { kinds[v.kind, default: (0, 0)].0 += v.fastest; kinds[v.kind, default: (0, 0)].1 += 1 }
             let total = kinds.values.reduce(0) { $0 + $1.0 }
-            let nodes = ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE_NODES"] == "1"
-                ? t.sorted { $0.value.seconds > $1.value.seconds }.map { String(format: "  %8.3f ms  %@", $0.value.seconds * 1000, $0.key as NSString) } : []
-            return (kinds.sorted { $0.value.0 > $1.value.0 }.map {
-                String(format: "%-24@ %9.3f ms %6d nodes", $0.key as NSString, $0.value.0 * 1000, $0.value.1)
-            } + [String(format: "%-24@ %9.3f ms (sum of each node's fastest run)", "total" as NSString, total * 1000)] + nodes)
-                .joined(separator: "\n")
+            let all = ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE_NODES"] == "1"
+            let count = all ? t.count : min(slowestNodes, t.count)
+            // `%-24@` does not pad on Linux's Foundation: pad the text columns by hand.
+            func column(_ text: String, _ width: Int) -> String {
+                text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
+            }
+            var lines = kinds.sorted { $0.value.0 > $1.value.0 }.map {
+                column($0.key, 24) + String(format: "%9.3f ms %6d nodes", $0.value.0 * 1000, $0.value.1)
+            }
+            lines.append(column("total", 24) + String(format: "%9.3f ms (sum of each node's fastest run)", total * 1000))
+            if count > 0 {
+                lines.append(column("mean ms", 12) + column("fastest ms", 12) + column("op", 24) + "node and input shape")
+                for (key, v) in t.sorted(by: { $0.value.total / Double($0.value.runs) > $1.value.total / Double($1.value.runs) }).prefix(count) {
+                    lines.append(String(format: "%-11.3f %-11.3f ", v.total / Double(v.runs) * 1000, v.fastest * 1000) + column(v.kind, 24) + key)
+                }
+            }
+            return lines.joined(separator: "\n")
         }
     }
 }

@@ -18,12 +18,16 @@ public final class ReferenceRunner: InferenceRunner {
         self.outputs = graph.outputDescriptors
     }
 
-    /// Per-op timings collected when `KILN_REFERENCE_PROFILE=1` is set (empty otherwise).
-    public static func profileReport() -> String { ReferenceProfile.report() }
+    /// Per-op timings collected while profiling is on (empty otherwise): per op kind, then the
+    /// `slowestNodes` nodes with the largest mean time.
+    public static func profileReport(slowestNodes: Int = 0) -> String { ReferenceProfile.report(slowestNodes: slowestNodes) }
+
+    /// Turns per-op timing on for every reference engine in the process (`kiln run --profile-ops`).
+    public static func enableProfiling() { ReferenceProfile.enabled.store(true, ordering: .relaxed) }
 
     /// Forgets the timings collected so far (a benchmark calls it once the engine is built, so
     /// the build's own shape-inference runs are not counted).
-    public static func resetProfile() { ReferenceProfile.fastest.withLock { $0.removeAll() } }
+    public static func resetProfile() { ReferenceProfile.nodes.withLock { $0.removeAll() } }
 
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
         var values: [Int: RTensor] = [:]

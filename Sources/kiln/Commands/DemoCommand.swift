@@ -30,6 +30,7 @@ struct DemoCommand: Command {
             model: .source(ModelSource(bytes: DemoModel.bytes(), name: "kiln-demo")), device: device,
             defaultPostprocess: "topk:1", defaultLabels: DemoModel.labels))
         let report = try await agent.run()
+        options.printProfile()
         try RunCommand.print(report, json: options.json)
         return .ok
     }

@@ -33,7 +33,7 @@ struct RunCommand: Command {
         """
 
     /// Flags that take no value, as they may appear in the configuration file (`json = yes`).
-    static let booleanKeys: Set<String> = ["json", "serial", "cpu-preprocess", "agnostic-nms"]
+    static let booleanKeys: Set<String> = ["json", "serial", "cpu-preprocess", "agnostic-nms", "profile-ops"]
 
     /// Reads `--config FILE` (kiln.conf: `key = value`, keys are this command's long flags, `model`
     /// the MODEL argument) and puts its settings before the command line's, which override them.
@@ -74,6 +74,7 @@ struct RunCommand: Command {
             model: .reference(text), device: device, registry: registry.access, follow: follow.follow,
             configurationFile: config?.path))
         let report = try await agent.run()
+        options.printProfile()
         try RunCommand.print(report, json: options.json)
         return .ok
     }
