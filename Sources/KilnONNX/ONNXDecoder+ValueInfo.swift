@@ -29,7 +29,7 @@ extension ONNXDecoder {
 
     /// Decodes a `TypeProto`: the descriptor if it is a tensor of known rank, and whether
     /// re-encoding that descriptor reproduces the type exactly, and the dimension values it could not
-    /// hold (negative or beyond 2^41; they read as dynamic in the descriptor).
+    /// hold (negative other than -1, or beyond 2^41; they read as dynamic in the descriptor, as -1 does).
     private func tensorType(_ range: Range<Int>, name: String) throws(ONNXError) -> (TensorDescriptor?, Bool, [Int64]) {
         var c = cursor(range)
         var tensorRange: Range<Int>?
@@ -82,7 +82,14 @@ extension ONNXDecoder {
                 switch dfield {
                 case 1:
                     let v = try d.int64(dwire, field: dfield, in: "TensorShapeProto.Dimension", at: dstart)
-                    if v >= 0, v <= Int64(Int32.max) * 1024 { value = Int(v); param = nil } else { value = nil; exact = false; invalid.append(v) }
+                    if v >= 0, v <= Int64(Int32.max) * 1024 {
+                        value = Int(v); param = nil
+                    } else {
+                        // -1 is exporters' "unknown" (paddle2onnx, old PyTorch; onnxruntime reads it
+                        // as dynamic): a dynamic axis. Other values no tensor can have.
+                        value = nil; exact = false
+                        if v != -1 { invalid.append(v) }
+                    }
                 case 2:
                     param = try d.string(dwire, field: dfield, in: "TensorShapeProto.Dimension", at: dstart)
                     value = nil

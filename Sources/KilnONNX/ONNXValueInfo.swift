@@ -16,6 +16,7 @@ public struct ONNXValueInfo: Sendable, Equatable {
     public var unmodelledFields: [UInt8]
     /// Dimension values the file gives that no tensor can have (negative, or beyond 2^41); each
     /// reads as a dynamic axis in `descriptor`, and `ONNXModel.checkLimits` refuses them on inputs.
+    /// -1, exporters' "unknown" (paddle2onnx), is not among them: it reads as a dynamic axis.
     public var invalidDimensions: [Int64] = []
 
     /// Creates a value info.

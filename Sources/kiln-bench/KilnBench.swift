@@ -44,6 +44,13 @@ enum KilnBench {
     }
 }
 
+/// A benchmark argument that cannot be used, named with the form it should have.
+struct BenchmarkUsageError: Error, CustomStringConvertible {
+    /// What was given and what was expected.
+    let message: String
+    var description: String { message }
+}
+
 /// Shared helpers for benchmarks: option parsing, timing, table printing, running Python.
 enum BenchSupport {
     /// The value after `--name` in `args`, if any.

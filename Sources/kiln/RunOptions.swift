@@ -107,7 +107,7 @@ struct RunOptions {
         pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
         json = a.flag("--json")
         profileOps = a.flag("--profile-ops")
-        if profileOps { ReferenceRunner.enableProfiling() }
+        if profileOps { ReferenceRunner.setProfiling(true) }
     }
 
     /// Prints the per-op profile on stderr when `--profile-ops` was given (or says why there is none).

@@ -78,14 +78,25 @@ enum ReferenceProfile {
         }
     }
 
+    /// Per op kind: the sum of its nodes' fastest seconds and the node count.
+    private static func kinds(_ t: [String: NodeTime]) -> [String: (Double, Int)] {
+        var kinds: [String: (Double, Int)] = [:]
+        for v in t.values { kinds[v.kind, default: (0, 0)].0 += v.fastest; kinds[v.kind, default: (0, 0)].1 += 1 }
+        return kinds
+    }
+
+    /// Summed fastest milliseconds per op kind, largest first.
+    static func byKind() -> [(kind: String, milliseconds: Double)] {
+        nodes.withLock { t in kinds(t).map { (kind: $0.key, milliseconds: $0.value.0 * 1000) }.sorted { $0.milliseconds > $1.milliseconds } }
+    }
+
     /// A table of summed fastest milliseconds per op kind, largest first, and the total; then the
     /// `slowestNodes` nodes with the largest mean time (all of them with
     /// `KILN_REFERENCE_PROFILE_NODES=1`). Empty when nothing was timed.
     static func report(slowestNodes: Int = 0) -> String {
         nodes.withLock { t in
             guard !t.isEmpty else { return "" }
-            var kinds: [String: (Double, Int)] = [:]
-            for v in t.values { kinds[v.kind, default: (0, 0)].0 += v.fastest; kinds[v.kind, default: (0, 0)].1 += 1 }
+            let kinds = Self.kinds(t)
             let total = kinds.values.reduce(0) { $0 + $1.0 }
             let all = ProcessInfo.processInfo.environment["KILN_REFERENCE_PROFILE_NODES"] == "1"
             let count = all ? t.count : min(slowestNodes, t.count)

@@ -22,8 +22,11 @@ public final class ReferenceRunner: InferenceRunner {
     /// `slowestNodes` nodes with the largest mean time.
     public static func profileReport(slowestNodes: Int = 0) -> String { ReferenceProfile.report(slowestNodes: slowestNodes) }
 
-    /// Turns per-op timing on for every reference engine in the process (`kiln run --profile-ops`).
-    public static func enableProfiling() { ReferenceProfile.enabled.store(true, ordering: .relaxed) }
+    /// Turns per-op timing on or off for every reference engine in the process (`kiln run --profile-ops`).
+    public static func setProfiling(_ on: Bool) { ReferenceProfile.enabled.store(on, ordering: .relaxed) }
+
+    /// The collected timings per op kind, largest first: the sum of each node's fastest run.
+    public static func profileByKind() -> [(kind: String, milliseconds: Double)] { ReferenceProfile.byKind() }
 
     /// Forgets the timings collected so far (a benchmark calls it once the engine is built, so
     /// the build's own shape-inference runs are not counted).
