@@ -1,25 +1,15 @@
 import KilnCore
 
-/// One CUDA device and what the driver reports about it.
+/// One CUDA device: its ordinal, what it is (`identity`, whose fields read as the device's own:
+/// `device.name`, `device.computeCapability`, `device.integrated`) and what only the driver needs.
+@dynamicMemberLookup
 public struct CUDADevice: Sendable, Equatable {
     /// The device ordinal.
     public var index: Int
-    /// The driver's device name.
-    public var name: String
-    /// The device UUID as `GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
-    public var uuid: String
-    /// Compute capability.
-    public var computeMajor: Int
-    /// Compute capability minor.
-    public var computeMinor: Int
-    /// Total memory in bytes.
-    public var totalMemoryBytes: Int
-    /// Integrated (shares host memory, every Jetson) or discrete.
-    public var integrated: Bool
+    /// What the device is: name, UUID, compute capability, memory, SMs, driver and NVRTC versions.
+    public var identity: GPUDeviceIdentity
     /// Whether host memory can be mapped into the device (zero-copy).
     public var canMapHostMemory: Bool
-    /// Streaming multiprocessors.
-    public var multiprocessorCount: Int
     /// L2 cache bytes.
     public var l2CacheBytes: Int
     /// PCI domain:bus, for logs.
@@ -45,28 +35,24 @@ public struct CUDADevice: Sendable, Equatable {
         }
         let hex = uuid.map { byte in String(byte, radix: 16).leftPadded(2) }
         let uuidText = "GPU-" + [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
-        return CUDADevice(
-            index: index, name: String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-            uuid: uuidText, computeMajor: try attribute(.computeCapabilityMajor), computeMinor: try attribute(.computeCapabilityMinor),
+        // NVRTC being absent is not an error here: `runtimeVersion` is then empty.
+        let nvrtc = (try? CUDA.nvrtcVersion()).map { "\($0.major).\($0.minor)" } ?? ""
+        let identity = GPUDeviceIdentity(
+            name: String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), uuid: uuidText,
+            computeCapability: ComputeCapability(major: try attribute(.computeCapabilityMajor), minor: try attribute(.computeCapabilityMinor)),
             totalMemoryBytes: total, integrated: try attribute(.integrated) != 0,
-            canMapHostMemory: try attribute(.canMapHostMemory) != 0,
-            multiprocessorCount: try attribute(.multiprocessorCount), l2CacheBytes: try attribute(.l2CacheSize),
+            multiprocessorCount: try attribute(.multiprocessorCount), driverVersion: try CUDA.driverVersion(), runtimeVersion: nvrtc)
+        return CUDADevice(
+            index: index, identity: identity, canMapHostMemory: try attribute(.canMapHostMemory) != 0,
+            l2CacheBytes: try attribute(.l2CacheSize),
             pciBus: "\(String(try attribute(.pciDomainID), radix: 16).leftPadded(4)):\(String(try attribute(.pciBusID), radix: 16).leftPadded(2))")
     }
 
-    /// The compiler target for this device: `sm_90`.
-    public var smTarget: String { "sm_\(computeMajor)\(computeMinor)" }
+    /// A field of the device's `identity`, read as the device's own (`device.name`).
+    public subscript<Value>(dynamicMember field: KeyPath<GPUDeviceIdentity, Value>) -> Value { identity[keyPath: field] }
 
-    /// The identity profiles and engine cache keys use, with the driver and NVRTC versions.
-    ///
-    /// NVRTC being absent is not an error here: `runtimeVersion` is then empty.
-    public func identity() throws(CUDAError) -> GPUDeviceIdentity {
-        let nvrtc = (try? CUDA.nvrtcVersion()).map { "\($0.major).\($0.minor)" } ?? ""
-        return GPUDeviceIdentity(name: name, uuid: uuid, computeMajor: computeMajor, computeMinor: computeMinor,
-                                 totalMemoryBytes: totalMemoryBytes, integrated: integrated,
-                                 multiprocessorCount: multiprocessorCount, driverVersion: try CUDA.driverVersion(),
-                                 runtimeVersion: nvrtc)
-    }
+    /// The compiler target for this device: `sm_90`.
+    public var smTarget: String { "sm_\(identity.sm)" }
 }
 
 extension String {

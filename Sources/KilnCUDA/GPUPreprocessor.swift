@@ -25,7 +25,7 @@ public final class GPUPreprocessor: Sendable {
     /// Compiles (or loads from `compiler`'s cache) the kernels for `context`'s device.
     public init(context: CUDAContext, compiler: NVRTCCompiler = NVRTCCompiler(cache: .defaultCache())) throws(CUDAError) {
         self.context = context
-        let sm = "\(context.device.computeMajor)\(context.device.computeMinor)"
+        let sm = context.device.computeCapability.sm
         compilation = try compiler.compile(source: PreprocessKernelSource.source, name: "kiln_preprocess.cu", sm: sm,
                                             options: ["--fmad=false"])
         module = try CUDAModule(context: context, image: compilation.image)

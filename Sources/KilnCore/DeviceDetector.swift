@@ -11,7 +11,7 @@ public struct DeviceDetector: Sendable {
     public init(root: String = "/") { self.root = root }
 
     /// Reads what this machine says about itself; unreadable files leave their fields `nil`.
-    public func readFacts(gpu: GPUInfo? = nil) -> DeviceFacts {
+    public func readFacts(gpu: GPUDeviceIdentity? = nil) -> DeviceFacts {
         let memInfo = readMemInfo()
         return DeviceFacts(
             deviceTreeModel: readDeviceTreeModel(), tegraRelease: readTegraRelease(),
@@ -22,7 +22,7 @@ public struct DeviceDetector: Sendable {
     /// else the best match in `catalog`.
     ///
     /// Throws `ProfileError.unknownProfile` when `override` names no profile in `catalog`.
-    public func detect(gpu: GPUInfo? = nil, catalog: ProfileCatalog, override: String? = nil) throws -> DeviceDetection {
+    public func detect(gpu: GPUDeviceIdentity? = nil, catalog: ProfileCatalog, override: String? = nil) throws -> DeviceDetection {
         let facts = readFacts(gpu: gpu)
         if let override {
             let profile = try catalog.profile(named: override)

@@ -9,12 +9,12 @@ public struct DeviceFacts: Sendable, Codable, Equatable {
     /// `/proc/meminfo`'s `MemAvailable` in bytes; `nil` if unreadable.
     public var memAvailableBytes: Int?
     /// The CUDA device query, when the caller supplied one.
-    public var gpu: GPUInfo?
+    public var gpu: GPUDeviceIdentity?
 
     /// Creates device facts.
     public init(
         deviceTreeModel: String? = nil, tegraRelease: TegraRelease? = nil, memTotalBytes: Int? = nil,
-        memAvailableBytes: Int? = nil, gpu: GPUInfo? = nil
+        memAvailableBytes: Int? = nil, gpu: GPUDeviceIdentity? = nil
     ) {
         self.deviceTreeModel = deviceTreeModel
         self.tegraRelease = tegraRelease

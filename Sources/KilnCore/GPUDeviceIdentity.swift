@@ -1,6 +1,7 @@
 /// What a CUDA device is, as far as engine validity and device profiles care.
 ///
-/// Filled from the CUDA driver's device query (`KilnCUDA.CUDADevice.identity()`); profiles pick
+/// The one GPU identity: filled by the CUDA driver's device query (`KilnCUDA.CUDADevice.identity`); device
+/// detection matches profiles against it (`DeviceFacts.gpu`), profiles pick
 /// defaults from it and engine cache keys include `cacheKeyFields`. Jetson boards all report the
 /// name "Orin" (or "Xavier"), so the multiprocessor count is part of the key as well: an Orin Nano
 /// and an AGX Orin share sm_87 but not their tuned tactics.
@@ -9,10 +10,8 @@ public struct GPUDeviceIdentity: Sendable, Codable, Equatable, Hashable {
     public var name: String
     /// The device UUID (`GPU-xxxxxxxx-…`); identifies this board, not part of cache keys.
     public var uuid: String
-    /// Compute capability major (9 for Hopper, 8 for Ampere/Orin).
-    public var computeMajor: Int
-    /// Compute capability minor (0 for sm_90, 7 for Orin's sm_87).
-    public var computeMinor: Int
+    /// The compute capability (9.0 for Hopper, 8.7 for Orin).
+    public var computeCapability: ComputeCapability
     /// Total device memory in bytes (on integrated GPUs, the shared system memory CUDA may use).
     public var totalMemoryBytes: Int
     /// True for integrated GPUs (every Jetson): host and device share memory, zero-copy pays off.
@@ -25,12 +24,11 @@ public struct GPUDeviceIdentity: Sendable, Codable, Equatable, Hashable {
     public var runtimeVersion: String
 
     /// Creates an identity.
-    public init(name: String, uuid: String, computeMajor: Int, computeMinor: Int, totalMemoryBytes: Int,
+    public init(name: String, uuid: String, computeCapability: ComputeCapability, totalMemoryBytes: Int,
                 integrated: Bool, multiprocessorCount: Int, driverVersion: Int, runtimeVersion: String) {
         self.name = name
         self.uuid = uuid
-        self.computeMajor = computeMajor
-        self.computeMinor = computeMinor
+        self.computeCapability = computeCapability
         self.totalMemoryBytes = totalMemoryBytes
         self.integrated = integrated
         self.multiprocessorCount = multiprocessorCount
@@ -39,7 +37,7 @@ public struct GPUDeviceIdentity: Sendable, Codable, Equatable, Hashable {
     }
 
     /// The SM as written in compiler targets: `90` for compute capability 9.0, `87` for 8.7.
-    public var sm: String { "\(computeMajor)\(computeMinor)" }
+    public var sm: String { computeCapability.sm }
 
     /// The driver's CUDA version as `major.minor` (`13.0`).
     public var driverVersionString: String { "\(driverVersion / 1000).\((driverVersion % 1000) / 10)" }

@@ -129,7 +129,7 @@ extension DeviceProfile {
         }
         var ccMatched = false
         if let ccs = rules.computeCapability, !ccs.isEmpty, let gpu = facts.gpu {
-            guard ccs.contains(gpu.computeCapability) else { return nil }
+            guard ccs.contains(where: { ComputeCapability($0) == gpu.computeCapability }) else { return nil }
             ccMatched = true
         }
         if let models = rules.deviceTreeModel, !models.isEmpty {

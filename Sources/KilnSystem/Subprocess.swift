@@ -69,6 +69,7 @@ public final class Subprocess: Sendable {
     /// Read end of the child's stderr, nil when merged into stdout.
     public let standardError: FileDescriptor?
     private let status = Mutex<Int32?>(nil)
+    private let peakResident = Mutex<Int?>(nil)
     private let waiting = Mutex(())
 
     /// Starts `executable` (a path) with `arguments`; stdin is /dev/null. `environment` nil keeps
@@ -147,11 +148,16 @@ public final class Subprocess: Sendable {
         waiting.withLock { _ in
             if let s = status.withLock({ $0 }) { return Exit(waitStatus: s) }
             var s: Int32 = 0
-            _ = Posix.retrying { waitpid(pid, &s, 0) }
+            var usage = rusage()
+            _ = Posix.retrying { wait4(pid, &s, 0, &usage) }
             status.withLock { $0 = s }
+            peakResident.withLock { $0 = Int(usage.ru_maxrss) * 1024 }
             return Exit(waitStatus: s)
         }
     }
+
+    /// The child's peak resident memory in bytes (`ru_maxrss` from `wait4`), once it has been waited for.
+    public var peakResidentBytes: Int? { peakResident.withLock { $0 } }
 
     /// Sends `signal` to the child's group (`.own`) or to the child alone (`.parent`), unless it
     /// has already been waited for.

@@ -23,8 +23,8 @@ public struct EngineBuildRequest: Sendable, Codable, Equatable {
     public var method: Method
     /// trtexec's path when already located by the parent.
     public var trtexecPath: String?
-    /// The GPU's compute capability as major·10+minor (87 for Orin), when the parent knows it.
-    public var computeCapability: Int?
+    /// The GPU's compute capability (8.7 for Orin), when the parent knows it.
+    public var computeCapability: ComputeCapability?
 
     /// Creates a request.
     public init(modelPath: String, enginePath: String, options: BuildOptions, method: Method = .auto, trtexecPath: String? = nil) {

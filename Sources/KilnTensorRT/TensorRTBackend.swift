@@ -60,7 +60,7 @@ public struct TensorRTBackend: InferenceBackend {
     }
 
     public func identity() throws -> BackendIdentity {
-        let device = try CUDADevice.query(deviceIndex).identity()
+        let device = try CUDADevice.query(deviceIndex).identity
         if TensorRTLibrary.compiledWithHeaders {
             let library = try TensorRTLibrary()
             return Self.identity(tensorrt: library.version, build: library.buildNumber, cudaRuntime: library.cudaRuntimeVersion, device: device)
@@ -90,10 +90,9 @@ public struct TensorRTBackend: InferenceBackend {
             throw TensorRTError(.buildFailed, "cannot stage \(model.name) for the builder in \(work.path)")
         }
         let device = try CUDADevice.query(deviceIndex)
-        let gpu = try device.identity()
         var request = EngineBuildRequest(modelPath: modelPath, enginePath: work.appendingPathComponent("model.plan").path, options: options,
                                          method: TensorRTLibrary.compiledWithHeaders ? .bridge : .trtexec)
-        request.computeCapability = gpu.computeMajor * 10 + gpu.computeMinor
+        request.computeCapability = device.computeCapability
         // Free memory without holding a CUDA context through the build (on Jetson a context costs
         // hundreds of MB the child's builder then lacks): the context is released before the child starts.
         let free: Int? = try device.integrated ? Self.availableHostMemory() : {
@@ -102,7 +101,7 @@ public struct TensorRTBackend: InferenceBackend {
         }()
         // The child builds on this device whatever cudart would number it: CUDA_VISIBLE_DEVICES by UUID.
         var builder = builder
-        if gpu.uuid.hasPrefix("GPU-") { builder.environment["CUDA_VISIBLE_DEVICES"] = gpu.uuid }
+        if device.uuid.hasPrefix("GPU-") { builder.environment["CUDA_VISIBLE_DEVICES"] = device.uuid }
         var lastProgress = 0.0
         let result = try builder.build(request, freeMemoryBytes: free) { event in
             if event.event == "progress", let phase = event.phase, MonotonicClock.now - lastProgress > 5 {

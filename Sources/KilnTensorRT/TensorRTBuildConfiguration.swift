@@ -37,8 +37,8 @@ public struct TensorRTBuildConfiguration: Sendable, Equatable {
     public var ignored: [String]
 
     /// Resolves `options` for TensorRT `version`, a model with `model`'s types, on a GPU of compute
-    /// capability `computeCapability` (e.g. 87; nil when unknown).
-    public init(options: BuildOptions, version: TensorRTVersion, model: ModelTypes = .float32, computeCapability: Int? = nil) throws {
+    /// capability `computeCapability` (e.g. 8.7; nil when unknown).
+    public init(options: BuildOptions, version: TensorRTVersion, model: ModelTypes = .float32, computeCapability: ComputeCapability? = nil) throws {
         guard options.workspaceBytes >= 1 << 20 else {
             throw TensorRTError(.invalidArgument, "workspace \(options.workspaceBytes) bytes is below 1 MiB; give --workspace in MiB (e.g. 256)")
         }
@@ -57,7 +57,7 @@ public struct TensorRTBuildConfiguration: Sendable, Equatable {
         let precision = options.precision
         workspaceBytes = options.workspaceBytes
         stronglyTyped = version.major >= 11 || (version.major >= 10 && model.quantized)
-        let bf16Capable = (computeCapability ?? 0) >= 80
+        let bf16Capable = computeCapability.map { $0 >= ComputeCapability(major: 8, minor: 0) } ?? false
         if stronglyTyped {
             (fp16, int8, bf16, best) = (false, false, false, false)
             if precision != .fp32 && !model.carries(precision) {
@@ -81,8 +81,8 @@ public struct TensorRTBuildConfiguration: Sendable, Equatable {
                 guard version.major >= 9 else {
                     throw TensorRTError(.invalidArgument, "BF16 needs TensorRT 9 or later; this is TensorRT \(version); use --precision fp16")
                 }
-                if let sm = computeCapability, sm < 80 {
-                    throw TensorRTError(.invalidArgument, "BF16 needs a GPU of SM 8.0 or later; this one is SM \(sm / 10).\(sm % 10); use --precision fp16")
+                if let cc = computeCapability, cc < ComputeCapability(major: 8, minor: 0) {
+                    throw TensorRTError(.invalidArgument, "BF16 needs a GPU of SM 8.0 or later; this one is SM \(cc); use --precision fp16")
                 }
             }
             // INT8 without real scales: trtexec would use placeholder ranges (garbage accuracy) and the

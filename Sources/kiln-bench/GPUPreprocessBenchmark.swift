@@ -149,11 +149,11 @@ print(json.dumps(out))
         // 1. Device query.
         let context = try CUDAContext(device: 0)
         let d = context.device
-        let id = try d.identity()
+        let id = d.identity
         let (free, total) = try context.memoryInfo()
         print("== device query (CUDA driver API via dlopen: \(CUDA.loadedLibraries().joined(separator: ", ")))")
         print("device 0: \(d.name)  uuid \(d.uuid)  pci \(d.pciBus)")
-        print("  compute capability \(d.computeMajor).\(d.computeMinor) -> target \(d.smTarget), \(d.multiprocessorCount) SMs, L2 \(d.l2CacheBytes >> 20) MiB")
+        print("  compute capability \(d.computeCapability) -> target \(d.smTarget), \(d.multiprocessorCount) SMs, L2 \(d.l2CacheBytes >> 20) MiB")
         print(String(format: "  memory %.1f GiB total, %.1f GiB free, integrated: %@, can map host memory: %@",
                      Double(total) / 1073741824, Double(free) / 1073741824, d.integrated ? "yes" : "no", d.canMapHostMemory ? "yes" : "no"))
         print("  driver CUDA \(id.driverVersionString) (\(id.driverVersion)), NVRTC \(id.runtimeVersion)")

@@ -22,32 +22,19 @@ enum MemoryBenchmark: Benchmark {
 
     /// Runs `kiln` with `arguments` (plus `--json`) and returns its peak RSS and report; throws when it fails.
     static func measure(kiln: String, _ arguments: [String], environment: [String: String]) throws -> Outcome {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-memory-\(getpid()).json")
-        defer { try? FileManager.default.removeItem(at: output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = [kiln] + arguments + ["--json"]
-        let env = environment.map { "\($0.key)=\($0.value)" }
-        var cArgs = argv.map { strdup($0) } + [nil]
-        var cEnv = env.map { strdup($0) } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, kiln, &actions, nil, &cArgs, &cEnv)
-        guard spawned == 0 else { throw RuntimeError("memory: cannot start \(kiln): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
-            guard errno == EINTR else { throw RuntimeError("memory: wait4(\(pid)): \(String(cString: strerror(errno)))") }
+        let child = try Subprocess(kiln, arguments + ["--json"], environment: environment, processGroup: .parent, errors: .merged)
+        let output = child.standardOutput
+        defer { output.closeIgnoringErrors() }
+        let bytes = (try? output.readToEnd()) ?? []
+        let exit = child.wait()
+        let text = String(decoding: bytes, as: UTF8.self)
+        // The report is the last JSON line; log lines (stderr, merged) may surround it.
+        let report = text.split(separator: "\n").reversed().lazy
+            .compactMap { try? JSONDecoder().decode(RunReport.self, from: Data($0.utf8)) }.first
+        guard exit == .exited(0), let report, let peak = child.peakResidentBytes else {
+            throw RuntimeError("memory: kiln \(arguments.joined(separator: " ")) failed (\(exit)); its output: \(text.suffix(400))")
         }
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        guard status == 0, let line = text.split(separator: "\n").last,
-              let report = try? JSONDecoder().decode(RunReport.self, from: Data(line.utf8)) else {
-            throw RuntimeError("memory: kiln \(arguments.joined(separator: " ")) failed (wait status \(status)); its output: \(text.suffix(400))")
-        }
-        return Outcome(peakMiB: Double(usage.ru_maxrss) / 1024, frames: report.frames, fps: report.fps)
+        return Outcome(peakMiB: Double(peak) / Double(1 << 20), frames: report.frames, fps: report.fps)
     }
 
     static func run(_ args: [String]) async throws {

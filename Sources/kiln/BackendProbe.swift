@@ -73,7 +73,7 @@ enum BackendProbe {
         if let reason = CUDA.unavailableReason() {
             return Status(name: "cuda", available: false, detail: reason, identity: nil)
         }
-        guard let device = try? CUDADevice.query(0), let identity = try? device.identity() else {
+        guard let identity = try? CUDADevice.query(0).identity else {
             return Status(name: "cuda", available: false, detail: "device 0 cannot be queried", identity: nil)
         }
         return Status(name: "cuda", available: true,
@@ -82,10 +82,8 @@ enum BackendProbe {
     }
 
     /// The CUDA device query for detection: GPU 0, or `nil` without a driver or device.
-    static func gpu() -> GPUInfo? {
-        guard CUDA.unavailableReason() == nil, let device = try? CUDADevice.query(0),
-            let identity = try? device.identity()
-        else { return nil }
-        return GPUInfo(identity)
+    static func gpu() -> GPUDeviceIdentity? {
+        guard CUDA.unavailableReason() == nil else { return nil }
+        return try? CUDADevice.query(0).identity
     }
 }

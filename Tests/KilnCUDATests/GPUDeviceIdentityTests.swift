@@ -3,7 +3,7 @@ import Testing
 
 @Suite("GPU device identity in cache keys")
 struct GPUDeviceIdentityTests {
-    static let orinNano = GPUDeviceIdentity(name: "Orin", uuid: "GPU-1", computeMajor: 8, computeMinor: 7, totalMemoryBytes: 7 << 30,
+    static let orinNano = GPUDeviceIdentity(name: "Orin", uuid: "GPU-1", computeCapability: ComputeCapability(major: 8, minor: 7), totalMemoryBytes: 7 << 30,
                                             integrated: true, multiprocessorCount: 8, driverVersion: 12060, runtimeVersion: "12.6")
 
     @Test("the key holds device name, SM, SM count and driver CUDA version, and not the UUID or memory")

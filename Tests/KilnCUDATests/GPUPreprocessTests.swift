@@ -15,13 +15,13 @@ struct GPUPreprocessTests {
     @Test("the device query reports a plausible device and an identity for cache keys")
     func deviceQuery() throws {
         let device = try CUDADevice.query(0)
-        #expect(device.computeMajor >= 5)
+        #expect(device.computeCapability >= ComputeCapability(major: 5, minor: 0))
         #expect(device.totalMemoryBytes > 1 << 30)
         #expect(device.multiprocessorCount > 0)
         #expect(device.uuid.hasPrefix("GPU-"))
-        let id = try device.identity()
+        let id = device.identity
         #expect(id.driverVersion >= 10000)
-        #expect(id.cacheKeyFields["sm"] == "\(device.computeMajor)\(device.computeMinor)")
+        #expect(id.cacheKeyFields["sm"] == device.computeCapability.sm)
     }
 
     @Test("GPU preprocessing matches CPUPreprocessor: float32 within 1e-5, float16 within 1 ulp",

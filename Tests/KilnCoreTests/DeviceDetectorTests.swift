@@ -3,6 +3,12 @@ import KilnCore
 import Testing
 
 @Suite struct DeviceDetectorTests {
+    /// A GPU as the CUDA device query reports it, for detection.
+    static func gpu(_ name: String, _ cc: ComputeCapability, memory: Int, integrated: Bool) -> GPUDeviceIdentity {
+        GPUDeviceIdentity(name: name, uuid: "GPU-test", computeCapability: cc, totalMemoryBytes: memory, integrated: integrated,
+                          multiprocessorCount: 8, driverVersion: 12060, runtimeVersion: "")
+    }
+
     static let catalog = try! ProfileCatalog.embedded()
 
     static let jetsonFixtures: [(fixture: String, profile: String, jetPack: String)] = [
@@ -36,10 +42,8 @@ import Testing
     @Test(arguments: jetsonFixtures)
     func jetsonWithMatchingGPUQueryStillSelectsItsProfile(fixture: String, profile: String, jetPack: String) throws {
         let p = try Self.catalog.profile(named: profile)
-        let parts = p.sm!.split(separator: ".").map { Int($0)! }
         let facts = Self.detector(fixture).readFacts()
-        let gpu = GPUInfo(name: "Orin", smMajor: parts[0], smMinor: parts[1], totalMemoryBytes: facts.memTotalBytes!,
-                          integrated: true)
+        let gpu = Self.gpu("Orin", try #require(ComputeCapability(p.sm!)), memory: facts.memTotalBytes!, integrated: true)
         #expect(try Self.detector(fixture).detect(gpu: gpu, catalog: Self.catalog).profile.name == profile)
     }
 
@@ -55,8 +59,7 @@ import Testing
     }
 
     @Test func desktopWithDiscreteGPUSelectsTheGenericDiscreteProfile() throws {
-        let gpu = GPUInfo(name: "NVIDIA GeForce RTX 4090", smMajor: 8, smMinor: 9, totalMemoryBytes: 24 << 30,
-                          integrated: false)
+        let gpu = Self.gpu("NVIDIA GeForce RTX 4090", ComputeCapability(major: 8, minor: 9), memory: 24 << 30, integrated: false)
         let detection = try Self.detector("desktop-discrete").detect(gpu: gpu, catalog: Self.catalog)
         #expect(detection.profile.name == "generic-discrete")
         #expect(detection.reason == .gpuKind)
@@ -83,7 +86,7 @@ import Testing
     @Test func unknownJetsonModelIsMatchedByComputeCapabilityAndMemory() throws {
         let facts = DeviceFacts(
             deviceTreeModel: "Acme Orin Carrier Board", memTotalBytes: 15_655_540 * 1024,
-            gpu: GPUInfo(name: "Orin", smMajor: 8, smMinor: 7, totalMemoryBytes: 15_655_540 * 1024, integrated: true))
+            gpu: Self.gpu("Orin", ComputeCapability(major: 8, minor: 7), memory: 15_655_540 * 1024, integrated: true))
         let (profile, reason) = Self.catalog.select(for: facts)
         #expect(profile.name == "orin-nx-16gb")
         #expect(reason == .computeCapability)
@@ -170,22 +173,28 @@ import Testing
 
     @Test func discreteGPUPlansAgainstGPUMemory() throws {
         let profile = try DeviceDetectorTests.catalog.profile(named: "generic-discrete")
-        let facts = DeviceFacts(memAvailableBytes: 2 << 30, gpu: GPUInfo(
-            name: "RTX", smMajor: 8, smMinor: 6, totalMemoryBytes: 6 << 30, integrated: false))
+        let facts = DeviceFacts(memAvailableBytes: 2 << 30, gpu: DeviceDetectorTests.gpu(
+            "RTX", ComputeCapability(major: 8, minor: 6), memory: 6 << 30, integrated: false))
         let plan = WorkspacePlan(profile: profile, facts: facts)
         #expect(plan.availableSource == "GPU memory")
         #expect(plan.workspaceBytes == (6 << 30) - (1024 << 20))
     }
 }
 
-@Suite struct GPUInfoTests {
+@Suite struct GPUIdentityDetectionTests {
+    @Test func computeCapabilityIsOneValueWithBothTextForms() {
+        let orin = ComputeCapability(major: 8, minor: 7)
+        #expect(orin.description == "8.7" && orin.sm == "87")
+        #expect(ComputeCapability("8.7") == orin && ComputeCapability("87") == nil && ComputeCapability("8.") == nil)
+        #expect(ComputeCapability(major: 7, minor: 5) < ComputeCapability(major: 8, minor: 0))
+        #expect(ComputeCapability(major: 8, minor: 9) < ComputeCapability(major: 9, minor: 0))
+    }
+
     @Test func cudaDeviceIdentityFeedsDetection() throws {
-        let orin = GPUDeviceIdentity(name: "Orin", uuid: "GPU-1", computeMajor: 8, computeMinor: 7,
+        let orin = GPUDeviceIdentity(name: "Orin", uuid: "GPU-1", computeCapability: ComputeCapability(major: 8, minor: 7),
                                      totalMemoryBytes: 7_620_212 * 1024, integrated: true, multiprocessorCount: 8,
                                      driverVersion: 12060, runtimeVersion: "12.6")
-        let gpu = GPUInfo(orin)
-        #expect(gpu.computeCapability == "8.7" && gpu.integrated)
-        let detection = try DeviceDetectorTests.detector("orin-nano-8gb").detect(gpu: gpu, catalog: DeviceDetectorTests.catalog)
+        let detection = try DeviceDetectorTests.detector("orin-nano-8gb").detect(gpu: orin, catalog: DeviceDetectorTests.catalog)
         #expect(detection.profile.name == "orin-nano-8gb")
     }
 }

@@ -39,14 +39,14 @@ struct TensorRTConfigurationTests {
         var withCublas = Self.yolo(.fp16)
         withCublas.tacticSources = TacticSources()
         #expect(try TensorRTBuildConfiguration(options: withCublas, version: Self.trt10).ignored.contains { $0.contains("cuBLAS/cuDNN") })
-        let bf = try TensorRTBuildConfiguration(options: Self.yolo(.bf16), version: Self.trt10, computeCapability: 87)
+        let bf = try TensorRTBuildConfiguration(options: Self.yolo(.bf16), version: Self.trt10, computeCapability: ComputeCapability(major: 8, minor: 7))
         #expect(bf.bf16 && !bf.fp16)
-        #expect(throws: TensorRTError.self, "BF16 on a T4 (SM 7.5)") { try TensorRTBuildConfiguration(options: Self.yolo(.bf16), version: Self.trt10, computeCapability: 75) }
+        #expect(throws: TensorRTError.self, "BF16 on a T4 (SM 7.5)") { try TensorRTBuildConfiguration(options: Self.yolo(.bf16), version: Self.trt10, computeCapability: ComputeCapability(major: 7, minor: 5)) }
         var calibrated = Self.yolo(.best)
         calibrated.calibrationCachePath = "/models/yolo.calib"
-        let best = try TensorRTBuildConfiguration(options: calibrated, version: Self.trt10, computeCapability: 87)
+        let best = try TensorRTBuildConfiguration(options: calibrated, version: Self.trt10, computeCapability: ComputeCapability(major: 8, minor: 7))
         #expect(best.best && best.fp16 && best.int8 && best.bf16)
-        let t4 = try TensorRTBuildConfiguration(options: calibrated, version: Self.trt10, computeCapability: 75)
+        let t4 = try TensorRTBuildConfiguration(options: calibrated, version: Self.trt10, computeCapability: ComputeCapability(major: 7, minor: 5))
         #expect(t4.best && !t4.bf16)
         #expect(try !TensorRTBuildConfiguration(options: calibrated, version: Self.trt10).bf16, "SM unknown: no BF16")
     }
@@ -99,7 +99,7 @@ struct TensorRTConfigurationTests {
         #expect(throws: TensorRTError.self) { try TensorRTBuildConfiguration(options: Self.yolo(.bf16), version: Self.trt86) }
         var calibrated = Self.yolo(.best)
         calibrated.calibrationCachePath = "/models/yolo.calib"
-        let best = try TensorRTBuildConfiguration(options: calibrated, version: Self.trt86, computeCapability: 87)
+        let best = try TensorRTBuildConfiguration(options: calibrated, version: Self.trt86, computeCapability: ComputeCapability(major: 8, minor: 7))
         #expect(best.best && !best.bf16)
         var options = Self.yolo(.fp16)
         options.optimizationLevel = 5

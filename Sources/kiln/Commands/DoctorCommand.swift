@@ -86,7 +86,7 @@ struct DoctorCommand: Command {
         }
         out.append("Profile")
         out.append("  name:       \(p.name) (\(p.displayName)), chosen by \(r.profileReason.rawValue)")
-        out.append("  GPU:        SM \(p.sm ?? f.gpu?.computeCapability ?? "-"), \(p.unifiedMemory ? "unified" : "separate") memory, \(p.dlaCores) DLA cores")
+        out.append("  GPU:        SM \(p.sm ?? f.gpu?.computeCapability.description ?? "-"), \(p.unifiedMemory ? "unified" : "separate") memory, \(p.dlaCores) DLA cores")
         out.append("  builds:     \(p.defaultPrecision.rawValue), optimization level \(p.optimizationLevel), tactics \(tactics(p.tacticSources)), \(p.buildWhileServing ? "may" : "never") build while serving")
         out.append("Workspace")
         out.append("  \(r.workspaceExplanation)")
