@@ -8,8 +8,11 @@ import Foundation
 // unchecked: every mutable field is read and written only with `condition` locked.
 final class BoundedQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [Element] = []
+    /// A ring of `capacity` slots; a slot is emptied when its element leaves, so the queue never
+    /// keeps a popped frame (and its pixel buffer) alive.
+    private var slots: [Element?]
     private var head = 0
+    private var count = 0
     private var closed = false
     /// The most elements the queue holds.
     let capacity: Int
@@ -17,15 +20,19 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
+        slots = Array(repeating: nil, count: capacity)
     }
 
-    private var count: Int { items.count - head }
+    private func appendLocked(_ element: Element) {
+        slots[(head + count) % capacity] = element
+        count += 1
+    }
 
-    private func compact() {
-        if head > 64 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
+    private func removeFirstLocked() -> Element {
+        let e = slots[head].take()!
+        head = (head + 1) % capacity
+        count -= 1
+        return e
     }
 
     /// Appends, waiting while full; returns false if the queue was closed.
@@ -35,7 +42,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         defer { condition.unlock() }
         while count >= capacity && !closed { condition.wait() }
         if closed { return false }
-        items.append(element)
+        appendLocked(element)
         condition.broadcast()
         return true
     }
@@ -46,12 +53,8 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         defer { condition.unlock() }
         if closed { return nil }
         var evicted: Element?
-        if count >= capacity {
-            evicted = items[head]
-            head += 1
-            compact()
-        }
-        items.append(element)
+        if count >= capacity { evicted = removeFirstLocked() }
+        appendLocked(element)
         condition.broadcast()
         return evicted
     }
@@ -66,9 +69,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
 
     private func takeLocked() -> Element? {
         guard count > 0 else { return nil }
-        let e = items[head]
-        head += 1
-        compact()
+        let e = removeFirstLocked()
         condition.broadcast()
         return e
     }

@@ -116,9 +116,16 @@ public final class FrameLoop: Sendable {
         /// Drops the input once inference has used it: host bytes go back to the preprocessor's
         /// pool, a device buffer to its GPU pool.
         mutating func releaseInput() {
-            let used = input
-            input = nil
-            if case .host(let tensor)? = used { tensorPool?.recycle(tensor.bytes) }
+            guard let used = input.take() else { return }
+            if case .host(let tensor) = consume used { tensorPool?.recycle(tensor.bytes) }
+        }
+
+        /// Once inference is done with the frame (used or failed): its input goes back to its pool
+        /// and its pixels to the source's pool. Postprocessing needs only the frame's size, index
+        /// and times, so at most the frames between capture and inference hold pixel buffers.
+        mutating func releaseBuffers() {
+            releaseInput()
+            frame.recycle()
         }
     }
 
@@ -254,7 +261,10 @@ public final class FrameLoop: Sendable {
             }
             let item = Captured(frame: frame, captureStart: captureStart)
             if source.isLive {
-                if queue.pushDroppingOldest(item) != nil { drop(frame.stream, "queue_full", 1) }
+                if var evicted = queue.pushDroppingOldest(item) {
+                    evicted.frame.recycle()
+                    drop(frame.stream, "queue_full", 1)
+                }
             } else {
                 queue.push(item)
             }
@@ -271,20 +281,25 @@ public final class FrameLoop: Sendable {
         defer { mux.finish(stream: stream) }
         var preprocessor: (any FramePreprocessor)?
         while let captured = queue.pop() {
-            let frame = captured.frame
+            var frame = captured.frame
+            let captureStart = captured.captureStart
+            _ = consume captured
             let engine = slot.current.engine
             let spec = engine.preprocess
             if preprocessor?.spec != spec { preprocessor = configuration.makePreprocessor(spec) }
             let t0 = MonotonicClock.now
             do {
                 let (input, geometry) = try preprocessor!.value(for: frame, memory: engine.runner.inputMemory)
-                let item = InFlight(frame: frame, input: input, tensorPool: preprocessor!.tensorPool, geometry: geometry, spec: spec,
-                                    captureStart: captured.captureStart, preprocessSeconds: MonotonicClock.now - t0)
-                _ = mux.push(item, stream: stream, live: false)
+                // Moved, not copied, into the queue: inference recycles the buffers, and no copy
+                // left here may keep them shared when a later frame takes them again.
+                let item = InFlight(frame: consume frame, input: consume input, tensorPool: preprocessor!.tensorPool, geometry: geometry,
+                                    spec: spec, captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
+                _ = mux.push(consume item, stream: stream, live: false)
             } catch {
                 Log.error("stream \(frame.stream) frame \(frame.index): \(error)")
                 recordFailure(error)
                 drop(frame.stream, "preprocess_error", 1)
+                frame.recycle()
             }
         }
     }
@@ -297,7 +312,7 @@ public final class FrameLoop: Sendable {
         var redo: (any FramePreprocessor)?
         while true {
             let (engine, generation) = slot.current
-            guard let batch = mux.popBatch(max: engine.dynamicBatch ? engine.maxBatch : 1) else { break }
+            guard var batch = mux.popBatch(max: engine.dynamicBatch ? engine.maxBatch : 1) else { break }
             var items: [InFlight] = []
             for var item in batch.map(\.item) {
                 // A frame preprocessed for an engine that has since been swapped out is redone for
@@ -314,16 +329,18 @@ public final class FrameLoop: Sendable {
                     } catch {
                         Log.error("stream \(item.frame.stream) frame \(item.frame.index): redoing preprocessing for \(engine.model): \(error)")
                         drop(item.frame.stream, "preprocess_error", 1)
+                        item.releaseBuffers()
                         continue
                     }
                 }
                 items.append(item)
             }
+            batch.removeAll()  // `items` now holds the only references to the frames' buffers
             guard !items.isEmpty else { continue }
             let t0 = MonotonicClock.now
             do {
                 let outputs = try run(engine, items.compactMap(\.input))
-                for i in items.indices { items[i].releaseInput() }
+                for i in items.indices { items[i].releaseBuffers() }
                 let seconds = MonotonicClock.now - t0
                 slot.report(generation: generation, frames: items.count, inferSeconds: seconds, failed: false)
                 servedOnce.store(true, ordering: .releasing)
@@ -339,7 +356,10 @@ public final class FrameLoop: Sendable {
                 if failures <= 5 || failures % 100 == 0 {
                     Log.error("inference failed on \(engine.model) (\(failures) so far): \(error)")
                 }
-                for item in items { drop(item.frame.stream, "inference_error", 1) }
+                for i in items.indices {
+                    items[i].releaseBuffers()
+                    drop(items[i].frame.stream, "inference_error", 1)
+                }
             }
         }
     }
@@ -369,11 +389,10 @@ public final class FrameLoop: Sendable {
 
     private func postprocess(from post: BoundedQueue<Completed>) {
         var reporter = Reporter(interval: configuration.reportInterval)
-        while var completed = post.pop() {
+        while let completed = post.pop() {
             for (item, outputs) in zip(completed.items, completed.outputs) {
                 finish(item, outputs: outputs, inferSeconds: completed.inferSeconds, engine: completed.engine)
             }
-            for i in completed.items.indices { completed.items[i].frame.recycle() }
             reporter.tick(self)
         }
     }
@@ -447,10 +466,9 @@ public final class FrameLoop: Sendable {
                     let t1 = MonotonicClock.now
                     let outputs = try engine.runner.run(values: [engine.inputName: input])
                     let inferSeconds = MonotonicClock.now - t1
-                    item.releaseInput()
+                    item.releaseBuffers()
                     slot.report(generation: generation, frames: 1, inferSeconds: inferSeconds, failed: false)
                     finish(item, outputs: outputs, inferSeconds: inferSeconds, engine: engine)
-                    item.frame.recycle()
                 } catch {
                     Log.error("stream \(sources[index].description): \(error)")
                     firstError.withLock { if $0 == nil { $0 = error } }

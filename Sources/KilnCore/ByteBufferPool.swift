@@ -24,9 +24,12 @@ public final class ByteBufferPool: Sendable {
 
     /// An array of exactly `count` bytes, contents unspecified (a recycled one, or a new one).
     public func take(count: Int) -> [UInt8] {
+        // Oldest first: the array recycled longest ago is the least likely to be still referenced
+        // by a copy its last user has not dropped yet.
         var recycled: [UInt8]? = stock.withLock { stock -> [UInt8]? in
-            while let last = stock.popLast() {
-                if last.count == count { return last }
+            while !stock.isEmpty {
+                let first = stock.removeFirst()
+                if first.count == count { return first }
             }
             return nil
         }

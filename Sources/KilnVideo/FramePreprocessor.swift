@@ -12,8 +12,9 @@ public protocol FramePreprocessor: AnyObject {
     /// The input tensor for `frame`, in `memory` when this preprocessor can produce it there
     /// (a GPU preprocessor asked for `.device` keeps it on the GPU), else in host memory.
     func value(for frame: Frame, memory: TensorMemory) throws -> (TensorValue, LetterboxGeometry)
-    /// Where host tensors it made go back once inference has used them (nil: they are freed).
-    var tensorPool: ByteBufferPool? { get }
+    /// Where host tensors it made go back once inference has used them, for its next frames.
+    /// (No default: a conformer's stored pool must be the witness, never a silent "no pool".)
+    var tensorPool: ByteBufferPool { get }
 }
 
 extension FramePreprocessor {
@@ -22,9 +23,6 @@ extension FramePreprocessor {
         let (tensor, geometry) = try tensor(for: frame)
         return (.host(tensor), geometry)
     }
-
-    /// No pool: host tensors are freed after use.
-    public var tensorPool: ByteBufferPool? { nil }
 }
 
 extension CPUPreprocessor: FramePreprocessor {}
