@@ -6,7 +6,8 @@ import Foundation
 ///
 /// The publisher thread takes messages with `next`/`batch`, reports each outcome with
 /// `delivered`/`discarded`, and `close` gives it a grace period to drain.
-public final class PublishQueue<Message: Sendable>: @unchecked Sendable {  // state guarded by `condition`
+// unchecked: every mutable field is read and written only with `condition` locked.
+public final class PublishQueue<Message: Sendable>: @unchecked Sendable {
     private let capacity: Int
     private let condition = NSCondition()
     private var messages: [Message] = []

@@ -7,7 +7,8 @@ import Glibc
 /// Everything waits with a deadline: the broker's output goes to a log file (never a pipe a
 /// test might not drain), readiness is a TCP probe, and subscribers run `mosquitto_sub` with
 /// `-C COUNT -W SECONDS` so a missing message ends the subscriber instead of the test run.
-public final class MosquittoBroker: @unchecked Sendable {  // mutated only by the test that owns it
+// unchecked: `process` changes only in the owning test (halt/restart), never concurrently.
+public final class MosquittoBroker: @unchecked Sendable {
     /// The temporary directory holding the configuration and the log.
     public let directory: URL
     /// The port it listens on.
@@ -112,7 +113,8 @@ public final class MosquittoBroker: @unchecked Sendable {  // mutated only by th
     }
 
     /// A running `mosquitto_sub`; its output (`TOPIC PAYLOAD` lines) goes to a file.
-    public final class Subscription: @unchecked Sendable {  // the process handle is thread-safe
+    // unchecked: `Process` is not Sendable; only the owning test waits on and kills it.
+    public final class Subscription: @unchecked Sendable {
         private let process = Process()
         private let outputFile: URL
 

@@ -4,7 +4,8 @@ import Glibc
 /// A real HTTP server (Python's `http.server`, `Tests/scripts/webhook_receiver.py`) on
 /// 127.0.0.1 that records every POSTed batch of results, started for one test and killed at
 /// the end. It can answer 503 to the first requests, answer slowly, or refuse every request.
-public final class WebhookReceiver: @unchecked Sendable {  // mutated only by the test that owns it
+// unchecked: `Process` is not Sendable; only the test that owns the receiver starts and stops it.
+public final class WebhookReceiver: @unchecked Sendable {
     /// One POST as the receiver saw it.
     public struct Request {
         /// The request path (with query).
