@@ -31,6 +31,8 @@ public final class Agent: Sendable {
     private let serving = Mutex<Serving?>(nil)
     private let rollout = Mutex<RolloutDriver?>(nil)
     private let shutdownRequested = Mutex(false)
+    /// Delivered and dropped results of the `--results` sink, for the report.
+    private let resultCounts = Mutex<RunReport.Results?>(nil)
     private let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     /// The model reference served now, as the configuration file names it.
     let servedText: Mutex<String?>
@@ -102,7 +104,20 @@ public final class Agent: Sendable {
     private func makePostprocessor() throws -> any FramePostprocessor {
         let p = configuration.postprocess
         let labels = try p.labelsPath.map { try loadLabels(path: $0) } ?? p.defaultLabels
-        let sink = try p.results.map { try ResultSink(try ResultSink.Destination.parse($0)) }
+        let metrics = telemetry.metrics
+        let sink = try p.results.map { text in
+            var destination = try ResultSink.Destination.parse(text)
+            if case .mqtt(var endpoint) = destination {
+                try endpoint.applyCredentials(from: configuration.registry?.client.configuration.auth ?? AuthFile.load())
+                destination = .mqtt(endpoint)
+            }
+            let kind = destination.kind
+            resultCounts.withLock { $0 = RunReport.Results(sink: kind) }
+            return try ResultSink(destination) { [self] delivered, dropped in
+                metrics.recordResults(sink: kind, delivered: delivered, dropped: dropped)
+                self.resultCounts.withLock { $0?.delivered += delivered; $0?.dropped += dropped }
+            }
+        }
         return try PostprocessChoice.make(p.choice, labels: labels, sink: sink, detection: p.detection)
     }
 
@@ -179,8 +194,10 @@ public final class Agent: Sendable {
         rollout.withLock { $0 }?.finish()
         var reportPrepared = prepared
         if current.digest != engine.digest { reportPrepared.key = current.engineKey ?? prepared.key }
-        return RunReport(summary: summary.withLock { $0 } ?? frameLoop.statistics.summary(), engine: current,
-                         prepared: reportPrepared, profile: profile)
+        var report = RunReport(summary: summary.withLock { $0 } ?? frameLoop.statistics.summary(), engine: current,
+                               prepared: reportPrepared, profile: profile)
+        report.results = resultCounts.withLock { $0 }
+        return report
     }
 }
 

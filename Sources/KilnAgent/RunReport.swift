@@ -55,9 +55,28 @@ public struct RunReport: Sendable, Codable {
     public var streams: [String: LoopSummary.Stream]
     /// The image input's size and the rule that chose it.
     public var input: InputSize?
+    /// What became of the results sent to `--results` (nil without one).
+    public var results: Results?
+
+    /// Results given to the `--results` sink: delivered, or dropped by a slow or dead receiver.
+    public struct Results: Sendable, Codable, Equatable {
+        /// The sink kind: stdout, file, unix, mqtt, http.
+        public var sink: String
+        /// Results the receiver took (written; PUBACK; HTTP 2xx).
+        public var delivered: Int
+        /// Results dropped (queue full, receiver gone or refusing, left at the end).
+        public var dropped: Int
+
+        /// Creates a count.
+        public init(sink: String, delivered: Int = 0, dropped: Int = 0) {
+            self.sink = sink
+            self.delivered = delivered
+            self.dropped = dropped
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case frames, dropped, fps, seconds, backend, profile, model, engine, streams, input
+        case frames, dropped, fps, seconds, backend, profile, model, engine, streams, input, results
         case latencyMilliseconds = "latency_ms"
     }
 
@@ -87,8 +106,9 @@ public struct RunReport: Sendable, Codable {
             "profile   \(profile)",
             "input     " + (input?.text ?? "?"),
             String(format: "frames    %d in %.1f s, %.1f fps, %d dropped", frames, seconds, fps, dropped),
-            "latency   (ms)          p50       p90       p99",
         ]
+        if let results { lines.append("results   \(results.sink): \(results.delivered) delivered, \(results.dropped) dropped") }
+        lines.append("latency   (ms)          p50       p90       p99")
         for stage in PipelineStage.allCases {
             guard let p = latencyMilliseconds[stage.rawValue] else { continue }
             lines.append("  " + stage.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KilnCore
+import Synchronization
 
 /// Where and how results are published over MQTT: `mqtt://[USER@]HOST[:PORT]/TOPIC[?qos=0|1&keepalive=S]`.
 public struct MQTTEndpoint: Sendable, Equatable {
@@ -67,63 +68,43 @@ public struct MQTTEndpoint: Sendable, Equatable {
 /// Publishes messages to an MQTT 3.1.1 broker from its own thread, so a slow or dead broker never
 /// stalls the caller.
 ///
-/// `enqueue` appends to a bounded queue (the oldest message is dropped and counted when full).
-/// The publisher thread connects (reconnecting with exponential backoff, 0.1 s to 5 s), sends
-/// each message, waits for its PUBACK at QoS 1 (an unacknowledged message is resent with DUP after
-/// a reconnect), and sends PINGREQ when idle for half the keepalive. `close` drains for up to a
-/// grace period, then disconnects.
-public final class MQTTPublisher: @unchecked Sendable {  // state guarded by `condition`
+/// `enqueue` appends to a bounded `PublishQueue` (the oldest message is dropped and counted when
+/// full). The publisher thread connects (reconnecting with exponential backoff, 0.1 s to 5 s),
+/// sends each message, waits for its PUBACK at QoS 1 (an unacknowledged message is resent with
+/// DUP after a reconnect), and sends PINGREQ when idle for half the keepalive. `close` drains
+/// for up to a grace period, then disconnects.
+public final class MQTTPublisher: Sendable {
     /// The broker and topic.
     public let endpoint: MQTTEndpoint
-    private let capacity: Int
-    private let condition = NSCondition()
-    private var queue: [(topic: String, payload: [UInt8])] = []
-    private var closing = false
-    private var finished = false
-    private var published = 0
-    private var dropped = 0
-    private var connects = 0
-    private var lastError: String?
+    private let queue: PublishQueue<(topic: String, payload: [UInt8])>
+    private let connects = Mutex(0)
+    private let failure = Mutex<String?>(nil)
 
-    /// Starts the publisher thread for `endpoint`; at most `capacity` messages wait.
-    public init(endpoint: MQTTEndpoint, capacity: Int = 1024) {
+    /// Starts the publisher thread for `endpoint`; at most `capacity` messages wait;
+    /// `onChange` hears deliveries and drops (for metrics).
+    public init(endpoint: MQTTEndpoint, capacity: Int = 1024,
+                onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)? = nil) {
         self.endpoint = endpoint
-        self.capacity = max(1, capacity)
+        queue = PublishQueue(capacity: capacity, onChange: onChange)
         let thread = Thread { [self] in self.run() }
         thread.name = "kiln-mqtt"
         thread.start()
     }
 
     /// Messages the broker accepted (PUBACK at QoS 1, written at QoS 0).
-    public var publishedCount: Int { condition.withLock { published } }
-    /// Messages dropped because the queue was full (broker slow or down).
-    public var droppedCount: Int { condition.withLock { dropped } }
+    public var publishedCount: Int { queue.deliveredCount }
+    /// Messages dropped because the queue was full (broker slow or down) or left at close.
+    public var droppedCount: Int { queue.droppedCount }
     /// Successful connections so far (more than 1 means it reconnected).
-    public var connectionCount: Int { condition.withLock { connects } }
+    public var connectionCount: Int { connects.withLock { $0 } }
+    /// The last connection or publishing failure, if any.
+    public var lastError: String? { failure.withLock { $0 } }
 
     /// Queues `payload` for `topic`; never blocks.
-    public func enqueue(topic: String, payload: [UInt8]) {
-        condition.withLock {
-            guard !closing else { dropped += 1; return }
-            if queue.count >= capacity {
-                queue.removeFirst()
-                dropped += 1
-            }
-            queue.append((topic, payload))
-            condition.signal()
-        }
-    }
+    public func enqueue(topic: String, payload: [UInt8]) { queue.push((topic, payload)) }
 
     /// Publishes what is queued for up to `grace` seconds, then disconnects and stops the thread.
-    public func close(grace: Double = 3) {
-        let deadline = Date().addingTimeInterval(grace)
-        condition.withLock {
-            closing = true
-            condition.broadcast()
-            while !finished && condition.wait(until: deadline) {}
-            if !queue.isEmpty { dropped += queue.count; queue.removeAll() }
-        }
-    }
+    public func close(grace: Double = 3) { queue.close(grace: grace) }
 
     // MARK: The publisher thread
 
@@ -135,21 +116,15 @@ public final class MQTTPublisher: @unchecked Sendable {  // state guarded by `co
         var lastSend = Date()
         defer {
             if fd >= 0 { _ = send(fd, MQTTPacket.disconnect, MQTTPacket.disconnect.count, Int32(MSG_NOSIGNAL)); Glibc.close(fd) }
-            condition.withLock { finished = true; condition.broadcast() }
+            queue.publisherFinished()
         }
         while true {
             // Next message (the unacknowledged one first), or a keepalive tick.
             if inFlight == nil {
-                let next: (topic: String, payload: [UInt8])? = condition.withLock {
-                    while queue.isEmpty && !closing {
-                        if !condition.wait(until: Date().addingTimeInterval(Double(endpoint.keepAlive) / 2)) { break }
-                    }
-                    return queue.isEmpty ? nil : queue.removeFirst()
-                }
-                if let next {
+                if let next = queue.batch(limit: 1, deadline: Date().addingTimeInterval(Double(endpoint.keepAlive) / 2)).first {
                     packetID = packetID == UInt16.max ? 1 : packetID + 1
                     inFlight = (next.topic, next.payload, packetID, false)
-                } else if condition.withLock({ closing }) {
+                } else if queue.isClosing {
                     return
                 }
             }
@@ -157,15 +132,15 @@ public final class MQTTPublisher: @unchecked Sendable {  // state guarded by `co
                 do {
                     fd = try connect()
                     backoff = 0.1
-                    condition.withLock { connects += 1 }
+                    connects.withLock { $0 += 1 }
                     lastSend = Date()
                 } catch {
-                    let message = "\(error)"
-                    if condition.withLock({ let changed = lastError != message; lastError = message; return changed }) {
-                        Log.warning("results \(endpoint.description): \(message); retrying with backoff")
+                    report("\(error)", "retrying with backoff")
+                    if queue.isClosing {
+                        if inFlight != nil { queue.discarded() }
+                        return
                     }
-                    if condition.withLock({ closing }) { return }
-                    condition.withLock { _ = condition.wait(until: Date().addingTimeInterval(backoff)) }
+                    queue.pause(backoff)
                     backoff = min(5, backoff * 2)
                     continue
                 }
@@ -182,18 +157,31 @@ public final class MQTTPublisher: @unchecked Sendable {  // state guarded by `co
                         try awaitPacket(fd, .puback, id: message.id)
                     }
                     inFlight = nil
-                    condition.withLock { published += 1 }
+                    queue.delivered()
                 } else if Date().timeIntervalSince(lastSend) >= Double(endpoint.keepAlive) / 2 {
                     try sendAll(fd, MQTTPacket.pingRequest)
                     lastSend = Date()
                     try awaitPacket(fd, .pingresp, id: nil)
                 }
             } catch {
-                Log.warning("results \(endpoint.description): \(error); reconnecting")
+                report("\(error)", "reconnecting")
                 Glibc.close(fd)
                 fd = -1
+                if queue.isClosing {
+                    if inFlight != nil { queue.discarded() }
+                    return
+                }
             }
         }
+    }
+
+    /// Logs a failure once per distinct message (a long outage is not a log flood).
+    private func report(_ message: String, _ action: String) {
+        let changed = failure.withLock { old -> Bool in
+            defer { old = message }
+            return old != message
+        }
+        if changed { Log.warning("results \(endpoint.description): \(message); \(action)") }
     }
 
     /// Opens the TCP connection and the MQTT session (CONNECT → CONNACK accepted).

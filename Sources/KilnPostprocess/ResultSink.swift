@@ -9,8 +9,9 @@ import Synchronization
 /// `--results unix:PATH` (a SOCK_STREAM Unix socket another process reads; connected lazily and
 /// reconnected when the reader restarts, results written while nobody listens are counted as
 /// dropped), or `--results mqtt://HOST[:PORT]/TOPIC[?qos=1]` (MQTT 3.1.1, one topic per stream,
-/// `TOPIC/STREAM`, published from its own thread through a bounded queue: `MQTTPublisher`).
-/// Other writes are synchronous on the caller's thread (the loop's postprocessing thread).
+/// `TOPIC/STREAM`, published from its own thread through a bounded queue: `MQTTPublisher`), or
+/// `--results http[s]://HOST[:PORT]/PATH` (a webhook: batches POSTed as JSON arrays from its own
+/// thread through a bounded queue: `WebhookPublisher`). Other writes are synchronous on the caller's thread (the loop's postprocessing thread).
 public final class ResultSink: Sendable {
     /// The destination.
     public enum Destination: Sendable, Equatable, CustomStringConvertible {
@@ -22,6 +23,8 @@ public final class ResultSink: Sendable {
         case unixSocket(String)
         /// An MQTT broker and topic prefix.
         case mqtt(MQTTEndpoint)
+        /// An HTTP endpoint results are POSTed to in batches.
+        case webhook(WebhookEndpoint)
 
         public var description: String {
             switch self {
@@ -29,17 +32,30 @@ public final class ResultSink: Sendable {
             case .file(let p): "file:\(p)"
             case .unixSocket(let p): "unix:\(p)"
             case .mqtt(let e): e.description
+            case .webhook(let e): e.description
             }
         }
 
-        /// Parses `stdout`, `file:PATH`, `unix:PATH`, `mqtt://…` (a bare path means a file).
+        /// The kind, as the `sink` label of the results metrics: stdout, file, unix, mqtt, http.
+        public var kind: String {
+            switch self {
+            case .stdout: "stdout"
+            case .file: "file"
+            case .unixSocket: "unix"
+            case .mqtt: "mqtt"
+            case .webhook: "http"
+            }
+        }
+
+        /// Parses `stdout`, `file:PATH`, `unix:PATH`, `mqtt://…`, `http[s]://…` (a bare path means a file).
         public static func parse(_ text: String) throws -> Destination {
             if text == "stdout" || text == "-" { return .stdout }
             if text.hasPrefix("mqtt://") { return .mqtt(try MQTTEndpoint(parsing: text)) }
+            if text.hasPrefix("http://") || text.hasPrefix("https://") { return .webhook(try WebhookEndpoint(parsing: text)) }
             if text.hasPrefix("file:"), text.count > 5 { return .file(String(text.dropFirst(5))) }
             if text.hasPrefix("unix:"), text.count > 5 { return .unixSocket(String(text.dropFirst(5))) }
             if text.hasPrefix("/") || text.hasPrefix(".") { return .file(text) }
-            throw PostprocessError("--results \(text): expected stdout, file:PATH, unix:PATH or mqtt://HOST:PORT/TOPIC", exitCode: .usage)
+            throw PostprocessError("--results \(text): expected stdout, file:PATH, unix:PATH, mqtt://HOST:PORT/TOPIC or http://HOST:PORT/PATH", exitCode: .usage)
         }
     }
 
@@ -54,12 +70,18 @@ public final class ResultSink: Sendable {
     private let encoder: JSONEncoder
     /// The MQTT publisher thread, for `mqtt://` destinations.
     public let mqtt: MQTTPublisher?
+    /// The webhook publisher thread, for `http[s]://` destinations.
+    public let webhook: WebhookPublisher?
+    private let onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)?
 
-    /// Opens the destination (creates/appends the file; the socket and the broker are connected
-    /// lazily, so a reader or broker that starts later still gets results).
-    public init(_ destination: Destination) throws {
+    /// Opens the destination (creates/appends the file; the socket, the broker and the webhook
+    /// are connected lazily, so a reader that starts later still gets results). `onChange` hears
+    /// every delivered and dropped result (as counts added), e.g. for metrics.
+    public init(_ destination: Destination, onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)? = nil) throws {
         self.destination = destination
-        if case .mqtt(let endpoint) = destination { mqtt = MQTTPublisher(endpoint: endpoint) } else { mqtt = nil }
+        self.onChange = onChange
+        if case .mqtt(let endpoint) = destination { mqtt = MQTTPublisher(endpoint: endpoint, onChange: onChange) } else { mqtt = nil }
+        if case .webhook(let endpoint) = destination { webhook = WebhookPublisher(endpoint: endpoint, onChange: onChange) } else { webhook = nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         self.encoder = encoder
@@ -74,7 +96,7 @@ public final class ResultSink: Sendable {
             state.withLock { $0.fd = fd }
         case .unixSocket(let path):
             state.withLock { $0.fd = (try? Self.connect(path)) ?? -1 }
-        case .mqtt:
+        case .mqtt, .webhook:
             break
         }
     }
@@ -100,26 +122,33 @@ public final class ResultSink: Sendable {
         return fd
     }
 
-    /// Results written so far (for MQTT: accepted by the broker).
-    public var writtenCount: Int { mqtt?.publishedCount ?? state.withLock { $0.written } }
-    /// Results dropped because the socket reader was gone or the broker's queue was full.
-    public var droppedCount: Int { mqtt?.droppedCount ?? state.withLock { $0.dropped } }
+    /// Results written so far (for MQTT: accepted by the broker; for a webhook: answered 2xx).
+    public var writtenCount: Int { mqtt?.publishedCount ?? webhook?.deliveredCount ?? state.withLock { $0.written } }
+    /// Results dropped because the socket reader was gone or the publisher's queue was full.
+    public var droppedCount: Int { mqtt?.droppedCount ?? webhook?.droppedCount ?? state.withLock { $0.dropped } }
 
-    /// Writes one result as a JSON line (for MQTT: queues it on `TOPIC/STREAM`).
+    /// Writes one result as a JSON line (for MQTT: queues it on `TOPIC/STREAM`; for a webhook:
+    /// queues it for the next batch).
     public func write(_ result: FrameResult) throws {
         if let mqtt {
             mqtt.enqueue(topic: mqtt.endpoint.topic + "/" + result.stream, payload: Array(try encoder.encode(result)))
             return
         }
+        if let webhook {
+            webhook.enqueue(try encoder.encode(result))
+            return
+        }
         var line = try encoder.encode(result)
         line.append(0x0A)
-        try writeRaw(line)
+        let delivered = try writeRaw(line)
+        onChange?(delivered ? 1 : 0, delivered ? 0 : 1)
     }
 
-    private func writeRaw(_ line: Data) throws {
+    /// Writes one line; false when it was dropped (no socket reader).
+    private func writeRaw(_ line: Data) throws -> Bool {
         try state.withLock { s in
             if s.fd < 0, case .unixSocket(let path) = destination { s.fd = (try? Self.connect(path)) ?? -1 }
-            guard s.fd >= 0 else { s.dropped += 1; return }
+            guard s.fd >= 0 else { s.dropped += 1; return false }
             let ok = line.withUnsafeBytes { raw -> Bool in
                 var off = 0
                 while off < raw.count {
@@ -137,10 +166,12 @@ public final class ResultSink: Sendable {
             }
             if ok {
                 s.written += 1
+                return true
             } else if case .unixSocket = destination {
                 Glibc.close(s.fd)
                 s.fd = -1
                 s.dropped += 1
+                return false
             } else {
                 throw PostprocessError("--results \(destination): write failed: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure)
             }
@@ -150,9 +181,11 @@ public final class ResultSink: Sendable {
     /// Writes every result.
     public func write(_ results: [FrameResult]) throws { for r in results { try write(r) } }
 
-    /// Flushes to disk (files), publishes what is queued (MQTT, a few seconds at most) and closes.
+    /// Flushes to disk (files), publishes what is queued (MQTT, webhook: a few seconds at most)
+    /// and closes.
     public func close() {
         mqtt?.close()
+        webhook?.close()
         state.withLock { s in
             if s.fd > STDERR_FILENO {
                 if case .file = destination { fsync(s.fd) }

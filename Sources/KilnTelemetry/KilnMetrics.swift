@@ -36,6 +36,7 @@ public final class KilnMetrics: Sendable {
     /// `kiln_power_watts{rail}` (Jetson).
     public let power: GaugeFamily
     let fpsPerWatt: GaugeFamily
+    let results: CounterFamily
     private let currentFPS = Mutex<[String: Double]>([:])
     /// Per-stream frame counters, cached by name so the hot path builds no label arrays.
     private let frameCounters = Mutex<[String: Counter]>([:])
@@ -70,6 +71,9 @@ public final class KilnMetrics: Sendable {
         power = registry.gauge("kiln_power_watts", help: "Power per INA3221 rail (Jetson).", labels: ["rail"])
         fpsPerWatt = registry.gauge(
             "kiln_fps_per_watt", help: "Frames per second per watt of board input power (Jetson).", labels: ["stream"])
+        results = registry.counter(
+            "kiln_results_total", help: "Frame results by sink (stdout, file, unix, mqtt, http) and outcome (delivered, dropped).",
+            labels: ["sink", "outcome"])
         for r in ["hit", "miss"] { _ = cacheLookups.labels(r) }
         for r in ["success", "failure"] { _ = builds.labels(r) }
         setRolloutState("idle")
@@ -92,6 +96,13 @@ public final class KilnMetrics: Sendable {
     public func recordDrop(stream: String, reason: String, count: Int = 1) {
         guard count > 0 else { return }
         dropped.labels(stream, reason).increment(by: UInt64(count))
+    }
+
+    /// Records results `delivered` to and `dropped` by the `sink` (a slow or dead receiver
+    /// drops, never stalls the loop).
+    public func recordResults(sink: String, delivered: Int, dropped: Int) {
+        if delivered > 0 { results.labels(sink, "delivered").increment(by: UInt64(delivered)) }
+        if dropped > 0 { results.labels(sink, "dropped").increment(by: UInt64(dropped)) }
     }
 
     /// Sets the current frames per second of `stream` (and its FPS per watt when power is known).

@@ -50,8 +50,11 @@ struct RunOptions {
           --agnostic-nms         suppress overlapping boxes across classes
           --results DEST         write each frame's result as a JSON line to stdout, file:PATH,
                                  unix:PATH (connected lazily, reconnected) or
-                                 mqtt://HOST[:PORT]/TOPIC[?qos=1] (MQTT 3.1.1, topic TOPIC/STREAM,
-                                 bounded queue: a slow or dead broker drops, never stalls)
+                                 mqtt://[USER@]HOST[:PORT]/TOPIC[?qos=1] (MQTT 3.1.1, topic
+                                 TOPIC/STREAM, credentials from the auth file's HOST:PORT entry) or
+                                 http[s]://HOST[:PORT]/PATH (webhook: JSON arrays of up to 100
+                                 results, at most 0.5 s apart); both from a bounded queue: a slow
+                                 or dead receiver drops results (kiln_results_total), never stalls
           --duration D           stop after D (10s, 2m, 500ms)
           --frames N             stop after N frames (all streams together)
           --backend B            reference, tensorrt or auto (default auto: TensorRT when usable)

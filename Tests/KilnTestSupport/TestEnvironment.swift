@@ -59,6 +59,16 @@ public enum TestEnvironment {
         return nil
     }
 
+    /// Polls `condition` every 20 ms for up to `seconds`; returns its last answer.
+    public static func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
     /// A fresh temporary directory, removed by the caller.
     public static func temporaryDirectory(_ prefix: String = "kiln-test") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
