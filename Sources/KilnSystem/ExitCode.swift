@@ -1,6 +1,7 @@
 /// The process exit codes Kiln documents for every command.
 ///
-/// 0 ok, 1 runtime failure, 2 usage error, 3 invalid model or engine.
+/// 0 ok, 1 runtime failure, 2 usage error, 3 invalid model or engine, 4 a required component
+/// (TensorRT, CUDA, NVRTC) is not installed.
 public enum ExitCode: Int32, Sendable {
     /// The command did what it was asked.
     case ok = 0
@@ -10,6 +11,9 @@ public enum ExitCode: Int32, Sendable {
     case usage = 2
     /// A model or engine file is invalid, unsupported or failed verification.
     case invalidModel = 3
+    /// A component the command needs (TensorRT, the CUDA driver, NVRTC) is not installed; the
+    /// message names it, where Kiln looked, and how to install it (`kiln selftest`).
+    case componentMissing = 4
 }
 
 /// An error that knows which exit code it maps to and how to explain itself to a user.

@@ -16,10 +16,12 @@ enum Kiln {
         PublishCommand.self,
         PullCommand.self,
         StatusCommand.self,
+        SelfTestCommand.self,
     ]
 
     static let exitCodes = """
-        Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 invalid model or engine.
+        Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 invalid model or engine,
+        4 a required component (TensorRT, CUDA driver, NVRTC) is missing (kiln selftest).
         """
 
     static func overview() -> String {

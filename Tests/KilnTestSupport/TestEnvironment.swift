@@ -47,6 +47,18 @@ public enum TestEnvironment {
         return try missing("test data `\(url.path)` is missing; run `bash Tests/run.sh` to provision it")
     }
 
+    /// The NVRTC library from the test venv's `nvidia-cuda-nvrtc` wheel (Tests/provision/50-gpu.sh);
+    /// same rules as `tool`.
+    public static func wheelNVRTC() throws -> String? {
+        let lib = dataDirectory.appendingPathComponent("venv/lib")
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: lib.path)) ?? []
+        for v in versions where v.hasPrefix("python3") {
+            let candidate = lib.appendingPathComponent("\(v)/site-packages/nvidia/cu13/lib/libnvrtc.so.13").path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        }
+        return try dataFile("venv/lib/python3.*/site-packages/nvidia/cu13/lib/libnvrtc.so.13").map(\.path)
+    }
+
     /// Returns the test venv's python; same rules as `tool`.
     public static func pythonTool() throws -> String? {
         if FileManager.default.isExecutableFile(atPath: python.path) { return python.path }
