@@ -78,6 +78,10 @@ public final class Agent: Sendable {
                                                   threads: c.threads, preprocess: c.preprocess, streams: sources.count,
                                                   sourceSize: sources.first?.frameSize,
                                                   engineBuildChild: c.engineBuildChild)
+        // /metrics and /status answer while the model is pulled, built and gated.
+        telemetry.setStatus { Agent.preparingStatusJSON() }
+        try telemetry.startServer()
+        defer { telemetry.stopServer() }
         let model: ModelSource, hint: String?
         switch c.model {
         case .source(let source):
@@ -202,6 +206,17 @@ public final class Agent: Sendable {
 }
 
 extension Agent {
+    /// `/status` before the first engine serves: the steps running now (pull, build, gate).
+    static func preparingStatusJSON() -> String {
+        struct Preparing: Encodable {
+            var state = "preparing"
+            var progress: [ProgressSnapshot]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(Preparing(progress: ProgressHub.shared.active))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
     /// The agent's `/status` document: the engine served, the loop's statistics and, when
     /// following a reference, the rollout state.
     static func statusJSON(slot: EngineSlot, statistics: LoopStatistics, rollout: RolloutState? = nil) -> String {
@@ -215,14 +230,15 @@ extension Agent {
             var generation: Int
             var loop: LoopSummary
             var rollout: RolloutState?
+            var progress: [ProgressSnapshot]
             enum CodingKeys: String, CodingKey {
-                case model, digest, backend, precision, generation, loop, rollout
+                case model, digest, backend, precision, generation, loop, rollout, progress
                 case engineKey = "engine_key"
             }
         }
         let status = Status(model: engine.model, digest: engine.digest, backend: engine.backend, precision: engine.precision.rawValue,
                             engineKey: engine.engineKey, generation: generation, loop: statistics.summary(),
-                            rollout: rollout)
+                            rollout: rollout, progress: ProgressHub.shared.active)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"

@@ -29,6 +29,14 @@ public final class AgentTelemetry: Sendable {
     private let statusJSON: Mutex<@Sendable () -> String>
     private let server: Mutex<MetricsServer?> = Mutex(nil)
     private let actions = Mutex<[String: @Sendable () -> String]>([:])
+    /// The progress of pulls, builds, gates and probation as metrics.
+    public let progressMetrics: ProgressMetrics
+    private let progressObservation: ProgressHub.Observation
+    /// Set once the first engine serves: from then on `STATUS=` reports serving, not steps.
+    private let serving = ServingFlag()
+    private final class ServingFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
 
     /// Creates the telemetry of one agent run.
     public init(metricsAddress: String?, pushURL: String?, instance: String = ProcessInfo.processInfo.hostName,
@@ -42,6 +50,41 @@ public final class AgentTelemetry: Sendable {
         self.instance = instance
         self.pushInterval = pushInterval
         self.statusJSON = Mutex({ "{}" })
+        let progressMetrics = ProgressMetrics(registry: metrics.registry)
+        self.progressMetrics = progressMetrics
+        let notifier = self.notifier, serving = self.serving
+        let lastStatus = Mutex(-Double.infinity)
+        progressObservation = ProgressHub.shared.observe { event in
+            progressMetrics.record(event)
+            // systemd's STATUS= names the step while the model is not yet serving (at most once a second).
+            guard !serving.value.load(ordering: .relaxed), case .updated(let snapshot) = event else { return }
+            let now = MonotonicClock.now
+            guard lastStatus.withLock({ last in
+                guard now - last >= 1 else { return false }
+                last = now
+                return true
+            }) else { return }
+            try? notifier.status(snapshot.statusLine)
+        }
+    }
+
+    deinit { ProgressHub.shared.removeObserver(progressObservation) }
+
+    /// Starts the metrics server now (before the model is pulled and built), so `/metrics` and
+    /// `/status` show the steps on the way to serving; `services()` then runs this server.
+    public func startServer() throws {
+        guard let address = metricsAddress, server.withLock({ $0 }) == nil else { return }
+        let health = self.health
+        let server = MetricsServer(address: address, metrics: metrics, status: { [self] in self.statusJSON.withLock { $0 }() },
+                                   health: { health.isHealthy() })
+        server.setControlToken(controlToken)
+        try server.start()
+        self.server.withLock { $0 = server }
+    }
+
+    /// Stops a server started early when the agent ends before serving.
+    public func stopServer() {
+        server.withLock { $0 }?.stop()
     }
 
     /// Sets what `/status` returns.
@@ -50,6 +93,7 @@ public final class AgentTelemetry: Sendable {
     /// Adds a POST route to the metrics server (e.g. `/rollout/poll`); see `MetricsServer.addAction`.
     public func addAction(path: String, _ handler: @escaping @Sendable () -> String) {
         actions.withLock { $0[path] = handler }
+        server.withLock { $0 }?.addAction(path: path, handler)
     }
 
     /// The port the metrics server listens on, once started (0 before).
@@ -74,6 +118,7 @@ public final class AgentTelemetry: Sendable {
     /// Records the engine being served (model info, device info, cache lookup and build).
     public func engineReady(_ engine: ActiveEngine, _ prepared: PreparedEngine, profile: String, sm: String,
                             cuda: String, tensorrt: String) {
+        serving.value.store(true, ordering: .relaxed)
         metrics.setModel(name: engine.model, digest: engine.digest, backend: engine.backend, precision: engine.precision.rawValue)
         metrics.recordCacheLookup(hit: prepared.outcome == .hit)
         if prepared.outcome != .hit { metrics.recordBuild(result: "success", seconds: prepared.buildSeconds) }
@@ -83,15 +128,12 @@ public final class AgentTelemetry: Sendable {
     /// The background services: the metrics server, the pusher, the watchdog, the sensors.
     public func services() throws -> [any Service] {
         var services: [any Service] = []
-        if let address = metricsAddress {
-            let health = self.health
-            let server = MetricsServer(address: address, metrics: metrics, status: { [self] in self.statusJSON.withLock { $0 }() },
-                                       health: { health.isHealthy() })
-            for (path, handler) in actions.withLock({ $0 }) { server.addAction(path: path, handler) }
-            server.setControlToken(controlToken)
-            try server.start()
-            self.server.withLock { $0 = server }
-            services.append(ClosureService("metrics server") { try await server.run() })
+        if metricsAddress != nil {
+            try startServer()
+            if let server = server.withLock({ $0 }) {
+                for (path, handler) in actions.withLock({ $0 }) { server.addAction(path: path, handler) }
+                services.append(ClosureService("metrics server") { try await server.run() })
+            }
         }
         if let pushURL {
             let pusher = try MetricsPusher(gateway: pushURL, instance: instance, interval: pushInterval,

@@ -237,9 +237,14 @@ public actor RolloutController: Service {
                 throw Refusal(kind: .buildFailed, reason: "engine build failed: \(error)")
             }
             transition(.gating, digest, model.goldenPath == nil ? "no golden data in the artifact; latency check only" : "checking golden data")
+            let gate = ProgressHub.shared.begin(.gate, subject: "\(configuration.reference) \(digest.short)", unit: .phases, total: 2)
+            var gated = false
+            defer { gate.finish(gated ? .succeeded : .failed) }
+            gate.enterPhase(model.goldenPath == nil ? "no golden cases" : "golden cases", index: 1, count: 2)
             if let failure = try await hooks.verifyGolden(engine, model) {
                 throw Refusal(kind: .gateFailed, reason: "golden data failed: \(failure)")
             }
+            gate.enterPhase("warm-up and latency runs", index: 2, count: 2)
             if let slo = model.annotations.sloP99Milliseconds {
                 let p99 = try await hooks.measureLatency(engine, model)
                 if p99 > slo {
@@ -247,6 +252,8 @@ public actor RolloutController: Service {
                 }
                 Log.info(String(format: "rollout: warm p99 %.2f ms within the SLO of %g ms", p99, slo))
             }
+            gated = true
+            gate.finish()
             transition(.swapping, digest, "gate passed; swapping in between two frames")
             // Trial: the candidate serves, but the committed model stays `active` (and is what a
             // restart serves) until probation passes.
@@ -254,7 +261,8 @@ public actor RolloutController: Service {
             save()
             let generation = hooks.swap(engine)
             transition(.probation, digest, "swapped in as generation \(generation) on trial; watching errors and latency for \(configuration.probationSeconds) s")
-            switch await probation(generation: generation, slo: model.annotations.sloP99Milliseconds) {
+            switch await probation(generation: generation, slo: model.annotations.sloP99Milliseconds,
+                                   subject: "\(configuration.reference) \(digest.short)") {
             case .failed(let failure):
                 rollBack(digest, reason: failure)
             case .interrupted:
@@ -302,11 +310,16 @@ public actor RolloutController: Service {
         case interrupted
     }
 
-    private func probation(generation: Int, slo: Double?) async -> ProbationOutcome {
+    private func probation(generation: Int, slo: Double?, subject: String) async -> ProbationOutcome {
         let start = MonotonicClock.now
         let window = configuration.probationSeconds
+        // Time left of the window (probation may run on, up to 3 windows, for too few frames).
+        let progress = ProgressHub.shared.begin(.probation, subject: subject, unit: .seconds, total: Int64(window.rounded(.up)))
+        var passed = false
+        defer { progress.finish(passed ? .succeeded : .failed) }
         while true {
             try? await Task.sleep(for: .milliseconds(100))
+            progress.update(done: Int64(MonotonicClock.now - start))
             let health = hooks.health(generation)
             let calls = health.frames + health.errors
             if calls > 0 && Double(health.errors) / Double(calls) > configuration.maxErrorRate && health.errors >= 2 {
@@ -322,6 +335,7 @@ public actor RolloutController: Service {
                 if health.frames < configuration.probationMinFrames {
                     Log.warning("rollout: probation saw only \(health.frames) frames; accepting on what it saw")
                 }
+                passed = true
                 return .passed
             }
         }

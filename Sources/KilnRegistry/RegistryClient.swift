@@ -29,6 +29,8 @@ public final class RegistryClient: Sendable {
         /// Seconds a whole pull may take, retries included, before it stops (a crawling link
         /// must not hold a pull forever); the next pull resumes what was kept.
         public var pullDeadline: Double = 1800
+        /// Where blob downloads and uploads report their progress.
+        public var progress: ProgressHub = .shared
 
         /// Creates a configuration.
         public init(auth: AuthFile = AuthFile(), insecureHosts: Set<String> = [], retry: RetryPolicy = RetryPolicy(),
@@ -122,9 +124,14 @@ public final class RegistryClient: Sendable {
         let url = try endpoint(ref.host, "/v2/\(ref.repository)/blobs/\(descriptor.digest)")
         var failures = 0
         var lastError = ""
+        let progress = configuration.progress.begin(
+            .pull, subject: "\(ref.host)/\(ref.repository) \(descriptor.digest.short)", unit: .bytes, total: descriptor.size)
+        var succeeded = false
+        defer { progress.finish(succeeded ? .succeeded : .failed) }
         while true {
-            let sink = try FileSink(path: partialPath, limit: descriptor.size)
+            let sink = try FileSink(path: partialPath, limit: descriptor.size, progress: progress)
             if sink.written == descriptor.size {
+                succeeded = true
                 try sink.finish()
                 return Digest(hex: sink.digestHex())
             }
@@ -143,6 +150,7 @@ public final class RegistryClient: Sendable {
                         try? FileManager.default.removeItem(atPath: partialPath)
                         lastError = "registry answered a range that does not continue the partial file"
                     } else if sink.written == descriptor.size {
+                        succeeded = true
                         return Digest(hex: sink.digestHex())
                     } else {
                         lastError = "connection closed at byte \(sink.written) of \(descriptor.size)"
@@ -198,6 +206,11 @@ public final class RegistryClient: Sendable {
             }
         }
         var body = Data()
+        // Progress moves per chunk (the transports send a body in one piece).
+        let progress = configuration.progress.begin(
+            .publish, subject: "\(ref.host)/\(ref.repository) \(descriptor.digest.short)", unit: .bytes, total: descriptor.size)
+        var uploaded = false
+        defer { progress.finish(uploaded ? .succeeded : .failed) }
         if descriptor.size > Int64(configuration.chunkSize) {
             var offset: Int64 = 0
             while true {
@@ -210,6 +223,7 @@ public final class RegistryClient: Sendable {
                 try check(response, ok: [202], what: "chunk at \(offset) of blob \(descriptor.digest) to \(ref.host)/\(ref.repository)")
                 location = try uploadLocation(response, base: location)
                 offset += Int64(chunk.count)
+                progress.update(done: offset)
             }
             guard offset == descriptor.size else {
                 throw RegistryError(.sizeMismatch, "\(path) changed while uploading: \(offset) bytes, descriptor says \(descriptor.size)")
@@ -222,6 +236,8 @@ public final class RegistryClient: Sendable {
         guard let closeURL = components.url else { throw RegistryError(.protocolError, "bad upload location \(location)") }
         let closed = try await request("PUT", closeURL, ref: ref, push: true, headers: ["Content-Type": "application/octet-stream"], body: body)
         try check(closed, ok: [201, 204], what: "blob \(descriptor.digest) upload to \(ref.host)/\(ref.repository)")
+        progress.update(done: descriptor.size)
+        uploaded = true
     }
 
     private func uploadLocation(_ response: HTTPTransport.Response, base: URL) throws -> URL {
@@ -429,7 +445,8 @@ public final class RegistryClient: Sendable {
     }
 }
 
-/// Streams a blob body into a partial file while hashing it; refuses bytes past the limit.
+/// Streams a blob body into a partial file while hashing it; refuses bytes past the limit;
+/// reports the bytes held (resumed ones included) to `progress` as each chunk lands.
 final class FileSink: HTTPTransport.BodySink, Sendable {
     private struct State {
         var handle: FileHandle?
@@ -440,6 +457,7 @@ final class FileSink: HTTPTransport.BodySink, Sendable {
 
     let path: String
     let limit: Int64
+    let progress: ProgressTracker?
     private let state: Mutex<State>
 
     /// Bytes in the partial file so far.
@@ -456,9 +474,10 @@ final class FileSink: HTTPTransport.BodySink, Sendable {
     }
 
     /// Opens (or creates) the partial file and hashes what it already holds.
-    init(path: String, limit: Int64) throws {
+    init(path: String, limit: Int64, progress: ProgressTracker? = nil) throws {
         self.path = path
         self.limit = limit
+        self.progress = progress
         let fm = FileManager.default
         try AtomicFile.createDirectory((path as NSString).deletingLastPathComponent)
         if !fm.fileExists(atPath: path) { _ = fm.createFile(atPath: path, contents: nil) }
@@ -480,34 +499,37 @@ final class FileSink: HTTPTransport.BodySink, Sendable {
             throw RegistryError(.io, "cannot read partial download \(path): \(error)")
         }
         state = Mutex(initial)
+        progress?.update(done: initial.written, restartRate: true)
     }
 
     func accept(status: Int, headers: [String: String]) -> Bool {
-        state.withLock { s in
-            guard let handle = s.handle else { return false }
+        let (accepted, restarted) = state.withLock { s -> (Bool, Bool) in
+            guard let handle = s.handle else { return (false, false) }
             if status == 206 {
                 // bytes START-END/TOTAL must start where the file ends, else start over.
                 let start = headers["content-range"].flatMap { $0.split(separator: " ").last?.split(separator: "-").first }.flatMap { Int64($0) }
                 if start == s.written {
                     s.accepted = true
-                    return true
+                    return (true, false)
                 }
             }
             if status == 200 || status == 206 {
-                if status == 206 { return false }
+                if status == 206 { return (false, false) }
                 try? handle.truncate(atOffset: 0)
                 s.hasher = SHA256()
                 s.written = 0
                 s.accepted = true
-                return true
+                return (true, true)
             }
-            return false
+            return (false, false)
         }
+        if restarted { progress?.update(done: 0) }
+        return accepted
     }
 
     func write(_ chunk: Data) throws {
         let path = self.path, limit = self.limit
-        try state.withLock { s in
+        let held = try state.withLock { s -> Int64 in
             guard s.written + Int64(chunk.count) <= limit else {
                 throw RegistryError(.sizeMismatch, "blob download to \(path) exceeds the \(limit) bytes its descriptor declares; discarded")
             }
@@ -526,7 +548,9 @@ final class FileSink: HTTPTransport.BodySink, Sendable {
             }
             s.hasher.update(chunk)
             s.written += Int64(chunk.count)
+            return s.written
         }
+        progress?.update(done: held)
     }
 
     /// Flushes and closes the file.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Kiln's logger: one line per event on stderr, with a journald priority prefix under systemd.
 ///
@@ -43,18 +44,29 @@ public enum Log {
         return UInt64(st.st_dev) == dev && UInt64(st.st_ino) == ino
     }
 
+    private static let beforeLine = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Sets what runs before each line Kiln writes to stderr: the progress renderer clears its
+    /// terminal line there, so a log line never lands in the middle of it.
+    public static func setBeforeLine(_ action: (@Sendable () -> Void)?) { beforeLine.withLock { $0 = action } }
+
+    private static func writeStandardError(_ text: String) {
+        beforeLine.withLock { $0 }?()
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
     /// Writes one line at `level`.
     public static func log(_ level: Level, _ message: @autoclosure () -> String) {
         guard level >= threshold else { return }
         let line = journald ? prefixed(message() + "\n", level: level, journal: true) : "kiln: \(level.name): \(message())\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        writeStandardError(line)
     }
 
     /// Writes the message that ends a command (a usage error, a failed run) to stderr as is;
     /// on a journal stream with the err prefix, so `journalctl -p err` says why a service failed.
     public static func fatal(_ message: String) {
         let text = message.hasSuffix("\n") ? message : message + "\n"
-        FileHandle.standardError.write(Data(prefixed(text, level: .error, journal: journald).utf8))
+        writeStandardError(prefixed(text, level: .error, journal: journald))
     }
 
     /// Writes a command's result (a run report, a JSON line) to stdout, or stderr, as is; on a
@@ -62,8 +74,11 @@ public enum Log {
     /// (the unit's `SyslogLevel=err`).
     public static func output(_ text: String, level: Level = .info, standardError: Bool = false) {
         let t = text.hasSuffix("\n") ? text : text + "\n"
-        let handle = standardError ? FileHandle.standardError : FileHandle.standardOutput
-        handle.write(Data(prefixed(t, level: level, journal: standardError ? journald : journaldStdout).utf8))
+        if standardError {
+            writeStandardError(prefixed(t, level: level, journal: journald))
+        } else {
+            FileHandle.standardOutput.write(Data(prefixed(t, level: level, journal: journaldStdout).utf8))
+        }
     }
 
     /// `text` with `<N>` before each line when `journal` is true, else unchanged.

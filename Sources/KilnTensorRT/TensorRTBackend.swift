@@ -102,15 +102,20 @@ public struct TensorRTBackend: InferenceBackend {
         // The child builds on this device whatever cudart would number it: CUDA_VISIBLE_DEVICES by UUID.
         var builder = builder
         if device.uuid.hasPrefix("GPU-") { builder.environment["CUDA_VISIBLE_DEVICES"] = device.uuid }
-        var lastProgress = 0.0
+        // The phases of the monitor (TensorRT >= 10) or the log's milestones (8.x) feed the build's progress.
+        let progress = ProgressHub.shared.begin(.build, subject: model.name, unit: .phases, backend: name)
+        var built = false
+        defer { progress.finish(built ? .succeeded : .failed) }
+        var phases = TensorRTBuildProgress()
         let result = try builder.build(request, freeMemoryBytes: free) { event in
-            if event.event == "progress", let phase = event.phase, MonotonicClock.now - lastProgress > 5 {
-                lastProgress = MonotonicClock.now
-                Log.info("building \(model.name): \(phase) \(event.step ?? 0)/\(event.steps ?? 0)")
-            } else if event.event == "log", let m = event.message, (event.severity ?? 4) <= 1 {
+            if let position = phases.consume(event) {
+                progress.enterPhase(position.name, index: position.done + 1, count: position.total)
+            }
+            if event.event == "log", let m = event.message, (event.severity ?? 4) <= 1 {
                 Log.warning("TensorRT (\(model.name)): \(m)")
             }
         }
+        built = true
         Log.notice("built \(model.name) with TensorRT \(result.tensorrtVersion ?? "?") (\(result.method ?? "?")) in \(Int(result.seconds)) s, workspace \(result.workspaceBytes >> 20) MiB" +
                    (result.attempts.count > 1 ? " after \(result.attempts.count - 1) memory retries" : ""))
         return EngineArtifact(bytes: result.plan, identity: id, workspaceBytes: result.workspaceBytes, buildSeconds: result.seconds)

@@ -36,6 +36,9 @@ enum Kiln {
             \(lines.joined(separator: "\n"))
               help       Show help for a command (kiln help COMMAND)
               --version  Show what this build contains (the TensorRT headers its bridge was compiled against)
+              --quiet    (with any command) no progress on stderr; otherwise long steps (pulls,
+                         uploads, builds, gates, probation) show a line on a terminal, or plain
+                         log lines at most every 10 s on a pipe, in a file or under journald
 
             \(exitCodes)
             """
@@ -70,6 +73,11 @@ enum Kiln {
         if argv.contains("--help") || argv.contains("-h") {
             print(command.help)
             exit(0)
+        }
+        if argv.contains("--quiet") {
+            argv.removeAll { $0 == "--quiet" }
+        } else {
+            ProgressRenderer.forStandardError().install()
         }
         var arguments = Arguments(argv, command: name)
         do {

@@ -5,19 +5,22 @@ import Synchronization
 
 /// A TCP proxy on loopback in front of a registry that cuts the connection after `cutAfter`
 /// response bytes of the first `cuts` GETs of one blob: a download interrupted mid-transfer.
-/// It records request heads so tests can see the `Range` headers of the resumed requests.
+/// It records request heads so tests can see the `Range` headers of the resumed requests. With
+/// `bytesPerSecond` it also throttles every response to that rate (a slow link).
 final class CuttingProxy: @unchecked Sendable {
     private var server: LoopbackServer!
     let target: Int
     let blobPath: String
     let cutAfter: Int
+    let bytesPerSecond: Int
     private let cutsLeft: Mutex<Int>
     let requests = Mutex<[String]>([])
     var port: Int { server.port }
     var host: String { "127.0.0.1:\(port)" }
 
-    init(targetPort: Int, blobDigest: String, cutAfter: Int, cuts: Int) throws {
+    init(targetPort: Int, blobDigest: String, cutAfter: Int, cuts: Int, bytesPerSecond: Int = 0) throws {
         target = targetPort
+        self.bytesPerSecond = bytesPerSecond
         blobPath = "/blobs/\(blobDigest)"
         self.cutAfter = cutAfter
         cutsLeft = Mutex(cuts)
@@ -66,9 +69,16 @@ final class CuttingProxy: @unchecked Sendable {
             done.signal()
         }.start()
         var buf = [UInt8](repeating: 0, count: 16384)
+        let started = Date()
+        var sent = 0
         while true {
-            let n = read(upstream, &buf, buf.count)
+            let n = read(upstream, &buf, bytesPerSecond > 0 ? min(buf.count, max(1024, bytesPerSecond / 50)) : buf.count)
             if n <= 0 { break }
+            if bytesPerSecond > 0 {
+                sent += n
+                let due = Double(sent) / Double(bytesPerSecond) - Date().timeIntervalSince(started)
+                if due > 0 { usleep(useconds_t(due * 1_000_000)) }
+            }
             let allowed = budget.load(ordering: .relaxed)
             if allowed != Int.max && n >= allowed {
                 LoopbackServer.writeAll(client, Array(buf.prefix(allowed)))

@@ -63,6 +63,12 @@ public struct ReferenceBackend: InferenceBackend {
     public func build(model: ModelSource, options: BuildOptions) throws -> EngineArtifact {
         try requireAvailable()
         let start = MonotonicClock.now
+        // Phases: parsing, each optimizer pass, serializing.
+        let phaseCount = ReferenceOptimizer.passes.count + 2
+        let progress = ProgressHub.shared.begin(.build, subject: model.name, unit: .phases, total: Int64(phaseCount), backend: name)
+        var built = false
+        defer { progress.finish(built ? .succeeded : .failed) }
+        progress.enterPhase("parsing ONNX", index: 1, count: phaseCount)
         let onnx: ONNXModel
         do {
             onnx = try ONNXReader.model(model.bytes)
@@ -72,7 +78,9 @@ public struct ReferenceBackend: InferenceBackend {
         let graph = try RGraph(model: onnx, name: model.name)
         let optimized: RGraph, report: ReferenceOptimizer.Report
         do {
-            (optimized, report) = try ReferenceOptimizer.optimize(graph, threads: Self.threadCount(options))
+            (optimized, report) = try ReferenceOptimizer.optimize(graph, threads: Self.threadCount(options)) { pass in
+                progress.enterPhase(ReferenceOptimizer.passes[pass], index: pass + 2, count: phaseCount)
+            }
         } catch var error as ModelLimitError {
             // Found while shape inference and folding ran the graph: name the model too.
             if !error.subject.hasPrefix(model.name) { error.subject = "\(model.name): \(error.subject)" }
@@ -80,7 +88,9 @@ public struct ReferenceBackend: InferenceBackend {
         }
         Log.debug("reference build of \(model.name): \(report)")
         let id = try identity()
+        progress.enterPhase("serializing", index: phaseCount, count: phaseCount)
         let bytes = ReferenceEngineFormat.encode(optimized, identity: id)
+        built = true
         return EngineArtifact(bytes: bytes, identity: id, workspaceBytes: 0, buildSeconds: MonotonicClock.now - start)
     }
 

@@ -12,13 +12,21 @@ enum ReferenceOptimizer {
         }
     }
 
-    /// Applies every pass in order and returns the optimised graph.
-    static func optimize(_ input: RGraph, threads: Int) throws -> (RGraph, Report) {
+    /// The passes in order, as a build's progress names them (`optimize` reports each as it starts).
+    static let passes = ["removing Identity and Dropout", "folding constants", "inferring shapes", "folding BatchNormalization",
+                         "fusing activations", "fusing residual Adds", "packing weights"]
+
+    /// Applies every pass in order and returns the optimised graph; `pass` hears the index
+    /// (into `passes`) of each pass as it starts.
+    static func optimize(_ input: RGraph, threads: Int, pass: (Int) -> Void = { _ in }) throws -> (RGraph, Report) {
         var g = input
         var report = Report()
+        pass(0)
         removeIdentities(&g, &report)
+        pass(1)
         try foldConstants(&g, &report, threads: threads)
         var shapes: [Int: [Int]] = [:]
+        pass(2)
         if let inferred = try inferShapes(g, threads: threads) {
             shapes = inferred
             report.shapesInferred = shapes.count
@@ -33,9 +41,13 @@ enum ReferenceOptimizer {
             g.nodes.removeAll { $0.op == "__dead" }
             try foldConstants(&g, &report, threads: threads)
         }
+        pass(3)
         foldBatchNorm(&g, &report)
+        pass(4)
         fuseActivations(&g, &report)
+        pass(5)
         fuseResidualAdds(&g, shapes: shapes, &report)
+        pass(6)
         pack(&g, shapes: shapes, &report)
         pruneUnused(&g)
         return (g, report)
