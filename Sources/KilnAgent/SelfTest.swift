@@ -220,7 +220,7 @@ public struct SelfTest: Sendable {
             return Check(name: "nvrtc", status: .missing, detail: error.description)
         }
         // Without a GPU the kernel is still compiled, for Orin's SM, to prove NVRTC works.
-        let sm = device.map { "\($0.computeMajor)\($0.computeMinor)" } ?? "87"
+        let sm = device.map { $0.sm } ?? "87"
         do {
             let output = try NVRTCCompiler(cache: nil).compile(source: Self.kernelSource, name: "kiln_selftest.cu", sm: sm)
             var detail = String(format: "NVRTC %d.%d compiled a kernel for sm_%@ in %.0f ms (%d-byte %@)", version.major, version.minor,
