@@ -73,7 +73,7 @@ let package = Package(
             swiftSettings: optimised + referenceISA),
         .target(name: "KilnTensorRT", dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "KilnInference", "CKilnTensorRT"]),
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
-        .target(name: "KilnRegistry", dependencies: ["KilnCore"]),
+        .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnPostprocess"]),
         .target(name: "KilnTelemetry", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "KilnService", dependencies: ["KilnCore"]),
         .target(name: "KilnRollout", dependencies: ["KilnCore", "KilnRegistry"]),

@@ -17,8 +17,8 @@ extension Agent {
                 Log.notice("reloaded \(path): model unchanged; changes to sources, metrics or build flags take effect on restart")
                 return
             }
-            let (model, hint) = try await (configuration.registry ?? RegistryAccess()).resolve(try ModelReference(parsing: text), text: text)
-            let (engine, prepared) = try await factory.make(model: model, hint: hint)
+            let (model, annotations) = try await (configuration.registry ?? RegistryAccess()).resolve(try ModelReference(parsing: text), text: text)
+            let (engine, prepared) = try await factory.make(model: model, hint: annotations?.preprocess, postprocess: annotations?.postprocess)
             _ = slot.swap(to: engine)
             servedText.withLock { $0 = text }
             telemetry.metrics.setModel(name: engine.model, digest: engine.digest, backend: engine.backend,

@@ -82,10 +82,10 @@ public final class Agent: Sendable {
         telemetry.setStatus { Agent.preparingStatusJSON() }
         try telemetry.startServer()
         defer { telemetry.stopServer() }
-        let model: ModelSource, hint: String?
+        let model: ModelSource, annotations: KilnAnnotations?
         switch c.model {
         case .source(let source):
-            (model, hint) = (source, nil)
+            (model, annotations) = (source, nil)
         case .reference(let text):
             let reference = try ModelReference(parsing: text)
             if let follow = c.follow {
@@ -96,16 +96,17 @@ public final class Agent: Sendable {
                     driver.trigger()
                     return "polling \(text) now\n"
                 }
-                (model, hint) = (driver.source, driver.serving.annotations.preprocess)
+                (model, annotations) = (driver.source, driver.serving.annotations)
             } else {
-                (model, hint) = try await (c.registry ?? RegistryAccess()).resolve(reference, text: text)
+                (model, annotations) = try await (c.registry ?? RegistryAccess()).resolve(reference, text: text)
             }
         }
-        let postprocessor = try makePostprocessor()
-        return try await serve(model: model, hint: hint, sources: sources, factory: factory, postprocessor: postprocessor)
+        let postprocessor = try makePostprocessor(method: annotations?.postprocess?.method)
+        return try await serve(model: model, annotations: annotations, sources: sources, factory: factory, postprocessor: postprocessor)
     }
 
-    private func makePostprocessor() throws -> any FramePostprocessor {
+    /// The postprocessor: `--postprocess`, else the artifact's `method`, else the default choice.
+    private func makePostprocessor(method: String?) throws -> any FramePostprocessor {
         let p = configuration.postprocess
         let labels = try p.labelsPath.map { try loadLabels(path: $0) } ?? p.defaultLabels
         let metrics = telemetry.metrics
@@ -122,7 +123,9 @@ public final class Agent: Sendable {
                 self.resultCounts.withLock { $0?.delivered += delivered; $0?.dropped += dropped }
             }
         }
-        return try PostprocessChoice.make(p.choice, labels: labels, sink: sink, detection: p.detection)
+        let choice = p.flags.method ?? method ?? p.choice
+        if p.flags.method == nil, let method { Log.info("postprocess \(method), as the artifact says") }
+        return try PostprocessChoice.make(choice, labels: labels, sink: sink, detection: p.detection, flags: p.flags)
     }
 
     /// SIGHUP reloads; SIGINT/SIGTERM drain, or exit at once before anything serves (the
@@ -144,10 +147,10 @@ public final class Agent: Sendable {
     }
 
     /// Prepares the engine and runs the loop with its services to the end.
-    private func serve(model: ModelSource, hint: String?, sources: [any FrameSource], factory: EngineFactory,
+    private func serve(model: ModelSource, annotations: KilnAnnotations?, sources: [any FrameSource], factory: EngineFactory,
                        postprocessor: any FramePostprocessor) async throws -> RunReport {
         let c = configuration
-        let (engine, prepared) = try await factory.make(model: model, hint: hint)
+        let (engine, prepared) = try await factory.make(model: model, hint: annotations?.preprocess, postprocess: annotations?.postprocess)
         Log.info("engine \(prepared.outcome) for \(model.name): \(engine.backend), key \(prepared.key.prefix(12)), "
                  + "input \(engine.inputName) \(engine.preprocess.text)")
         let slot = EngineSlot(engine)

@@ -31,10 +31,14 @@ public struct AgentConfiguration: Sendable {
         public var results: String?
         /// Detection thresholds and filters (`--conf`, `--iou`, `--max-det`, `--classes`, `--agnostic-nms`).
         public var detection: YOLODecoder
+        /// What the flags said (`--postprocess` and the thresholds): wins over the artifact's settings,
+        /// which win over `choice` and `detection`'s defaults.
+        public var flags: PostprocessSettings
 
         /// Creates postprocessing settings.
         public init(choice: String = "none", labelsPath: String? = nil, defaultLabels: [String] = [], results: String? = nil,
-                    detection: YOLODecoder = YOLODecoder()) {
+                    detection: YOLODecoder = YOLODecoder(), flags: PostprocessSettings = PostprocessSettings()) {
+            self.flags = flags
             self.choice = choice
             self.labelsPath = labelsPath
             self.defaultLabels = defaultLabels

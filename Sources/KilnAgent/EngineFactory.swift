@@ -43,8 +43,9 @@ public struct EngineFactory: Sendable {
     /// Preprocessing is, from weakest to strongest: defaults from the image input's shape and type
     /// (letterbox to its H×W, RGB, /255), the model's `kiln.preprocess` metadata, the artifact's
     /// annotation (`hint`), and `--preprocess`. The input size follows `InputSizeResolver`; the
-    /// log line names the rule that chose it.
-    public func make(model: ModelSource, hint: String? = nil) async throws -> (ActiveEngine, PreparedEngine) {
+    /// log line names the rule that chose it. `postprocess` (the artifact's settings) travels
+    /// with the engine; its labels win over the model's metadata.
+    public func make(model: ModelSource, hint: String? = nil, postprocess: PostprocessSettings? = nil) async throws -> (ActiveEngine, PreparedEngine) {
         let onnx: ONNXModel
         do {
             onnx = try ONNXReader.model(model.bytes)
@@ -82,7 +83,8 @@ public struct EngineFactory: Sendable {
                                   digest: model.digest, backend: backend.name, precision: options.precision,
                                   engineKey: prepared.key, maxBatch: options.shapeProfiles[descriptor.name]?.max.first ?? 1)
         active.inputSize = size
-        active.labels = ModelLabels.ultralytics(onnx.metadata) ?? []
+        active.labels = postprocess?.labels ?? ModelLabels.ultralytics(onnx.metadata) ?? []
+        active.postprocess = postprocess
         return (active, prepared)
     }
 

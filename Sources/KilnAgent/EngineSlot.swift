@@ -1,5 +1,6 @@
 import KilnCore
 import KilnInference
+import KilnPostprocess
 import KilnVideo
 import Synchronization
 
@@ -27,8 +28,10 @@ public struct ActiveEngine: Sendable {
     public var maxBatch: Int
     /// The image input's size and the rule that chose it (nil when not decided by `EngineFactory`).
     public var inputSize: InputSize?
-    /// Class names from the model's metadata (Ultralytics `names`); empty when it has none.
+    /// Class names: the artifact's, else the model's metadata (Ultralytics `names`); empty when none.
     public var labels: [String] = []
+    /// Postprocessing settings shipped in the model's artifact (they change with rollouts).
+    public var postprocess: PostprocessSettings?
 
     /// Creates an active engine; `inputName` defaults to the runner's first input.
     public init(runner: any InferenceRunner, preprocess: PreprocessSpec, inputName: String? = nil, model: String,

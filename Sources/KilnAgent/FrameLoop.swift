@@ -405,7 +405,7 @@ public final class FrameLoop: Sendable {
                                    model: engine.model, digest: engine.digest,
                                    outputNames: engine.runner.outputs.map(\.name), captureTime: item.frame.captureTime,
                                    inputSize: (item.spec.width, item.spec.height), modelLabels: engine.labels,
-                                   engineKey: engine.engineKey)
+                                   engineKey: engine.engineKey, modelSettings: engine.postprocess)
         do {
             if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
             succeeded.add(1, ordering: .relaxed)

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnPostprocess
 import KilnVideo
 
 /// Where one frame came from and how it was fitted into the model input.
@@ -27,6 +28,8 @@ public struct FrameContext: Sendable {
     public var modelLabels: [String] = []
     /// The engine cache key of the engine that ran the frame.
     public var engineKey: String? = nil
+    /// Postprocessing settings shipped with the engine's model (below `kiln run`'s flags).
+    public var modelSettings: PostprocessSettings? = nil
 }
 
 /// Decodes one frame's engine outputs into a result (a JSON line), or nothing.

@@ -21,8 +21,8 @@ public struct RegistryAccess: Sendable {
     public var puller: ModelPuller { ModelPuller(store: store, client: client) }
 
     /// Reads a model from a file, or pulls it from a layout or registry; returns it with the
-    /// artifact's preprocessing annotation (nil for files).
-    public func resolve(_ reference: ModelReference, text: String) async throws -> (ModelSource, String?) {
+    /// artifact's annotations (nil for files).
+    public func resolve(_ reference: ModelReference, text: String) async throws -> (ModelSource, KilnAnnotations?) {
         switch reference {
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -34,7 +34,7 @@ public struct RegistryAccess: Sendable {
             guard let data = FileManager.default.contents(atPath: pulled.path) else {
                 throw RuntimeError("model \(text): pulled to \(pulled.path) but it cannot be read")
             }
-            return (ModelSource(bytes: Array(data), name: text), pulled.annotations.preprocess)
+            return (ModelSource(bytes: Array(data), name: text), pulled.annotations)
         }
     }
 }

@@ -24,7 +24,8 @@ public struct ResultPostprocessor: FramePostprocessor {
         // Wall-clock time of capture: the monotonic capture time shifted to the epoch.
         let captured = Date().timeIntervalSince1970 - (MonotonicClock.now - context.captureTime)
         let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform, timestamp: captured,
-                                       inputSize: context.inputSize, modelLabels: context.modelLabels)
+                                       inputSize: context.inputSize, modelLabels: context.modelLabels,
+                                       modelSettings: context.modelSettings)
         var results = try decoder.process(outputs: ordered.isEmpty ? Array(outputs.values) : ordered, frames: [frame])
         for i in results.indices {
             results[i].model = context.model
@@ -44,15 +45,16 @@ public enum PostprocessChoice {
     /// Parses `none`, `topk[:K]`, `yolo` (layout recognised from the output), `yolov5`, `yolov8`
     /// (also `yolov11`, same layout) or `yolox`, with labels from `labels`; `detection` carries the
     /// thresholds and class filter (its layout is replaced); `sink` receives the results.
+    /// `flags` are the settings `kiln run` was given; they win over the model's own per frame.
     public static func make(_ text: String, labels: [String], sink: ResultSink?,
-                            detection: YOLODecoder = YOLODecoder()) throws -> any FramePostprocessor {
+                            detection: YOLODecoder = YOLODecoder(), flags: PostprocessSettings = PostprocessSettings()) throws -> any FramePostprocessor {
         switch text {
         case "none":
             return NoPostprocessor()
         case "yolo", "yolov5", "yolov8", "yolov11", "yolox":
             var decoder = detection
             decoder.layout = ["yolov5": .v5, "yolox": .yolox, "yolo": .auto][text] ?? .v8
-            return ResultPostprocessor(decoder: DetectionPostprocessor(decoder: decoder, labels: labels), sink: sink)
+            return ResultPostprocessor(decoder: DetectionPostprocessor(decoder: decoder, labels: labels, flags: flags), sink: sink)
         default:
             if text == "topk" || text.hasPrefix("topk:") {
                 let k = text == "topk" ? 5 : Int(text.dropFirst(5)) ?? 0

@@ -22,7 +22,7 @@ extension RolloutController.Hooks {
                     return Array(data)
                 }
                 let source = ModelSource(bytes: bytes, name: model.reference)
-                return try await factory.make(model: source, hint: model.annotations.preprocess).0
+                return try await factory.make(model: source, hint: model.annotations.preprocess, postprocess: model.annotations.postprocess).0
             },
             verifyGolden: { engine, model in
                 guard let golden = model.goldenPath else { return nil }

@@ -16,10 +16,13 @@ public struct PostprocessContext: Sendable {
     /// Class names the model itself carries (Ultralytics `names` metadata), used when no
     /// `--labels` are given.
     public var modelLabels: [String]
+    /// Thresholds and filters shipped with the model (below the flags).
+    public var modelSettings: PostprocessSettings?
 
     /// Creates a context.
     public init(stream: String, index: Int, transform: LetterboxTransform, timestamp: Double = Date().timeIntervalSince1970,
-                inputSize: (width: Int, height: Int)? = nil, modelLabels: [String] = []) {
+                inputSize: (width: Int, height: Int)? = nil, modelLabels: [String] = [], modelSettings: PostprocessSettings? = nil) {
+        self.modelSettings = modelSettings
         self.inputSize = inputSize
         self.modelLabels = modelLabels
         self.stream = stream
@@ -53,7 +56,7 @@ public struct ClassificationPostprocessor: Postprocessor {
 
     public func process(outputs: [Tensor], frames: [PostprocessContext]) throws -> [FrameResult] {
         guard let output = outputs.first else { throw PostprocessError("the model has no outputs to classify") }
-        let rows = try topK.decode(output, labels: labels)
+        let rows = try topK.decode(output, labels: labels.isEmpty ? frames.first?.modelLabels ?? [] : labels)
         guard rows.count == frames.count else {
             throw PostprocessError("classification output has \(rows.count) rows for a batch of \(frames.count) frames")
         }
@@ -69,16 +72,23 @@ public struct DetectionPostprocessor: Postprocessor {
     public var decoder: YOLODecoder
     /// Class names by index (may be empty).
     public var labels: [String]
+    /// The settings the user gave (already in `decoder`): re-applied over a model's own.
+    public var flags: PostprocessSettings
 
     /// Creates a detection postprocessor.
-    public init(decoder: YOLODecoder = YOLODecoder(), labels: [String] = []) {
+    public init(decoder: YOLODecoder = YOLODecoder(), labels: [String] = [], flags: PostprocessSettings = PostprocessSettings()) {
         self.decoder = decoder
         self.labels = labels
+        self.flags = flags
     }
 
     public func process(outputs: [Tensor], frames: [PostprocessContext]) throws -> [FrameResult] {
         guard let output = outputs.first else { throw PostprocessError("the model has no outputs to decode boxes from") }
         var decoder = self.decoder
+        if let shipped = frames.first?.modelSettings {
+            shipped.apply(to: &decoder)
+            flags.apply(to: &decoder)
+        }
         let labels = self.labels.isEmpty ? frames.first?.modelLabels ?? [] : self.labels
         if decoder.classCount == nil, !labels.isEmpty { decoder.classCount = labels.count }
         if decoder.inputSize == nil { decoder.inputSize = frames.first?.inputSize }

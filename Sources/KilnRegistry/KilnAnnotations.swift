@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnPostprocess
 
 /// Kiln's deployment metadata carried in a model artifact's manifest annotations.
 ///
@@ -19,6 +20,8 @@ public struct KilnAnnotations: Sendable, Codable, Equatable {
     public var rolloutID: String?
     /// Golden-data tolerance override, relative and absolute.
     public var goldenTolerance: GoldenTolerance?
+    /// Postprocessing shipped with the model: method, thresholds, class filter and labels.
+    public var postprocess: PostprocessSettings?
 
     /// Relative and absolute tolerance for comparing outputs with golden data.
     public struct GoldenTolerance: Sendable, Codable, Equatable {
@@ -58,6 +61,9 @@ public struct KilnAnnotations: Sendable, Codable, Equatable {
         if let rolloutPercentage { a[AnnotationKeys.rolloutPercentage] = Self.number(rolloutPercentage) }
         if let rolloutID { a[AnnotationKeys.rolloutID] = rolloutID }
         if let t = goldenTolerance { a[AnnotationKeys.goldenTolerance] = "\(t.rtol),\(t.atol)" }
+        if let postprocess, !postprocess.isEmpty {
+            a[AnnotationKeys.postprocess] = String(decoding: try CanonicalJSON.encode(postprocess), as: UTF8.self)
+        }
         return a
     }
 
@@ -91,6 +97,13 @@ public struct KilnAnnotations: Sendable, Codable, Equatable {
             let parts = text.split(separator: ",").compactMap { Double($0) }
             guard parts.count == 2 else { throw bad(AnnotationKeys.goldenTolerance, "RTOL,ATOL") }
             goldenTolerance = GoldenTolerance(rtol: parts[0], atol: parts[1])
+        }
+        if let text = annotations[AnnotationKeys.postprocess] {
+            let expected = #"JSON {"method":"yolo","conf":0.3,"iou":0.6,"max_det":100,"classes":[0],"agnostic_nms":false,"labels":["person"]}"#
+            do { postprocess = try JSONDecoder().decode(PostprocessSettings.self, from: Data(text.utf8)) } catch {
+                throw bad(AnnotationKeys.postprocess, expected)
+            }
+            do { try postprocess?.validate(source: "artifact \(source)") } catch { throw bad(AnnotationKeys.postprocess, expected + " (\(error))") }
         }
     }
 

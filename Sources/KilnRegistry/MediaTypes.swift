@@ -37,6 +37,9 @@ public enum AnnotationKeys {
     public static let preprocess = "dev.kiln.preprocess"
     /// Kiln: shape profiles as JSON `{"input": {"min":[…],"opt":[…],"max":[…]}}`.
     public static let shapeProfiles = "dev.kiln.shape-profiles"
+    /// Kiln: postprocessing shipped with the model, JSON
+    /// `{"method":"yolo","conf":0.3,"iou":0.6,"max_det":100,"classes":[0,2],"agnostic_nms":true,"labels":[…]}`.
+    public static let postprocess = "dev.kiln.postprocess"
     /// Kiln: precision policy (`fp32`, `fp16`, `int8`, `bf16`, `best`).
     public static let precision = "dev.kiln.precision"
     /// Kiln: latency SLO, p99 in milliseconds.

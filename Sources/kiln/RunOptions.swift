@@ -23,6 +23,8 @@ struct RunOptions {
     var postprocess: String?
     var labelsPath: String?
     var detection = YOLODecoder()
+    /// What the postprocessing flags said (wins over the artifact's settings).
+    var postprocessFlags = PostprocessSettings()
     var results: String?
     var pushURL: String?
     var pushInterval: Double = 15
@@ -38,9 +40,11 @@ struct RunOptions {
                                    gst:[WxH[:FMT]:][live:]PIPE  a GStreamer pipeline (caps and fdsink added)
                                    v4l2:/dev/videoN[:WxH[:FMT]] a camera (YUYV, NV12, RGB24)
           --postprocess P        none, topk[:K], yolo, yolov5, yolov8, yolov11 or yolox (default:
-                                 none; topk:1 for the demo). yolo recognises the head from its
-                                 shape; a head that does not fit the layout, the class count or
-                                 the 0–1 score range stops the run (exit 3)
+                                 the artifact's (kiln publish --postprocess), else none; topk:1
+                                 for the demo). These flags win over the artifact's settings.
+                                 yolo recognises the head from its shape; a head that does not
+                                 fit the layout, the class count or the 0–1 score range stops
+                                 the run (exit 3)
           --labels FILE          class names, one per line (default: the model's `names` metadata);
                                  their count must equal the head's class count
           --conf X               detection confidence threshold (default 0.25, Ultralytics' predict)
@@ -91,19 +95,10 @@ struct RunOptions {
         serial = a.flag("--serial")
         cpuPreprocess = a.flag("--cpu-preprocess")
         metricsAddress = try a.option("--metrics-addr")
-        postprocess = try a.option("--postprocess")
+        postprocessFlags = try PostprocessOptions.parse(&a)
+        postprocess = postprocessFlags.method
+        postprocessFlags.apply(to: &detection)
         labelsPath = try a.option("--labels")
-        let unit: (String) -> Float? = { Float($0).flatMap { $0 >= 0 && $0 <= 1 ? $0 : nil } }
-        if let conf = try a.option("--conf", "a threshold 0–1", unit) { detection.confidenceThreshold = conf }
-        if let iou = try a.option("--iou", "a threshold 0–1", unit) { detection.iouThreshold = iou }
-        if let maxDet = try a.option("--max-det", "a positive count", { Int($0).flatMap { $0 > 0 ? $0 : nil } }) {
-            detection.maxDetections = maxDet
-        }
-        detection.classes = try a.option("--classes", "class ids separated by commas, e.g. 0,2") { text in
-            let ids = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            return ids.isEmpty || ids.contains(where: { $0 == nil || $0! < 0 }) ? nil : Set(ids.map { $0! })
-        }
-        detection.agnosticNMS = a.flag("--agnostic-nms")
         results = try a.option("--results")
         pushURL = try a.option("--push-url")
         controlTokenFile = try a.option("--control-token-file")
@@ -134,7 +129,7 @@ struct RunOptions {
                                           makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic()),
             backend: backend, precision: precision, preprocess: preprocess, threads: threads,
             postprocess: .init(choice: postprocess ?? defaultPostprocess, labelsPath: labelsPath, defaultLabels: defaultLabels,
-                               results: results, detection: detection),
+                               results: results, detection: detection, flags: postprocessFlags),
             metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval,
             controlToken: try controlTokenFile.map { try ControlToken.read(path: $0) }, registry: registry, follow: follow,
             configurationFile: configurationFile)

@@ -25,8 +25,8 @@ import Testing
     func startKiln(_ f: Fixture, _ args: [String]) throws -> (Process, URL, URL) {
         let out = f.dir.appendingPathComponent("kiln-\(UUID().uuidString.prefix(6)).out")
         let err = f.dir.appendingPathComponent("kiln-\(UUID().uuidString.prefix(6)).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestEnvironment.kilnExecutable)
         p.arguments = ["run", f.model.path, "--json", "--report-interval", "0", "--backend", "reference",

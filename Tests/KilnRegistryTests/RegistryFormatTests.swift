@@ -69,6 +69,12 @@ import Testing
         #expect(try KilnAnnotations(annotations: try a.manifestAnnotations(), source: "x") == a)
         #expect(throws: RegistryError.self) { _ = try KilnAnnotations(annotations: [AnnotationKeys.rolloutPercentage: "150"], source: "x") }
         #expect(throws: RegistryError.self) { _ = try KilnAnnotations(annotations: [AnnotationKeys.precision: "fp64"], source: "x") }
+        // Postprocessing shipped with the model: JSON that round-trips; out-of-range or malformed values are refused.
+        let shipped = try KilnAnnotations(annotations: [AnnotationKeys.postprocess: #"{"method":"yolo","conf":0.5,"classes":[0],"labels":["text"]}"#], source: "x")
+        #expect(shipped.postprocess?.method == "yolo" && shipped.postprocess?.labels == ["text"] && shipped.postprocess?.confidence == 0.5)
+        #expect(try KilnAnnotations(annotations: try shipped.manifestAnnotations(), source: "x") == shipped)
+        #expect(throws: RegistryError.self) { _ = try KilnAnnotations(annotations: [AnnotationKeys.postprocess: #"{"conf":2}"#], source: "x") }
+        #expect(throws: RegistryError.self) { _ = try KilnAnnotations(annotations: [AnnotationKeys.postprocess: "yolo"], source: "x") }
     }
 
     @Test func anArtifactWithoutAnOnnxLayerIsRefusedWithTheLayersListed() throws {

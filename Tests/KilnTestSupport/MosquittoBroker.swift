@@ -120,7 +120,7 @@ public final class MosquittoBroker: @unchecked Sendable {
 
         init(executable: String, arguments: [String], directory: URL) throws {
             outputFile = directory.appendingPathComponent("sub-\(UUID().uuidString).out")
-            FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
             let handle = try FileHandle(forWritingTo: outputFile)
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments

@@ -36,7 +36,7 @@ public final class WebhookReceiver: @unchecked Sendable {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/webhook_receiver.py").path
         let portFile = directory.appendingPathComponent("port")
-        FileManager.default.createFile(atPath: portFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: portFile.path, contents: nil)
         let out = try FileHandle(forWritingTo: portFile)
         process = Process()
         process.executableURL = URL(fileURLWithPath: python)

@@ -1,6 +1,8 @@
 import Foundation
+import KilnAgent
 import KilnCore
 import KilnONNX
+import KilnPostprocess
 import KilnRegistry
 
 /// `kiln publish MODEL.onnx --to REF`: packs a model as a CNCF ModelPack artifact with Kiln's
@@ -26,6 +28,10 @@ struct PublishCommand: Command {
           --rollout-percentage N      share of the fleet (0-100) that takes this artifact
           --rollout-id ID             rollout id for cohort hashing (default: manifest digest)
           --name NAME                 model name in the ModelPack config
+          --postprocess P, --conf X, --iou X, --max-det N, --classes 0,2,…, --agnostic-nms,
+          --labels FILE               postprocessing shipped with the model (as for kiln run);
+                                      devices use it unless their own flags say otherwise, and
+                                      it changes with rollouts
         \(RegistryOptions.help)
 
         Example: kiln publish det.onnx --to 10.0.0.5:5000/fleet/det:prod --golden golden/ --slo-p99 20ms
@@ -57,6 +63,10 @@ struct PublishCommand: Command {
             profiles[name] = profile
         }
         if !profiles.isEmpty { annotations.shapeProfiles = profiles }
+        var postprocess = try PostprocessOptions.parse(&arguments)
+        if let method = postprocess.method { _ = try PostprocessChoice.make(method, labels: [], sink: nil) }
+        postprocess.labels = try arguments.option("--labels").map { try loadLabels(path: $0) }
+        if !postprocess.isEmpty { annotations.postprocess = postprocess }
         let name = try arguments.option("--name")
         let options = try RegistryOptions(&arguments)
         let model = try arguments.required("MODEL.onnx")  // after every flag has taken its value
