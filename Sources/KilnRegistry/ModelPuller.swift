@@ -49,7 +49,7 @@ public struct ModelPuller: Sendable {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let pulled = first else {
-                throw RegistryError(.transport, "pull of \(reference) did not finish within its \(Int(seconds)) s deadline (the registry or the link is too slow); what arrived is kept and the next pull resumes it")
+                throw RegistryError(.transport, "pull of \(reference) did not finish within its \(Int(seconds)) s deadline (the registry or the link is too slow); what arrived is kept and the next pull resumes it. Raise the deadline (--pull-deadline, or pull-deadline in kiln.conf) for a slow link")
             }
             return pulled
         }

@@ -79,6 +79,68 @@ import Testing
         #expect(Date().timeIntervalSince(start) < 10)
     }
 
+    @Test func thePullDeadlineFlagAndConfigKeyStopAStalledPullWithTheFix() throws {
+        let stall = try LoopbackServer { fd in
+            _ = LoopbackServer.readHead(fd)
+            sleep(20)
+            close(fd)
+        }
+        defer { stall.stop() }
+        let host = "127.0.0.1:\(stall.port)"
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let kiln = TestEnvironment.kilnExecutable
+        let store = dir.appendingPathComponent("store").path
+        // The flag on `kiln pull`.
+        var start = Date()
+        let pull = try TestEnvironment.run(kiln, ["pull", "\(host)/fleet/slow:v1", "--insecure-registry", host, "--store", store,
+                                                  "--pull-deadline", "1500ms"])
+        #expect(pull.status == 1, "\(pull.stderr)")
+        #expect(pull.stderr.contains("deadline") && pull.stderr.contains("--pull-deadline"), "\(pull.stderr)")
+        #expect(Date().timeIntervalSince(start) < 10)
+        // The same setting as a kiln.conf key of `kiln run`.
+        let conf = dir.appendingPathComponent("kiln.conf")
+        try "model = \(host)/fleet/slow:v1\ninsecure-registry = \(host)\nstore = \(store)\npull-deadline = 1s\nbackend = reference\n"
+            .write(to: conf, atomically: true, encoding: .utf8)
+        start = Date()
+        let run = try TestEnvironment.run(kiln, ["run", "--config", conf.path, "--frames", "1"])
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(run.stderr.contains("1 s deadline"), "\(run.stderr)")
+        #expect(Date().timeIntervalSince(start) < 15)
+        // A deadline that is not a positive duration is a usage error naming the flag.
+        let bad = try TestEnvironment.run(kiln, ["pull", "\(host)/fleet/slow:v1", "--pull-deadline", "soon"])
+        #expect(bad.status == 2 && bad.stderr.contains("--pull-deadline"), "\(bad.stderr)")
+    }
+
+    @Test func aPullOntoAFullDiskStopsAtOnceNamingTheStoreAndLeavesNoPartial() async throws {
+        guard let registry = try await RegistryServer.start() else { return }
+        defer { registry.stop() }
+        guard let unshare = try TestEnvironment.tool("unshare") else { return }
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A 3 MB model onto a 1 MiB filesystem (a real tmpfs in a private mount namespace).
+        let model = try Fixtures.modelFile(in: dir, size: 3_000_000, seed: 33)
+        _ = try await Fixtures.publish(model, to: "\(registry.host)/fleet/full:v1", client: Fixtures.client(registry), work: dir)
+        let store = dir.appendingPathComponent("small").path
+        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+        let script = """
+            mount -t tmpfs -o size=1m tmpfs '\(store)' || exit 99
+            '\(TestEnvironment.kilnExecutable)' pull \(registry.host)/fleet/full:v1 --insecure-registry \(registry.host) --store '\(store)'
+            echo "exit=$?"
+            find '\(store)' -type f -printf 'file %s %p\\n'
+            """
+        let start = Date()
+        let r = try TestEnvironment.run(unshare, ["-rm", "sh", "-c", script])
+        #expect(!r.stdout.isEmpty && !r.stdout.contains("exit=0"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("exit=1"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("disk full") && r.stderr.contains(store) && r.stderr.contains("--store"), "\(r.stderr)")
+        // Not retried as if transient, and nothing half-written is left to be taken for a model.
+        #expect(Date().timeIntervalSince(start) < 20)
+        let files = r.stdout.split(separator: "\n").filter { $0.hasPrefix("file ") }
+        #expect(!files.contains { $0.contains(".partial") }, "\(files)")
+        #expect(!files.contains { $0.split(separator: " ")[1] == "3000000" }, "\(files)")
+    }
+
     @Test func aCorruptTransferIsATransportFaultAndTheHealedRegistryServesTheDigest() async throws {
         guard let registry = try await RegistryServer.start() else { return }
         defer { registry.stop() }

@@ -14,6 +14,8 @@ struct RegistryOptions {
           --ca-bundle FILE            PEM CAs to trust besides the system's (private registries)
           --store DIR                 the local model store (default KILN_STORE or
                                       ~/.cache/kiln/models)
+          --pull-deadline DURATION    how long one pull may take, retries included (default
+                                      30m); what arrived is kept and the next pull resumes it
         """
 
     var client: RegistryClient
@@ -27,7 +29,11 @@ struct RegistryOptions {
         if let caBundle, !FileManager.default.isReadableFile(atPath: caBundle) {
             throw UsageError("--ca-bundle \(caBundle): no such readable file; pass a PEM file of CA certificates")
         }
-        client = RegistryClient(configuration: .init(auth: auth, insecureHosts: insecure, caBundle: caBundle))
+        var configuration = RegistryClient.Configuration(auth: auth, insecureHosts: insecure, caBundle: caBundle)
+        if let deadline = try arguments.option("--pull-deadline", "a duration like 30m", { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } }) {
+            configuration.pullDeadline = deadline
+        }
+        client = RegistryClient(configuration: configuration)
         store = ModelStore(root: try arguments.option("--store") ?? KilnDirectories().store)
     }
 
