@@ -77,7 +77,7 @@ public final class Agent: Sendable {
         let factory = try EngineFactory.forDevice(c.device, cache: c.cache, backend: c.backend, precision: c.precision,
                                                   threads: c.threads, preprocess: c.preprocess, streams: sources.count,
                                                   sourceSize: sources.first?.frameSize,
-                                                  engineBuildChild: c.engineBuildChild)
+                                                  engineBuildChild: c.engineBuildChild, isolation: c.isolation)
         // /metrics and /status answer while the model is pulled, built and gated.
         telemetry.setStatus { Agent.preparingStatusJSON() }
         try telemetry.startServer()

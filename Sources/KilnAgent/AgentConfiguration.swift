@@ -99,6 +99,9 @@ public struct AgentConfiguration: Sendable {
     public var controlToken: String?
     /// How TensorRT builds start their isolated child (the embedding program's own command).
     public var engineBuildChild: EngineBuildChildCommand
+    /// The bounds of the isolated child every engine build and a candidate's first inferences
+    /// run in (`kiln run` always sets them); nil builds the reference backend in this process.
+    public var isolation: ChildLimits? = nil
     /// The device and its profile.
     public var device: DeviceDetection
     /// The engine cache.

@@ -25,6 +25,9 @@ public struct EngineFactory: Sendable {
     public var sourceSize: FrameSize?
     /// The longest side a dynamic input may take from the source (the device profile's cap).
     public var inputSideCap: Int
+    /// The isolated child a rollout candidate's first inferences run in (`EngineTrial`); nil runs
+    /// them in this process.
+    public var isolation: IsolatedChild?
 
     /// Creates a factory.
     public init(backend: any InferenceBackend, options: BuildOptions, preparer: EnginePreparer,

@@ -7,9 +7,12 @@ import KilnRollout
 extension RolloutController.Hooks {
     /// The agent's hooks: the registry through `puller`, engines through `factory` (the same
     /// backend, profile and cache the loop uses), the gate through `GoldenVerifier` and timed
-    /// runs, and the swap through the loop's `EngineSlot`.
+    /// runs, and the swap through the loop's `EngineSlot`. With `trialChild`, the candidate's
+    /// first inferences (golden check and warm-up, then the timed runs) run in that isolated
+    /// child (`EngineTrial`), so a candidate that crashes on its first frames is refused while
+    /// the agent keeps serving.
     public static func live(reference: ModelReference, puller: ModelPuller, factory: EngineFactory, slot: EngineSlot,
-                            latencyRuns: Int = 20) -> RolloutController.Hooks {
+                            latencyRuns: Int = 20, trialChild: IsolatedChild? = nil) -> RolloutController.Hooks {
         RolloutController.Hooks(
             currentDigest: { try await puller.currentDigest(of: reference) },
             inspect: { digest in try await puller.inspect(reference.pinned(to: digest)).annotations },
@@ -25,13 +28,25 @@ extension RolloutController.Hooks {
                 return try await factory.make(model: source, hint: model.annotations.preprocess, postprocess: model.annotations.postprocess).0
             },
             verifyGolden: { engine, model in
+                if let trialChild {
+                    let result = try await BlockingWork.run("kiln-trial") {
+                        try EngineTrial.run(.golden, engine: engine, model: model, factory: factory, latencyRuns: latencyRuns, child: trialChild)
+                    }
+                    if let result { return result.goldenFailure }
+                    Log.warning("rollout: the engine of \(model.reference) is not in the cache; its first inferences run in the agent")
+                }
                 guard let golden = model.goldenPath else { return nil }
                 return try await BlockingWork.run("kiln-golden") {
                     try GoldenGate.check(engine: engine, goldenTar: golden, model: model)
                 }
             },
             measureLatency: { engine, model in
-                try await BlockingWork.run("kiln-latency") {
+                if let trialChild, let result = try await BlockingWork.run("kiln-trial", {
+                    try EngineTrial.run(.latency, engine: engine, model: model, factory: factory, latencyRuns: latencyRuns, child: trialChild)
+                }) {
+                    return result.p99Milliseconds
+                }
+                return try await BlockingWork.run("kiln-latency") {
                     try GoldenGate.warmP99Milliseconds(engine: engine, goldenTar: model.goldenPath, runs: latencyRuns)
                 }
             },

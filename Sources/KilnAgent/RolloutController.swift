@@ -241,12 +241,20 @@ public actor RolloutController: Service {
             var gated = false
             defer { gate.finish(gated ? .succeeded : .failed) }
             gate.enterPhase(model.goldenPath == nil ? "no golden cases" : "golden cases", index: 1, count: 2)
-            if let failure = try await hooks.verifyGolden(engine, model) {
+            // A candidate that crashes or is invalid on its first frames is the model's fault: refused.
+            let failure: String?
+            do { failure = try await hooks.verifyGolden(engine, model) } catch let error as InvalidModelError {
+                throw Refusal(kind: .gateFailed, reason: "gate failed: \(error)")
+            }
+            if let failure {
                 throw Refusal(kind: .gateFailed, reason: "golden data failed: \(failure)")
             }
             gate.enterPhase("warm-up and latency runs", index: 2, count: 2)
             if let slo = model.annotations.sloP99Milliseconds {
-                let p99 = try await hooks.measureLatency(engine, model)
+                let p99: Double
+                do { p99 = try await hooks.measureLatency(engine, model) } catch let error as InvalidModelError {
+                    throw Refusal(kind: .gateFailed, reason: "latency check failed: \(error)")
+                }
                 if p99 > slo {
                     throw Refusal(kind: .gateFailed, reason: String(format: "warm p99 %.2f ms exceeds the SLO of %g ms", p99, slo))
                 }

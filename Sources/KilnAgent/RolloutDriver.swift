@@ -76,7 +76,8 @@ public final class RolloutDriver: Sendable {
     /// (the `kiln_rollout_state` metric).
     public func service(slot: EngineSlot, factory: EngineFactory,
                         onTransition: @escaping @Sendable (RolloutState) -> Void) -> any Service {
-        let hooks = RolloutController.Hooks.live(reference: configuration.reference, puller: puller, factory: factory, slot: slot)
+        let hooks = RolloutController.Hooks.live(reference: configuration.reference, puller: puller, factory: factory, slot: slot,
+                                                 trialChild: factory.isolation)
         let c = RolloutController(configuration: configuration, hooks: hooks, stateStore: store, state: state,
                                   serving: (serving, slot.current.engine), onTransition: onTransition)
         controller.withLock { $0 = c }

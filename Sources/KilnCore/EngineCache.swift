@@ -63,7 +63,19 @@ public struct EngineCache: Sendable {
 
     /// Reads and verifies the entry for `key` without locking or changing anything.
     public func read(_ key: EngineCacheKey) throws -> LookupResult {
-        let digest = key.digest
+        let result = try read(digest: key.digest)
+        if case .hit(_, let entry) = result, entry.cacheKey != key {
+            return .corrupt(reason: "metadata \(metadataPath(key.digest)) describes another key")
+        }
+        return result
+    }
+
+    /// Reads and verifies the entry stored under the key digest `digest` (hex) without locking or
+    /// changing anything: what another process (an isolated child) loads by the digest alone.
+    public func read(digest: String) throws -> LookupResult {
+        guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
+            return .corrupt(reason: "\(digest.debugDescription) is not an engine cache key")
+        }
         guard let metaBytes = try EngineCacheError.io({ () throws(SystemError) in try AtomicFile.read(metadataPath(digest)) }) else { return .absent }
         let entry: EngineCacheEntry
         do {
@@ -71,7 +83,7 @@ public struct EngineCache: Sendable {
         } catch {
             return .corrupt(reason: "metadata \(metadataPath(digest)) is unreadable (\(error))")
         }
-        guard entry.key == digest, entry.cacheKey == key else {
+        guard entry.key == digest else {
             return .corrupt(reason: "metadata \(metadataPath(digest)) describes another key")
         }
         // Missing engine: a concurrent eviction or an interrupted write, not corruption.

@@ -89,9 +89,5 @@ public struct TensorBudget: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `1.5 GiB`, `12 MiB`, `900 B`.
-    static func bytesText(_ bytes: Int) -> String {
-        if bytes >= 1 << 30 { return String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
-        if bytes >= 1 << 20 { return "\(bytes >> 20) MiB" }
-        return "\(bytes) B"
-    }
+    static func bytesText(_ bytes: Int) -> String { ByteCountText.text(bytes) }
 }

@@ -124,8 +124,8 @@ public enum EngineBuildChild {
         return config
     }
 
-    /// Writes one protocol line to stdout.
-    static func emit(_ event: EngineBuildEvent) {
+    /// Writes one protocol line to stdout (every isolated child speaks this protocol).
+    public static func emit(_ event: EngineBuildEvent) {
         FileHandle.standardOutput.write(Data((event.jsonLine + "\n").utf8))
     }
 }

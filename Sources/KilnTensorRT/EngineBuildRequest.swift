@@ -25,6 +25,10 @@ public struct EngineBuildRequest: Sendable, Codable, Equatable {
     public var trtexecPath: String?
     /// The GPU's compute capability (8.7 for Orin), when the parent knows it.
     public var computeCapability: ComputeCapability?
+    /// The backend that builds (`reference`…); nil for TensorRT, the original protocol.
+    public var backend: String?
+    /// The model's name for messages (its reference), when it differs from `modelPath`.
+    public var modelName: String?
 
     /// Creates a request.
     public init(modelPath: String, enginePath: String, options: BuildOptions, method: Method = .auto, trtexecPath: String? = nil) {

@@ -30,6 +30,8 @@ struct RunOptions {
     var pushInterval: Double = 15
     var controlTokenFile: String?
     var profileOps = false
+    var buildMemoryLimit: Int?
+    var buildTimeout: Double = 1800
 
     static let help = """
           --source [NAME=]SPEC   frames from (repeat for several streams; NAME names the stream in
@@ -76,6 +78,11 @@ struct RunOptions {
                                  TOKEN` with the token in F (mode 0600); without it they are off
           --push-url URL         push the same metrics to a Prometheus Pushgateway
           --push-interval D      seconds between pushes (default 15s)
+          --build-memory-limit SIZE  memory an isolated engine build or a rollout candidate's
+                                 first inferences may take (512M, 2G; default: MemAvailable less
+                                 the profile's reserve); a model that needs more is refused and
+                                 the agent keeps serving
+          --build-timeout D      how long one isolated build may run (default 30m)
           --json                 print the summary as one JSON object, the last line of stdout
           --profile-ops          time every op of the reference backend; at the end print, on
                                  stderr, milliseconds per op type and the 20 slowest nodes
@@ -103,6 +110,10 @@ struct RunOptions {
         pushURL = try a.option("--push-url")
         controlTokenFile = try a.option("--control-token-file")
         pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
+        buildMemoryLimit = try a.option("--build-memory-limit", "a byte count like 512M or 2G") {
+            ByteCountText.bytes($0).flatMap { $0 >= 16 << 20 ? $0 : nil }
+        }
+        buildTimeout = try a.option("--build-timeout", "a duration like 30m") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 1800
         json = a.flag("--json")
         profileOps = a.flag("--profile-ops")
         if profileOps { ReferenceRunner.setProfiling(true) }
@@ -118,12 +129,20 @@ struct RunOptions {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// The bounds of the isolated child on `device`: `--build-memory-limit`, else MemAvailable
+    /// less the profile's reserve (the tensor budget), and `--build-timeout`.
+    func isolation(device: DeviceContext) -> ChildLimits {
+        let available = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)).flatMap { MemInfo(parsing: $0).availableBytes }
+        let budget = TensorBudget(profile: device.detection.profile, memAvailableBytes: available)
+        return ChildLimits(memoryBytes: buildMemoryLimit ?? budget.maxTensorBytes, timeoutSeconds: buildTimeout)
+    }
+
     /// The agent's configuration for these flags, serving `model` on `device`.
     /// Reads `--control-token-file` (a usage error names the file and the fix).
     func agentConfiguration(model: AgentConfiguration.Model, device: DeviceContext, registry: RegistryAccess? = nil,
                             follow: AgentConfiguration.Follow? = nil, configurationFile: String? = nil,
                             defaultPostprocess: String = "none", defaultLabels: [String] = []) throws -> AgentConfiguration {
-        AgentConfiguration(
+        var configuration = AgentConfiguration(
             model: model, device: device.detection, cache: device.cache, engineBuildChild: .kiln, sources: sources,
             loop: FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial,
                                           makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic()),
@@ -133,5 +152,7 @@ struct RunOptions {
             metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval,
             controlToken: try controlTokenFile.map { try ControlToken.read(path: $0) }, registry: registry, follow: follow,
             configurationFile: configurationFile)
+        configuration.isolation = isolation(device: device)
+        return configuration
     }
 }

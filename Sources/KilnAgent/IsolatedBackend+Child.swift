@@ -1,0 +1,32 @@
+import Foundation
+import KilnCore
+import KilnInference
+import KilnTensorRT
+
+extension IsolatedBackend {
+    /// The child side (`kiln build-engine` given a request with a `backend`): builds the request's
+    /// model with `backend` in this process, writes the engine atomically to its `enginePath`
+    /// and reports the result as a protocol line; returns the exit code (0, or the error's:
+    /// 3 for an invalid model, which the parent turns back into the same error).
+    public static func buildInChild(_ request: EngineBuildRequest, backend: any InferenceBackend) -> Int32 {
+        let start = MonotonicClock.now
+        let name = request.modelName ?? request.modelPath
+        do {
+            guard let bytes = try AtomicFile.read(request.modelPath) else {
+                throw RuntimeError("build child: the model \(request.modelPath) is gone")
+            }
+            let artifact = try backend.build(model: ModelSource(bytes: bytes, name: name), options: request.options)
+            try AtomicFile.write(artifact.bytes, to: request.enginePath)
+            EngineBuildChild.emit(EngineBuildEvent(event: "result", status: "ok", seconds: MonotonicClock.now - start))
+            return 0
+        } catch let error as any KilnError {
+            EngineBuildChild.emit(EngineBuildEvent(event: "result", message: error.description, status: "failed",
+                                                   seconds: MonotonicClock.now - start))
+            return error.exitCode.rawValue
+        } catch {
+            EngineBuildChild.emit(EngineBuildEvent(event: "result", message: "\(name): \(error)", status: "failed",
+                                                   seconds: MonotonicClock.now - start))
+            return ExitCode.runtimeFailure.rawValue
+        }
+    }
+}
