@@ -54,13 +54,17 @@ import Testing
         #expect(count >= 2 && count <= 25, "\(count) requests")
     }
 
-    @Test func aPullPastItsDeadlineStopsWithAMessageThatSaysSo() async throws {
-        // Accepts, reads the request and never answers: a registry on a dead link.
-        let stall = try LoopbackServer { fd in
+    /// Accepts, reads the request and never answers: a registry on a dead link.
+    static func stalledRegistry() throws -> LoopbackServer {
+        try LoopbackServer { fd in
             _ = LoopbackServer.readHead(fd)
             sleep(20)
             close(fd)
         }
+    }
+
+    @Test func aPullPastItsDeadlineStopsWithAMessageThatSaysSo() async throws {
+        let stall = try Self.stalledRegistry()
         defer { stall.stop() }
         let host = "127.0.0.1:\(stall.port)"
         var configuration = RegistryClient.Configuration(insecureHosts: [host], idleTimeout: 60)
@@ -80,11 +84,7 @@ import Testing
     }
 
     @Test func thePullDeadlineFlagAndConfigKeyStopAStalledPullWithTheFix() throws {
-        let stall = try LoopbackServer { fd in
-            _ = LoopbackServer.readHead(fd)
-            sleep(20)
-            close(fd)
-        }
+        let stall = try Self.stalledRegistry()
         defer { stall.stop() }
         let host = "127.0.0.1:\(stall.port)"
         let dir = try TestEnvironment.temporaryDirectory()
