@@ -11,6 +11,14 @@ extension IsolatedBackend {
     public static func buildInChild(_ request: EngineBuildRequest, backend: any InferenceBackend) -> Int32 {
         let start = MonotonicClock.now
         let name = request.modelName ?? request.modelPath
+        // Relay the build's phases to the parent, whose /status and metrics show them.
+        let relay = ProgressHub.shared.observe { event in
+            let snapshot = event.snapshot
+            guard snapshot.step == .build, let phase = snapshot.phase else { return }
+            EngineBuildChild.emit(EngineBuildEvent(event: "progress", phase: phase, step: Int(snapshot.done),
+                                                   steps: snapshot.total.map { Int($0) } ?? -1))
+        }
+        defer { ProgressHub.shared.removeObserver(relay) }
         do {
             guard let bytes = try AtomicFile.read(request.modelPath) else {
                 throw RuntimeError("build child: the model \(request.modelPath) is gone")

@@ -42,9 +42,17 @@ public struct IsolatedBackend: InferenceBackend {
         let requestPath = work.appendingPathComponent("request.json").path
         try AtomicFile.write(Array(try JSONEncoder().encode(request)), to: requestPath)
         let start = MonotonicClock.now
+        // The child's build phases (its ProgressHub, relayed as progress lines) feed this process's.
+        let progress = ProgressHub.shared.begin(.build, subject: model.name, unit: .phases, backend: name)
+        var built = false
+        defer { progress.finish(built ? .succeeded : .failed) }
         let outcome = try child.run(["--request", requestPath, "--workspace", String(max(1 << 20, options.workspaceBytes))]) { event in
             if event.event == "log", let message = event.message { Log.debug("build child (\(model.name)): \(message)") }
+            if event.event == "progress", let phase = event.phase, let done = event.step {
+                progress.enterPhase(phase, index: done + 1, count: (event.steps ?? -1) > 0 ? event.steps : nil)
+            }
         }
+        built = outcome.succeeded
         guard outcome.succeeded else {
             throw outcome.error(subject: "the \(inner.name) engine build of \(model.name)", limits: child.limits)
         }
