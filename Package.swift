@@ -100,7 +100,7 @@ let package = Package(
             dependencies: [
                 "KilnAgent", "KilnCore", "KilnCUDA", "KilnInference", "KilnONNX", "KilnPostprocess", "KilnReference",
                 "KilnReferenceKernels", "KilnRegistry",
-                "KilnRollout", "KilnService", "KilnTelemetry", "KilnTensorRT",
+                "KilnRollout", "KilnService", "KilnSystem", "KilnTelemetry", "KilnTensorRT",
             ]),
         .executableTarget(
             name: "kiln-bench",
