@@ -40,14 +40,18 @@ for path in [tensorRTInclude, cudaInclude].compactMap({ $0 }) where path != "/us
 /// Hot numeric code is optimised even in debug builds so the test suite runs real models quickly.
 let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
-/// The reference backend's kernels target AVX2+FMA on x86-64 (its engines record the ISA and it
-/// reports itself unavailable on x86 CPUs without them); other architectures use their baseline.
+/// The reference backend's kernels (KilnReferenceKernels, and nothing else) target AVX2+FMA on
+/// x86-64; KilnInference, compiled for the baseline so its check runs on any x86-64 CPU, knows
+/// (`KILN_X86_AVX2`) and reports the backend unavailable where the CPU lacks them. Engines record
+/// the ISA. Other architectures use their baseline.
 #if arch(x86_64)
-let referenceISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), .define("KILN_X86_AVX2")]
+let referenceISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let referenceISAName: [SwiftSetting] = [.define("KILN_X86_AVX2")]
 /// The AVX-512 GEMM tile's module alone is compiled for AVX-512; it runs only where the CPU has it.
 let avx512ISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 #else
 let referenceISA: [SwiftSetting] = []
+let referenceISAName: [SwiftSetting] = []
 let avx512ISA: [SwiftSetting] = []
 #endif
 
@@ -67,10 +71,17 @@ let package = Package(
         .target(name: "CKilnTensorRT", cxxSettings: bridgeFlags, linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "KilnCUDA", dependencies: ["KilnCore"]),
         .target(name: "KilnKernelsAVX512", swiftSettings: optimised + avx512ISA),
+        /// The backend protocols and the CPU check: baseline ISA.
+        .target(name: "KilnInference", dependencies: ["KilnCore"], swiftSettings: optimised + referenceISAName),
+        /// The reference backend's IR, kernels, optimizer, engine format and runner: the only target built for AVX2.
         .target(
-            name: "KilnInference",
-            dependencies: ["KilnCore", "KilnONNX", "KilnKernelsAVX512"],
+            name: "KilnReferenceKernels",
+            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnKernelsAVX512"],
             swiftSettings: optimised + referenceISA),
+        /// The reference backend and the golden-data verifier: baseline ISA.
+        .target(
+            name: "KilnReference", dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnReferenceKernels"],
+            swiftSettings: optimised),
         .target(name: "KilnTensorRT", dependencies: ["KilnCore", "KilnONNX", "KilnCUDA", "KilnInference", "CKilnTensorRT"]),
         .target(name: "KilnVideo", dependencies: ["KilnCore", "KilnCUDA"], swiftSettings: optimised),
         .target(name: "KilnRegistry", dependencies: ["KilnCore", "KilnPostprocess"]),
@@ -81,18 +92,22 @@ let package = Package(
         .target(
             name: "KilnAgent",
             dependencies: [
-                "KilnCore", "KilnONNX", "KilnInference", "KilnTensorRT", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA",
+                "KilnCore", "KilnONNX", "KilnInference", "KilnReference", "KilnTensorRT", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA",
                 "KilnPostprocess", "KilnService", "KilnRollout",
             ]),
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnAgent", "KilnCore", "KilnCUDA", "KilnInference", "KilnONNX", "KilnPostprocess", "KilnRegistry",
-                "KilnRollout", "KilnService", "KilnTelemetry", "KilnTensorRT",
+                "KilnAgent", "KilnCore", "KilnCUDA", "KilnInference", "KilnONNX", "KilnPostprocess", "KilnReference",
+                "KilnReferenceKernels", "KilnRegistry",
+                "KilnRollout", "KilnService", "KilnSystem", "KilnTelemetry", "KilnTensorRT",
             ]),
         .executableTarget(
             name: "kiln-bench",
-            dependencies: ["KilnAgent", "KilnCore", "KilnCUDA", "KilnInference", "KilnONNX", "KilnTelemetry", "KilnVideo"],
+            dependencies: [
+                "KilnAgent", "KilnCore", "KilnCUDA", "KilnInference", "KilnONNX", "KilnReference", "KilnReferenceKernels",
+                "KilnTelemetry", "KilnVideo",
+            ],
             swiftSettings: optimised),
         .executableTarget(name: "kiln-fuzz", dependencies: ["KilnONNX"], swiftSettings: optimised),
         .target(name: "KilnTestSupport", path: "Tests/KilnTestSupport"),
@@ -106,7 +121,8 @@ let package = Package(
         .testTarget(name: "KilnSystemTests", dependencies: ["KilnSystem"]),
         .testTarget(name: "KilnONNXTests", dependencies: ["KilnCore", "KilnONNX", "KilnTestSupport"]),
         .testTarget(
-            name: "KilnInferenceTests", dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnTestSupport"],
+            name: "KilnInferenceTests",
+            dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnReference", "KilnReferenceKernels", "KilnTestSupport"],
             exclude: ["Conformance/skip-list.txt"]),
         .testTarget(
             name: "KilnTensorRTTests", dependencies: ["KilnCore", "KilnONNX", "KilnInference", "KilnTensorRT", "KilnTestSupport"]),
@@ -119,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "KilnAgentTests",
             dependencies: [
-                "KilnAgent", "KilnCore", "KilnInference", "KilnONNX", "KilnRegistry", "KilnRollout", "KilnTensorRT", "KilnVideo",
+                "KilnAgent", "KilnCore", "KilnInference", "KilnONNX", "KilnReference", "KilnRegistry", "KilnRollout", "KilnTensorRT", "KilnVideo",
                 "KilnTestSupport",
             ]),
     ],

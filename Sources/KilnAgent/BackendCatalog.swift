@@ -1,5 +1,6 @@
 import KilnCore
 import KilnInference
+import KilnReference
 import KilnTensorRT
 
 /// The inference backends this build of Kiln has, and the choice `--backend` makes among them.

@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnCUDA
 import KilnInference
+import KilnReference
 import KilnTensorRT
 import KilnVideo
 

@@ -1,6 +1,8 @@
 import Foundation
 import KilnCore
 import KilnInference
+import KilnReference
+import KilnReferenceKernels
 import KilnONNX
 
 /// `kiln-bench reference`: the reference backend against onnxruntime (CPU), same threads, same inputs.

@@ -2,6 +2,7 @@ import Foundation
 import KilnAgent
 import KilnCore
 import KilnInference
+import KilnReferenceKernels
 import KilnPostprocess
 import KilnTelemetry
 import KilnTensorRT

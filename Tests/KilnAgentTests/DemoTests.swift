@@ -2,6 +2,7 @@ import Foundation
 import KilnAgent
 import KilnCore
 import KilnInference
+import KilnReference
 import KilnONNX
 import KilnTestSupport
 import KilnVideo

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable import KilnInference
+@testable import KilnReferenceKernels
 
 /// The reference kernels' thread pool: every iteration exactly once, however loops are started.
 @Suite("Kernel thread pool")

@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnInference
+import KilnReference
 import KilnONNX
 
 /// `kiln inspect MODEL [--json]`: explains a model before any build starts.

@@ -2,6 +2,7 @@ import Foundation
 import KilnAgent
 import KilnCore
 import KilnInference
+import KilnReference
 
 /// `kiln verify`: runs a model on golden data (ONNX's test_data_set format) and checks the outputs.
 struct VerifyCommand: Command {

@@ -1,10 +1,10 @@
 import Foundation
 
 /// The instruction set the reference kernels are compiled for, and whether this CPU has it (Linux).
-enum CPUFeatures {
+package enum CPUFeatures {
     /// `x86-64 avx2+fma` or `aarch64 neon` — part of the reference backend's identity, so an
     /// engine built for one instruction set is refused on another.
-    static let instructionSet: String = {
+    package static let instructionSet: String = {
         #if arch(x86_64)
             #if KILN_X86_AVX2
                 return "x86-64 avx2+fma"
@@ -19,7 +19,7 @@ enum CPUFeatures {
     }()
 
     /// The CPU features the compiled kernels need that /proc/cpuinfo does not list (empty: all present).
-    static let missingFeatures: [String] = {
+    package static let missingFeatures: [String] = {
         #if arch(x86_64) && KILN_X86_AVX2
             let flags = cpuinfoFlags(key: "flags")
             if flags.isEmpty { return [] }  // no /proc/cpuinfo: cannot tell, assume the build machine's ISA
@@ -31,7 +31,7 @@ enum CPUFeatures {
 
     /// Whether this CPU has AVX-512F (and the OS saves its registers, which /proc/cpuinfo's
     /// `avx512f` flag implies on Linux): the GEMM then uses its 32-wide AVX-512 tile.
-    static let hasAVX512: Bool = {
+    package static let hasAVX512: Bool = {
         #if arch(x86_64)
             return cpuinfoFlags(key: "flags").contains("avx512f")
         #else
@@ -40,7 +40,7 @@ enum CPUFeatures {
     }()
 
     /// The space-separated feature words of the first `key:` line of /proc/cpuinfo.
-    static func cpuinfoFlags(key: String) -> Set<String> {
+    package static func cpuinfoFlags(key: String) -> Set<String> {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return [] }
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)

@@ -1,6 +1,8 @@
 import Foundation
 import KilnCore
+import KilnInference
 import KilnONNX
+import KilnReferenceKernels
 
 /// Checks a runner against golden data in ONNX's test_data_set format (`input_K.pb`/`output_K.pb`).
 ///

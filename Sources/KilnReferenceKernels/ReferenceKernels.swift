@@ -1,15 +1,33 @@
 import KilnCore
+import KilnONNX
 
 /// The reference backend's operator implementations, dispatched by op type.
-enum ReferenceKernels {
+package enum ReferenceKernels {
     /// The ai.onnx op types the reference backend executes.
-    static let supportedOps: Set<String> = [
+    package static let supportedOps: Set<String> = [
         "Conv", "ConvTranspose", "Relu", "LeakyRelu", "PRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf",
         "Clip", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Exp", "MatMul", "Gemm", "MaxPool", "AveragePool",
         "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "Flatten", "Reshape", "Transpose", "Concat", "Split",
         "Slice", "Resize", "Upsample", "Softmax", "Pad", "Squeeze", "Unsqueeze", "Shape", "Gather", "Constant",
         "ConstantOfShape", "Identity", "ReduceMean", "Cast", "Where", "Equal", "Range", "Expand", "Dropout",
     ]
+
+    /// The nodes of `model` the reference backend cannot run: op type, node name and why.
+    package static func unsupportedNodes(_ model: ONNXModel) -> [(opType: String, node: String, reason: String)] {
+        var result: [(String, String, String)] = []
+        let opset = model.opset(for: "")
+        for (k, n) in model.graph.nodes.enumerated() {
+            let name = n.name.isEmpty ? "#\(k)" : n.name
+            if !(n.domain.isEmpty || n.domain == "ai.onnx") {
+                result.append((n.opType, name, "domain \(n.domain) is not supported"))
+            } else if !supportedOps.contains(n.opType) {
+                result.append((n.opType, name, "op is not implemented"))
+            } else if opset < 9 {
+                result.append((n.opType, name, "opset \(opset) is older than 9 (the reference backend implements opsets 9 and newer)"))
+            }
+        }
+        return result
+    }
 
     /// Returns input `k`, or throws naming the node when it is missing.
     static func required(_ inputs: [RTensor?], _ k: Int, _ node: RNode) throws -> RTensor {

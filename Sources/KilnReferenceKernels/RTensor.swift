@@ -4,15 +4,15 @@ import KilnCore
 ///
 /// float16, bfloat16 and float64 are computed in float32 (values are rounded to the declared type by
 /// `Cast` and at the output boundary); every integer type keeps exact values, wrapped to its width.
-struct RTensor: Sendable {
+package struct RTensor: Sendable {
     /// The ONNX element type this tensor represents.
     var type: ElementType
     /// Dimensions, outermost first.
     var shape: [Int]
     /// Elements of float types.
-    var f: [Float]
+    package var f: [Float]
     /// Elements of integer and bool types (uint64 as its bit pattern).
-    var i: [Int64]
+    package var i: [Int64]
     /// Elements of string tensors.
     var s: [String]
 
@@ -53,7 +53,7 @@ struct RTensor: Sendable {
     }
 
     /// The elements as Float (ints converted).
-    var floats: [Float] {
+    package var floats: [Float] {
         if isFloat { return f }
         if type == .uint64 { return i.map { Float(UInt64(bitPattern: $0)) } }
         return i.map(Float.init)
@@ -77,7 +77,7 @@ struct RTensor: Sendable {
 
 extension ElementType {
     /// Types the reference backend stores as Float.
-    var isFloatKind: Bool {
+    package var isFloatKind: Bool {
         switch self {
         case .float32, .float16, .bfloat16, .float64, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz,
             .float8e8m0, .float4e2m1:
@@ -158,7 +158,7 @@ extension ElementType {
 
 extension RTensor {
     /// Converts an API tensor into a working tensor; refuses types the backend cannot hold.
-    init(_ t: Tensor, name: String) throws {
+    package init(_ t: Tensor, name: String) throws {
         let n = t.elementCount
         guard t.elementType.isReferenceSupported else {
             throw InvalidModelError("tensor \(name): element type \(t.elementType) is not supported by the reference backend")

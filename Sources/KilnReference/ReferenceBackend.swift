@@ -1,6 +1,8 @@
 import Foundation
 import KilnCore
+import KilnInference
 import KilnONNX
+import KilnReferenceKernels
 
 /// Kiln's pure-Swift CPU backend: builds an ONNX model into an optimised engine file and runs it.
 ///
@@ -40,19 +42,7 @@ public struct ReferenceBackend: InferenceBackend {
 
     /// The nodes of `model` this backend cannot run: op type, node name and why.
     public static func unsupportedNodes(_ model: ONNXModel) -> [(opType: String, node: String, reason: String)] {
-        var result: [(String, String, String)] = []
-        let opset = model.opset(for: "")
-        for (k, n) in model.graph.nodes.enumerated() {
-            let name = n.name.isEmpty ? "#\(k)" : n.name
-            if !(n.domain.isEmpty || n.domain == "ai.onnx") {
-                result.append((n.opType, name, "domain \(n.domain) is not supported"))
-            } else if !supportedOps.contains(n.opType) {
-                result.append((n.opType, name, "op is not implemented"))
-            } else if opset < 9 {
-                result.append((n.opType, name, "opset \(opset) is older than 9 (the reference backend implements opsets 9 and newer)"))
-            }
-        }
-        return result
+        ReferenceKernels.unsupportedNodes(model)
     }
 
     /// True when the reference backend can run `node` under `opset` (for `kiln inspect`).

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnInference
 
 /// The reference backend's engine file: a fixed header, the identity, a SHA-256 and the graph.
 ///
@@ -6,12 +7,12 @@ import KilnCore
 /// payload length (u64), payload SHA-256 (32 bytes), payload. The payload encodes the optimised
 /// graph: value names, inputs/outputs with descriptors, constants and nodes with attributes.
 /// Decoding checks every length against the bytes left before allocating.
-enum ReferenceEngineFormat {
+package enum ReferenceEngineFormat {
     static let magic: [UInt8] = Array("KILNREF".utf8) + [0]
     /// Bumped whenever the payload encoding or the meaning of any fused op changes.
-    static let version: UInt32 = 1
+    package static let version: UInt32 = 1
 
-    static func encode(_ g: RGraph, identity: BackendIdentity) -> [UInt8] {
+    package static func encode(_ g: RGraph, identity: BackendIdentity) -> [UInt8] {
         var p = ByteWriter()
         p.strings(g.valueNames)
         p.ints(g.inputs)
@@ -46,7 +47,7 @@ enum ReferenceEngineFormat {
     }
 
     /// Decodes and validates an engine; refuses bad magic, version, identity, checksum or structure.
-    static func decode(_ bytes: [UInt8], expected identity: BackendIdentity) throws -> RGraph {
+    package static func decode(_ bytes: [UInt8], expected identity: BackendIdentity) throws -> RGraph {
         var r = ByteReader(bytes)
         guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
             throw InvalidModelError("reference engine: not a Kiln reference engine (bad magic); rebuild it with `kiln build --backend reference`")

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnInference
 
 /// An attribute value of the reference backend's internal IR.
 enum RAttribute: Sendable {
@@ -66,7 +67,7 @@ struct RNode: Sendable {
 }
 
 /// The reference backend's executable graph: topologically sorted nodes over numbered value slots.
-struct RGraph: Sendable {
+package struct RGraph: Sendable {
     /// The name of each value slot.
     var valueNames: [String]
     /// Graph input slots (those without a constant), in model order.

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnInference
 import Synchronization
 
 /// A loaded reference engine: validates inputs against the engine's descriptors and runs the graph.
@@ -10,7 +11,7 @@ public final class ReferenceRunner: InferenceRunner {
     public let inputs: [TensorDescriptor]
     public let outputs: [TensorDescriptor]
 
-    init(graph: RGraph, threads: Int) {
+    package init(graph: RGraph, threads: Int) {
         self.graph = graph
         self.threads = max(1, threads)
         self.freeing = graph.lastUses()

@@ -1,4 +1,5 @@
 import Foundation
+import KilnInference
 #if arch(x86_64)
     import KilnKernelsAVX512
 #endif

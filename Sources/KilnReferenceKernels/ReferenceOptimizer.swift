@@ -3,22 +3,22 @@ import KilnCore
 /// The reference backend's build-time graph passes: shape inference, constant folding, Identity and
 /// Dropout removal, BatchNormalization folding, Conv+activation and Conv+residual Add fusion and
 /// weight packing.
-enum ReferenceOptimizer {
+package enum ReferenceOptimizer {
     /// Statistics of one optimisation run (logged and reported by the build).
-    struct Report: Sendable, CustomStringConvertible {
+    package struct Report: Sendable, CustomStringConvertible {
         var folded = 0, removed = 0, batchNormsFolded = 0, activationsFused = 0, residualsFused = 0, packed = 0, shapesInferred = 0
-        var description: String {
+        package var description: String {
             "folded \(folded) constant nodes, removed \(removed) Identity/Dropout, folded \(batchNormsFolded) BatchNormalization, fused \(activationsFused) activations and \(residualsFused) residual Adds, packed \(packed) conv weights, inferred \(shapesInferred) shapes"
         }
     }
 
     /// The passes in order, as a build's progress names them (`optimize` reports each as it starts).
-    static let passes = ["removing Identity and Dropout", "folding constants", "inferring shapes", "folding BatchNormalization",
+    package static let passes = ["removing Identity and Dropout", "folding constants", "inferring shapes", "folding BatchNormalization",
                          "fusing activations", "fusing residual Adds", "packing weights"]
 
     /// Applies every pass in order and returns the optimised graph; `pass` hears the index
     /// (into `passes`) of each pass as it starts.
-    static func optimize(_ input: RGraph, threads: Int, pass: (Int) -> Void = { _ in }) throws -> (RGraph, Report) {
+    package static func optimize(_ input: RGraph, threads: Int, pass: (Int) -> Void = { _ in }) throws -> (RGraph, Report) {
         var g = input
         var report = Report()
         pass(0)

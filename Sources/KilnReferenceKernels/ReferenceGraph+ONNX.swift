@@ -1,9 +1,10 @@
 import KilnCore
+import KilnInference
 import KilnONNX
 
 extension RGraph {
     /// Lowers an ONNX model into the reference IR; refuses unsupported ops, domains, types and subgraphs.
-    init(model: ONNXModel, name: String) throws {
+    package init(model: ONNXModel, name: String) throws {
         let opset = Int(model.opset(for: ""))
         try model.checkLimits(name: name, budget: .machine)
         let g = model.graph
@@ -28,7 +29,7 @@ extension RGraph {
             inputs.append(slot(info.name))
             inputDescriptors.append(d)
         }
-        let unsupported = ReferenceBackend.unsupportedNodes(model)
+        let unsupported = ReferenceKernels.unsupportedNodes(model)
         if !unsupported.isEmpty {
             let list = unsupported.prefix(8).map { "\($0.opType) at node \($0.node)" }.joined(separator: ", ")
             throw InvalidModelError("\(name): the reference backend does not support \(list); run `kiln inspect` for the full report")
