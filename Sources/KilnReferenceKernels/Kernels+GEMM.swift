@@ -331,21 +331,23 @@ enum GEMM {
                 let a = UnsafeRawPointer(packedA + mp * span)
                 let rows = min(mr, m - mp * mr)
                 for j in 0..<n {
+                    // Column j starts 24·j·k bytes in: not 16-byte aligned for odd k, so every load
+                    // is unaligned (SSE's aligned mulps faulted there in the portable SIMD build).
                     let x = UnsafeRawPointer(ep.p + j * span)
                     // Six accumulators over 48-float blocks (8 k steps): float p of the stream
                     // belongs to row p mod 6, so accumulators i and i + 3 share a lane → row map.
                     var s = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
                     @inline(__always) func term(_ p: Int) -> SIMD8<Float> {
-                        a.loadUnaligned(fromByteOffset: p &* 4, as: SIMD8<Float>.self) * x.load(fromByteOffset: p &* 4, as: SIMD8<Float>.self)
+                        a.loadUnaligned(fromByteOffset: p &* 4, as: SIMD8<Float>.self) * x.loadUnaligned(fromByteOffset: p &* 4, as: SIMD8<Float>.self)
                     }
                     var p = 0
                     while p &+ 48 <= span {
-                        s.0.addProduct(a.loadUnaligned(fromByteOffset: p &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: p &* 4, as: SIMD8<Float>.self))
-                        s.1.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 8) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 8) &* 4, as: SIMD8<Float>.self))
-                        s.2.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 16) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 16) &* 4, as: SIMD8<Float>.self))
-                        s.3.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 24) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 24) &* 4, as: SIMD8<Float>.self))
-                        s.4.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 32) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 32) &* 4, as: SIMD8<Float>.self))
-                        s.5.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 40) &* 4, as: SIMD8<Float>.self), x.load(fromByteOffset: (p &+ 40) &* 4, as: SIMD8<Float>.self))
+                        s.0.addProduct(a.loadUnaligned(fromByteOffset: p &* 4, as: SIMD8<Float>.self), x.loadUnaligned(fromByteOffset: p &* 4, as: SIMD8<Float>.self))
+                        s.1.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 8) &* 4, as: SIMD8<Float>.self), x.loadUnaligned(fromByteOffset: (p &+ 8) &* 4, as: SIMD8<Float>.self))
+                        s.2.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 16) &* 4, as: SIMD8<Float>.self), x.loadUnaligned(fromByteOffset: (p &+ 16) &* 4, as: SIMD8<Float>.self))
+                        s.3.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 24) &* 4, as: SIMD8<Float>.self), x.loadUnaligned(fromByteOffset: (p &+ 24) &* 4, as: SIMD8<Float>.self))
+                        s.4.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 32) &* 4, as: SIMD8<Float>.self), x.loadUnaligned(fromByteOffset: (p &+ 32) &* 4, as: SIMD8<Float>.self))
+                        s.5.addProduct(a.loadUnaligned(fromByteOffset: (p &+ 40) &* 4, as: SIMD8<Float>.self), x.loadUnaligned(fromByteOffset: (p &+ 40) &* 4, as: SIMD8<Float>.self))
                         p &+= 48
                     }
                     var lanes = (s.0 + s.3, s.1 + s.4, s.2 + s.5)
@@ -367,7 +369,7 @@ enum GEMM {
                         sums[(l + 4) % 6] += lanes.2[l]
                     }
                     while p < span {
-                        sums[p % 6] += a.load(fromByteOffset: p * 4, as: Float.self) * x.load(fromByteOffset: p * 4, as: Float.self)
+                        sums[p % 6] += a.load(fromByteOffset: p * 4, as: Float.self) * x.loadUnaligned(fromByteOffset: p * 4, as: Float.self)
                         p += 1
                     }
                     for r in 0..<rows {
