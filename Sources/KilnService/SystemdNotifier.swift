@@ -75,11 +75,13 @@ public struct SystemdNotifier: Sendable {
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
             raw.copyBytes(from: pathBytes)
         }
+        // Never blocks: a receiver that stops reading (a full datagram queue: net.unix.max_dgram_qlen,
+        // 10 by default) costs this notification (EAGAIN, reported), never the agent's progress.
         // Abstract names are not NUL-terminated: the length says where they end.
         let length = MemoryLayout<sa_family_t>.size + pathBytes.count + (abstract ? 0 : 1)
         let sent = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, socklen_t(length)) }
+                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), sa, socklen_t(length)) }
             }
         }
         guard sent == message.count else {

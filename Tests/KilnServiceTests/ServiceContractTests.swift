@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KilnService
 import KilnTestSupport
+import Synchronization
 import Testing
 
 /// The real `kiln demo` as systemd sees it: notifications on a datagram socket the test binds.
@@ -11,12 +12,24 @@ import Testing
         let dir = try TestEnvironment.temporaryDirectory("kiln-notify-e2e")
         defer { try? FileManager.default.removeItem(at: dir) }
         let socket = try NotifySocket(dir.appendingPathComponent("notify").path)
+        // Read while kiln runs, as systemd does: the datagram queue holds only ~10 messages.
+        let received = Mutex<[String]>([])
+        let done = Atomic<Bool>(false)
+        let reader = Thread {
+            while !done.load(ordering: .acquiring) {
+                if !socket.isEmptyAfter(0.1), let m = socket.receive() { received.withLock { $0.append(m) } }
+            }
+        }
+        reader.start()
         let r = try TestEnvironment.run(kiln, [
             "demo", "--source", "synthetic:320x240@50", "--duration", "3s", "--report-interval", "1s",
             "--cache-dir", dir.appendingPathComponent("cache").path,
         ], environment: ["NOTIFY_SOCKET": socket.name, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": ""])
         #expect(r.status == 0, "kiln demo: \(r.stderr)")
-        var messages: [String] = []
+        Thread.sleep(forTimeInterval: 0.3)
+        done.store(true, ordering: .releasing)
+        Thread.sleep(forTimeInterval: 0.2)
+        var messages = received.withLock { $0 }
         while !socket.isEmptyAfter(0.2), let m = socket.receive() { messages.append(m) }
         let all = messages.joined(separator: "\n")
         let ready = messages.firstIndex { $0.contains("READY=1") }

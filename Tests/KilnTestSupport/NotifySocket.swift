@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 
 /// A real AF_UNIX datagram socket standing in for systemd's notify socket.
-public final class NotifySocket {
+public final class NotifySocket: Sendable {
     /// The socket.
     public let fd: Int32
     /// The path it is bound to (`@name`: abstract).
