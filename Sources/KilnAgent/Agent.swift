@@ -73,15 +73,23 @@ public final class Agent: Sendable {
         let c = configuration
         // A malformed reference is a usage error, reported before anything is opened.
         if case .reference(let text) = c.model { _ = try ModelReference(parsing: text) }
-        let sources = try FrameSources.make(c.sources)
-        let factory = try EngineFactory.forDevice(c.device, cache: c.cache, backend: c.backend, precision: c.precision,
+        var sources = try FrameSources.make(c.sources)
+        var factory = try EngineFactory.forDevice(c.device, cache: c.cache, backend: c.backend, precision: c.precision,
                                                   threads: c.threads, preprocess: c.preprocess, streams: sources.count,
                                                   sourceSize: sources.first?.frameSize,
-                                                  engineBuildChild: c.engineBuildChild, isolation: c.isolation)
+                                                  engineBuildChild: c.engineBuildChild, isolation: c.isolation, catalog: c.backends)
         // /metrics and /status answer while the model is pulled, built and gated.
         telemetry.setStatus { Agent.preparingStatusJSON() }
         try telemetry.startServer()
         defer { telemetry.stopServer() }
+        if factory.backend.name != ReferenceBackend().name, let first = sources.first {
+            // The accuracy gate compares engines on the device's own frames; a file loses none of them.
+            let (source, frames) = try await BlockingWork.run("kiln-gate-frames") {
+                try ReplayingSource.readAhead(first, count: EngineFactory.accuracyGateFrameCount)
+            }
+            sources[0] = source
+            factory.gateFrames = frames
+        }
         let model: ModelSource, annotations: KilnAnnotations?
         switch c.model {
         case .source(let source):
@@ -150,7 +158,7 @@ public final class Agent: Sendable {
     private func serve(model: ModelSource, annotations: KilnAnnotations?, sources: [any FrameSource], factory: EngineFactory,
                        postprocessor: any FramePostprocessor) async throws -> RunReport {
         let c = configuration
-        let (engine, prepared) = try await factory.make(model: model, hint: annotations?.preprocess, postprocess: annotations?.postprocess)
+        let (engine, prepared) = try await makeFirstEngine(model: model, annotations: annotations, factory: factory)
         Log.info("engine \(prepared.outcome) for \(model.name): \(engine.backend), key \(prepared.key.prefix(12)), "
                  + "input \(engine.inputName) \(engine.preprocess.text)")
         let slot = EngineSlot(engine)

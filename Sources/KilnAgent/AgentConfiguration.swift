@@ -117,6 +117,9 @@ public struct AgentConfiguration: Sendable {
     /// an embedding program that owns signals turns it off and calls `shutdownGracefully()`
     /// and `reload()` instead.
     public var handlesSignals: Bool
+    /// The backends `backend` selects from; nil for `BackendCatalog.standard` (tests and embedders
+    /// pass their own).
+    public var backends: BackendCatalog? = nil
 
     /// Creates a configuration with the command line's defaults.
     public init(model: Model, device: DeviceDetection, cache: EngineCache, engineBuildChild: EngineBuildChildCommand, sources: [String] = [],

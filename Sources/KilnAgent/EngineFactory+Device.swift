@@ -11,8 +11,9 @@ extension EngineFactory {
     /// (`IsolatedBackend`), and so do a rollout candidate's first inferences (`EngineTrial`).
     public static func forDevice(_ device: DeviceDetection, cache: EngineCache, backend: String, precision: Precision?,
                                  threads: Int, preprocess: String?, streams: Int, sourceSize: FrameSize? = nil,
-                                 engineBuildChild: EngineBuildChildCommand, isolation: ChildLimits? = nil) throws -> EngineFactory {
-        var backend = try BackendCatalog.standard(engineBuildChild: engineBuildChild).select(backend)
+                                 engineBuildChild: EngineBuildChildCommand, isolation: ChildLimits? = nil,
+                                 catalog: BackendCatalog? = nil) throws -> EngineFactory {
+        var backend = try (catalog ?? BackendCatalog.standard(engineBuildChild: engineBuildChild)).select(backend)
         let child = isolation.map { IsolatedChild(command: engineBuildChild, limits: $0) }
         if let child, !(backend is TensorRTBackend) { backend = IsolatedBackend(inner: backend, child: child) }
         let profile = device.profile

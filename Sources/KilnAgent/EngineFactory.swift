@@ -28,6 +28,8 @@ public struct EngineFactory: Sendable {
     /// The isolated child a rollout candidate's first inferences run in (`EngineTrial`); nil runs
     /// them in this process.
     public var isolation: IsolatedChild?
+    /// Frames from the device's own source that the accuracy gate compares non-reference engines on.
+    public var gateFrames: [Frame] = []
 
     /// Creates a factory.
     public init(backend: any InferenceBackend, options: BuildOptions, preparer: EnginePreparer,
@@ -47,8 +49,11 @@ public struct EngineFactory: Sendable {
     /// (letterbox to its H×W, RGB, /255), the model's `kiln.preprocess` metadata, the artifact's
     /// annotation (`hint`), and `--preprocess`. The input size follows `InputSizeResolver`; the
     /// log line names the rule that chose it. `postprocess` (the artifact's settings) travels
-    /// with the engine; its labels win over the model's metadata.
-    public func make(model: ModelSource, hint: String? = nil, postprocess: PostprocessSettings? = nil) async throws -> (ActiveEngine, PreparedEngine) {
+    /// with the engine; its labels win over the model's metadata. An engine from a non-reference
+    /// backend whose artifact brings no golden data (`goldenData` false) must pass `checkAccuracy`
+    /// before it is returned; a mismatch throws `AccuracyGateError`.
+    public func make(model: ModelSource, hint: String? = nil, postprocess: PostprocessSettings? = nil,
+                     goldenData: Bool = false) async throws -> (ActiveEngine, PreparedEngine) {
         let onnx: ONNXModel
         do {
             onnx = try ONNXReader.model(model.bytes)
@@ -88,6 +93,10 @@ public struct EngineFactory: Sendable {
         active.inputSize = size
         active.labels = postprocess?.labels ?? ModelLabels.ultralytics(onnx.metadata) ?? []
         active.postprocess = postprocess
+        if !goldenData, let verdict = try await checkAccuracy(of: active, model: model, options: prepared.options) {
+            guard verdict.passed else { throw AccuracyGateError(model: model.name, backend: backend.name, verdict: verdict) }
+            Log.info("accuracy gate: the \(backend.name) engine of \(model.name) matches the reference backend on \(verdict.inputs) frames: \(verdict.summary)")
+        }
         return (active, prepared)
     }
 

@@ -26,7 +26,8 @@ extension RolloutController.Hooks {
                     return Array(data)
                 }
                 let source = ModelSource(bytes: bytes, name: model.reference)
-                return try await factory.make(model: source, hint: model.annotations.preprocess, postprocess: model.annotations.postprocess).0
+                return try await factory.make(model: source, hint: model.annotations.preprocess, postprocess: model.annotations.postprocess,
+                                              goldenData: model.goldenPath != nil).0
             },
             verifyGolden: { engine, model in
                 if let trialChild {

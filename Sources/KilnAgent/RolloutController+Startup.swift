@@ -31,7 +31,7 @@ extension RolloutController {
             state.record(.building, digest: pending, detail: "building at start, before serving (profile forbids building while serving)")
             do { try store?.save(state) } catch { Log.error("rollout: \(error)") }
             engine = try await factory.make(model: ModelSource(bytes: bytes, name: model.reference), hint: model.annotations.preprocess,
-                                            postprocess: model.annotations.postprocess).0
+                                            postprocess: model.annotations.postprocess, goldenData: model.goldenPath != nil).0
         } catch let error as RegistryError where error.kind == .transport || error.kind == .io {
             Log.warning("rollout: pending \(pending) cannot be tried now (\(error)); keeping it pending")
             return nil

@@ -233,7 +233,9 @@ public actor RolloutController: Service {
             }
             transition(.building, digest, "preparing the engine for model \(model.modelDigest.short) while the current one serves")
             let engine: ActiveEngine
-            do { engine = try await hooks.prepare(model) } catch let e as CancellationError { throw e } catch {
+            do { engine = try await hooks.prepare(model) } catch let e as CancellationError { throw e } catch let refused as AccuracyGateError {
+                throw Refusal(kind: .gateFailed, reason: "accuracy gate: \(refused.description)")
+            } catch {
                 throw Refusal(kind: .buildFailed, reason: "engine build failed: \(error)")
             }
             transition(.gating, digest, model.goldenPath == nil ? "no golden data in the artifact; latency check only" : "checking golden data")

@@ -67,6 +67,11 @@ public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
             guard var tensor = feeds[input.name] else {
                 throw RuntimeError("TensorRT: input '\(input.name)' is missing; the engine takes \(inputs.map(\.name))")
             }
+            if case .host(let host) = tensor, host.elementType != input.elementType {
+                // TensorRT 8 runs int64/double inputs as int32/float: convert the model-typed feed.
+                tensor = .host(try TensorRTFeedConversion.convert(host, to: input.elementType, input: input.name,
+                                                                  version: engine.library.version))
+            }
             guard tensor.elementType == input.elementType else {
                 throw RuntimeError("TensorRT: input '\(input.name)' is \(tensor.elementType); the engine takes \(input.elementType)")
             }
