@@ -1,6 +1,7 @@
 import KilnCore
 import KilnInference
 import KilnReference
+import KilnRegistry
 
 extension Agent {
     /// The first engine, through the accuracy gate: when the gate refuses a non-reference engine

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KilnCore
 import KilnInference
+import KilnReference
 import KilnPostprocess
 import KilnRegistry
 import KilnRollout

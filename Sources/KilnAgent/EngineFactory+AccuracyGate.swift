@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnInference
+import KilnReference
 import KilnVideo
 
 extension EngineFactory {

@@ -3,6 +3,7 @@ import KilnAgent
 import KilnCore
 import KilnInference
 import KilnONNX
+import KilnReference
 import KilnRegistry
 import KilnRollout
 import KilnTensorRT
