@@ -100,11 +100,7 @@ struct TamperingBackend: InferenceBackend {
         let reference = try ModelReference(parsing: text)
         let client = RegistryClient(configuration: .init(insecureHosts: [registry.host]))
         func publish(_ bytes: [UInt8], _ name: String) async throws -> Digest {
-            let path = dir.appendingPathComponent("\(name).onnx").path
-            try Data(bytes).write(to: URL(fileURLWithPath: path))
-            let artifact = try ModelArtifactBuilder(modelPath: path, goldenDirectory: nil, annotations: KilnAnnotations(), name: name,
-                                                    workDirectory: dir.appendingPathComponent("work-\(name)").path)
-            return try await ModelPublisher(client: client).publish(artifact, to: reference)
+            try await RolloutEndToEndTests.publishInProcess(bytes, name, in: dir, to: reference, client: client)
         }
         let digestA = try await publish(a, "a")
         let stateDirectory = dir.appendingPathComponent("state").path

@@ -24,6 +24,17 @@ import Testing
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Writes `bytes` as `<name>.onnx` in `dir` and publishes it to `reference` in process (the
+    /// artifact builder and publisher `kiln publish` uses); returns the manifest digest.
+    static func publishInProcess(_ bytes: [UInt8], _ name: String, in dir: URL, to reference: ModelReference,
+                                 client: RegistryClient) async throws -> Digest {
+        let path = dir.appendingPathComponent("\(name).onnx").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let artifact = try ModelArtifactBuilder(modelPath: path, goldenDirectory: nil, annotations: KilnAnnotations(), name: name,
+                                                workDirectory: dir.appendingPathComponent("work-\(name)").path)
+        return try await ModelPublisher(client: client).publish(artifact, to: reference)
+    }
+
     /// The demo model with another final bias: same input and output, different answers.
     static func variant(bias: [Float]) -> [UInt8] {
         var model = DemoModel.model()
