@@ -6,10 +6,10 @@ import KilnInference
 /// The TensorRT inference backend: builds engines for this device's SM in the isolated builder
 /// (bridge, or trtexec when Kiln has no TensorRT headers) and runs them through the bridge.
 ///
-/// Engines are bound to `identity()`: TensorRT's full version (with its build number where the
-/// library reports one) plus the GPU's name, SM and SM count, and the CUDA runtime TensorRT uses
-/// (the driver's CUDA version where TensorRT links cudart statically), so a JetPack upgrade or
-/// another board invalidates them.
+/// Engines are bound to `identity()`: TensorRT's full version with its build number (the library's
+/// on TensorRT >= 10, else the installed package's), the GPU's name, SM and SM count, and the CUDA
+/// runtime TensorRT uses (the cudart TensorRT 8 loads, else the CUDA release TensorRT's package
+/// was built for, else the driver's), so a JetPack upgrade or another board invalidates them.
 public struct TensorRTBackend: InferenceBackend {
     public var name: String { "tensorrt" }
     /// The CUDA device to build for and run on.
@@ -50,12 +50,19 @@ public struct TensorRTBackend: InferenceBackend {
 
     /// The identity for TensorRT `version` (build `build`, using CUDA runtime `cudaRuntime`, e.g.
     /// 12020) on `device`: `tensorrt=<major.minor.patch[.build]>` plus the device's key fields, with
-    /// `cuda` the runtime TensorRT uses where known.
+    /// `cuda` the runtime TensorRT uses where known. `package` (the installed libnvinfer package)
+    /// supplies the build number and CUDA release the library cannot report, when it packages
+    /// this very version.
     public static func identity(tensorrt version: TensorRTVersion, build: Int? = nil, cudaRuntime: Int? = nil,
-                                device: GPUDeviceIdentity) -> BackendIdentity {
+                                package: TensorRTPackage? = nil, device: GPUDeviceIdentity) -> BackendIdentity {
+        let package = package?.matching(version)
         var fields = device.cacheKeyFields
-        fields["tensorrt"] = version.description + (build.map { ".\($0)" } ?? "")
-        if let v = cudaRuntime { fields["cuda"] = "\(v / 1000).\(v % 1000 / 10)" }
+        fields["tensorrt"] = version.description + ((build ?? package?.build).map { ".\($0)" } ?? "")
+        if let v = cudaRuntime {
+            fields["cuda"] = "\(v / 1000).\(v % 1000 / 10)"
+        } else if let release = package?.cuda {
+            fields["cuda"] = release
+        }
         return BackendIdentity(backend: "tensorrt", fields: fields)
     }
 
@@ -63,9 +70,11 @@ public struct TensorRTBackend: InferenceBackend {
         let device = try CUDADevice.query(deviceIndex).identity
         if TensorRTLibrary.compiledWithHeaders {
             let library = try TensorRTLibrary()
-            return Self.identity(tensorrt: library.version, build: library.buildNumber, cudaRuntime: library.cudaRuntimeVersion, device: device)
+            return Self.identity(tensorrt: library.version, build: library.buildNumber, cudaRuntime: library.cudaRuntimeVersion,
+                                 package: TensorRTPackage.installed(major: library.version.major), device: device)
         }
-        return Self.identity(tensorrt: try tensorRTVersion(), device: device)
+        let version = try tensorRTVersion()
+        return Self.identity(tensorrt: version, package: TensorRTPackage.installed(major: version.major), device: device)
     }
 
     /// The timing cache file for `identity` in `directory`: one per TensorRT version and device.

@@ -22,6 +22,56 @@ struct TensorRTCacheKeyTests {
         #expect(TensorRTBackend.identity(tensorrt: v, device: Self.orin).fields["cuda"] == "12.6", "statically linked cudart: the driver's version")
     }
 
+    /// A JetPack 6.1 stanza of dpkg's database for TensorRT 10.3's runtime package.
+    static let jetpack61 = """
+        Package: libnvinfer10
+        Status: install ok installed
+        Priority: optional
+        Section: libs
+        Installed-Size: 2187516
+        Maintainer: cudatools <cudatools@nvidia.com>
+        Architecture: arm64
+        Source: tensorrt
+        Version: 10.3.0.30-1+cuda12.5
+        Description: TensorRT runtime libraries
+         TensorRT runtime libraries for high-performance deep learning inference.
+
+        """
+
+    @Test("the installed libnvinfer package gives the build number and CUDA release the library cannot report (finding 15)")
+    func packageRecord() throws {
+        let p = try #require(TensorRTPackage(name: "libnvinfer8", debianVersion: "8.6.2.3-1+cuda12.2"))
+        #expect(p.version == TensorRTVersion(major: 8, minor: 6, patch: 2) && p.build == 3 && p.cuda == "12.2")
+        let jp5 = try #require(TensorRTPackage(name: "libnvinfer8", debianVersion: "8.5.2-1+cuda11.4"))
+        #expect(jp5.build == nil && jp5.cuda == "11.4", "JetPack 5's packages carry no build number")
+        #expect(TensorRTPackage(name: "libnvinfer10", debianVersion: "1:10.13.3.9-1+cuda13.0")?.cuda == "13.0", "an epoch is skipped")
+        #expect(TensorRTPackage(name: "libnvinfer10", debianVersion: "10.3")?.version == nil, "not TensorRT's x.y.z")
+        #expect(TensorRTPackage(name: "libnvinfer10", debianVersion: "10.3.0.30-1+cudaXY")?.cuda == nil)
+
+        // The real dpkg database of this machine with JetPack's stanza among its packages.
+        let real = (try? String(contentsOfFile: TensorRTPackage.statusPath, encoding: .utf8)) ?? ""
+        let stanzas = real.components(separatedBy: "\n\n")
+        let removed = "Package: libnvinfer8\nStatus: deinstall ok config-files\nVersion: 8.6.2.3-1+cuda12.2\n"
+        let status = (stanzas.prefix(stanzas.count / 2) + [removed, Self.jetpack61] + stanzas.dropFirst(stanzas.count / 2)).joined(separator: "\n\n")
+        let found = try #require(TensorRTPackage.installed(major: 10, status: status))
+        #expect(found == TensorRTPackage(name: "libnvinfer10", debianVersion: "10.3.0.30-1+cuda12.5"))
+        #expect(TensorRTPackage.installed(major: 8, status: status) == nil, "removed, only its configuration files are left")
+        if real.contains("Package: libc6\n") {
+            #expect(TensorRTPackage.installed(major: 10) == nil, "this machine has no TensorRT package")
+        }
+
+        // TensorRT 10.3 links cudart statically and reports its build: the package adds the CUDA release.
+        let v10 = TensorRTVersion(major: 10, minor: 3, patch: 0)
+        let id = TensorRTBackend.identity(tensorrt: v10, build: 30, package: found, device: Self.orin)
+        #expect(id.fields["tensorrt"] == "10.3.0.30" && id.fields["cuda"] == "12.5", "\(id.fields)")
+        // TensorRT 8 reports no build: the package's; the cudart it loaded still wins for `cuda`.
+        let id8 = TensorRTBackend.identity(tensorrt: p.version, cudaRuntime: 12020, package: p, device: Self.orin)
+        #expect(id8.fields["tensorrt"] == "8.6.2.3" && id8.fields["cuda"] == "12.2")
+        // A package of another version (a tar TensorRT found first) is not used: the driver's CUDA.
+        let other = TensorRTBackend.identity(tensorrt: TensorRTVersion(major: 10, minor: 7, patch: 0), package: found, device: Self.orin)
+        #expect(other.fields["tensorrt"] == "10.7.0" && other.fields["cuda"] == "12.6")
+    }
+
     @Test("replacing the INT8 calibration cache changes the cache key")
     func calibrationDigest() throws {
         let dir = try TestEnvironment.temporaryDirectory("kiln-calib")
