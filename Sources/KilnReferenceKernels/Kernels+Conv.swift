@@ -464,10 +464,8 @@ extension ReferenceKernels {
         let wt = try required(inputs, 1, node)
         let bias = inputs.count > 2 ? inputs[2] : nil
         guard x.isFloat, wt.isFloat else { throw InvalidModelError("\(node.label): Conv needs float tensors") }
-        // 1: GEMM row panels (`Conv2DPlan.pack`); 2: channel panels (`packChannelPanels`).
-        let packing = node.int("packed", 0)
-        let packed = packing != 0
-        let wShape = packed ? (node.ints("weight_shape") ?? []) : wt.shape
+        let packing = node.fusion.packedWeights
+        let wShape = packing?.shape ?? wt.shape
         guard x.rank >= 3, wShape.count == x.rank else {
             throw InvalidModelError("\(node.label): input rank \(x.rank) and weight rank \(wShape.count) do not fit a convolution")
         }
@@ -479,7 +477,7 @@ extension ReferenceKernels {
         guard group > 0, c % group == 0, m % group == 0, wShape[1] * group == c else {
             throw InvalidModelError("\(node.label): \(c) input channels, weight \(wShape), group \(group) do not fit")
         }
-        let act = Activation(name: node.string("activation", ""), alpha: node.float("act_alpha", 0), beta: node.float("act_beta", 0)) ?? .none
+        let act = node.fusion.activation
         let outShape = [n, m] + geo.output
         // A fused residual Add (ReferenceOptimizer.fuseResidualAdds): summed before the activation.
         let residual = inputs.count > 3 ? inputs[3] : nil
@@ -489,7 +487,7 @@ extension ReferenceKernels {
         if spatial.count > 2 || (residual != nil && group > 1 && group == c && group == m) {
             // N-D, or a depthwise convolution with a residual: convolve, then add and activate.
             var plain = node
-            plain.attributes["activation"] = nil
+            plain.fusion.activation = .none
             var y = spatial.count > 2 ? try convND(x, wt, bias, geo: geo, group: group, node: node) : try conv(plain, Array(inputs.prefix(3)), threads: threads)
             if let residual { y.f = zip(y.f, residual.f).map { $0 + $1 } }
             y.f.withUnsafeMutableBufferPointer { act.apply($0.baseAddress!, $0.count) }
@@ -500,12 +498,12 @@ extension ReferenceKernels {
                               sh: two ? geo.strides[0] : 1, sw: geo.strides[two ? 1 : 0],
                               dh: two ? geo.dilations[0] : 1, dw: geo.dilations[two ? 1 : 0],
                               padT: two ? geo.padBegin[0] : 0, padL: geo.padBegin[two ? 1 : 0])
-        let weights = packed ? wt.f : plan.pack(wt.f)
-        let channelPanels = packing == 2 && group == 1 && !plan.depthwise
+        let weights = packing != nil ? wt.f : plan.pack(wt.f)
+        let channelPanels = packing?.layout == .channelPanels && group == 1 && !plan.depthwise
         let expected = plan.depthwise ? m * kernel.reduce(1, *)
             : channelPanels ? (m + Conv2DPlan.channelPanel - 1) / Conv2DPlan.channelPanel * Conv2DPlan.channelPanel * plan.kPerGroup
             : plan.packedGroupSize * group
-        guard weights.count == expected, packing != 2 || channelPanels else {
+        guard weights.count == expected, packing?.layout != .channelPanels || channelPanels else {
             throw InvalidModelError("\(node.label): weight data does not match its shape \(wShape)")
         }
         let h = two ? spatial[0] : 1, w = spatial[two ? 1 : 0]

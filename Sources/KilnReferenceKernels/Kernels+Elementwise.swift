@@ -376,35 +376,6 @@ enum Activation: Sendable, Equatable {
         case .swish: for k in 0..<n { let x = p[k]; p[k] = x * logistic(x) }
         }
     }
-
-    /// The attribute encoding used in engine files: (name, alpha, beta).
-    var encoded: (String, Float, Float) {
-        switch self {
-        case .none: ("", 0, 0)
-        case .relu: ("Relu", 0, 0)
-        case .leakyRelu(let a): ("LeakyRelu", a, 0)
-        case .clip(let lo, let hi): ("Clip", lo, hi)
-        case .sigmoid: ("Sigmoid", 0, 0)
-        case .hardSigmoid(let a, let b): ("HardSigmoid", a, b)
-        case .hardSwish: ("HardSwish", 0, 0)
-        case .swish: ("Swish", 0, 0)
-        }
-    }
-
-    /// Decodes `encoded`; nil for an unknown name.
-    init?(name: String, alpha: Float, beta: Float) {
-        switch name {
-        case "": self = .none
-        case "Relu": self = .relu
-        case "LeakyRelu": self = .leakyRelu(alpha)
-        case "Clip": self = .clip(alpha, beta)
-        case "Sigmoid": self = .sigmoid
-        case "HardSigmoid": self = .hardSigmoid(alpha, beta)
-        case "HardSwish": self = .hardSwish
-        case "Swish": self = .swish
-        default: return nil
-        }
-    }
 }
 
 @inline(__always) func logistic(_ x: Float) -> Float {
@@ -415,9 +386,9 @@ extension ReferenceKernels {
     /// Unary float ops (Relu, Sigmoid, Tanh, …) applied elementwise.
     static func unary(_ node: RNode, _ x: RTensor, threads: Int) throws -> RTensor {
         guard x.isFloat else {
-            if node.op == "Relu" || node.op == "Identity" {
+            if node.op == .relu || node.op == .identity {
                 var y = x
-                if node.op == "Relu" { y.i = x.i.map { max($0, 0) } }
+                if node.op == .relu { y.i = x.i.map { max($0, 0) } }
                 return y
             }
             throw InvalidModelError("\(node.label): input type \(x.type) is not supported (float types only)")
@@ -430,16 +401,16 @@ extension ReferenceKernels {
             parallelFor(n, threads: threads, minChunk: 16384) { range in
                 let q = p.p
                 switch op {
-                case "Relu": Activation.relu.apply(q + range.lowerBound, range.count)
-                case "LeakyRelu": Activation.leakyRelu(node.float("alpha", 0.01)).apply(q + range.lowerBound, range.count)
-                case "Sigmoid": Activation.sigmoid.apply(q + range.lowerBound, range.count)
-                case "HardSigmoid":
+                case .relu: Activation.relu.apply(q + range.lowerBound, range.count)
+                case .leakyRelu: Activation.leakyRelu(node.float("alpha", 0.01)).apply(q + range.lowerBound, range.count)
+                case .sigmoid: Activation.sigmoid.apply(q + range.lowerBound, range.count)
+                case .hardSigmoid:
                     Activation.hardSigmoid(node.float("alpha", 0.2), node.float("beta", 0.5)).apply(q + range.lowerBound, range.count)
-                case "HardSwish": Activation.hardSwish.apply(q + range.lowerBound, range.count)
-                case "Tanh": for k in range { q[k] = Foundation.tanh(q[k]) }
-                case "Erf": for k in range { q[k] = Foundation.erf(q[k]) }
-                case "Sqrt": for k in range { q[k] = q[k].squareRoot() }
-                case "Exp": for k in range { q[k] = Foundation.exp(q[k]) }
+                case .hardSwish: Activation.hardSwish.apply(q + range.lowerBound, range.count)
+                case .tanh: for k in range { q[k] = Foundation.tanh(q[k]) }
+                case .erf: for k in range { q[k] = Foundation.erf(q[k]) }
+                case .sqrt: for k in range { q[k] = q[k].squareRoot() }
+                case .exp: for k in range { q[k] = Foundation.exp(q[k]) }
                 default: break
                 }
             }
@@ -473,7 +444,7 @@ extension ReferenceKernels {
     /// Add, Sub, Mul, Div, Pow, PRelu, Equal with numpy broadcasting; integer types are exact.
     static func binary(_ node: RNode, _ a: RTensor, _ b: RTensor) throws -> RTensor {
         let op = node.op
-        if op == "Equal" {
+        if op == .equal {
             if a.isString || b.isString {
                 let (shape, r) = try Broadcast.generic(a.s, a.shape, b.s, b.shape, node, zero: Int64(0)) { $0 == $1 ? 1 : 0 }
                 return RTensor(shape, ints: r, type: .bool)
@@ -485,7 +456,7 @@ extension ReferenceKernels {
             let (shape, r) = try Broadcast.generic(a.i, a.shape, b.i, b.shape, node, zero: Int64(0)) { $0 == $1 ? 1 : 0 }
             return RTensor(shape, ints: r, type: .bool)
         }
-        if op == "Pow" {
+        if op == .pow {
             // Output has the base's type.
             if a.isFloat {
                 if b.isFloat {
@@ -506,15 +477,15 @@ extension ReferenceKernels {
         if a.isFloat && b.isFloat {
             let (shape, r): ([Int], [Float])
             switch op {
-            case "Add" where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Add.self, a.f, a.shape, b.f, b.shape)
-            case "Sub" where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Sub.self, a.f, a.shape, b.f, b.shape)
-            case "Mul" where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, b.f, b.shape)
-            case "Div" where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Div.self, a.f, a.shape, b.f, b.shape)
-            case "Add": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, +)
-            case "Sub": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, -)
-            case "Mul": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, *)
-            case "Div": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, /)
-            case "PRelu": (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node) { $0 < 0 ? $0 * $1 : $0 }
+            case .add where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Add.self, a.f, a.shape, b.f, b.shape)
+            case .sub where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Sub.self, a.f, a.shape, b.f, b.shape)
+            case .mul where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, b.f, b.shape)
+            case .div where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Div.self, a.f, a.shape, b.f, b.shape)
+            case .add: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, +)
+            case .sub: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, -)
+            case .mul: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, *)
+            case .div: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, /)
+            case .pRelu: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node) { $0 < 0 ? $0 * $1 : $0 }
             default: throw InvalidModelError("\(node.label): unknown binary op")
             }
             return RTensor(type: a.type, shape: shape, f: a.type == .float32 ? r : r.map { a.type.round($0) })
@@ -526,14 +497,14 @@ extension ReferenceKernels {
         let unsigned64 = t == .uint64
         let (shape, r) = try Broadcast.generic(a.i, a.shape, b.i, b.shape, node, zero: Int64(0)) { x, y -> Int64 in
             switch op {
-            case "Add": return x &+ y
-            case "Sub": return x &- y
-            case "Mul": return x &* y
-            case "Div":
+            case .add: return x &+ y
+            case .sub: return x &- y
+            case .mul: return x &* y
+            case .div:
                 guard y != 0 else { throw InvalidModelError("\(node.label): integer division by zero") }
                 if unsigned64 { return Int64(bitPattern: UInt64(bitPattern: x) / UInt64(bitPattern: y)) }
                 return x / y
-            case "PRelu": return x < 0 ? x &* y : x
+            case .pRelu: return x < 0 ? x &* y : x
             default: throw InvalidModelError("\(node.label): unknown binary op")
             }
         }

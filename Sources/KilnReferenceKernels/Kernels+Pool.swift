@@ -6,7 +6,7 @@ extension ReferenceKernels {
     static func pool(_ node: RNode, _ x: RTensor, threads: Int) throws -> [RTensor] {
         guard x.rank >= 3 else { throw InvalidModelError("\(node.label): pooling needs rank ≥ 3, got \(x.shape)") }
         guard let kernel = node.ints("kernel_shape") else { throw InvalidModelError("\(node.label): kernel_shape is required") }
-        let isMax = node.op == "MaxPool"
+        let isMax = node.op == .maxPool
         let spatial = Array(x.shape[2...])
         let geo = try WindowGeometry(node: node, input: spatial, kernel: kernel, ceilMode: node.int("ceil_mode", 0) == 1)
         let includePad = node.int("count_include_pad", 0) == 1
@@ -257,7 +257,7 @@ extension ReferenceKernels {
         let planes = x.shape[0] * x.shape[1]
         let size = x.shape[2...].reduce(1, *)
         var y = [Float](repeating: 0, count: planes)
-        let isMax = node.op == "GlobalMaxPool"
+        let isMax = node.op == .globalMaxPool
         x.f.withUnsafeBufferPointer { xp in
             for p in 0..<planes {
                 let s = xp.baseAddress! + p * size

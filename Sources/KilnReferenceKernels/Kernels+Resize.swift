@@ -11,8 +11,8 @@ extension ReferenceKernels {
         var ctm = node.string("coordinate_transformation_mode", "half_pixel")
         var nearestMode = node.string("nearest_mode", "round_prefer_floor")
         var scalesIn: [Double]? = nil, sizesIn: [Int]? = nil, roiIn: [Double]? = nil
-        if node.op == "Upsample" || node.opset < 11 {
-            if node.op == "Upsample" && node.opset < 9 {
+        if node.op == .upsample || node.opset < 11 {
+            if node.op == .upsample && node.opset < 9 {
                 scalesIn = node.floats("scales")?.map(Double.init)
             } else {
                 scalesIn = try required(inputs, 1, node).doubles

@@ -5,12 +5,17 @@ import KilnInference
 ///
 /// Layout (little-endian): magic `KILNREF\0`, format version (u32), identity (u32 length + UTF-8),
 /// payload length (u64), payload SHA-256 (32 bytes), payload. The payload encodes the optimised
-/// graph: value names, inputs/outputs with descriptors, constants and nodes with attributes.
+/// graph: value names, inputs/outputs with descriptors, constants and nodes with their op
+/// (`ReferenceOp`'s name), the model's attributes and what the optimizer fused (`ConvFusion`).
 /// Decoding checks every length against the bytes left before allocating.
+///
+/// Version 2 stores the fusion as typed fields; version 1 stored it as attributes named
+/// `packed`, `weight_shape`, `activation`, `act_alpha` and `act_beta`, and is refused (the format
+/// is part of the backend identity, so the engine cache builds a version-2 engine instead).
 package enum ReferenceEngineFormat {
     static let magic: [UInt8] = Array("KILNREF".utf8) + [0]
     /// Bumped whenever the payload encoding or the meaning of any fused op changes.
-    package static let version: UInt32 = 1
+    package static let version: UInt32 = 2
 
     package static func encode(_ g: RGraph, identity: BackendIdentity) -> [UInt8] {
         var p = ByteWriter()
@@ -26,7 +31,7 @@ package enum ReferenceEngineFormat {
         p.int(g.nodes.count)
         for n in g.nodes {
             p.string(n.name)
-            p.string(n.op)
+            p.string(n.op.rawValue)
             p.int(n.opset)
             p.ints(n.inputs)
             p.ints(n.outputs)
@@ -35,6 +40,7 @@ package enum ReferenceEngineFormat {
                 p.string(key)
                 p.attribute(n.attributes[key]!)
             }
+            p.fusion(n.fusion)
         }
         var w = ByteWriter()
         w.bytes += magic
@@ -91,9 +97,9 @@ package enum ReferenceEngineFormat {
         let nNodes = try p.count(minBytes: 8)
         var nodes: [RNode] = []
         for _ in 0..<nNodes {
-            let name = try p.string(), op = try p.string(), opset = try p.int()
-            guard ReferenceKernels.supportedOps.contains(op) || op == "KilnConv" else {
-                throw InvalidModelError("reference engine: unknown op \(op)")
+            let name = try p.string(), opName = try p.string(), opset = try p.int()
+            guard let op = ReferenceOp(rawValue: opName) else {
+                throw InvalidModelError("reference engine: unknown op \(opName); rebuild the engine")
             }
             let ins = try p.ints().map { try checkSlot($0, allowOmitted: true) }
             let outs = try p.ints().map { try checkSlot($0, allowOmitted: true) }
@@ -103,7 +109,11 @@ package enum ReferenceEngineFormat {
                 let key = try p.string()
                 attributes[key] = try p.attribute()
             }
-            nodes.append(RNode(name: name, op: op, opset: opset, inputs: ins, outputs: outs, attributes: attributes))
+            let fusion = try p.fusion()
+            guard (op == .kilnConv) == (fusion.packedWeights != nil), op.isConvolution || fusion.isEmpty else {
+                throw InvalidModelError("reference engine: node \(name) (\(op)) has a fusion its op cannot have (corrupt engine); rebuild it")
+            }
+            nodes.append(RNode(name: name, op: op, opset: opset, inputs: ins, outputs: outs, attributes: attributes, fusion: fusion))
         }
         guard p.remaining == 0 else { throw InvalidModelError("reference engine: \(p.remaining) trailing bytes") }
         var g = RGraph(valueNames: names, inputs: inputs, outputs: outputs, inputDescriptors: inD, outputDescriptors: outD,
@@ -162,6 +172,28 @@ struct ByteWriter {
         case .floats(let v): bytes.append(5); int(v.count); for x in v { u32(x.bitPattern) }
         case .strings(let v): bytes.append(6); strings(v)
         case .tensor(let t): bytes.append(7); tensor(t)
+        }
+    }
+    /// A fusion: activation (tag, alpha, beta), then packing (0 = none, else the layout and the weights' shape).
+    mutating func fusion(_ f: ConvFusion) {
+        let (tag, alpha, beta): (UInt8, Float, Float) = switch f.activation {
+        case .none: (0, 0, 0)
+        case .relu: (1, 0, 0)
+        case .leakyRelu(let a): (2, a, 0)
+        case .clip(let lo, let hi): (3, lo, hi)
+        case .sigmoid: (4, 0, 0)
+        case .hardSigmoid(let a, let b): (5, a, b)
+        case .hardSwish: (6, 0, 0)
+        case .swish: (7, 0, 0)
+        }
+        bytes.append(tag)
+        u32(alpha.bitPattern)
+        u32(beta.bitPattern)
+        if let packed = f.packedWeights {
+            bytes.append(packed.layout.rawValue)
+            ints(packed.shape)
+        } else {
+            bytes.append(0)
         }
     }
 }
@@ -277,5 +309,29 @@ struct ByteReader {
         case 7: return .tensor(try tensor())
         default: throw truncated()
         }
+    }
+    mutating func fusion() throws -> ConvFusion {
+        let tag = try u8()
+        let alpha = Float(bitPattern: try u32()), beta = Float(bitPattern: try u32())
+        var f = ConvFusion()
+        switch tag {
+        case 0: f.activation = .none
+        case 1: f.activation = .relu
+        case 2: f.activation = .leakyRelu(alpha)
+        case 3: f.activation = .clip(alpha, beta)
+        case 4: f.activation = .sigmoid
+        case 5: f.activation = .hardSigmoid(alpha, beta)
+        case 6: f.activation = .hardSwish
+        case 7: f.activation = .swish
+        default: throw truncated()
+        }
+        let layout = try u8()
+        if layout != 0 {
+            guard let l = ConvFusion.Layout(rawValue: layout) else { throw truncated() }
+            let shape = try ints()
+            guard shape.count >= 3, shape.allSatisfy({ $0 > 0 }) else { throw truncated() }
+            f.packedWeights = ConvFusion.PackedWeights(layout: l, shape: shape)
+        }
+        return f
     }
 }

@@ -64,9 +64,9 @@ enum ReferenceProfile {
         let key = node.label + " " + (inputs.first??.shape.description ?? "")
         nodes.withLock { t in
             if t[key] == nil {
-                var kind = node.op
-                if node.op == "KilnConv" || node.op == "Conv" {
-                    let w = node.ints("weight_shape") ?? inputs[1]?.shape ?? []
+                var kind = node.op.rawValue
+                if node.op.isConvolution {
+                    let w = node.fusion.packedWeights?.shape ?? inputs[1]?.shape ?? []
                     let g = node.int("group", 1)
                     kind += g > 1 ? " depthwise k\(w.count > 2 ? w[2] : 0)" : (w.count > 2 && w[2] == 1 ? " 1x1" : " kxk")
                 }

@@ -13,10 +13,10 @@ extension ReferenceKernels {
         func input(_ k: Int) -> RTensor? { k < inputs.count ? inputs[k] : nil }
         func dims(_ t: RTensor) -> [Int] { t.int64s.map { Int(clamping: $0) } }
         switch node.op {
-        case "ConstantOfShape":
+        case .constantOfShape:
             guard let s = input(0) else { return }
             try budget.check(dims(s), subject: node.label, fix: fix)
-        case "Range":
+        case .range:
             guard let s = input(0), let l = input(1), let d = input(2), s.count > 0, l.count > 0, d.count > 0 else { return }
             let start = s.doubles[0], limit = l.doubles[0], delta = d.doubles[0]
             guard delta != 0, delta.isFinite, start.isFinite, limit.isFinite else {
@@ -24,14 +24,14 @@ extension ReferenceKernels {
             }
             let span = ((limit - start) / delta).rounded(.up)
             try budget.check([span > 0 ? Int(min(span, 9e18)) : 0], elementSize: 8, subject: node.label, fix: fix)
-        case "Expand":
+        case .expand:
             guard let x = input(0), let s = input(1) else { return }
             let target = dims(s)
             let rank = max(x.rank, target.count)
             let a = [Int](repeating: 1, count: rank - x.rank) + x.shape
             let b = [Int](repeating: 1, count: rank - target.count) + target
             try budget.check(zip(a, b).map { max($0, $1) }, subject: node.label, fix: fix)
-        case "Reshape":
+        case .reshape:
             guard let s = input(1) else { return }
             let target = dims(s)
             if let bad = target.first(where: { $0 < -1 }) {
@@ -40,17 +40,17 @@ extension ReferenceKernels {
             if TensorBudget.elementCount(target.map { max($0, 1) }) == nil {
                 throw ModelLimitError(node.label, "target shape \(target) has more than 2^63 elements", fix: "use a shape with as many elements as the input")
             }
-        case "Pad":
+        case .pad:
             guard let x = input(0) else { return }
             let pads = node.opset < 11 ? (node.ints("pads") ?? []) : (input(1).map(dims) ?? [])
             guard pads.count == 2 * x.rank else { return }  // the kernel reports axes lists and count mismatches
             let out = (0..<x.rank).map { x.shape[$0].addingReportingOverflow(pads[$0]).partialValue.addingReportingOverflow(pads[$0 + x.rank]).partialValue }
             try budget.check(out.map { max($0, 0) }, subject: node.label, fix: fix)
-        case "Resize", "Upsample":
+        case .resize, .upsample:
             guard let x = input(0) else { return }
             var out = x.shape
-            if node.op == "Upsample" || node.opset < 11 {
-                let scales = node.op == "Upsample" && node.opset < 9 ? node.floats("scales")?.map(Double.init) : input(1)?.doubles
+            if node.op == .upsample || node.opset < 11 {
+                let scales = node.op == .upsample && node.opset < 9 ? node.floats("scales")?.map(Double.init) : input(1)?.doubles
                 guard let scales else { return }
                 try resizeScaled(&out, scales, node)
             } else if let sizes = input(3), sizes.count > 0 {
@@ -71,14 +71,14 @@ extension ReferenceKernels {
                 try resizeScaled(&out, scales.doubles, node)
             }
             try budget.check(out, subject: node.label, fix: fix)
-        case "Conv", "KilnConv", "MaxPool", "AveragePool":
+        case .conv, .kilnConv, .maxPool, .averagePool:
             guard let x = input(0), x.rank >= 3 else { return }
-            let w = node.op == "Conv" || node.op == "KilnConv" ? (node.ints("weight_shape") ?? input(1)?.shape) : nil
+            let w = node.op.isConvolution ? (node.fusion.packedWeights?.shape ?? input(1)?.shape) : nil
             guard let kernel = node.ints("kernel_shape") ?? w.map({ Array($0.dropFirst(2)) }), kernel.count == x.rank - 2 else { return }
             let geo = try WindowGeometry(node: node, input: Array(x.shape[2...]), kernel: kernel,
                                          ceilMode: node.int("ceil_mode", 0) == 1)
             try budget.check([x.shape[0], w?.first ?? x.shape[1]] + geo.output, subject: node.label, fix: fix)
-        case "ConvTranspose":
+        case .convTranspose:
             guard let x = input(0), let w = input(1), x.rank >= 3, w.rank == x.rank else { return }
             let r = x.rank - 2
             let kernel = node.ints("kernel_shape") ?? Array(w.shape.dropFirst(2))
@@ -109,9 +109,9 @@ extension ReferenceKernels {
     /// The inputs whose *values* `checkLimits` reads for `node` (the sizes of every input count too).
     static func limitValueInputs(_ node: RNode) -> Set<Int> {
         switch node.op {
-        case "ConstantOfShape": [0]
-        case "Range": [0, 1, 2]
-        case "Expand", "Reshape", "Pad", "Resize", "Upsample": [1, 2, 3]
+        case .constantOfShape: [0]
+        case .range: [0, 1, 2]
+        case .expand, .reshape, .pad, .resize, .upsample: [1, 2, 3]
         default: []
         }
     }

@@ -50,7 +50,10 @@ extension RGraph {
                     throw InvalidModelError("\(name): node \(n.name) (\(n.opType)) has a graph/tensor-list attribute \(key), which the reference backend does not support")
                 }
             }
-            nodes.append(RNode(name: n.name, op: n.opType, opset: opset, inputs: n.inputs.map { $0.isEmpty ? -1 : slot($0) },
+            guard let op = ReferenceOp(onnx: n.opType) else {
+                throw InvalidModelError("\(name): the reference backend does not support \(n.opType) at node \(n.name)")
+            }
+            nodes.append(RNode(name: n.name, op: op, opset: opset, inputs: n.inputs.map { $0.isEmpty ? -1 : slot($0) },
                                outputs: n.outputs.map { $0.isEmpty ? -1 : slot($0) }, attributes: attributes))
         }
         for n in g.nodes where n.opType == "Cast" || n.opType == "ConstantOfShape" {

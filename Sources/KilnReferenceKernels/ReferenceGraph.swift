@@ -16,16 +16,18 @@ enum RAttribute: Sendable {
 struct RNode: Sendable {
     /// The node's name in the source model (for messages).
     var name: String
-    /// The op type (`Conv`, …) or one of the backend's fused ops (`KilnConv`).
-    var op: String
+    /// The ai.onnx op or one of Kiln's own fused ops.
+    var op: ReferenceOp
     /// The ai.onnx opset version the op is interpreted with.
     var opset: Int
     /// Input slots; -1 marks an omitted optional input.
     var inputs: [Int]
     /// Output slots; -1 marks an unused optional output.
     var outputs: [Int]
-    /// Attributes by name.
+    /// The model's attributes by their ONNX names.
     var attributes: [String: RAttribute]
+    /// What the optimizer fused into a convolution (empty for other nodes and before optimizing).
+    var fusion = ConvFusion()
 
     func int(_ key: String, _ fallback: Int) -> Int {
         switch attributes[key] {
@@ -82,6 +84,12 @@ package struct RGraph: Sendable {
     var constants: [Int: RTensor]
     /// Nodes in execution order.
     var nodes: [RNode]
+
+    /// Removes the nodes at `indices` (those a pass fused into others or folded away).
+    mutating func removeNodes(at indices: Set<Int>) {
+        guard !indices.isEmpty else { return }
+        nodes = nodes.enumerated().filter { !indices.contains($0.offset) }.map(\.element)
+    }
 
     /// For each node index, the slots whose last reader it is (freed after it runs).
     func lastUses() -> [[Int]] {

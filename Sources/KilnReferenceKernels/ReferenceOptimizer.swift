@@ -31,14 +31,15 @@ package enum ReferenceOptimizer {
             shapes = inferred
             report.shapesInferred = shapes.count
             // Shape of a statically shaped value is a constant.
-            for k in g.nodes.indices where g.nodes[k].op == "Shape" {
+            var folded = Set<Int>()
+            for k in g.nodes.indices where g.nodes[k].op == .shape {
                 let node = g.nodes[k]
                 if let s = shapes[node.inputs[0]], node.outputs[0] >= 0 {
                     g.constants[node.outputs[0]] = ReferenceKernels.shapeOp(node, RTensor.zeros(.float32, s).reshaped(s))
-                    g.nodes[k].op = "__dead"
+                    folded.insert(k)
                 }
             }
-            g.nodes.removeAll { $0.op == "__dead" }
+            g.removeNodes(at: folded)
             try foldConstants(&g, &report, threads: threads)
         }
         pass(3)
@@ -60,9 +61,9 @@ package enum ReferenceOptimizer {
         var kept: [RNode] = []
         for var node in g.nodes {
             node.inputs = node.inputs.map { alias[$0] ?? $0 }
-            let isDropout = node.op == "Dropout" && (node.outputs.count < 2 || node.outputs[1] < 0)
+            let isDropout = node.op == .dropout && (node.outputs.count < 2 || node.outputs[1] < 0)
                 && node.int("training_mode", 0) == 0 && (node.inputs.count < 3 || node.inputs[2] < 0)
-            if (node.op == "Identity" || isDropout), node.inputs.first.map({ $0 >= 0 }) == true,
+            if (node.op == .identity || isDropout), node.inputs.first.map({ $0 >= 0 }) == true,
                 !graphOutputs.contains(node.outputs[0]) {
                 alias[node.outputs[0]] = node.inputs[0]
                 report.removed += 1
@@ -78,7 +79,7 @@ package enum ReferenceOptimizer {
         var kept: [RNode] = []
         for node in g.nodes {
             let ins = node.inputs.filter { $0 >= 0 }
-            if ins.allSatisfy({ g.constants[$0] != nil }) && node.op != "KilnConv" {
+            if ins.allSatisfy({ g.constants[$0] != nil }) && node.op != .kilnConv {
                 let values = node.inputs.map { $0 >= 0 ? g.constants[$0] : nil }
                 let folded: [RTensor]?
                 do { folded = try ReferenceKernels.execute(node, values, threads: threads) } catch let e as ModelLimitError { throw e } catch { folded = nil }
@@ -111,7 +112,7 @@ package enum ReferenceOptimizer {
         // Values computed from the zeros fed in are not the model's (shapes are): a size found
         // beyond the budget is the model's fault only when the values it came from are real.
         var fake = Set(g.inputs)
-        for node in g.nodes where node.op != "Shape" && node.inputs.contains(where: { fake.contains($0) }) {
+        for node in g.nodes where node.op != .shape && node.inputs.contains(where: { fake.contains($0) }) {
             fake.formUnion(node.outputs.filter { $0 >= 0 })
         }
         var completed = 0
@@ -137,10 +138,11 @@ package enum ReferenceOptimizer {
         let readers = g.readerCounts()
         var producer: [Int: Int] = [:]
         for (k, n) in g.nodes.enumerated() { for o in n.outputs where o >= 0 { producer[o] = k } }
+        var folded = Set<Int>()
         for k in g.nodes.indices {
             let bn = g.nodes[k]
-            guard bn.op == "BatchNormalization", bn.outputs.filter({ $0 >= 0 }).count == 1, bn.int("training_mode", 0) == 0,
-                bn.inputs.count >= 5, let ci = producer[bn.inputs[0]], g.nodes[ci].op == "Conv", readers[bn.inputs[0]] == 1,
+            guard bn.op == .batchNormalization, bn.outputs.filter({ $0 >= 0 }).count == 1, bn.int("training_mode", 0) == 0,
+                bn.inputs.count >= 5, let ci = producer[bn.inputs[0]], g.nodes[ci].op == .conv, readers[bn.inputs[0]] == 1,
                 let scale = g.constants[bn.inputs[1]], let beta = g.constants[bn.inputs[2]],
                 let mean = g.constants[bn.inputs[3]], let variance = g.constants[bn.inputs[4]]
             else { continue }
@@ -169,10 +171,10 @@ package enum ReferenceOptimizer {
             g.constants[bSlot] = RTensor([m], floats: nb, type: w.type)
             g.nodes[ci].inputs = [conv.inputs[0], wSlot, bSlot]
             g.nodes[ci].outputs = [bn.outputs[0]]
-            g.nodes[k].op = "__dead"
+            folded.insert(k)
             report.batchNormsFolded += 1
         }
-        g.nodes.removeAll { $0.op == "__dead" }
+        g.removeNodes(at: folded)
     }
 
     /// Fuses Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish and x·sigmoid(x) into the preceding Conv.
@@ -180,7 +182,8 @@ package enum ReferenceOptimizer {
         let graphOutputs = Set(g.outputs)
         var readersOf: [Int: [Int]] = [:]
         for (k, n) in g.nodes.enumerated() { for s in n.inputs where s >= 0 { readersOf[s, default: []].append(k) } }
-        for ci in g.nodes.indices where g.nodes[ci].op == "Conv" {
+        var fused = Set<Int>()
+        for ci in g.nodes.indices where g.nodes[ci].op == .conv {
             let y = g.nodes[ci].outputs[0]
             guard !graphOutputs.contains(y), let rs = readersOf[y] else { continue }
             var act: Activation?
@@ -189,12 +192,12 @@ package enum ReferenceOptimizer {
             if rs.count == 1 {
                 let a = g.nodes[rs[0]]
                 switch a.op {
-                case "Relu": act = .relu
-                case "LeakyRelu": act = .leakyRelu(a.float("alpha", 0.01))
-                case "Sigmoid": act = .sigmoid
-                case "HardSigmoid": act = .hardSigmoid(a.float("alpha", 0.2), a.float("beta", 0.5))
-                case "HardSwish": act = .hardSwish
-                case "Clip":
+                case .relu: act = .relu
+                case .leakyRelu: act = .leakyRelu(a.float("alpha", 0.01))
+                case .sigmoid: act = .sigmoid
+                case .hardSigmoid: act = .hardSigmoid(a.float("alpha", 0.2), a.float("beta", 0.5))
+                case .hardSwish: act = .hardSwish
+                case .clip:
                     if a.opset < 11 {
                         act = .clip(a.float("min", -.infinity), a.float("max", .infinity))
                     } else {
@@ -207,9 +210,9 @@ package enum ReferenceOptimizer {
                 if act != nil && a.outputs.count == 1 { finalOutput = a.outputs[0]; dead = [rs[0]] } else { act = nil }
             } else if rs.count == 2 {
                 let (n0, n1) = (g.nodes[rs[0]], g.nodes[rs[1]])
-                let (sig, mulIndex) = n0.op == "Sigmoid" ? (n0, rs[1]) : (n1, rs[0])
+                let (sig, mulIndex) = n0.op == .sigmoid ? (n0, rs[1]) : (n1, rs[0])
                 let mul = g.nodes[mulIndex]
-                if sig.op == "Sigmoid", mul.op == "Mul", let s = sig.outputs.first, readersOf[s] == [mulIndex],
+                if sig.op == .sigmoid, mul.op == .mul, let s = sig.outputs.first, readersOf[s] == [mulIndex],
                     !graphOutputs.contains(s), Set(mul.inputs) == Set([y, s]) {
                     act = .swish
                     finalOutput = mul.outputs[0]
@@ -217,15 +220,12 @@ package enum ReferenceOptimizer {
                 }
             }
             guard let act, finalOutput >= 0 else { continue }
-            let (name, alpha, beta) = act.encoded
-            g.nodes[ci].attributes["activation"] = .string(name)
-            g.nodes[ci].attributes["act_alpha"] = .float(alpha)
-            g.nodes[ci].attributes["act_beta"] = .float(beta)
+            g.nodes[ci].fusion.activation = act
             g.nodes[ci].outputs = [finalOutput]
-            for d in dead { g.nodes[d].op = "__dead" }
+            fused.formUnion(dead)
             report.activationsFused += 1
         }
-        g.nodes.removeAll { $0.op == "__dead" }
+        g.removeNodes(at: fused)
     }
 
     /// Fuses Add(Conv(x), r) — and a Relu after it — into the Conv: y = act(conv(x) + bias + r).
@@ -238,9 +238,10 @@ package enum ReferenceOptimizer {
         let graphOutputs = Set(g.outputs)
         var readersOf: [Int: [Int]] = [:]
         for (k, n) in g.nodes.enumerated() { for s in n.inputs where s >= 0 { readersOf[s, default: []].append(k) } }
-        for ci in g.nodes.indices where g.nodes[ci].op == "Conv" && g.nodes[ci].attributes["activation"] == nil {
+        var dead = Set<Int>()
+        for ci in g.nodes.indices where g.nodes[ci].op == .conv && g.nodes[ci].fusion.activation == .none {
             let y = g.nodes[ci].outputs[0]
-            guard !graphOutputs.contains(y), let rs = readersOf[y], rs.count == 1, g.nodes[rs[0]].op == "Add" else { continue }
+            guard !graphOutputs.contains(y), let rs = readersOf[y], rs.count == 1, g.nodes[rs[0]].op == .add else { continue }
             let ai = rs[0], add = g.nodes[ai]
             guard add.inputs.count == 2, add.outputs.count == 1, add.inputs[0] != add.inputs[1],
                 let residual = add.inputs.first(where: { $0 != y }), residual >= 0,
@@ -250,29 +251,26 @@ package enum ReferenceOptimizer {
             fused.outputs = add.outputs
             var relu: Int?
             if !graphOutputs.contains(add.outputs[0]), let next = readersOf[add.outputs[0]], next.count == 1,
-                g.nodes[next[0]].op == "Relu", g.nodes[next[0]].outputs.count == 1 {
+                g.nodes[next[0]].op == .relu, g.nodes[next[0]].outputs.count == 1 {
                 relu = next[0]
                 fused.outputs = g.nodes[next[0]].outputs
-                let (name, alpha, beta) = Activation.relu.encoded
-                fused.attributes["activation"] = .string(name)
-                fused.attributes["act_alpha"] = .float(alpha)
-                fused.attributes["act_beta"] = .float(beta)
+                fused.fusion.activation = .relu
             }
             while fused.inputs.count < 3 { fused.inputs.append(-1) }
             fused.inputs.append(residual)
             g.nodes[ai] = fused
-            g.nodes[ci].op = "__dead"
-            if let relu { g.nodes[relu].op = "__dead" }
+            dead.insert(ci)
+            if let relu { dead.insert(relu) }
             report.residualsFused += 1
         }
-        g.nodes.removeAll { $0.op == "__dead" }
+        g.removeNodes(at: dead)
     }
 
     /// Turns every 1-D/2-D Conv with constant weights into a KilnConv with weights packed for the
     /// GEMM kernel — or, for small output maps (`Conv2DPlan.prefersSmallOutput`, known from
     /// `shapes`), in the channel panels of `convSmallOutput`.
     static func pack(_ g: inout RGraph, shapes: [Int: [Int]], _ report: inout Report) {
-        for k in g.nodes.indices where g.nodes[k].op == "Conv" {
+        for k in g.nodes.indices where g.nodes[k].op == .conv {
             let node = g.nodes[k]
             guard node.inputs.count >= 2, let w = g.constants[node.inputs[1]], w.isFloat, w.rank == 3 || w.rank == 4 else { continue }
             let group = node.int("group", 1)
@@ -284,17 +282,18 @@ package enum ReferenceOptimizer {
             let slot = newSlot(&g, g.valueNames[node.inputs[1]] + "_packed")
             let outShape = node.outputs.first.flatMap { shapes[$0] } ?? []
             let positions = outShape.count == w.rank ? outShape[2...].reduce(1, *) : 0
+            let layout: ConvFusion.Layout
             if two && plan.prefersSmallOutput(positions: positions) {
                 let panels = plan.packChannelPanels(w.f)
                 g.constants[slot] = RTensor([panels.count], floats: panels, type: .float32)
-                g.nodes[k].attributes["packed"] = .int(2)
+                layout = .channelPanels
             } else {
                 g.constants[slot] = RTensor([plan.depthwise ? w.count : plan.packedGroupSize * group], floats: plan.pack(w.f), type: .float32)
-                g.nodes[k].attributes["packed"] = .int(1)
+                layout = .rowPanels
             }
-            g.nodes[k].op = "KilnConv"
+            g.nodes[k].op = .kilnConv
             g.nodes[k].inputs[1] = slot
-            g.nodes[k].attributes["weight_shape"] = .ints(w.shape.map { Int64($0) })
+            g.nodes[k].fusion.packedWeights = ConvFusion.PackedWeights(layout: layout, shape: w.shape)
             report.packed += 1
         }
     }

@@ -3,6 +3,8 @@ import KilnCore
 import KilnInference
 import KilnReference
 import KilnONNX
+@testable import KilnReferenceKernels
+import KilnTestSupport
 import Testing
 
 /// The reference backend's engine file: round trip, identity binding, corruption and truncation.
@@ -76,6 +78,69 @@ struct ReferenceEngineTests {
         patched.bytes[start + id.count - 1] ^= 0x01
         let error = #expect(throws: InvalidModelError.self) { try ReferenceBackend().load(patched, options: BuildOptions()) }
         #expect(error?.description.contains("rebuild") == true)
+    }
+
+    @Test("an engine of an older format version is refused naming the fix, and the cache builds a current one for its model")
+    func olderFormatVersionIsRebuiltNeverMisread() throws {
+        let backend = ReferenceBackend()
+        let current = try build()
+        #expect(current.identity.fields["format"] == String(ReferenceEngineFormat.version))
+        // Format 1 stored the fusion as attributes `packed`, `weight_shape`, `activation`: such
+        // bytes must never be read as format 2. The version field follows the 8-byte magic.
+        var old = current
+        old.bytes.replaceSubrange(8..<12, with: [1, 0, 0, 0])
+        old.identity.fields["format"] = "1"
+        let error = #expect(throws: InvalidModelError.self) { try backend.load(old, options: BuildOptions()) }
+        #expect(error?.description.contains("rebuild") == true)
+        var relabelled = old
+        relabelled.identity = current.identity
+        let versionError = #expect(throws: InvalidModelError.self) { try backend.load(relabelled, options: BuildOptions()) }
+        #expect(versionError?.description.contains("format version 1, this build reads \(ReferenceEngineFormat.version)") == true)
+        // The format is part of the identity, so the cache key of a cached format-1 engine is not
+        // the current key: the lookup misses and builds a current engine, which runs.
+        let dir = try TestEnvironment.temporaryDirectory("kiln-reference-format")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cache = EngineCache(directory: dir.path)
+        let digest = SHA256.hex(Self.smallModel())
+        _ = try cache.lookupOrBuild(key: EngineCacheKey(modelDigest: digest, identity: old.identity, options: BuildOptions())) { old }
+        let (artifact, outcome) = try cache.lookupOrBuild(
+            key: EngineCacheKey(modelDigest: digest, identity: try backend.identity(), options: BuildOptions())) { try build() }
+        #expect(outcome == .miss)
+        #expect(artifact.bytes == current.bytes)
+        #expect(try backend.load(artifact, options: BuildOptions(threads: 1)).run(["x": Self.input])["y"]?.shape == [1, 2])
+    }
+
+    @Test("the optimizer's fusions are typed in the engine: packed convolutions and their activations survive a round trip")
+    func fusionsRoundTripTyped() throws {
+        let artifact = try build()
+        let graph = try ReferenceEngineFormat.decode(artifact.bytes, expected: artifact.identity)
+        let convs = graph.nodes.filter { $0.op.isConvolution }
+        #expect(convs.count == 1)
+        let conv = try #require(convs.first)
+        #expect(conv.op == .kilnConv)
+        #expect(conv.fusion.activation == .relu)
+        #expect(conv.fusion.packedWeights?.shape == [4, 3, 3, 3])
+        #expect(!graph.nodes.contains { $0.op == .batchNormalization || $0.op == .relu })
+        // The model's attribute names stay the model's; none of Kiln's own names appear among them.
+        #expect(graph.nodes.allSatisfy { Set($0.attributes.keys).isDisjoint(with: ["packed", "weight_shape", "activation", "act_alpha", "act_beta"]) })
+        let again = ReferenceEngineFormat.encode(graph, identity: artifact.identity)
+        #expect(again == artifact.bytes)
+    }
+
+    @Test("a model that names one of Kiln's own ops is refused at build like any unsupported op")
+    func kilnOwnOpInAModelIsRefused() throws {
+        var b = ONNXGraphBuilder(name: "own")
+        let x = b.input("x", .float32, [1, 1, 4, 4])
+        let w = b.initializer("w", shape: [1, 1, 1, 1], floats: [1])
+        _ = b.node("KilnConv", [x, w], output: "y", name: "k1")
+        b.output("y", .float32, [1, 1, 4, 4])
+        let bytes = ONNXWriter.serialize(b.model(opset: 17))
+        let error = #expect(throws: InvalidModelError.self) {
+            try ReferenceBackend().build(model: ModelSource(bytes: bytes, name: "own.onnx"), options: BuildOptions())
+        }
+        #expect(error?.description.contains("KilnConv at node k1") == true)
+        #expect(ReferenceOp(onnx: "KilnConv") == nil && ReferenceOp(onnx: "Conv") == .conv)
+        #expect(!ReferenceBackend.supportedOps.contains("KilnConv"))
     }
 
     @Test("corrupt or truncated engine bytes are refused with InvalidModelError, never a crash")
