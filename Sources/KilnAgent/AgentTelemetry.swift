@@ -109,8 +109,8 @@ public final class AgentTelemetry: Sendable {
             },
             framesDropped: { stream, reason, count in metrics.recordDrop(stream: stream, reason: reason, count: count) },
             report: { summary in
-                for (name, s) in summary.streams { metrics.setFPS(stream: name, s.fps) }
-                let fps = summary.streams.values.reduce(0) { $0 + $1.fps }
+                for (name, s) in summary.streams { metrics.setFPS(stream: name, s.recentFPS) }
+                let fps = summary.streams.values.reduce(0) { $0 + $1.recentFPS }
                 try? notifier.status(String(format: "serving %.1f fps, %d frames, %d dropped", fps, summary.frames, summary.dropped))
             })
     }

@@ -10,11 +10,12 @@ import Synchronization
 /// Dedicated threads form a pipeline, so frame N+2 is captured while N+1 is preprocessed, N is
 /// inferred and N−1 postprocessed:
 /// 1. one **capture** thread per stream: `source.next()` into a small queue (a file source waits
-///    when it is full, a live source evicts its oldest frame, counted as dropped `queue_full`);
-///    then one **preprocess** thread per stream: preprocessing into the input tensor of the
-///    engine currently in the slot, in the memory its runner reads (`inputMemory`: a GPU
-///    preprocessor's device tensor goes to a device-capable runner without a host round trip, a
-///    host-only runner gets it downloaded once), handed to the `StreamMux`;
+///    when it is full); then one **preprocess** thread per stream: preprocessing into the input
+///    tensor of the engine currently in the slot, in the memory its runner reads (`inputMemory`:
+///    a GPU preprocessor's device tensor goes to a device-capable runner without a host round
+///    trip, a host-only runner gets it downloaded once), handed to the `StreamMux`. A live
+///    source's queues hold one frame each and a newer frame replaces the one waiting (dropped as
+///    `stale`), so while the model is busy the next call gets the newest frame, not a backlog;
 /// 2. one **inference** thread: takes up to one frame per stream (several when the engine's batch
 ///    axis is dynamic, stacked into one call), reads the engine from the `EngineSlot` once per
 ///    call (a rollout's swap lands between two calls), runs it; frames preprocessed for an engine
@@ -110,8 +111,11 @@ public final class FrameLoop: Sendable {
         var tensorPool: ByteBufferPool?
         var geometry: LetterboxGeometry
         var spec: PreprocessSpec
-        var captureStart: Double
         var preprocessSeconds: Double
+        /// Seconds spent waiting in queues so far (before preprocessing; then in the mux).
+        var queueSeconds: Double
+        /// When preprocessing finished (the mux wait starts).
+        var preprocessed: Double
 
         /// Drops the input once inference has used it: host bytes go back to the preprocessor's
         /// pool, a device buffer to its GPU pool.
@@ -197,7 +201,9 @@ public final class FrameLoop: Sendable {
     /// Task cancellation stops the loop the same way `stop()` does. Throws the first source
     /// error once everything queued has drained.
     public func run() async throws -> LoopSummary {
-        let mux = StreamMux<InFlight>(streams: sources.count, depth: configuration.queueDepth)
+        // A live stream queues one frame at each hand-off: the newest replaces it (see capture).
+        let depths = sources.map { $0.isLive ? 1 : configuration.queueDepth }
+        let mux = StreamMux<InFlight>(depths: depths)
         let post = BoundedQueue<Completed>(capacity: 2)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
@@ -207,7 +213,7 @@ public final class FrameLoop: Sendable {
                 }
                 if configuration.pipelined {
                     for (index, source) in sources.enumerated() {
-                        let captured = BoundedQueue<Captured>(capacity: configuration.queueDepth)
+                        let captured = BoundedQueue<Frame>(capacity: depths[index])
                         spawn("kiln-capture-\(index)") { self.capture(source, into: captured) }
                         spawn("kiln-prep-\(index)") { self.preprocess(from: captured, stream: index, into: mux) }
                     }
@@ -236,20 +242,15 @@ public final class FrameLoop: Sendable {
 
     // MARK: 1. Capture (one thread per stream)
 
-    /// A captured frame waiting for preprocessing.
-    private struct Captured: Sendable {
-        var frame: Frame
-        var captureStart: Double
-    }
-
-    private func capture(_ source: any FrameSource, into queue: BoundedQueue<Captured>) {
+    /// Reads `source` into `queue`. A live source's frame replaces the one still waiting there
+    /// (dropped as `stale`: the model was busy, a newer frame exists); a file's waits for room.
+    private func capture(_ source: any FrameSource, into queue: BoundedQueue<Frame>) {
         defer { queue.close() }
         var reportedDrops: [String: Int] = [:]
         while !stopping.load(ordering: .acquiring) {
             if let limit = configuration.maxFrames {
                 guard admitted.add(1, ordering: .relaxed).newValue <= limit else { stop(); break }
             }
-            let captureStart = MonotonicClock.now
             let frame: Frame
             do {
                 guard let next = try source.next() else { break }
@@ -259,17 +260,17 @@ public final class FrameLoop: Sendable {
                 firstError.withLock { if $0 == nil { $0 = error } }
                 break
             }
-            let item = Captured(frame: frame, captureStart: captureStart)
+            let stream = frame.stream
             if source.isLive {
-                if var evicted = queue.pushDroppingOldest(item) {
-                    evicted.frame.recycle()
-                    drop(frame.stream, "queue_full", 1)
+                if var evicted = queue.pushDroppingOldest(frame) {
+                    evicted.recycle()
+                    drop(stream, "stale", 1)
                 }
             } else {
-                queue.push(item)
+                queue.push(frame)
             }
             for (reason, total) in source.droppedFrames where total > reportedDrops[reason, default: 0] {
-                drop(frame.stream, reason, total - reportedDrops[reason, default: 0])
+                drop(stream, reason, total - reportedDrops[reason, default: 0])
                 reportedDrops[reason] = total
             }
         }
@@ -277,24 +278,30 @@ public final class FrameLoop: Sendable {
 
     // MARK: 1b. Preprocess (one thread per stream)
 
-    private func preprocess(from queue: BoundedQueue<Captured>, stream: Int, into mux: StreamMux<InFlight>) {
+    /// Preprocesses `queue`'s frames into `mux`; a live stream's frame replaces the one still
+    /// waiting for the engine there (that one is dropped as `stale`).
+    private func preprocess(from queue: BoundedQueue<Frame>, stream: Int, into mux: StreamMux<InFlight>) {
         defer { mux.finish(stream: stream) }
         var preprocessor: (any FramePreprocessor)?
-        while let captured = queue.pop() {
-            var frame = captured.frame
-            let captureStart = captured.captureStart
-            _ = consume captured
+        let live = sources[stream].isLive
+        while var frame = queue.pop() {
             let engine = slot.current.engine
             let spec = engine.preprocess
             if preprocessor?.spec != spec { preprocessor = configuration.makePreprocessor(spec) }
             let t0 = MonotonicClock.now
+            let waited = max(0, t0 - frame.captureTime)
             do {
                 let (input, geometry) = try preprocessor!.value(for: frame, memory: engine.runner.inputMemory)
+                let t1 = MonotonicClock.now
                 // Moved, not copied, into the queue: inference recycles the buffers, and no copy
                 // left here may keep them shared when a later frame takes them again.
                 let item = InFlight(frame: consume frame, input: consume input, tensorPool: preprocessor!.tensorPool, geometry: geometry,
-                                    spec: spec, captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
-                _ = mux.push(consume item, stream: stream, live: false)
+                                    spec: spec, preprocessSeconds: t1 - t0, queueSeconds: waited,
+                                    preprocessed: t1)
+                if var stale = mux.push(consume item, stream: stream, live: live) {
+                    stale.releaseBuffers()
+                    drop(stale.frame.stream, "stale", 1)
+                }
             } catch {
                 Log.error("stream \(frame.stream) frame \(frame.index): \(error)")
                 recordFailure(error)
@@ -313,8 +320,10 @@ public final class FrameLoop: Sendable {
         while true {
             let (engine, generation) = slot.current
             guard var batch = mux.popBatch(max: engine.dynamicBatch ? engine.maxBatch : 1) else { break }
+            let taken = MonotonicClock.now
             var items: [InFlight] = []
             for var item in batch.map(\.item) {
+                item.queueSeconds += max(0, taken - item.preprocessed)
                 // A frame preprocessed for an engine that has since been swapped out is redone for
                 // this one, with the configured preprocessor.
                 if item.spec != engine.preprocess {
@@ -415,10 +424,13 @@ public final class FrameLoop: Sendable {
             // A decoder that does not fit the model's outputs fails every frame alike: stop.
             if let e = error as? any KilnError, e.exitCode == .invalidModel { fail(e) }
         }
+        // End to end: from the frame's capture (the start of its read) to its result handed to
+        // the sinks; the time it waited behind a busy model is the `queue` stage.
         let now = MonotonicClock.now
         let stages: [PipelineStage: Double] = [
-            .capture: item.frame.captureSeconds, .preprocess: item.preprocessSeconds,
-            .infer: inferSeconds, .postprocess: now - t0, .endToEnd: now - item.captureStart,
+            .capture: item.frame.captureSeconds, .queue: item.queueSeconds, .preprocess: item.preprocessSeconds,
+            .infer: inferSeconds, .postprocess: now - t0,
+            .endToEnd: now - (item.frame.captureTime - item.frame.captureSeconds),
         ]
         statistics.recordFrame(stream: item.frame.stream, stages: stages, at: now)
         observers.frameFinished?(item.frame.stream, stages)
@@ -451,7 +463,6 @@ public final class FrameLoop: Sendable {
                     stop()
                     return
                 }
-                let captureStart = MonotonicClock.now
                 do {
                     guard let frame = try sources[index].next() else {
                         active.removeAll { $0 == index }
@@ -461,9 +472,10 @@ public final class FrameLoop: Sendable {
                     if preprocessors[index]?.spec != engine.preprocess { preprocessors[index] = configuration.makePreprocessor(engine.preprocess) }
                     let t0 = MonotonicClock.now
                     let (input, geometry) = try preprocessors[index]!.value(for: frame, memory: engine.runner.inputMemory)
-                    var item = InFlight(frame: frame, input: input, tensorPool: preprocessors[index]!.tensorPool, geometry: geometry,
-                                        spec: engine.preprocess, captureStart: captureStart, preprocessSeconds: MonotonicClock.now - t0)
                     let t1 = MonotonicClock.now
+                    var item = InFlight(frame: frame, input: input, tensorPool: preprocessors[index]!.tensorPool, geometry: geometry,
+                                        spec: engine.preprocess, preprocessSeconds: t1 - t0,
+                                        queueSeconds: max(0, t0 - frame.captureTime), preprocessed: t1)
                     let outputs = try engine.runner.run(values: [engine.inputName: input])
                     let inferSeconds = MonotonicClock.now - t1
                     item.releaseBuffers()

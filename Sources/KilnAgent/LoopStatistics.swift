@@ -12,6 +12,8 @@ public final class LoopStatistics: Sendable {
         var frames = 0
         var dropped: [String: Int] = [:]
         var rate: FrameRateWindow
+        var firstCompletion: Double?
+        var lastCompletion: Double?
     }
 
     private struct State {
@@ -43,12 +45,14 @@ public final class LoopStatistics: Sendable {
             for (stage, seconds) in stages { s.stages[stage, default: LatencyHistogram()].record(seconds) }
             var st = s.streams[stream] ?? StreamState(rate: FrameRateWindow(window: window, started: s.started))
             st.frames += 1
+            if st.firstCompletion == nil { st.firstCompletion = now }
+            st.lastCompletion = now
             st.rate.record(at: now)
             s.streams[stream] = st
         }
     }
 
-    /// Records frames of `stream` that were dropped, by reason (`late`, `queue_full`).
+    /// Records frames of `stream` that were dropped, by reason (`stale`: a live source's frame replaced by a newer one before inference took it; `driver`, `preprocess_error`, `inference_error`).
     public func recordDrop(stream: String, reason: String, count: Int = 1) {
         guard count > 0 else { return }
         state.withLock { s in
@@ -76,18 +80,22 @@ public final class LoopStatistics: Sendable {
                 let p = (s.stages[stage] ?? LatencyHistogram()).percentilesMilliseconds([50, 90, 99])
                 latency[stage.rawValue] = LoopSummary.Percentiles(p50: p[0], p90: p[1], p99: p[2])
             }
-            // Throughput over the span in which frames completed (excludes engine load and warm-up).
-            var fps = 0.0
-            if let first = s.firstCompletion, let last = s.lastCompletion, last > first, s.frames > 1 {
-                fps = Double(s.frames - 1) / (last - first)
+            // Throughput over the span in which frames completed (excludes engine load and warm-up),
+            // overall and per stream alike, so the streams' figures add up to the overall one.
+            func rate(_ frames: Int, _ first: Double?, _ last: Double?) -> Double {
+                guard let first, let last, last > first, frames > 1 else { return 0 }
+                return Double(frames - 1) / (last - first)
             }
             var streams: [String: LoopSummary.Stream] = [:]
+            var dropped: [String: Int] = [:]
             for (name, st) in s.streams {
                 streams[name] = LoopSummary.Stream(
                     frames: st.frames, dropped: st.dropped.values.reduce(0, +), droppedByReason: st.dropped,
-                    fps: st.rate.rate(at: now))
+                    fps: rate(st.frames, st.firstCompletion, st.lastCompletion), recentFPS: st.rate.rate(at: now))
+                dropped.merge(st.dropped, uniquingKeysWith: +)
             }
-            return LoopSummary(frames: s.frames, dropped: streams.values.reduce(0) { $0 + $1.dropped }, fps: fps,
+            return LoopSummary(frames: s.frames, dropped: dropped.values.reduce(0, +), droppedByReason: dropped,
+                               fps: rate(s.frames, s.firstCompletion, s.lastCompletion),
                                seconds: elapsed, latencyMilliseconds: latency, streams: streams)
         }
     }
@@ -107,11 +115,15 @@ public struct LoopSummary: Sendable, Codable {
         public var frames: Int
         public var dropped: Int
         public var droppedByReason: [String: Int]
+        /// Frames per second between the stream's first and last finished frame (as the overall `fps`).
         public var fps: Double
+        /// Frames per second over the statistics' sliding window, now (the `kiln_fps` gauge).
+        public var recentFPS: Double
 
         enum CodingKeys: String, CodingKey {
             case frames, dropped, fps
             case droppedByReason = "dropped_by_reason"
+            case recentFPS = "fps_recent"
         }
     }
 
@@ -119,6 +131,9 @@ public struct LoopSummary: Sendable, Codable {
     public var frames: Int
     /// Frames dropped, all streams.
     public var dropped: Int
+    /// Frames dropped, all streams, by reason (`stale`: a live source's frame superseded by a
+    /// newer one while the model was busy).
+    public var droppedByReason: [String: Int]
     /// Frames per second between the first and the last finished frame.
     public var fps: Double
     /// Seconds since the loop started (engine load excluded).
@@ -130,6 +145,7 @@ public struct LoopSummary: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case frames, dropped, fps, seconds, streams
+        case droppedByReason = "dropped_by_reason"
         case latencyMilliseconds = "latency_ms"
     }
 }

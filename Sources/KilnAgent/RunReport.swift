@@ -37,6 +37,8 @@ public struct RunReport: Sendable, Codable {
     public var frames: Int
     /// Frames dropped.
     public var dropped: Int
+    /// Frames dropped, by reason (`stale`: a live source's frame superseded while the model was busy).
+    public var droppedByReason: [String: Int]
     /// Frames per second.
     public var fps: Double
     /// Seconds the loop ran.
@@ -78,12 +80,14 @@ public struct RunReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case frames, dropped, fps, seconds, backend, profile, model, engine, streams, input, results
         case latencyMilliseconds = "latency_ms"
+        case droppedByReason = "dropped_by_reason"
     }
 
     /// Combines the loop's summary with what the session knows about the engine.
     public init(summary: LoopSummary, engine: ActiveEngine, prepared: PreparedEngine, profile: String) {
         frames = summary.frames
         dropped = summary.dropped
+        droppedByReason = summary.droppedByReason
         fps = summary.fps
         seconds = summary.seconds
         backend = engine.backend
@@ -105,7 +109,8 @@ public struct RunReport: Sendable, Codable {
                 + String(format: "build %.2f s, load %.3f s", engine.buildSeconds, engine.loadSeconds),
             "profile   \(profile)",
             "input     " + (input?.text ?? "?"),
-            String(format: "frames    %d in %.1f s, %.1f fps, %d dropped", frames, seconds, fps, dropped),
+            String(format: "frames    %d in %.1f s, %.1f fps, %d dropped", frames, seconds, fps, dropped)
+                + (droppedByReason.isEmpty ? "" : " (" + droppedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"),
         ]
         if let results { lines.append("results   \(results.sink): \(results.delivered) delivered, \(results.dropped) dropped") }
         lines.append("latency   (ms)          p50       p90       p99")

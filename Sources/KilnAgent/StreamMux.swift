@@ -2,9 +2,9 @@ import Foundation
 
 /// Per-stream queues feeding one consumer: the hand-off from capture threads to inference.
 ///
-/// Each stream has its own bounded queue. A file stream's producer waits when its queue is full
-/// (never drops); a live stream's producer evicts its own oldest frame (keeps the latest) and
-/// the evicted frame is returned to be counted as dropped. The consumer takes up to `max`
+/// Each stream has its own bounded queue (its own depth). A file stream's producer waits when its
+/// queue is full (never drops); a live stream's producer evicts its own oldest frame (keeps the
+/// latest) and the evicted frame is returned to be counted as dropped. The consumer takes up to `max`
 /// items, at most one per stream, oldest first, rotating which stream goes first.
 // unchecked: every mutable field is read and written only with `condition` locked.
 final class StreamMux<Item>: @unchecked Sendable {
@@ -13,13 +13,14 @@ final class StreamMux<Item>: @unchecked Sendable {
     private var finished: [Bool]
     private var next = 0
     private var cancelled = false
-    /// Items each stream's queue holds at most.
-    let depth: Int
+    /// Items each stream's queue holds at most, by stream.
+    let depths: [Int]
 
-    init(streams: Int, depth: Int) {
-        queues = Array(repeating: [], count: streams)
-        finished = Array(repeating: false, count: streams)
-        self.depth = depth
+    init(depths: [Int]) {
+        precondition(depths.allSatisfy { $0 > 0 })
+        queues = Array(repeating: [], count: depths.count)
+        finished = Array(repeating: false, count: depths.count)
+        self.depths = depths
     }
 
     /// Enqueues for `stream`; waits while full unless `live`, in which case the oldest is evicted
@@ -29,9 +30,9 @@ final class StreamMux<Item>: @unchecked Sendable {
         defer { condition.unlock() }
         var evicted: Item?
         if live {
-            if queues[stream].count >= depth { evicted = queues[stream].removeFirst() }
+            if queues[stream].count >= depths[stream] { evicted = queues[stream].removeFirst() }
         } else {
-            while queues[stream].count >= depth && !cancelled { condition.wait() }
+            while queues[stream].count >= depths[stream] && !cancelled { condition.wait() }
         }
         if cancelled { return nil }
         queues[stream].append(item)

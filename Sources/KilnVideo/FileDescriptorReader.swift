@@ -13,11 +13,20 @@ struct FileDescriptorReader {
 
     /// Fills `buffer` completely. Returns the bytes read: `buffer.count`, or fewer only at end of stream.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var arrived: Double?
+        return try read(into: buffer, arrived: &arrived)
+    }
+
+    /// Fills `buffer` completely, setting `arrived` (if nil) to when the first bytes came: what
+    /// was spent before that is waiting for the producer, not reading.
+    func read(into buffer: UnsafeMutableRawBufferPointer, arrived: inout Double?) throws -> Int {
         var filled = 0
         while filled < buffer.count {
             switch Posix.retrying({ Glibc.read(fd, buffer.baseAddress! + filled, buffer.count - filled) }) {
             case .success(0): return filled
-            case .success(let n): filled += n
+            case .success(let n):
+                if arrived == nil { arrived = MonotonicClock.now }
+                filled += n
             case .failure(let error): throw VideoSourceError("\(name): read failed: \(error)")
             }
         }

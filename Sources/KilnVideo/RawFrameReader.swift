@@ -123,16 +123,19 @@ final class FrameStreamDecoder: Sendable {
     /// The next frame, RGB24; nil at a clean end of stream; an error for a truncated frame.
     func next() throws -> Frame? {
         try reading.withLock { r throws -> Frame? in
-            let start = MonotonicClock.now
+            // Capture time is read time: it starts when the frame's first bytes arrive (its FRAME
+            // marker), not while waiting for a producer that has not written it yet.
+            var start: Double?
             if case .y4m = kind {
                 guard let line = try r.reader.readLine() else { return nil }
                 guard line.hasPrefix("FRAME") else {
                     throw VideoSourceError("\(r.reader.name): frame \(r.index): expected a FRAME marker, got \(String(line.prefix(20)).debugDescription)")
                 }
+                start = MonotonicClock.now
             }
             let g = geometry
             let reader = r.reader
-            let got = try r.buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            let got = try r.buffer.withUnsafeMutableBytes { try reader.read(into: $0, arrived: &start) }
             if got == 0, case .raw = kind { return nil }
             guard got == g.frameBytes else {
                 var e = VideoSourceError(
@@ -147,7 +150,7 @@ final class FrameStreamDecoder: Sendable {
             let now = MonotonicClock.now
             defer { r.index += 1 }
             return Frame(stream: stream, index: r.index, width: g.width, height: g.height, format: .rgb24, pixels: pixels,
-                         captureTime: now, captureSeconds: now - start, pool: pool)
+                         captureTime: now, captureSeconds: now - (start ?? now), pool: pool)
         }
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 /// The pattern is a diagonal colour gradient with a bright square that moves across the frame,
 /// so a model sees change from frame to frame. Unpaced it never drops (like a file); with a frame
 /// rate it behaves like a live camera: frames are produced on a clock, and a frame the consumer
-/// was too slow to take is counted as dropped (`reason: "late"`).
+/// was too slow to take is counted as dropped (`reason: "stale"`, as a camera's).
 public final class SyntheticSource: FrameSource, Sendable {
     /// The frame width.
     public let width: Int
@@ -51,7 +51,7 @@ public final class SyntheticSource: FrameSource, Sendable {
 
     public var droppedFrames: [String: Int] {
         let d = state.withLock { $0.dropped }
-        return d == 0 ? [:] : ["late": d]
+        return d == 0 ? [:] : ["stale": d]
     }
 
     public func next() throws -> Frame? {
@@ -82,10 +82,11 @@ public final class SyntheticSource: FrameSource, Sendable {
             index = i
         }
         if let limit, index >= limit { return nil }
+        let rendering = MonotonicClock.now  // capture time is the render, not the wait for the frame's due time
         let pixels = render(index)
         let now = MonotonicClock.now
         return Frame(stream: stream, index: index, width: width, height: height, format: .rgb24, pixels: pixels,
-                     captureTime: now, captureSeconds: now - began, pool: framePool)
+                     captureTime: now, captureSeconds: now - rendering, pool: framePool)
     }
 
     public func close() {

@@ -1,4 +1,6 @@
 import Foundation
+import KilnAgent
+import KilnCore
 
 /// One benchmark: prints a side-by-side table measured in one run.
 protocol Benchmark: Sendable {
@@ -23,6 +25,7 @@ enum KilnBench {
         EngineCacheBenchmark.self,
         ONNXReadBenchmark.self,
         MetricsBenchmark.self,
+        LiveBenchmark.self,
     ]
 
     static func main() async {
@@ -98,6 +101,42 @@ enum BenchSupport {
                 NSLocalizedDescriptionKey: "python failed (\(python)): " + String(decoding: e, as: UTF8.self)])
         }
         return String(decoding: o, as: UTF8.self)
+    }
+
+    /// The `kiln` binary a benchmark runs: `--kiln PATH`, else the one beside `kiln-bench`.
+    static func kilnBinary(_ args: [String], benchmark: String) throws -> String {
+        let kiln = option(args, "--kiln")
+            ?? URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+                .deletingLastPathComponent().appendingPathComponent("kiln").path
+        guard FileManager.default.isExecutableFile(atPath: kiln) else {
+            throw RuntimeError("\(benchmark): no kiln binary at \(kiln); build it (swift build --product kiln) or pass --kiln PATH")
+        }
+        return kiln
+    }
+
+    /// Runs `kiln ARGUMENTS` (which must include `--json`) to the end and returns its run report
+    /// (the last JSON line of its output); throws with the output's tail when it fails.
+    static func kilnReport(kiln: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+                           benchmark: String) throws -> RunReport {
+        try kilnRun(kiln: kiln, arguments, environment: environment, benchmark: benchmark).report
+    }
+
+    /// Runs `kiln ARGUMENTS` to the end: its run report and the child's peak resident bytes.
+    static func kilnRun(kiln: String, _ arguments: [String], environment: [String: String],
+                        benchmark: String) throws -> (report: RunReport, peakResidentBytes: Int?) {
+        let child = try Subprocess(kiln, arguments, environment: environment, processGroup: .parent, errors: .merged)
+        let output = child.standardOutput
+        defer { output.closeIgnoringErrors() }
+        let bytes = (try? output.readToEnd()) ?? []
+        let exit = child.wait()
+        let text = String(decoding: bytes, as: UTF8.self)
+        // The report is the last JSON line; log lines (stderr, merged) may surround it.
+        let report = text.split(separator: "\n").reversed().lazy
+            .compactMap { try? JSONDecoder().decode(RunReport.self, from: Data($0.utf8)) }.first
+        guard exit == .exited(0), let report else {
+            throw RuntimeError("\(benchmark): kiln \(arguments.joined(separator: " ")) failed (\(exit)); its output: \(text.suffix(400))")
+        }
+        return (report, child.peakResidentBytes)
     }
 
     /// Prints rows as an aligned table with a header.

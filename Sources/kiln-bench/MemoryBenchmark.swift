@@ -22,29 +22,14 @@ enum MemoryBenchmark: Benchmark {
 
     /// Runs `kiln` with `arguments` (plus `--json`) and returns its peak RSS and report; throws when it fails.
     static func measure(kiln: String, _ arguments: [String], environment: [String: String]) throws -> Outcome {
-        let child = try Subprocess(kiln, arguments + ["--json"], environment: environment, processGroup: .parent, errors: .merged)
-        let output = child.standardOutput
-        defer { output.closeIgnoringErrors() }
-        let bytes = (try? output.readToEnd()) ?? []
-        let exit = child.wait()
-        let text = String(decoding: bytes, as: UTF8.self)
-        // The report is the last JSON line; log lines (stderr, merged) may surround it.
-        let report = text.split(separator: "\n").reversed().lazy
-            .compactMap { try? JSONDecoder().decode(RunReport.self, from: Data($0.utf8)) }.first
-        guard exit == .exited(0), let report, let peak = child.peakResidentBytes else {
-            throw RuntimeError("memory: kiln \(arguments.joined(separator: " ")) failed (\(exit)); its output: \(text.suffix(400))")
-        }
+        let (report, peak) = try BenchSupport.kilnRun(kiln: kiln, arguments + ["--json"], environment: environment, benchmark: name)
+        guard let peak else { throw RuntimeError("memory: kiln \(arguments.joined(separator: " ")): no peak RSS from wait4") }
         return Outcome(peakMiB: Double(peak) / Double(1 << 20), frames: report.frames, fps: report.fps)
     }
 
     static func run(_ args: [String]) async throws {
         let seconds = BenchSupport.option(args, "--seconds") ?? "8s"
-        let kiln = BenchSupport.option(args, "--kiln")
-            ?? URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-                .deletingLastPathComponent().appendingPathComponent("kiln").path
-        guard FileManager.default.isExecutableFile(atPath: kiln) else {
-            throw RuntimeError("memory: no kiln binary at \(kiln); build it (swift build --product kiln) or pass --kiln PATH")
-        }
+        let kiln = try BenchSupport.kilnBinary(args, benchmark: name)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-memory-\(getpid())")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
