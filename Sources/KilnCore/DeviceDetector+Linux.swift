@@ -29,20 +29,8 @@ extension DeviceDetector {
     /// Reads a small file to its end with read(2): procfs and sysfs report a size of 0, so sizes
     /// from stat cannot be trusted. At most 1 MiB is read.
     static func readSmallFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while result.count < 1 << 20 {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
-        }
-        return result
+        guard let fd = try? FileDescriptor.open(path, .readOnly) else { return nil }
+        defer { fd.closeIgnoringErrors() }
+        return try? fd.readToEnd(path: path, limit: 1 << 20)
     }
 }

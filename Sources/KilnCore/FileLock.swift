@@ -8,44 +8,38 @@ import Glibc
 final class FileLock {
     /// The lock file's path.
     let path: String
-    private let fd: Int32
+    private let fd: FileDescriptor
     private var held = false
 
     /// Opens (creating if needed) the lock file at `path`.
-    init(path: String) throws {
+    init(path: String) throws(EngineCacheError) {
         self.path = path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EngineCacheError.io(path: path, operation: "open lock file", errno: errno) }
-        self.fd = fd
+        fd = try EngineCacheError.io { () throws(SystemError) in try FileDescriptor.open(path, .readWrite, options: .create) }
     }
 
     deinit {
-        if held { _ = flock(fd, LOCK_UN) }
-        close(fd)
+        unlock()
+        fd.closeIgnoringErrors()
     }
 
     /// Blocks until the lock is held, exclusive or shared.
-    func lock(exclusive: Bool) throws {
-        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
-            if errno == EINTR { continue }
-            throw EngineCacheError.io(path: path, operation: "lock", errno: errno)
+    func lock(exclusive: Bool) throws(EngineCacheError) {
+        try EngineCacheError.io { () throws(SystemError) in
+            try Posix.call("lock", path: path) { flock(fd.rawValue, exclusive ? LOCK_EX : LOCK_SH) }
         }
         held = true
     }
 
     /// Takes the lock if nobody else holds it; returns false when it is busy.
     func tryLock(exclusive: Bool) -> Bool {
-        while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
-            if errno == EINTR { continue }
-            return false
-        }
+        guard case .success = Posix.retrying({ flock(fd.rawValue, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) }) else { return false }
         held = true
         return true
     }
 
     /// Releases the lock.
     func unlock() {
-        if held { _ = flock(fd, LOCK_UN) }
+        if held { _ = flock(fd.rawValue, LOCK_UN) }
         held = false
     }
 }

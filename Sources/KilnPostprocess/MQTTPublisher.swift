@@ -109,13 +109,16 @@ public final class MQTTPublisher: Sendable {
     // MARK: The publisher thread
 
     private func run() {
-        var fd: Int32 = -1
+        var socket: FileDescriptor?
         var backoff = 0.1
         var packetID: UInt16 = 0
         var inFlight: (topic: String, payload: [UInt8], id: UInt16, sent: Bool)?
         var lastSend = Date()
         defer {
-            if fd >= 0 { _ = send(fd, MQTTPacket.disconnect, MQTTPacket.disconnect.count, Int32(MSG_NOSIGNAL)); Glibc.close(fd) }
+            if let socket {
+                _ = send(socket.rawValue, MQTTPacket.disconnect, MQTTPacket.disconnect.count, Int32(MSG_NOSIGNAL))
+                socket.closeIgnoringErrors()
+            }
             queue.publisherFinished()
         }
         while true {
@@ -128,9 +131,9 @@ public final class MQTTPublisher: Sendable {
                     return
                 }
             }
-            if fd < 0 {
+            guard let fd = socket else {
                 do {
-                    fd = try connect()
+                    socket = try connect()
                     backoff = 0.1
                     connects.withLock { $0 += 1 }
                     lastSend = Date()
@@ -142,8 +145,8 @@ public final class MQTTPublisher: Sendable {
                     }
                     queue.pause(backoff)
                     backoff = min(5, backoff * 2)
-                    continue
                 }
+                continue
             }
             do {
                 if var message = inFlight {
@@ -165,8 +168,8 @@ public final class MQTTPublisher: Sendable {
                 }
             } catch {
                 report("\(error)", "reconnecting")
-                Glibc.close(fd)
-                fd = -1
+                fd.closeIgnoringErrors()
+                socket = nil
                 if queue.isClosing {
                     if inFlight != nil { queue.discarded() }
                     return
@@ -185,7 +188,7 @@ public final class MQTTPublisher: Sendable {
     }
 
     /// Opens the TCP connection and the MQTT session (CONNECT → CONNACK accepted).
-    private func connect() throws -> Int32 {
+    private func connect() throws -> FileDescriptor {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -193,21 +196,22 @@ public final class MQTTPublisher: Sendable {
         let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
         guard rc == 0, let first = list else { throw PostprocessError("cannot resolve \(endpoint.host): \(String(cString: gai_strerror(rc)))", exitCode: .runtimeFailure) }
         defer { freeaddrinfo(list) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw PostprocessError("socket: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure) }
+        let fd = Glibc.socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw PostprocessError("socket: \(Errno.current)", exitCode: .runtimeFailure) }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            let e = String(cString: strerror(errno))
+            let e = Errno.current
             Glibc.close(fd)
             throw PostprocessError("cannot connect to \(endpoint.host):\(endpoint.port) (\(e))", exitCode: .runtimeFailure)
         }
+        let socket = FileDescriptor(rawValue: fd)
         do {
             let id = "kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            try sendAll(fd, MQTTPacket.connect(clientID: id, keepAlive: endpoint.keepAlive,
+            try sendAll(socket, MQTTPacket.connect(clientID: id, keepAlive: endpoint.keepAlive,
                                                username: endpoint.username, password: endpoint.password))
-            let (kind, body) = try readPacket(fd)
+            let (kind, body) = try readPacket(socket)
             guard kind == MQTTPacket.Kind.connack.rawValue, body.count == 2 else {
                 throw PostprocessError("expected CONNACK, got packet type \(kind)", exitCode: .runtimeFailure)
             }
@@ -215,24 +219,25 @@ public final class MQTTPublisher: Sendable {
                 throw PostprocessError("broker refused the connection: \(MQTTPacket.connackReason(body[1]))", exitCode: .runtimeFailure)
             }
         } catch {
-            Glibc.close(fd)
+            socket.closeIgnoringErrors()
             throw error
         }
-        return fd
+        return socket
     }
 
-    private func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    private func sendAll(_ fd: FileDescriptor, _ bytes: [UInt8]) throws {
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw PostprocessError("send failed: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure) }
-            off += n
+            switch Posix.retrying({ bytes.withUnsafeBytes { send(fd.rawValue, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) } }) {
+            case .success(let n) where n > 0: off += n
+            case .success: throw PostprocessError("send failed: the connection took no bytes", exitCode: .runtimeFailure)
+            case .failure(let e): throw PostprocessError("send failed: \(e)", exitCode: .runtimeFailure)
+            }
         }
     }
 
     /// Reads packets until one of `kind` (with packet id `id`, when given) arrives.
-    private func awaitPacket(_ fd: Int32, _ kind: MQTTPacket.Kind, id: UInt16?) throws {
+    private func awaitPacket(_ fd: FileDescriptor, _ kind: MQTTPacket.Kind, id: UInt16?) throws {
         while true {
             let (type, body) = try readPacket(fd)
             if type == kind.rawValue {
@@ -243,7 +248,7 @@ public final class MQTTPublisher: Sendable {
     }
 
     /// One packet: (type nibble, body); bodies over 1 MiB are refused (a publisher gets tiny acks).
-    private func readPacket(_ fd: Int32) throws -> (UInt8, [UInt8]) {
+    private func readPacket(_ fd: FileDescriptor) throws -> (UInt8, [UInt8]) {
         let header = try readExactly(fd, 1)
         var length = 0, multiplier = 1
         for _ in 0..<4 {
@@ -256,17 +261,15 @@ public final class MQTTPublisher: Sendable {
         return (header[0] >> 4, try readExactly(fd, length))
     }
 
-    private func readExactly(_ fd: Int32, _ count: Int) throws -> [UInt8] {
+    private func readExactly(_ fd: FileDescriptor, _ count: Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var off = 0
         while off < count {
-            let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + off, count - off, 0) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw PostprocessError(n == 0 ? "broker closed the connection" : "receive failed: \(String(cString: strerror(errno)))",
-                                       exitCode: .runtimeFailure)
+            switch Posix.retrying({ out.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress! + off, count - off, 0) } }) {
+            case .success(0): throw PostprocessError("broker closed the connection", exitCode: .runtimeFailure)
+            case .success(let n): off += n
+            case .failure(let e): throw PostprocessError("receive failed: \(e)", exitCode: .runtimeFailure)
             }
-            off += n
         }
         return out
     }

@@ -62,7 +62,8 @@ public final class ResultSink: Sendable {
     /// The destination.
     public let destination: Destination
     private struct State {
-        var fd: Int32 = -1
+        /// The file, socket or stdout written to; nil while a socket reader is not connected.
+        var fd: FileDescriptor?
         var dropped = 0
         var written = 0
     }
@@ -87,22 +88,28 @@ public final class ResultSink: Sendable {
         self.encoder = encoder
         switch destination {
         case .stdout:
-            state.withLock { $0.fd = STDOUT_FILENO }
+            state.withLock { $0.fd = FileDescriptor(rawValue: STDOUT_FILENO) }
         case .file(let path):
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                throw PostprocessError("--results file:\(path): cannot open for appending: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure)
+            do {
+                let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .append])
+                state.withLock { $0.fd = fd }
+            } catch {
+                throw PostprocessError("--results file:\(path): cannot open for appending: \(error.errno)", exitCode: .runtimeFailure)
             }
-            state.withLock { $0.fd = fd }
         case .unixSocket(let path):
-            state.withLock { $0.fd = (try? Self.connect(path)) ?? -1 }
+            state.withLock { $0.fd = try? Self.connect(path) }
         case .mqtt, .webhook:
             break
         }
     }
 
-    static func connect(_ path: String) throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    static func connect(_ path: String) throws -> FileDescriptor {
+        let fd: Int32
+        do {
+            fd = try Posix.call("socket", path: path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        } catch {
+            throw PostprocessError("--results unix:\(path): \(error)", exitCode: .runtimeFailure)
+        }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -115,11 +122,11 @@ public final class ResultSink: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard rc == 0 else {
-            let e = String(cString: strerror(errno))
+            let e = Errno.current
             Glibc.close(fd)
             throw PostprocessError("--results unix:\(path): cannot connect (\(e)); start the reader listening on that socket first", exitCode: .runtimeFailure)
         }
-        return fd
+        return FileDescriptor(rawValue: fd)
     }
 
     /// Results written so far (for MQTT: accepted by the broker; for a webhook: answered 2xx).
@@ -147,34 +154,34 @@ public final class ResultSink: Sendable {
     /// Writes one line; false when it was dropped (no socket reader).
     private func writeRaw(_ line: Data) throws -> Bool {
         try state.withLock { s in
-            if s.fd < 0, case .unixSocket(let path) = destination { s.fd = (try? Self.connect(path)) ?? -1 }
-            guard s.fd >= 0 else { s.dropped += 1; return false }
-            let ok = line.withUnsafeBytes { raw -> Bool in
+            if s.fd == nil, case .unixSocket(let path) = destination { s.fd = try? Self.connect(path) }
+            guard let fd = s.fd?.rawValue else { s.dropped += 1; return false }
+            // send, so a reader that went away is EPIPE rather than SIGPIPE; write for files and stdout.
+            let failure = line.withUnsafeBytes { raw -> Errno? in
                 var off = 0
                 while off < raw.count {
-                    let n = send(s.fd, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL))
-                    if n < 0 && errno == ENOTSOCK {
-                        let w = Glibc.write(s.fd, raw.baseAddress! + off, raw.count - off)
-                        if w < 0 { if errno == EINTR { continue }; return false }
-                        off += w
-                        continue
+                    var sent = Posix.retrying { send(fd, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL)) }
+                    if case .failure(let e) = sent, e.rawValue == ENOTSOCK {
+                        sent = Posix.retrying { Glibc.write(fd, raw.baseAddress! + off, raw.count - off) }
                     }
-                    if n < 0 { if errno == EINTR { continue }; return false }
-                    off += n
+                    switch sent {
+                    case .success(let n): off += n
+                    case .failure(let e): return e
+                    }
                 }
-                return true
+                return nil
             }
-            if ok {
+            guard let failure else {
                 s.written += 1
                 return true
-            } else if case .unixSocket = destination {
-                Glibc.close(s.fd)
-                s.fd = -1
-                s.dropped += 1
-                return false
-            } else {
-                throw PostprocessError("--results \(destination): write failed: \(String(cString: strerror(errno)))", exitCode: .runtimeFailure)
             }
+            guard case .unixSocket = destination else {
+                throw PostprocessError("--results \(destination): write failed: \(failure)", exitCode: .runtimeFailure)
+            }
+            s.fd?.closeIgnoringErrors()
+            s.fd = nil
+            s.dropped += 1
+            return false
         }
     }
 
@@ -187,11 +194,11 @@ public final class ResultSink: Sendable {
         mqtt?.close()
         webhook?.close()
         state.withLock { s in
-            if s.fd > STDERR_FILENO {
-                if case .file = destination { fsync(s.fd) }
-                Glibc.close(s.fd)
+            if let fd = s.fd, fd.rawValue > STDERR_FILENO {
+                if case .file = destination { try? fd.sync() }
+                fd.closeIgnoringErrors()
             }
-            s.fd = -1
+            s.fd = nil
         }
     }
 

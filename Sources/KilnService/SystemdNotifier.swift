@@ -61,7 +61,7 @@ public struct SystemdNotifier: Sendable {
         }
         let message = Array(assignments.joined(separator: "\n").utf8)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ServiceError("sd_notify \(path): socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ServiceError("sd_notify \(path): socket: \(Errno.current)") }
         defer { close(fd) }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -81,11 +81,15 @@ public struct SystemdNotifier: Sendable {
         let length = MemoryLayout<sa_family_t>.size + pathBytes.count + (abstract ? 0 : 1)
         let sent = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), sa, socklen_t(length)) }
+                Posix.retrying {
+                    message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), sa, socklen_t(length)) }
+                }
             }
         }
-        guard sent == message.count else {
-            throw ServiceError("sd_notify \(path): send failed: \(String(cString: strerror(errno)))")
+        switch sent {
+        case .success(message.count): return
+        case .success(let n): throw ServiceError("sd_notify \(path): sent \(n) of \(message.count) bytes")
+        case .failure(let error): throw ServiceError("sd_notify \(path): send failed: \(error)")
         }
     }
 }

@@ -78,12 +78,13 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
         try bytes.withUnsafeBytes { raw in Result { () throws(SystemError) in try writeAll(raw, path: path) } }.get()
     }
 
-    /// Reads until end of file.
-    public func readToEnd(path: String? = nil, sizeHint: Int = 0) throws(SystemError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: max(sizeHint, 4096))
+    /// Reads until end of file, or until `limit` bytes have been read (files that may be endless
+    /// or huge, e.g. under /proc and /sys).
+    public func readToEnd(path: String? = nil, sizeHint: Int = 0, limit: Int = .max) throws(SystemError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: min(max(sizeHint, 4096), max(limit, 1)))
         var count = 0
-        while true {
-            if count == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
+        while count < limit {
+            if count == bytes.count { bytes.append(contentsOf: repeatElement(0, count: min(bytes.count, limit - count))) }
             let n = try bytes.withUnsafeMutableBytes { raw in
                 Result { () throws(SystemError) in try read(into: UnsafeMutableRawBufferPointer(rebasing: raw[count...]), path: path) }
             }.get()

@@ -124,14 +124,7 @@ public final class ProgressRenderer: Sendable {
 
     /// Writes `text` to file descriptor 2 as is.
     public static func writeStandardError(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
+        try? FileDescriptor(rawValue: STDERR_FILENO).writeAll(Array(text.utf8))
     }
 
     /// The terminal's width in columns (TIOCGWINSZ on stderr), 80 when unknown.

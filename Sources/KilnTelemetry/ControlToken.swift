@@ -10,7 +10,7 @@ public enum ControlToken {
     public static func read(path: String) throws -> String {
         var st = stat()
         guard stat(path, &st) == 0 else {
-            throw TelemetryError("--control-token-file \(path): \(String(cString: strerror(errno))); create it with `umask 077; openssl rand -hex 32 > \(path)`", exitCode: .usage)
+            throw TelemetryError("--control-token-file \(path): \(Errno.current); create it with `umask 077; openssl rand -hex 32 > \(path)`", exitCode: .usage)
         }
         guard st.st_mode & 0o077 == 0 else {
             throw TelemetryError("--control-token-file \(path): mode \(String(st.st_mode & 0o777, radix: 8)) lets others read it; run `chmod 600 \(path)`", exitCode: .usage)

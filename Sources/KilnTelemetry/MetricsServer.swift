@@ -65,9 +65,10 @@ public final class MetricsServer: Sendable {
     }
 
     private struct State {
-        var listenFD: Int32 = -1
-        var wakeRead: Int32 = -1
-        var wakeWrite: Int32 = -1
+        /// The listening socket, once started.
+        var listenFD: FileDescriptor?
+        /// The write end of the pipe that wakes the server thread to stop.
+        var wakeWrite: FileDescriptor?
         var port: Int = 0
         var stopped = false
     }
@@ -100,19 +101,20 @@ public final class MetricsServer: Sendable {
     /// Binds, listens and starts the server thread; returns the bound port. Idempotent.
     @discardableResult
     public func start() throws -> Int {
-        if let port = state.withLock({ $0.listenFD >= 0 ? $0.port : nil }) { return port }
+        if let port = state.withLock({ $0.listenFD != nil ? $0.port : nil }) { return port }
         let (host, portText) = try Self.split(address)
         let fd = try Self.listen(host: host, port: portText, address: address)
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
+        let wake: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+        do {
+            wake = try FileDescriptor.pipe()
+        } catch {
             close(fd)
-            throw TelemetryError("metrics server \(address): pipe failed: \(String(cString: strerror(errno)))")
+            throw TelemetryError("metrics server \(address): \(error)")
         }
-        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        _ = fcntl(wake.readEnd.rawValue, F_SETFL, fcntl(wake.readEnd.rawValue, F_GETFL) | O_NONBLOCK)
         let port = Self.boundPort(fd)
-        let wakeRead = fds[0]
         let thread = Thread { [self] in
-            self.serve(listenFD: fd, wakeFD: wakeRead)
+            self.serve(listenFD: fd, wakeFD: wake.readEnd.rawValue)
             let waiters = self.completion.withLock { c -> [CheckedContinuation<Void, Never>] in
                 c.done = true
                 defer { c.waiters = [] }
@@ -122,9 +124,8 @@ public final class MetricsServer: Sendable {
         }
         thread.name = "kiln-metrics-http"
         state.withLock {
-            $0.listenFD = fd
-            $0.wakeRead = fds[0]
-            $0.wakeWrite = fds[1]
+            $0.listenFD = FileDescriptor(rawValue: fd)
+            $0.wakeWrite = wake.writeEnd
             $0.port = port
         }
         thread.start()
@@ -134,15 +135,12 @@ public final class MetricsServer: Sendable {
 
     /// Stops the server: closes the listener and every connection; the thread exits.
     public func stop() {
-        let wake = state.withLock { s -> Int32 in
-            guard !s.stopped else { return -1 }
+        let wake = state.withLock { s -> FileDescriptor? in
+            guard !s.stopped else { return nil }
             s.stopped = true
             return s.wakeWrite
         }
-        if wake >= 0 {
-            var b: UInt8 = 1
-            _ = write(wake, &b, 1)
-        }
+        try? wake?.writeAll([1])
     }
 
     /// Serves until the task is cancelled, then stops (a service in the swift-service-lifecycle sense).
@@ -192,19 +190,19 @@ public final class MetricsServer: Sendable {
             throw TelemetryError("--metrics-addr \(address): cannot resolve \(host): \(String(cString: gai_strerror(rc)))", exitCode: .usage)
         }
         defer { freeaddrinfo(result) }
-        var lastError = ""
+        var lastError = Errno(rawValue: EADDRNOTAVAIL)
         var ai: UnsafeMutablePointer<addrinfo>? = first
         while let a = ai {
             defer { ai = a.pointee.ai_next }
             let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
-            if fd < 0 { lastError = String(cString: strerror(errno)); continue }
+            if fd < 0 { lastError = .current; continue }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             if bind(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0, Glibc.listen(fd, 1024) == 0 {
                 _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                 return fd
             }
-            lastError = String(cString: strerror(errno))
+            lastError = .current
             close(fd)
         }
         throw TelemetryError("--metrics-addr \(address): cannot listen: \(lastError); pick a free port or another address")
@@ -263,30 +261,28 @@ public final class MetricsServer: Sendable {
             for c in connections.values {
                 pfds.append(pollfd(fd: c.fd, events: Int16(c.output.count > c.written ? POLLOUT : POLLIN), revents: 0))
             }
-            let n = poll(&pfds, nfds_t(pfds.count), connections.isEmpty ? -1 : 1000)
-            if n < 0 {
-                if errno == EINTR { continue }
-                Log.error("metrics: poll failed: \(String(cString: strerror(errno)))")
+            if case .failure(let error) = Posix.retrying({ poll(&pfds, nfds_t(pfds.count), connections.isEmpty ? -1 : 1000) }) {
+                Log.error("metrics: poll failed: \(error)")
                 break
             }
             if pfds[1].revents != 0 { break loop }
             if pfds[0].revents & Int16(POLLIN) != 0 {
-                while true {
-                    let fd = accept(listenFD, nil, nil)
-                    if fd < 0 {
-                        if errno == EMFILE || errno == ENFILE {
-                            if !connections.isEmpty {
-                                evictLeastRecentlyActive()
-                                continue
-                            }
-                            if spare >= 0 { close(spare) }
-                            let refused = accept(listenFD, nil, nil)
-                            if refused >= 0 { close(refused) }
-                            spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
-                        } else if errno == EINTR || errno == ECONNABORTED {
-                            continue
+                accepting: while true {
+                    let fd: Int32
+                    switch Posix.retrying({ accept(listenFD, nil, nil) }) {
+                    case .success(let accepted): fd = accepted
+                    case .failure(let error) where error.rawValue == EMFILE || error.rawValue == ENFILE:
+                        if !connections.isEmpty {
+                            evictLeastRecentlyActive()
+                            continue accepting
                         }
-                        break
+                        if spare >= 0 { close(spare) }
+                        let refused = accept(listenFD, nil, nil)
+                        if refused >= 0 { close(refused) }
+                        spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                        break accepting
+                    case .failure(let error) where error.rawValue == ECONNABORTED: continue accepting
+                    case .failure: break accepting
                     }
                     if connections.count >= limits.maxConnections { evictLeastRecentlyActive() }
                     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
@@ -304,10 +300,10 @@ public final class MetricsServer: Sendable {
                     keep = flush(c)
                     c.lastActivity = now
                 } else if p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-                    let got = read(c.fd, &buffer, buffer.count)
-                    if got <= 0 {
-                        keep = got < 0 && (errno == EAGAIN || errno == EINTR)
-                    } else {
+                    switch Posix.retrying({ read(c.fd, &buffer, buffer.count) }) {
+                    case .failure(let error): keep = error.rawValue == EAGAIN
+                    case .success(0): keep = false
+                    case .success(let got):
                         if c.input.isEmpty && c.output.count == c.written { c.requestStart = now }
                         c.input.append(contentsOf: buffer[0..<got])
                         c.lastActivity = now
@@ -327,8 +323,7 @@ public final class MetricsServer: Sendable {
         for c in connections.values { close(c.fd) }
         close(listenFD)
         close(wakeFD)
-        let w = state.withLock { $0.wakeWrite }
-        close(w)
+        state.withLock { $0.wakeWrite }?.closeIgnoringErrors()
     }
 
     /// Parses complete requests in `c.input` and queues responses; false closes the connection.
@@ -449,9 +444,10 @@ public final class MetricsServer: Sendable {
     /// Writes what it can of the pending response; false when the connection should close.
     private func flush(_ c: Connection) -> Bool {
         while c.written < c.output.count {
-            let n = c.output.withUnsafeBytes { write(c.fd, $0.baseAddress! + c.written, $0.count - c.written) }
-            if n < 0 { return errno == EAGAIN || errno == EINTR }
-            c.written += n
+            switch Posix.retrying({ c.output.withUnsafeBytes { write(c.fd, $0.baseAddress! + c.written, $0.count - c.written) } }) {
+            case .success(let n): c.written += n
+            case .failure(let error): return error.rawValue == EAGAIN
+            }
         }
         if c.closeAfterWrite { return false }
         c.output.removeAll(keepingCapacity: true)

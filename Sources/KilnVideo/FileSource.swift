@@ -45,11 +45,11 @@ public final class FileSource: FrameSource {
     }
 
     static func open(_ path: String) throws -> Int32 {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw VideoSourceError("\(path): cannot open video file: \(String(cString: strerror(errno)))")
+        do {
+            return try FileDescriptor.open(path, .readOnly).rawValue
+        } catch {
+            throw VideoSourceError("\(path): cannot open video file: \(error.errno)")
         }
-        return fd
     }
 
     public func next() throws -> Frame? {
