@@ -7,33 +7,47 @@ import Glibc
 /// The parent passes `arguments` to the child, which calls `applyToSelf` before it reads any
 /// untrusted input: `RLIMIT_DATA` (heap and private writable mappings, where a model's tensors
 /// live) is the memory limit, `RLIMIT_AS` the limit plus `addressHeadroomBytes` (thread stacks
-/// and malloc arenas reserve address space they never use), and where the agent may create a
-/// cgroup v2 child with the memory controller (`MemoryCgroup`), the child joins it, so the
-/// kernel's OOM killer picks the child and never the agent. The parent enforces the timeout.
+/// and malloc arenas reserve address space they never use) unless `limitsAddressSpace` is false,
+/// and where the agent may create a cgroup v2 child with the memory controller (`MemoryCgroup`),
+/// the child joins it, so the kernel's OOM killer picks the child and never the agent. The
+/// parent enforces the timeout.
+///
+/// TensorRT (CUDA) children get no `RLIMIT_AS`: `cuInit` reserves the GPU's unified virtual
+/// address range in the process (tens to hundreds of GiB of `PROT_NONE` mappings on a discrete
+/// GPU, several GiB on a Jetson) and fails with "out of memory" under any address-space limit
+/// that would bound real use. `RLIMIT_DATA` counts only private writable mappings (Linux >= 4.7):
+/// the heap and anonymous memory where the builder's host allocations live, not those
+/// reservations nor the driver's shared device mappings, so it bounds what a build really takes.
 public struct ChildLimits: Sendable, Equatable {
     /// Bytes of data the child may allocate; nil: unlimited.
     public var memoryBytes: Int?
     /// Seconds the child may run before its process group is SIGKILLed.
     public var timeoutSeconds: Double
+    /// False for children that initialise CUDA: only `RLIMIT_DATA` and the cgroup bound them.
+    public var limitsAddressSpace: Bool
 
     /// Address space allowed beyond `memoryBytes` (reservations, not memory).
     public static let addressHeadroomBytes = 4 << 30
 
-    /// Creates limits.
-    public init(memoryBytes: Int?, timeoutSeconds: Double = 1800) {
+    /// Creates limits; `limitsAddressSpace: false` for a child that initialises CUDA.
+    public init(memoryBytes: Int?, timeoutSeconds: Double = 1800, limitsAddressSpace: Bool = true) {
         self.memoryBytes = memoryBytes
         self.timeoutSeconds = timeoutSeconds
+        self.limitsAddressSpace = limitsAddressSpace
     }
 
     /// The flag that carries the memory limit to the child.
     public static let memoryFlag = "--memory-limit"
     /// The flag that names the cgroup the child joins.
     public static let cgroupFlag = "--cgroup"
+    /// The flag that keeps the child's address space unlimited (CUDA's reservations).
+    public static let noAddressLimitFlag = "--no-address-limit"
 
     /// The child's arguments for these limits, with the cgroup `cgroup` when one was made.
     public func arguments(cgroup: MemoryCgroup? = nil) -> [String] {
         var result: [String] = []
         if let memoryBytes { result += [Self.memoryFlag, String(memoryBytes)] }
+        if memoryBytes != nil, !limitsAddressSpace { result.append(Self.noAddressLimitFlag) }
         if let cgroup { result += [Self.cgroupFlag, cgroup.path] }
         return result
     }
@@ -44,9 +58,9 @@ public struct ChildLimits: Sendable, Equatable {
     }
 
     /// In the child: joins `cgroup` (when given) and limits this process to `memoryBytes`
-    /// (when given), never raising a limit it already has. Throws when a limit cannot be set: a
-    /// child must never run unbounded by mistake.
-    public static func applyToSelf(memoryBytes: Int?, cgroup: String?) throws(SystemError) {
+    /// (when given; its address space too unless `addressSpace` is false), never raising a limit
+    /// it already has. Throws when a limit cannot be set: a child must never run unbounded by mistake.
+    public static func applyToSelf(memoryBytes: Int?, cgroup: String?, addressSpace: Bool = true) throws(SystemError) {
         if let cgroup {
             let procs = cgroup + "/cgroup.procs"
             let fd = open(procs, O_WRONLY | O_CLOEXEC)
@@ -59,7 +73,7 @@ public struct ChildLimits: Sendable, Equatable {
         let data = rlim_t(max(1 << 20, memoryBytes))
         let (address, overflow) = memoryBytes.addingReportingOverflow(addressHeadroomBytes)
         var limits: [(__rlimit_resource_t, rlim_t)] = [(__rlimit_resource_t(RLIMIT_DATA.rawValue), data)]
-        if !overflow { limits.append((__rlimit_resource_t(RLIMIT_AS.rawValue), rlim_t(address))) }
+        if addressSpace, !overflow { limits.append((__rlimit_resource_t(RLIMIT_AS.rawValue), rlim_t(address))) }
         for (resource, wanted) in limits {
             // Never above what this process already has (an outer `ulimit -v`, systemd's LimitAS=).
             var current = rlimit()

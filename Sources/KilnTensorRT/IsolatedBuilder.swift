@@ -7,7 +7,9 @@ import KilnCore
 /// implementation" failures with double the workspace up to the cap (`AdaptiveWorkspace`).
 ///
 /// The child gets `CUDA_MODULE_LOADING=LAZY` (CUDA loads kernels on first use: hundreds of MB less
-/// on Jetson), a timeout after which its whole process group is SIGKILLed, and reports progress and
+/// on Jetson), a timeout after which its whole process group (trtexec with it) is SIGKILLed, with
+/// `memoryLimitBytes` its `RLIMIT_DATA` and a cgroup v2 `memory.max` where one can be made but no
+/// `RLIMIT_AS` (CUDA's address-space reservations; see `ChildLimits`), and reports progress and
 /// its result as JSON lines on stdout (`EngineBuildEvent`). Blocking: call from a dedicated thread.
 public struct IsolatedBuilder: Sendable {
     /// The child process: executable and arguments before `--request FILE --workspace BYTES`.
@@ -18,6 +20,13 @@ public struct IsolatedBuilder: Sendable {
     public var workspace: AdaptiveWorkspace
     /// Extra environment for the child (on top of the agent's own and `CUDA_MODULE_LOADING=LAZY`).
     public var environment: [String: String]
+    /// Host memory one attempt may take (`--build-memory-limit`); nil: unbounded.
+    public var memoryLimitBytes: Int?
+
+    /// The bounds of each attempt's child: the memory limit without an address-space limit, the timeout.
+    public var limits: ChildLimits {
+        ChildLimits(memoryBytes: memoryLimitBytes, timeoutSeconds: timeoutSeconds, limitsAddressSpace: false)
+    }
 
     /// One build attempt and how it ended.
     public struct Attempt: Sendable, Codable, Equatable {
@@ -47,11 +56,12 @@ public struct IsolatedBuilder: Sendable {
 
     /// A builder running `child --request FILE --workspace BYTES`.
     public init(child: EngineBuildChildCommand, timeoutSeconds: Double = 1800, workspace: AdaptiveWorkspace = AdaptiveWorkspace(),
-                environment: [String: String] = [:]) {
+                environment: [String: String] = [:], memoryLimitBytes: Int? = nil) {
         self.child = child
         self.timeoutSeconds = timeoutSeconds
         self.workspace = workspace
         self.environment = environment
+        self.memoryLimitBytes = memoryLimitBytes
     }
 
     /// The path of the running executable (`/proc/self/exe`).
@@ -83,8 +93,10 @@ public struct IsolatedBuilder: Sendable {
             var errorLines: [String] = []
             var result: EngineBuildEvent?
             tried.insert(workspaceBytes)
-            let exit = try Subprocess.run(child.executable, child.arguments + ["--request", requestURL.path, "--workspace", String(workspaceBytes)],
-                                          environment: env, processGroup: .own, timeout: timeoutSeconds) { line in
+            let cgroup = memoryLimitBytes.flatMap { MemoryCgroup.make(memoryBytes: $0) }
+            defer { cgroup?.remove() }
+            let arguments = child.arguments + ["--request", requestURL.path, "--workspace", String(workspaceBytes)] + limits.arguments(cgroup: cgroup)
+            let exit = try Subprocess.run(child.executable, arguments, environment: env, processGroup: .own, timeout: timeoutSeconds) { line in
                 if let event = EngineBuildEvent.parse(line) {
                     if event.event == "result" { result = event } else { onEvent(event) }
                     if let m = event.message {
@@ -118,7 +130,8 @@ public struct IsolatedBuilder: Sendable {
             case .memory(let reason):
                 attempts.append(Attempt(workspaceBytes: workspaceBytes, outcome: reason, seconds: seconds))
                 guard let next = policy.next(after: workspaceBytes), !tried.contains(next) else {
-                    throw TensorRTError(.outOfMemory, "engine build for \(request.modelPath) ran out of memory at every workspace down to the \(policy.floorBytes >> 20) MiB floor; \(Self.summary(attempts)). Free memory (stop other GPU work) or use a smaller model or shapes")
+                    let limit = memoryLimitBytes.map { " under a \(ByteCountText.text($0)) memory limit (raise --build-memory-limit if the device has more)" } ?? ""
+                    throw TensorRTError(.outOfMemory, "engine build for \(request.modelPath) ran out of memory at every workspace down to the \(policy.floorBytes >> 20) MiB floor\(limit); \(Self.summary(attempts)). Free memory (stop other GPU work) or use a smaller model or shapes")
                 }
                 Log.warning("engine build: \(reason) with a \(workspaceBytes >> 20) MiB workspace; retrying with \(next >> 20) MiB")
                 onEvent(EngineBuildEvent(event: "log", severity: 2, message: "retrying with workspace \(next >> 20) MiB after: \(reason)"))

@@ -13,12 +13,13 @@ enum BuildEngineCommand: Command {
     static let name = "build-engine"
     static let summary = "(internal) build an engine or try a candidate in an isolated child process for the agent"
     static let help = """
-        Usage: kiln build-engine --request FILE --workspace BYTES [--memory-limit BYTES] [--cgroup DIR]
+        Usage: kiln build-engine --request FILE --workspace BYTES [--memory-limit BYTES [--no-address-limit]] [--cgroup DIR]
                kiln build-engine --trial FILE [--memory-limit BYTES] [--cgroup DIR]
 
         Internal: the agent's isolated child process. It first joins cgroup DIR and limits its
         own memory (RLIMIT_DATA = BYTES, RLIMIT_AS = BYTES + 4 GiB), so whatever the model does
-        ends this process, never the agent.
+        ends this process, never the agent. --no-address-limit leaves RLIMIT_AS alone (TensorRT
+        builds: CUDA reserves the GPU's virtual address range at initialisation).
 
         --request: FILE is a JSON EngineBuildRequest (model path, engine path, build options,
         backend; method auto|bridge|trtexec for TensorRT). TensorRT builds with the bridge, or
@@ -41,9 +42,10 @@ enum BuildEngineCommand: Command {
         let workspace = try arguments.option("--workspace", "a workspace size in bytes (≥ 1048576)") { Int($0).flatMap { $0 >= 1 << 20 ? $0 : nil } }
         let memory = try arguments.option(ChildLimits.memoryFlag, "a byte count like 512M") { ByteCountText.bytes($0).flatMap { $0 > 0 ? $0 : nil } }
         let cgroup = try arguments.option(ChildLimits.cgroupFlag)
+        let addressSpace = !arguments.flag(ChildLimits.noAddressLimitFlag)
         try arguments.finish()
         // Before any untrusted input is read.
-        try ChildLimits.applyToSelf(memoryBytes: memory, cgroup: cgroup)
+        try ChildLimits.applyToSelf(memoryBytes: memory, cgroup: cgroup, addressSpace: addressSpace)
         if let trialPath {
             let trial: EngineTrial = try decode(trialPath, "a trial request")
             let backend = try BackendCatalog.standard(engineBuildChild: .kiln).select(trial.backend)
