@@ -40,18 +40,26 @@ for path in [tensorRTInclude, cudaInclude].compactMap({ $0 }) where path != "/us
 /// Hot numeric code is optimised even in debug builds so the test suite runs real models quickly.
 let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
+/// `KILN_PORTABLE_KERNELS=1 swift build …` compiles the reference kernels' portable path (the Swift
+/// SIMD code aarch64, a Jetson's CPU, runs) on x86-64 too, so CI checks Jetson's CPU path with the
+/// conformance sweep and the real models; its engines say "portable simd" in their identity.
+let portableKernels = Context.environment["KILN_PORTABLE_KERNELS"] == "1"
+
 /// The reference backend's kernels (KilnReferenceKernels, and nothing else) target AVX2+FMA on
-/// x86-64; KilnInference, compiled for the baseline so its check runs on any x86-64 CPU, knows
-/// (`KILN_X86_AVX2`) and reports the backend unavailable where the CPU lacks them. Engines record
-/// the ISA. Other architectures use their baseline.
+/// x86-64 (`KILN_X86_KERNELS` selects their x86 paths); KilnInference, compiled for the baseline so
+/// its check runs on any x86-64 CPU, knows (`KILN_X86_AVX2`) and reports the backend unavailable
+/// where the CPU lacks them. Engines record the ISA. Other architectures, and portable builds, use
+/// the baseline and the portable SIMD path (`KILN_PORTABLE_KERNELS` names it in both targets).
 #if arch(x86_64)
-let referenceISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
-let referenceISAName: [SwiftSetting] = [.define("KILN_X86_AVX2")]
+let referenceISA: [SwiftSetting] = portableKernels
+    ? [.define("KILN_PORTABLE_KERNELS")]
+    : [.unsafeFlags(["-target-cpu", "haswell"]), .define("KILN_X86_KERNELS")]
+let referenceISAName: [SwiftSetting] = portableKernels ? [.define("KILN_PORTABLE_KERNELS")] : [.define("KILN_X86_AVX2")]
 /// The AVX-512 GEMM tile's module alone is compiled for AVX-512; it runs only where the CPU has it.
 let avx512ISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 #else
-let referenceISA: [SwiftSetting] = []
-let referenceISAName: [SwiftSetting] = []
+let referenceISA: [SwiftSetting] = portableKernels ? [.define("KILN_PORTABLE_KERNELS")] : []
+let referenceISAName: [SwiftSetting] = portableKernels ? [.define("KILN_PORTABLE_KERNELS")] : []
 let avx512ISA: [SwiftSetting] = []
 #endif
 

@@ -56,3 +56,15 @@ export KILN_EXECUTABLE="$PWD/.build/debug/kiln"
 # Serially: several suites time real servers and processes, and the 2-core CI machine has only
 # two cooperative threads; run in parallel, blocking suites starve the timed ones.
 swift test --skip-build --no-parallel "$@"
+
+# The reference kernels' portable path, the Swift SIMD code a Jetson's aarch64 CPU runs, compiled
+# on this x86-64 machine (KILN_PORTABLE_KERNELS=1, its own scratch path): the conformance sweep,
+# the real models against onnxruntime and `kiln verify` run again on that build. With the full
+# suite (no arguments), or when KILN_PORTABLE=1.
+if [ $# -eq 0 ] || [ "${KILN_PORTABLE:-}" = 1 ]; then
+    echo "run.sh: the portable kernel build (KILN_PORTABLE_KERNELS=1, .build/portable)"
+    export KILN_PORTABLE_KERNELS=1
+    swift build --build-tests --scratch-path .build/portable
+    KILN_EXECUTABLE="$PWD/.build/portable/debug/kiln" \
+        swift test --skip-build --scratch-path .build/portable --no-parallel --filter KilnInferenceTests
+fi

@@ -2,10 +2,13 @@ import Foundation
 
 /// The instruction set the reference kernels are compiled for, and whether this CPU has it (Linux).
 package enum CPUFeatures {
-    /// `x86-64 avx2+fma` or `aarch64 neon` — part of the reference backend's identity, so an
-    /// engine built for one instruction set is refused on another.
+    /// `x86-64 avx2+fma`, `aarch64 neon` or `portable simd` (a `KILN_PORTABLE_KERNELS=1` build) —
+    /// part of the reference backend's identity, so an engine built for one instruction set is
+    /// refused on another.
     package static let instructionSet: String = {
-        #if arch(x86_64)
+        #if KILN_PORTABLE_KERNELS
+            return "portable simd"
+        #elseif arch(x86_64)
             #if KILN_X86_AVX2
                 return "x86-64 avx2+fma"
             #else

@@ -1,5 +1,5 @@
 import KilnCore
-#if arch(x86_64)
+#if KILN_X86_KERNELS
     import KilnKernelsAVX512
 #endif
 
@@ -357,7 +357,7 @@ extension ReferenceKernels {
         layout.load(x, into: scratch)
         let base = UnsafeRawPointer(scratch)
         let rows = layout.oh, cols = layout.ow, wq = layout.wq, taps = layout.taps
-        #if arch(x86_64)
+        #if KILN_X86_KERNELS
             if GEMM.useAVX512, let code = GEMM.tileActivation(activation) {
                 GEMMTileAVX512.depthwiseRows(base, offsets, taps: taps, k, bias: bias, y, rows: rows, cols: cols, wq: wq,
                                              activation: code.code, alpha: code.alpha, beta: code.beta)

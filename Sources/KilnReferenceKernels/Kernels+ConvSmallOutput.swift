@@ -1,4 +1,4 @@
-#if arch(x86_64)
+#if KILN_X86_KERNELS
     import KilnKernelsAVX512
 #endif
 
@@ -117,7 +117,7 @@ extension ReferenceKernels {
                         let rows = min(mr, n - p * mr)
                         let c = rp.p + p * mr * ldc + cp * width
                         let ap = UnsafePointer(pk.p + (p * k + k0) * mr)
-                        #if arch(x86_64)
+                        #if KILN_X86_KERNELS
                             if mr == 7 {
                                 GEMMTileAVX512.tile7(ap, bp, k: kb, ldb: width, c, ldc: ldc, rows: rows, accumulate: k0 > 0)
                                 continue

@@ -1,6 +1,6 @@
 import Foundation
 import KilnInference
-#if arch(x86_64)
+#if KILN_X86_KERNELS
     import KilnKernelsAVX512
 #endif
 
@@ -17,7 +17,7 @@ enum GEMM {
 
     /// Whether the AVX-512 tile runs: the CPU has AVX-512F and `KILN_REFERENCE_AVX512` is not `0`.
     static let useAVX512: Bool = {
-        #if arch(x86_64)
+        #if KILN_X86_KERNELS
             return CPUFeatures.hasAVX512 && ProcessInfo.processInfo.environment["KILN_REFERENCE_AVX512"] != "0"
         #else
             return false
@@ -27,7 +27,7 @@ enum GEMM {
     /// Columns of a packed B panel: 32 with the AVX-512 tile, else 16.
     static var panelWidth: Int { useAVX512 ? 32 : nr }
 
-    #if arch(x86_64)
+    #if KILN_X86_KERNELS
         /// `activation` as a `GEMMTileAVX512` code with its parameters, for those the AVX-512
         /// kernels apply on their registers (Relu and the clamp-based ones); nil for the others.
         static func tileActivation(_ activation: Activation) -> (code: Int32, alpha: Float, beta: Float)? {
@@ -217,7 +217,7 @@ enum GEMM {
         // 128 + 19). The same for both tile widths, so both sum every output in the same blocks
         // (bit-identical results).
         let kc = GEMM.kBlock(k)
-        #if arch(x86_64)
+        #if KILN_X86_KERNELS
             // Relu and the clamp-based activations run inside the AVX-512 tile, on its registers.
             let tileActivation = GEMM.tileActivation(activation)
         #endif
@@ -251,7 +251,7 @@ enum GEMM {
                             let tileBias = last ? biasP.map { UnsafePointer($0.p + m0) } : nil
                             let ap = packedA + mp * mr * k + k0 * mr
                             var done = true
-                            #if arch(x86_64)
+                            #if KILN_X86_KERNELS
                                 if wide {
                                     let fused = last ? tileActivation : nil
                                     if narrow {

@@ -66,6 +66,22 @@ struct ReferenceEngineTests {
         for (a, e) in zip(one.floatValues(), expected) { #expect(abs(a - e) <= 1e-5 + 1e-4 * abs(e)) }
     }
 
+    /// `Tests/run.sh` builds the suite a second time with `KILN_PORTABLE_KERNELS=1`: the kernels'
+    /// portable path (aarch64's) must then really be the one compiled, and engines must say so.
+    @Test("the kernels compiled are the ones the build asked for (portable or AVX2)")
+    func compiledInstructionSetIsTheRequestedOne() throws {
+        let cpu = try ReferenceBackend().identity().fields["cpu"]
+        if ProcessInfo.processInfo.environment["KILN_PORTABLE_KERNELS"] == "1" {
+            #expect(cpu == "portable simd")
+        } else {
+            #if arch(x86_64)
+                #expect(cpu == "x86-64 avx2+fma")
+            #elseif arch(arm64)
+                #expect(cpu == "aarch64 neon")
+            #endif
+        }
+    }
+
     @Test("an engine built for another CPU instruction set or backend version is refused")
     func mismatchedIdentityIsRefused() throws {
         var artifact = try build()
