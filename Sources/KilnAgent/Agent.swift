@@ -7,6 +7,7 @@ import KilnPostprocess
 import KilnRegistry
 import KilnRollout
 import KilnService
+import KilnTelemetry
 import KilnVideo
 import Synchronization
 
@@ -110,12 +111,38 @@ public final class Agent: Sendable {
                 (model, annotations) = try await (c.registry ?? RegistryAccess()).resolve(reference, text: text)
             }
         }
-        let postprocessor = try makePostprocessor(method: annotations?.postprocess?.method)
-        return try await serve(model: model, annotations: annotations, sources: sources, factory: factory, postprocessor: postprocessor)
+        let annotator = try makeAnnotator()
+        let postprocessor = try makePostprocessor(method: annotations?.postprocess?.method, annotator: annotator)
+        return try await serve(model: model, annotations: annotations, sources: sources, factory: factory, postprocessor: postprocessor,
+                               annotator: annotator)
+    }
+
+    /// The annotator: per-class counts always; `/snapshot.png` with a metrics server; saved
+    /// frames with `--save-frames`.
+    private func makeAnnotator() throws -> FrameAnnotator {
+        let c = configuration
+        let annotator = try FrameAnnotator(snapshots: c.metricsAddress != nil, save: c.saveFrames, metrics: telemetry.metrics)
+        if annotator.snapshots {
+            telemetry.addResource(path: "/snapshot.png") { query in Agent.snapshot(annotator, stream: query["stream"]) }
+        }
+        return annotator
+    }
+
+    /// `GET /snapshot.png[?stream=NAME]`: the latest kept frame with its detections drawn.
+    static func snapshot(_ annotator: FrameAnnotator, stream: String?) -> HTTPResource {
+        if let stream, !annotator.snapshotStreams.contains(stream) {
+            let known = annotator.snapshotStreams
+            return .text("404 Not Found", "no frame of stream \(stream.prefix(64)) yet; "
+                         + (known.isEmpty ? "no stream has finished a frame yet" : "streams: \(known.joined(separator: ", "))"))
+        }
+        guard let png = annotator.snapshotPNG(stream: stream) else {
+            return .text("503 Service Unavailable", "no frame has been served yet; retry in a moment")
+        }
+        return HTTPResource(contentType: "image/png", body: png)
     }
 
     /// The postprocessor: `--postprocess`, else the artifact's `method`, else the default choice.
-    private func makePostprocessor(method: String?) throws -> any FramePostprocessor {
+    private func makePostprocessor(method: String?, annotator: FrameAnnotator) throws -> any FramePostprocessor {
         let p = configuration.postprocess
         let labels = try p.labelsPath.map { try loadLabels(path: $0) } ?? p.defaultLabels
         let metrics = telemetry.metrics
@@ -134,7 +161,7 @@ public final class Agent: Sendable {
         }
         let choice = p.flags.method ?? method ?? p.choice
         if p.flags.method == nil, let method { Log.info("postprocess \(method), as the artifact says") }
-        return try PostprocessChoice.make(choice, labels: labels, sink: sink, detection: p.detection, flags: p.flags)
+        return try PostprocessChoice.make(choice, labels: labels, sink: sink, detection: p.detection, flags: p.flags, annotator: annotator)
     }
 
     /// SIGHUP reloads; SIGINT/SIGTERM drain, or exit at once before anything serves (the
@@ -157,8 +184,12 @@ public final class Agent: Sendable {
 
     /// Prepares the engine and runs the loop with its services to the end.
     private func serve(model: ModelSource, annotations: KilnAnnotations?, sources: [any FrameSource], factory: EngineFactory,
-                       postprocessor: any FramePostprocessor) async throws -> RunReport {
+                       postprocessor: any FramePostprocessor, annotator: FrameAnnotator) async throws -> RunReport {
         let c = configuration
+        var loop = c.loop
+        if annotator.snapshots || annotator.save != nil {
+            loop.keepPixels = { stream, index in annotator.wantsPixels(stream: stream, index: index) }
+        }
         let (engine, prepared) = try await makeFirstEngine(model: model, annotations: annotations, factory: factory)
         Log.info("engine \(prepared.outcome) for \(model.name): \(engine.backend), key \(prepared.key.prefix(12)), "
                  + "input \(engine.inputName) \(engine.preprocess.text)")
@@ -170,7 +201,7 @@ public final class Agent: Sendable {
                             summary.frames, summary.fps, summary.dropped, stages["infer"]?.p50 ?? 0, stages["end_to_end"]?.p99 ?? 0))
         })
         observers = observers.merged(with: telemetry.observers(statistics: { statistics }))
-        let frameLoop = FrameLoop(sources: sources, slot: slot, postprocessor: postprocessor, configuration: c.loop,
+        let frameLoop = FrameLoop(sources: sources, slot: slot, postprocessor: postprocessor, configuration: loop,
                                   observers: observers, statistics: statistics)
         var services: [any Service] = []
         let telemetry = self.telemetry

@@ -113,6 +113,8 @@ public struct AgentConfiguration: Sendable {
     public var follow: Follow?
     /// The configuration file a reload re-reads (its `model` key); nil when there is none.
     public var configurationFile: String?
+    /// Annotated frames saved as PNG (`--save-frames DIR --every N`); nil for none.
+    public var saveFrames: FrameAnnotator.SaveFrames? = nil
     /// Whether the agent handles SIGINT/SIGTERM (drain and stop) and SIGHUP (reload) itself;
     /// an embedding program that owns signals turns it off and calls `shutdownGracefully()`
     /// and `reload()` instead.

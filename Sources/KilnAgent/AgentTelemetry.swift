@@ -29,6 +29,7 @@ public final class AgentTelemetry: Sendable {
     private let statusJSON: Mutex<@Sendable () -> String>
     private let server: Mutex<MetricsServer?> = Mutex(nil)
     private let actions = Mutex<[String: @Sendable () -> String]>([:])
+    private let resources = Mutex<[String: @Sendable ([String: String]) -> HTTPResource]>([:])
     /// The progress of pulls, builds, gates and probation as metrics.
     public let progressMetrics: ProgressMetrics
     private let progressObservation: ProgressHub.Observation
@@ -96,6 +97,12 @@ public final class AgentTelemetry: Sendable {
         server.withLock { $0 }?.addAction(path: path, handler)
     }
 
+    /// Adds a GET route to the metrics server (e.g. `/snapshot.png`); see `MetricsServer.addResource`.
+    public func addResource(path: String, _ handler: @escaping @Sendable ([String: String]) -> HTTPResource) {
+        resources.withLock { $0[path] = handler }
+        server.withLock { $0 }?.addResource(path: path, handler)
+    }
+
     /// The port the metrics server listens on, once started (0 before).
     public var boundPort: Int { server.withLock { $0?.port ?? 0 } }
 
@@ -132,6 +139,7 @@ public final class AgentTelemetry: Sendable {
             try startServer()
             if let server = server.withLock({ $0 }) {
                 for (path, handler) in actions.withLock({ $0 }) { server.addAction(path: path, handler) }
+                for (path, handler) in resources.withLock({ $0 }) { server.addResource(path: path, handler) }
                 services.append(ClosureService("metrics server") { try await server.run() })
             }
         }

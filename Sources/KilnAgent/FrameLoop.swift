@@ -42,6 +42,9 @@ public final class FrameLoop: Sendable {
         /// Makes a preprocessor for a spec, on the thread that will use it (CPU by default;
         /// `PreprocessorChoice.automatic` uses the GPU when one is present).
         public var makePreprocessor: @Sendable (PreprocessSpec) -> any FramePreprocessor
+        /// Asked once per inferred frame, before its pixels go back to the source: whether the
+        /// postprocessor should get a copy (`FrameContext.pixels`; `FrameAnnotator.wantsPixels`).
+        public var keepPixels: (@Sendable (_ stream: String, _ index: Int) -> Bool)?
 
         /// Creates a configuration.
         public init(maxFrames: Int? = nil, duration: Double? = nil, queueDepth: Int = 2, reportInterval: Double? = 5,
@@ -116,6 +119,14 @@ public final class FrameLoop: Sendable {
         var queueSeconds: Double
         /// When preprocessing finished (the mux wait starts).
         var preprocessed: Double
+        /// The frame's RGB pixels, kept for the postprocessor when `keepPixels` asked for them.
+        var kept: [UInt8]? = nil
+
+        /// Keeps the pixels when `keep` asks for them (RGB frames only).
+        mutating func keepPixels(_ keep: (@Sendable (String, Int) -> Bool)?) {
+            guard let keep, frame.format == .rgb24, keep(frame.stream, frame.index) else { return }
+            kept = frame.pixels  // shared until the pool reuses the buffer, which then copies it
+        }
 
         /// Drops the input once inference has used it: host bytes go back to the preprocessor's
         /// pool, a device buffer to its GPU pool.
@@ -349,7 +360,10 @@ public final class FrameLoop: Sendable {
             let t0 = MonotonicClock.now
             do {
                 let outputs = try run(engine, items.compactMap(\.input))
-                for i in items.indices { items[i].releaseBuffers() }
+                for i in items.indices {
+                    items[i].keepPixels(configuration.keepPixels)
+                    items[i].releaseBuffers()
+                }
                 let seconds = MonotonicClock.now - t0
                 slot.report(generation: generation, frames: items.count, inferSeconds: seconds, failed: false)
                 servedOnce.store(true, ordering: .releasing)
@@ -414,7 +428,7 @@ public final class FrameLoop: Sendable {
                                    model: engine.model, digest: engine.digest,
                                    outputNames: engine.runner.outputs.map(\.name), captureTime: item.frame.captureTime,
                                    inputSize: (item.spec.width, item.spec.height), modelLabels: engine.labels,
-                                   engineKey: engine.engineKey, modelSettings: engine.postprocess)
+                                   engineKey: engine.engineKey, modelSettings: engine.postprocess, pixels: item.kept)
         do {
             if let line = try postprocessor.process(outputs: outputs, context: context) { observers.result?(line) }
             succeeded.add(1, ordering: .relaxed)
@@ -478,6 +492,7 @@ public final class FrameLoop: Sendable {
                                         queueSeconds: max(0, t0 - frame.captureTime), preprocessed: t1)
                     let outputs = try engine.runner.run(values: [engine.inputName: input])
                     let inferSeconds = MonotonicClock.now - t1
+                    item.keepPixels(configuration.keepPixels)
                     item.releaseBuffers()
                     slot.report(generation: generation, frames: 1, inferSeconds: inferSeconds, failed: false)
                     finish(item, outputs: outputs, inferSeconds: inferSeconds, engine: engine)

@@ -30,6 +30,8 @@ public struct FrameContext: Sendable {
     public var engineKey: String? = nil
     /// Postprocessing settings shipped with the engine's model (below `kiln run`'s flags).
     public var modelSettings: PostprocessSettings? = nil
+    /// The frame's RGB24 pixels (`width`×`height`), when the loop kept them for a `FrameAnnotator`.
+    public var pixels: [UInt8]? = nil
 }
 
 /// Decodes one frame's engine outputs into a result (a JSON line), or nothing.
@@ -47,9 +49,19 @@ extension FramePostprocessor {
     public func finish() {}
 }
 
-/// Emits nothing: statistics only (`--postprocess none`).
+/// Emits nothing: statistics only (`--postprocess none`); the frames still reach the annotator
+/// (the snapshot shows them without boxes).
 public struct NoPostprocessor: FramePostprocessor {
+    /// Receives every frame with no results.
+    public var annotator: FrameAnnotator?
+
     /// Creates the no-op postprocessor.
-    public init() {}
-    public func process(outputs: [String: Tensor], context: FrameContext) throws -> String? { nil }
+    public init(annotator: FrameAnnotator? = nil) { self.annotator = annotator }
+
+    public func process(outputs: [String: Tensor], context: FrameContext) throws -> String? {
+        annotator?.record(context, results: [])
+        return nil
+    }
+
+    public func finish() { annotator?.finish() }
 }

@@ -9,11 +9,14 @@ public struct ResultPostprocessor: FramePostprocessor {
     public var decoder: any Postprocessor
     /// Where results go; nil keeps them for statistics only.
     public var sink: ResultSink?
+    /// Counts detections per class and draws them for the snapshot and saved frames.
+    public var annotator: FrameAnnotator?
 
     /// Creates a postprocessor writing to `sink`.
-    public init(decoder: any Postprocessor, sink: ResultSink?) {
+    public init(decoder: any Postprocessor, sink: ResultSink?, annotator: FrameAnnotator? = nil) {
         self.decoder = decoder
         self.sink = sink
+        self.annotator = annotator
     }
 
     public func process(outputs: [String: Tensor], context: KilnAgent.FrameContext) throws -> String? {
@@ -32,12 +35,16 @@ public struct ResultPostprocessor: FramePostprocessor {
             results[i].digest = context.digest
             results[i].engineKey = context.engineKey
         }
+        annotator?.record(context, results: results)
         try sink?.write(results)
         return nil
     }
 
-    /// Publishes what the sink still queues (MQTT) and closes it.
-    public func finish() { sink?.close() }
+    /// Publishes what the sink still queues (MQTT) and closes it; writes the frames still queued for saving.
+    public func finish() {
+        sink?.close()
+        annotator?.finish()
+    }
 }
 
 /// The `--postprocess` choices.
@@ -46,20 +53,24 @@ public enum PostprocessChoice {
     /// (also `yolov11`, same layout) or `yolox`, with labels from `labels`; `detection` carries the
     /// thresholds and class filter (its layout is replaced); `sink` receives the results.
     /// `flags` are the settings `kiln run` was given; they win over the model's own per frame.
+    /// `annotator` (snapshot, saved frames, per-class counts) sees every frame.
     public static func make(_ text: String, labels: [String], sink: ResultSink?,
-                            detection: YOLODecoder = YOLODecoder(), flags: PostprocessSettings = PostprocessSettings()) throws -> any FramePostprocessor {
+                            detection: YOLODecoder = YOLODecoder(), flags: PostprocessSettings = PostprocessSettings(),
+                            annotator: FrameAnnotator? = nil) throws -> any FramePostprocessor {
         switch text {
         case "none":
-            return NoPostprocessor()
+            return NoPostprocessor(annotator: annotator)
         case "yolo", "yolov5", "yolov8", "yolov11", "yolox":
             var decoder = detection
             decoder.layout = ["yolov5": .v5, "yolox": .yolox, "yolo": .auto][text] ?? .v8
-            return ResultPostprocessor(decoder: DetectionPostprocessor(decoder: decoder, labels: labels, flags: flags), sink: sink)
+            return ResultPostprocessor(decoder: DetectionPostprocessor(decoder: decoder, labels: labels, flags: flags), sink: sink,
+                                       annotator: annotator)
         default:
             if text == "topk" || text.hasPrefix("topk:") {
                 let k = text == "topk" ? 5 : Int(text.dropFirst(5)) ?? 0
                 guard k > 0 else { throw UsageError("--postprocess \(text): K must be a positive number, e.g. topk:5") }
-                return ResultPostprocessor(decoder: ClassificationPostprocessor(topK: TopK(k: k), labels: labels), sink: sink)
+                return ResultPostprocessor(decoder: ClassificationPostprocessor(topK: TopK(k: k), labels: labels), sink: sink,
+                                           annotator: annotator)
             }
             throw UsageError("--postprocess \(text): expected none, topk[:K], yolo, yolov5, yolov8, yolov11 or yolox")
         }

@@ -37,6 +37,9 @@ public final class KilnMetrics: Sendable {
     public let power: GaugeFamily
     let fpsPerWatt: GaugeFamily
     let results: CounterFamily
+    let detections: CounterFamily
+    /// Per-class detection counters by class name; at most `maxDetectionClasses`, then `other`.
+    private let detectionCounters = Mutex<[String: Counter]>([:])
     private let currentFPS = Mutex<[String: Double]>([:])
     /// Per-stream frame counters, cached by name so the hot path builds no label arrays.
     private let frameCounters = Mutex<[String: Counter]>([:])
@@ -74,6 +77,9 @@ public final class KilnMetrics: Sendable {
         results = registry.counter(
             "kiln_results_total", help: "Frame results by sink (stdout, file, unix, mqtt, http) and outcome (delivered, dropped).",
             labels: ["sink", "outcome"])
+        detections = registry.counter(
+            "kiln_detections_total", help: "Objects detected, per class (the first \(Self.maxDetectionClasses) class names; the rest as other).",
+            labels: ["class"])
         for r in ["hit", "miss"] { _ = cacheLookups.labels(r) }
         for r in ["success", "failure"] { _ = builds.labels(r) }
         setRolloutState("idle")
@@ -96,6 +102,26 @@ public final class KilnMetrics: Sendable {
     public func recordDrop(stream: String, reason: String, count: Int = 1) {
         guard count > 0 else { return }
         dropped.labels(stream, reason).increment(by: UInt64(count))
+    }
+
+    /// Distinct class labels `kiln_detections_total` keeps; detections of further classes count as `other`.
+    public static let maxDetectionClasses = 100
+
+    /// Counts one detection per element of `classes` (class names, or ids as text), per class.
+    public func recordDetections(classes: [String]) {
+        guard !classes.isEmpty else { return }
+        var counts: [String: UInt64] = [:]
+        for c in classes { counts[c, default: 0] += 1 }
+        let counters = detectionCounters.withLock { cache in
+            counts.map { name, n -> (Counter, UInt64) in
+                if let c = cache[name] { return (c, n) }
+                let label = cache.count < Self.maxDetectionClasses ? String(name.prefix(100)) : "other"
+                let c = detections.labels(label)
+                if label != "other" { cache[name] = c }
+                return (c, n)
+            }
+        }
+        for (counter, n) in counters { counter.increment(by: n) }
     }
 
     /// Records results `delivered` to and `dropped` by the `sink` (a slow or dead receiver

@@ -74,6 +74,7 @@ public final class MetricsServer: Sendable {
     }
     private let state = Mutex(State())
     private let actions = Mutex<[String: @Sendable () -> String]>([:])
+    private let resources = Mutex<[String: @Sendable (_ query: [String: String]) -> HTTPResource]>([:])
     private let controlToken = Mutex<String?>(nil)
     private let completion = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
@@ -381,6 +382,25 @@ public final class MetricsServer: Sendable {
         actions.withLock { $0[path] = handler }
     }
 
+    /// Registers a GET route serving bytes (`/snapshot.png`): the handler gets the query's
+    /// parameters (percent-decoded) and runs on the server thread, so its cost must be bounded.
+    public func addResource(path: String, _ handler: @escaping @Sendable (_ query: [String: String]) -> HTTPResource) {
+        resources.withLock { $0[path] = handler }
+    }
+
+    /// `a=1&b=x%20y` as a dictionary (the last value of a repeated name wins).
+    static func queryParameters(_ target: String) -> [String: String] {
+        guard let q = target.firstIndex(of: "?") else { return [:] }
+        var result: [String: String] = [:]
+        for pair in target[target.index(after: q)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            result[name] = value
+        }
+        return result
+    }
+
     /// Sets the bearer token control routes require; nil turns them off.
     public func setControlToken(_ token: String?) {
         controlToken.withLock { $0 = token }
@@ -426,6 +446,11 @@ public final class MetricsServer: Sendable {
         case "/":
             queue(c, status: "200 OK", type: "text/plain", body: "kiln telemetry: /metrics /healthz /status\n", close: close, head: head)
         default:
+            if let resource = resources.withLock({ $0[path] }) {
+                let r = resource(Self.queryParameters(target))
+                queue(c, status: r.status, type: r.contentType, bytes: r.body, close: close, head: head, extra: "Cache-Control: no-store\r\n")
+                return
+            }
             queue(c, status: "404 Not Found", type: "text/plain", body: "no such path \(path); try /metrics, /healthz or /status\n",
                   close: close, head: head)
         }
@@ -433,7 +458,11 @@ public final class MetricsServer: Sendable {
 
     private func queue(_ c: Connection, status: String, type: String, body: String, close: Bool, head: Bool = false,
                        extra: String = "") {
-        let bodyBytes = Array(body.utf8)
+        queue(c, status: status, type: type, bytes: Array(body.utf8), close: close, head: head, extra: extra)
+    }
+
+    private func queue(_ c: Connection, status: String, type: String, bytes bodyBytes: [UInt8], close: Bool, head: Bool = false,
+                       extra: String = "") {
         var text = "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(bodyBytes.count)\r\n\(extra)"
         text += close ? "Connection: close\r\n\r\n" : "\r\n"
         c.output = Array(text.utf8) + (head ? [] : bodyBytes)
@@ -455,5 +484,27 @@ public final class MetricsServer: Sendable {
         // Pipelined requests already buffered.
         if !c.input.isEmpty { return handleInput(c) }
         return true
+    }
+}
+
+/// A response of a GET route added with `MetricsServer.addResource`.
+public struct HTTPResource: Sendable {
+    /// The status line's code and reason, e.g. `200 OK`.
+    public var status: String
+    /// The `Content-Type`.
+    public var contentType: String
+    /// The body.
+    public var body: [UInt8]
+
+    /// Creates a response.
+    public init(status: String = "200 OK", contentType: String, body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
+    /// A plain-text response (errors: `404 Not Found`, `503 Service Unavailable`).
+    public static func text(_ status: String, _ message: String) -> HTTPResource {
+        HTTPResource(status: status, contentType: "text/plain", body: Array((message + "\n").utf8))
     }
 }

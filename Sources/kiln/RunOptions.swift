@@ -33,6 +33,7 @@ struct RunOptions {
     var profileOps = false
     var buildMemoryLimit: Int?
     var buildTimeout: Double = 1800
+    var saveFrames: FrameAnnotator.SaveFrames?
 
     static let help = """
           --source [NAME=]SPEC   frames from (repeat for several streams; NAME names the stream in
@@ -74,7 +75,12 @@ struct RunOptions {
           --cpu-preprocess       preprocess on the CPU even when a GPU is present
           --metrics-addr H:P     serve /metrics (Prometheus), /healthz and /status (JSON) on H:P
                                  (e.g. 127.0.0.1:9464; :9464 is loopback too, 0.0.0.0:9464 every
-                                 interface; port 0 picks a free one)
+                                 interface; port 0 picks a free one); GET /snapshot.png[?stream=NAME]
+                                 there is the latest frame with its detections drawn (a frame kept
+                                 every 0.5 s per stream, encoded on request, at most 4 times a second)
+          --save-frames DIR      write annotated frames as PNG to DIR (STREAM-FRAME.png, atomic)
+          --every N              with --save-frames: one frame in N of each stream (default 30)
+          --save-frames-max N    PNGs DIR keeps at most, oldest removed first (default 1000)
           --control-token-file F POST control endpoints (/rollout/poll) need `Authorization: Bearer
                                  TOKEN` with the token in F (mode 0600); without it they are off
           --push-url URL         push the same metrics to a Prometheus Pushgateway
@@ -109,6 +115,13 @@ struct RunOptions {
         labelsPath = try a.option("--labels")
         results = try a.option("--results")
         pushURL = try a.option("--push-url")
+        let every = try a.option("--every", "a positive frame count") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        let maxFiles = try a.option("--save-frames-max", "a positive file count") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        if let directory = try a.option("--save-frames") {
+            saveFrames = FrameAnnotator.SaveFrames(directory: directory, every: every ?? 30, maxFiles: maxFiles ?? 1000)
+        } else if every != nil || maxFiles != nil {
+            throw UsageError("--every and --save-frames-max go with --save-frames DIR")
+        }
         controlTokenFile = try a.option("--control-token-file")
         pushInterval = try a.option("--push-interval", "a duration like 15s") { DurationText.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 15
         buildMemoryLimit = try a.option("--build-memory-limit", "a byte count like 512M or 2G") {
@@ -154,6 +167,7 @@ struct RunOptions {
             controlToken: try controlTokenFile.map { try ControlToken.read(path: $0) }, registry: registry, follow: follow,
             configurationFile: configurationFile)
         configuration.isolation = isolation(device: device)
+        configuration.saveFrames = saveFrames
         return configuration
     }
 }
