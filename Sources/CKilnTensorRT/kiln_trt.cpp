@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -655,6 +656,38 @@ extern "C" kiln_trt_status kiln_trt_build(kiln_trt_library* lib, const void* onn
     }
 }
 
+#if NV_TENSORRT_MAJOR >= 10
+namespace {
+// Memory for an output whose shape depends on the input data (NonZero, NMS, …): TensorRT knows its
+// size only while enqueueV3 runs, asks for memory here and then reports the shape. Kiln's runner
+// allocates the memory (`alloc`, on the engine's context); the allocator only remembers it.
+class OutputAllocator final : public nvinfer1::IOutputAllocator {
+public:
+    OutputAllocator(kiln_trt_output_alloc_fn alloc, void* user) : alloc_(alloc), user_(user) { shape_.nbDims = -1; }
+    void* reallocateOutputAsync(char const* name, void* current, uint64_t size, uint64_t alignment, cudaStream_t) noexcept override {
+        // Kiln's device and mapped pinned buffers are at least 256-byte aligned.
+        if (alignment > 256 || (alignment & (alignment - 1)) != 0) return nullptr;
+        if (current != nullptr && current == memory_ && size <= capacity_) return current;
+        void* memory = alloc_(user_, name, std::max<uint64_t>(size, 1));
+        if (memory != nullptr) {
+            memory_ = memory;
+            capacity_ = size;
+        }
+        return memory;  // nullptr makes enqueueV3 fail with TensorRT's error
+    }
+    void notifyShape(char const*, nvinfer1::Dims const& dims) noexcept override { shape_ = dims; }
+    nvinfer1::Dims shape() const { return shape_; }
+    void reset() { shape_.nbDims = -1; }
+private:
+    kiln_trt_output_alloc_fn alloc_;
+    void* user_;
+    void* memory_ = nullptr;
+    uint64_t capacity_ = 0;
+    nvinfer1::Dims shape_{};
+};
+}  // namespace
+#endif
+
 struct kiln_trt_engine {
     Logger logger;
     nvinfer1::IRuntime* runtime = nullptr;
@@ -662,6 +695,9 @@ struct kiln_trt_engine {
     nvinfer1::IExecutionContext* context = nullptr;
 #if NV_TENSORRT_MAJOR < 10
     std::vector<void*> bindings;
+#else
+    // Outputs with data-dependent shapes; destroyed after the context that calls them.
+    std::map<std::string, std::unique_ptr<OutputAllocator>> allocators;
 #endif
     ~kiln_trt_engine() {
         delete context;
@@ -793,9 +829,65 @@ extern "C" kiln_trt_status kiln_trt_engine_set_tensor_address(kiln_trt_engine* e
     return KILN_TRT_OK;
 }
 
+extern "C" kiln_trt_status kiln_trt_engine_set_output_allocator(kiln_trt_engine* e, const char* name, kiln_trt_output_alloc_fn alloc,
+                                                               void* user, char* error, size_t error_size) {
+#if NV_TENSORRT_MAJOR >= 10
+    if (alloc == nullptr || name == nullptr) {
+        set_error(error, error_size, "an output allocator needs a tensor name and an allocation function");
+        return KILN_TRT_INVALID_ARGUMENT;
+    }
+    auto found = e->allocators.find(name);
+    if (found != e->allocators.end()) return KILN_TRT_OK;
+    std::unique_ptr<OutputAllocator> allocator(new (std::nothrow) OutputAllocator(alloc, user));
+    if (!allocator) {
+        set_error(error, error_size, "out of host memory for the output allocator of '%s'", name);
+        return KILN_TRT_OUT_OF_MEMORY;
+    }
+    if (!e->context->setOutputAllocator(name, allocator.get())) {
+        set_error(error, error_size, "output '%s' cannot take an output allocator: %s", name, e->logger.errors().c_str());
+        return KILN_TRT_INVALID_ARGUMENT;
+    }
+    try {
+        e->allocators.emplace(name, std::move(allocator));
+    } catch (...) {
+        e->context->setOutputAllocator(name, nullptr);
+        set_error(error, error_size, "out of host memory for the output allocator of '%s'", name);
+        return KILN_TRT_OUT_OF_MEMORY;
+    }
+    return KILN_TRT_OK;
+#else
+    (void)e; (void)alloc; (void)user;
+    set_error(error, error_size,
+              "output '%s' has a data-dependent shape; Kiln runs such outputs with TensorRT >= 10 only (its IOutputAllocator with "
+              "enqueueV3); TensorRT %d.%d runs engines through bindings and enqueueV2, which need every output's size before the run",
+              name ? name : "?", NV_TENSORRT_MAJOR, NV_TENSORRT_MINOR);
+    return KILN_TRT_UNAVAILABLE;
+#endif
+}
+
+extern "C" kiln_trt_status kiln_trt_engine_output_shape(const kiln_trt_engine* e, const char* name, int64_t* dims, int32_t* nb_dims,
+                                                       char* error, size_t error_size) {
+#if NV_TENSORRT_MAJOR >= 10
+    auto found = name ? e->allocators.find(name) : e->allocators.end();
+    const nvinfer1::Dims d = found == e->allocators.end() ? nvinfer1::Dims{} : found->second->shape();
+    if (found == e->allocators.end() || d.nbDims < 0 || d.nbDims > KILN_TRT_MAX_DIMS) {
+        set_error(error, error_size, "TensorRT reported no shape for output '%s' in the last run", name ? name : "?");
+        return KILN_TRT_EXECUTION_FAILED;
+    }
+    *nb_dims = d.nbDims;
+    for (int32_t i = 0; i < d.nbDims; i++) dims[i] = d.d[i];
+    return KILN_TRT_OK;
+#else
+    (void)e; (void)dims; (void)nb_dims;
+    set_error(error, error_size, "output '%s': data-dependent shapes need TensorRT >= 10 in Kiln", name ? name : "?");
+    return KILN_TRT_UNAVAILABLE;
+#endif
+}
+
 extern "C" kiln_trt_status kiln_trt_engine_enqueue(kiln_trt_engine* e, void* stream, char* error, size_t error_size) {
     e->logger.clear_errors();
 #if NV_TENSORRT_MAJOR >= 10
+    for (auto& entry : e->allocators) entry.second->reset();
     const bool ok = e->context->enqueueV3(static_cast<cudaStream_t>(stream));
 #else
     const bool ok = e->context->enqueueV2(e->bindings.data(), static_cast<cudaStream_t>(stream), nullptr);
@@ -858,6 +950,13 @@ extern "C" kiln_trt_status kiln_trt_engine_tensor_shape(const kiln_trt_engine*, 
     return unavailable(error, error_size);
 }
 extern "C" kiln_trt_status kiln_trt_engine_set_tensor_address(kiln_trt_engine*, const char*, void*, char* error, size_t error_size) {
+    return unavailable(error, error_size);
+}
+extern "C" kiln_trt_status kiln_trt_engine_set_output_allocator(kiln_trt_engine*, const char*, kiln_trt_output_alloc_fn, void*,
+                                                               char* error, size_t error_size) {
+    return unavailable(error, error_size);
+}
+extern "C" kiln_trt_status kiln_trt_engine_output_shape(const kiln_trt_engine*, const char*, int64_t*, int32_t*, char* error, size_t error_size) {
     return unavailable(error, error_size);
 }
 extern "C" kiln_trt_status kiln_trt_engine_enqueue(kiln_trt_engine*, void*, char* error, size_t error_size) {

@@ -79,6 +79,25 @@ public final class TensorRTEngine {
         guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
     }
 
+    /// Routes output `name`, whose shape depends on the input data (its `shape` has −1 once the
+    /// inputs are set), through `allocate`, which TensorRT calls during `enqueue` with the size it
+    /// needs and `user` (which must outlive this engine). TensorRT >= 10; 8.x throws why not.
+    func setOutputAllocator(_ name: String, user: UnsafeMutableRawPointer, allocate: kiln_trt_output_alloc_fn) throws(TensorRTError) {
+        var error = [CChar](repeating: 0, count: 1024)
+        let status = kiln_trt_engine_set_output_allocator(handle, name, allocate, user, &error, error.count)
+        guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+    }
+
+    /// The shape TensorRT reported during the last `enqueue` for an output routed through an allocator.
+    func outputShape(_ name: String) throws(TensorRTError) -> [Int] {
+        var error = [CChar](repeating: 0, count: 1024)
+        var dims = [Int64](repeating: 0, count: Int(KILN_TRT_MAX_DIMS))
+        var count: Int32 = 0
+        let status = kiln_trt_engine_output_shape(handle, name, &dims, &count, &error, error.count)
+        guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+        return dims.prefix(Int(count)).map { Int($0) }
+    }
+
     /// Enqueues inference on a CUDA stream (`CUstream` as an opaque pointer).
     public func enqueue(stream: OpaquePointer) throws(TensorRTError) {
         var error = [CChar](repeating: 0, count: 4096)

@@ -7,8 +7,10 @@ import KilnInference
 /// A device input (`TensorValue.device`, e.g. the GPU preprocessor's output) on the engine's GPU
 /// is bound at its address directly: no copy. Host inputs are staged in pinned host memory; on integrated GPUs (Jetson) that memory is mapped and
 /// bound directly (zero-copy), on discrete GPUs it is copied to device buffers. Dynamic inputs get
-/// `setInputShape` per call; output shapes are read back from the context. Buffers grow as needed
-/// and are reused. One thread at a time (the loop's inference thread).
+/// `setInputShape` per call; output shapes are read back from the context, or, for outputs whose
+/// shape depends on the data (NonZero, NMS; TensorRT >= 10), reported by TensorRT during the run,
+/// which asks for their memory then (`IOutputAllocator`). Buffers grow as needed and are reused.
+/// One thread at a time (the loop's inference thread).
 // unchecked: confined: the engine slot hands a runner to one inference thread at a time.
 public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
     public let inputs: [TensorDescriptor]
@@ -23,6 +25,8 @@ public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
     let zeroCopy: Bool
     private var host: [String: PinnedHostBuffer] = [:]
     private var device: [String: DeviceBuffer] = [:]
+    /// Outputs routed through an output allocator (data-dependent shapes).
+    private var allocated: Set<String> = []
 
     /// Loads `plan` into an engine on `context`'s device (on `dlaCore` for a DLA engine).
     public init(library: TensorRTLibrary, plan: [UInt8], context: CUDAContext, dlaCore: Int? = nil) throws {
@@ -52,6 +56,13 @@ public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
         let d = try DeviceBuffer(context: context, byteCount: max(bytes, 256))
         device[name] = d
         return (h, d.address)
+    }
+
+    /// Device memory of at least `bytes` for output `name`, which TensorRT asks for during a run
+    /// (data-dependent shapes); nil when it cannot be allocated (the run then fails with TensorRT's error).
+    func outputMemory(_ name: String, bytes: Int) -> UnsafeMutableRawPointer? {
+        guard let (_, address) = try? buffers(name, bytes: bytes) else { return nil }
+        return UnsafeMutableRawPointer(bitPattern: UInt(address))
     }
 
     /// Device: inputs on this engine's GPU are bound in place.
@@ -94,19 +105,38 @@ public final class TensorRTRunner: InferenceRunner, @unchecked Sendable {
             try engine.setAddress(input.name, address)
         }
         var shapes: [String: [Int]] = [:]
+        var dataDependent: [String] = []
         for output in outputs {
             let shape = try engine.shape(output.name)
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw RuntimeError("TensorRT: output '\(output.name)' shape \(shape) is unresolved") }
+            guard shape.allSatisfy({ $0 >= 0 }) else {
+                // Known only once the run computed it: TensorRT asks `outputMemory` for the memory.
+                if !allocated.contains(output.name) {
+                    try engine.setOutputAllocator(output.name, user: Unmanaged.passUnretained(self).toOpaque()) { user, name, size in
+                        guard let user, let name else { return nil }
+                        return Unmanaged<TensorRTRunner>.fromOpaque(user).takeUnretainedValue().outputMemory(String(cString: name), bytes: Int(size))
+                    }
+                    allocated.insert(output.name)
+                }
+                dataDependent.append(output.name)
+                continue
+            }
             shapes[output.name] = shape
             let (_, address) = try buffers(output.name, bytes: shape.reduce(1, *) * output.elementType.byteWidth)
             try engine.setAddress(output.name, address)
         }
         try engine.enqueue(stream: stream.handle)
+        for name in dataDependent { shapes[name] = try engine.outputShape(name) }
         var result: [String: Tensor] = [:]
         for output in outputs {
             let shape = shapes[output.name]!
             let bytes = shape.reduce(1, *) * output.elementType.byteWidth
-            let h = host[output.name]!
+            guard bytes > 0 else {
+                result[output.name] = Tensor(elementType: output.elementType, shape: shape, bytes: [])
+                continue
+            }
+            guard let h = host[output.name], h.byteCount >= bytes else {
+                throw RuntimeError("TensorRT: output '\(output.name)' of shape \(shape) was written without memory Kiln allocated")
+            }
             if !zeroCopy { try device[output.name]!.download(to: h.pointer, count: bytes, stream: stream) }
             try stream.synchronize()
             result[output.name] = Tensor(elementType: output.elementType, shape: shape,

@@ -170,6 +170,18 @@ kiln_trt_status kiln_trt_engine_tensor_shape(const kiln_trt_engine* engine, cons
 /** Binds a tensor to a device address. */
 kiln_trt_status kiln_trt_engine_set_tensor_address(kiln_trt_engine* engine, const char* name, void* device_address,
                                                    char* error, size_t error_size);
+/** Allocates `size` bytes of device memory (at least 256-byte aligned) for output `name` and
+ *  returns its device address, or NULL when it cannot. */
+typedef void* (*kiln_trt_output_alloc_fn)(void* user, const char* name, uint64_t size);
+/** Routes output `name`, whose shape depends on the input data (`kiln_trt_engine_tensor_shape`
+ *  reports -1 for it once the inputs are set), through `alloc`: TensorRT asks for its memory
+ *  during the enqueue, when the size is known (IOutputAllocator, TensorRT >= 10; on 8.x this
+ *  returns KILN_TRT_UNAVAILABLE with the reason). Once per output; `user` must outlive the engine. */
+kiln_trt_status kiln_trt_engine_set_output_allocator(kiln_trt_engine* engine, const char* name, kiln_trt_output_alloc_fn alloc,
+                                                     void* user, char* error, size_t error_size);
+/** The shape TensorRT reported during the last enqueue for an output routed through an allocator. */
+kiln_trt_status kiln_trt_engine_output_shape(const kiln_trt_engine* engine, const char* name, int64_t* dims, int32_t* nb_dims,
+                                             char* error, size_t error_size);
 /** Enqueues inference on a CUDA stream (enqueueV3 on 10, enqueueV2 on 8). */
 kiln_trt_status kiln_trt_engine_enqueue(kiln_trt_engine* engine, void* cuda_stream, char* error, size_t error_size);
 
