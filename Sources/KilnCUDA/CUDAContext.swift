@@ -32,6 +32,16 @@ public final class CUDAContext: Sendable {
         try api.check(api.cuCtxSetCurrent(handle), "cuCtxSetCurrent(device \(device.index))")
     }
 
+    /// Makes this context current and creates a driver object (stream, event, module, function):
+    /// `create` fills in the handle; a failed call, or none handed out, throws naming `call`.
+    func makeHandle(_ call: String, _ create: (UnsafeMutablePointer<CUhandle?>) -> CUresult) throws(CUDAError) -> CUDAHandle {
+        try makeCurrent()
+        var handle: CUhandle?
+        try api.check(create(&handle), call)
+        guard let handle else { throw .invalidArgument("\(call) returned no handle") }
+        return CUDAHandle(handle)
+    }
+
     /// Waits for all work in the context.
     public func synchronize() throws(CUDAError) {
         try makeCurrent()

@@ -9,11 +9,7 @@ public final class CUDAEvent: Sendable {
     /// Creates an event with timing enabled.
     public init(context: CUDAContext) throws(CUDAError) {
         self.context = context
-        try context.makeCurrent()
-        var e: CUhandle?
-        try context.api.check(context.api.cuEventCreate(&e, 0), "cuEventCreate")
-        guard let e else { throw .invalidArgument("cuEventCreate returned no event") }
-        driverHandle = CUDAHandle(e)
+        driverHandle = try context.makeHandle("cuEventCreate") { context.api.cuEventCreate($0, 0) }
     }
 
     deinit {

@@ -9,14 +9,11 @@ public final class CUDAModule: Sendable {
     /// Loads a cubin or NUL-terminated PTX image.
     public init(context: CUDAContext, image: [UInt8]) throws(CUDAError) {
         self.context = context
-        try context.makeCurrent()
-        var m: CUhandle?
         var bytes = image
         if bytes.last != 0 { bytes.append(0) }  // PTX must be NUL-terminated; harmless after a cubin.
-        let r = bytes.withUnsafeBytes { context.api.cuModuleLoadData(&m, $0.baseAddress!) }
-        try context.api.check(r, "cuModuleLoadData(\(image.count) bytes)")
-        guard let m else { throw .invalidArgument("cuModuleLoadData returned no module") }
-        driverHandle = CUDAHandle(m)
+        driverHandle = try context.makeHandle("cuModuleLoadData(\(image.count) bytes)") { m in
+            bytes.withUnsafeBytes { context.api.cuModuleLoadData(m, $0.baseAddress!) }
+        }
     }
 
     deinit {
@@ -26,11 +23,9 @@ public final class CUDAModule: Sendable {
 
     /// The kernel named `name` (an `extern "C"` symbol).
     public func function(_ name: String) throws(CUDAError) -> CUDAFunction {
-        try context.makeCurrent()
-        var f: CUhandle?
-        try context.api.check(context.api.cuModuleGetFunction(&f, handle, name), "cuModuleGetFunction(\(name))")
-        guard let f else { throw .invalidArgument("cuModuleGetFunction(\(name)) returned nothing") }
-        return CUDAFunction(module: self, driverHandle: CUDAHandle(f), name: name)
+        let module = handle
+        let function = try context.makeHandle("cuModuleGetFunction(\(name))") { context.api.cuModuleGetFunction($0, module, name) }
+        return CUDAFunction(module: self, driverHandle: function, name: name)
     }
 }
 

@@ -9,11 +9,7 @@ public final class CUDAStream: Sendable {
     /// Creates a non-blocking stream (`CU_STREAM_NON_BLOCKING`).
     public init(context: CUDAContext) throws(CUDAError) {
         self.context = context
-        try context.makeCurrent()
-        var s: CUhandle?
-        try context.api.check(context.api.cuStreamCreate(&s, 1), "cuStreamCreate")
-        guard let s else { throw .invalidArgument("cuStreamCreate returned no stream") }
-        driverHandle = CUDAHandle(s)
+        driverHandle = try context.makeHandle("cuStreamCreate") { context.api.cuStreamCreate($0, 1) }
     }
 
     deinit {

@@ -104,29 +104,23 @@ public struct EngineCache: Sendable {
     ///
     /// A corrupt entry is deleted (with a warning naming the reason) and reported as a miss.
     public func lookup(_ key: EngineCacheKey) throws -> (EngineArtifact, EngineCacheEntry)? {
-        switch try read(key) {
-        case .hit(let artifact, let entry):
-            touch(entry)
-            return (artifact, entry)
-        case .absent:
-            return nil
-        case .corrupt:
+        var result = try read(key)
+        if case .corrupt = result {
+            // Read again under the key's lock (a builder may be replacing it); still corrupt: delete it.
             try ensureDirectories()
             let lock = try FileLock(path: lockPath(key.digest))
             try lock.lock(exclusive: true)
             defer { lock.unlock() }
-            switch try read(key) {
-            case .hit(let artifact, let entry):
-                touch(entry)
-                return (artifact, entry)
-            case .absent:
-                return nil
-            case .corrupt(let reason):
+            result = try read(key)
+            if case .corrupt(let reason) = result {
                 Log.warning("engine cache: deleted corrupt entry \(key.digest): \(reason)")
                 try removeFiles(key.digest)
                 return nil
             }
         }
+        guard case .hit(let artifact, let entry) = result else { return nil }
+        touch(entry)
+        return (artifact, entry)
     }
 
     /// Returns the cached engine for `key`, or builds it with `build`, stores it and returns it.

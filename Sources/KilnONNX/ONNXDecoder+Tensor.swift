@@ -24,13 +24,13 @@ extension ONNXDecoder {
             case 2: dataType = try c.int64(wire, field: field, in: what, at: start)
             case 3:
                 throw ONNXError("tensor uses segments (field 3), which Kiln does not support; re-save it whole", offset: start)
-            case 4: try c.appendFixed32s(wire, field: field, in: what, at: start, to: &floatData)
+            case 4: try c.appendFixed(wire, field: field, in: what, at: start, to: &floatData)
             case 5: try c.appendVarints(wire, field: field, in: what, at: start, to: &int32Data) { Int32(truncatingIfNeeded: $0) }
             case 6: stringData.append(try c.string(wire, field: field, in: what, at: start))
             case 7: try c.appendVarints(wire, field: field, in: what, at: start, to: &int64Data) { Int64(bitPattern: $0) }
             case 8: name = try c.string(wire, field: field, in: what, at: start)
             case 9: raw = try c.payload(wire, field: field, in: what, at: start)
-            case 10: try c.appendFixed64s(wire, field: field, in: what, at: start, to: &doubleData)
+            case 10: try c.appendFixed(wire, field: field, in: what, at: start, to: &doubleData)
             case 11: try c.appendVarints(wire, field: field, in: what, at: start, to: &uint64Data) { $0 }
             case 12: docString = try c.string(wire, field: field, in: what, at: start)
             case 13: external.append(try entry(try c.payload(wire, field: field, in: what, at: start), "external_data"))

@@ -235,7 +235,7 @@ struct ONNXDecoder {
             case 4: s = try c.string(wire, field: field, in: what, at: start)
             case 5: t = try tensor(try c.payload(wire, field: field, in: what, at: start))
             case 6: g = try graph(try c.payload(wire, field: field, in: what, at: start), depth: depth + 1)
-            case 7: try c.appendFixed32s(wire, field: field, in: what, at: start, to: &floats)
+            case 7: try c.appendFixed(wire, field: field, in: what, at: start, to: &floats)
             case 8: try c.appendVarints(wire, field: field, in: what, at: start, to: &ints) { Int64(bitPattern: $0) }
             case 9: strings.append(try c.string(wire, field: field, in: what, at: start))
             case 10: tensors.append(try tensor(try c.payload(wire, field: field, in: what, at: start)))

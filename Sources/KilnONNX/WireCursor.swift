@@ -152,45 +152,29 @@ struct WireCursor {
         }
     }
 
-    /// Appends one or more fixed32 values (packed or unpacked).
-    mutating func appendFixed32s(_ wire: WireType, field: Int, in message: String, at offset: Int,
-                                 to values: inout [UInt32]) throws(ONNXError) {
+    /// Appends one or more fixed-width values, packed or unpacked: fixed32 fields as `UInt32`,
+    /// fixed64 fields as `UInt64` (the float and double bit patterns).
+    mutating func appendFixed<Value: FixedWidthInteger & UnsignedInteger>(
+        _ wire: WireType, field: Int, in message: String, at offset: Int, to values: inout [Value]
+    ) throws(ONNXError) {
+        let size = MemoryLayout<Value>.size
         switch wire {
-        case .fixed32:
-            values.append(try fixed32())
+        case .fixed32 where size == 4:
+            values.append(Value(try fixed32()))
+        case .fixed64 where size == 8:
+            values.append(Value(try fixed64()))
         case .lengthDelimited:
             let range = try lengthDelimited()
-            guard range.count % 4 == 0 else {
-                throw ONNXError("\(message) field \(field): packed fixed32 payload of \(range.count) bytes is not a multiple of 4", offset: offset)
+            guard range.count % size == 0 else {
+                throw ONNXError("\(message) field \(field): packed fixed\(size * 8) payload of \(range.count) bytes is not a multiple of \(size)", offset: offset)
             }
-            let n = range.count / 4
+            let n = range.count / size
             values.reserveCapacity(values.count + n)
             for i in 0..<n {
-                values.append(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: range.lowerBound + 4 * i, as: UInt32.self)))
+                values.append(Value(littleEndian: bytes.loadUnaligned(fromByteOffset: range.lowerBound + size * i, as: Value.self)))
             }
         default:
-            throw ONNXError("\(message) field \(field) has wire type \(wire.rawValue), expected fixed32", offset: offset)
-        }
-    }
-
-    /// Appends one or more fixed64 values (packed or unpacked).
-    mutating func appendFixed64s(_ wire: WireType, field: Int, in message: String, at offset: Int,
-                                 to values: inout [UInt64]) throws(ONNXError) {
-        switch wire {
-        case .fixed64:
-            values.append(try fixed64())
-        case .lengthDelimited:
-            let range = try lengthDelimited()
-            guard range.count % 8 == 0 else {
-                throw ONNXError("\(message) field \(field): packed fixed64 payload of \(range.count) bytes is not a multiple of 8", offset: offset)
-            }
-            let n = range.count / 8
-            values.reserveCapacity(values.count + n)
-            for i in 0..<n {
-                values.append(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: range.lowerBound + 8 * i, as: UInt64.self)))
-            }
-        default:
-            throw ONNXError("\(message) field \(field) has wire type \(wire.rawValue), expected fixed64", offset: offset)
+            throw ONNXError("\(message) field \(field) has wire type \(wire.rawValue), expected fixed\(size * 8)", offset: offset)
         }
     }
 }

@@ -648,6 +648,19 @@ extension ReferenceKernels {
         return RTensor([n, m] + output, floats: y, type: x.type)
     }
 
+    /// Advances the row-major multi-index `idx` of `shape` by one element (the last axis fastest);
+    /// after the last element it wraps to all zeros.
+    @inline(__always)
+    static func advance(_ idx: inout [Int], within shape: [Int]) {
+        var a = shape.count - 1
+        while a >= 0 {
+            idx[a] += 1
+            if idx[a] < shape[a] { return }
+            idx[a] = 0
+            a -= 1
+        }
+    }
+
     /// All multi-indices of `shape` in row-major order.
     static func multiIndices(_ shape: [Int]) -> [[Int]] {
         let total = shape.reduce(1, *)
@@ -656,13 +669,7 @@ extension ReferenceKernels {
         var idx = [Int](repeating: 0, count: shape.count)
         for _ in 0..<total {
             result.append(idx)
-            var a = shape.count - 1
-            while a >= 0 {
-                idx[a] += 1
-                if idx[a] < shape[a] { break }
-                idx[a] = 0
-                a -= 1
-            }
+            advance(&idx, within: shape)
         }
         return result
     }

@@ -387,13 +387,7 @@ extension ReferenceKernels {
             var off = 0
             for a in 0..<r { off += idx[a] * inStrides[a] }
             sums[off] += Double(values[k])
-            var a = r - 1
-            while a >= 0 {
-                idx[a] += 1
-                if idx[a] < x.shape[a] { break }
-                idx[a] = 0
-                a -= 1
-            }
+            advance(&idx, within: x.shape)
         }
         let n = Double(x.count / max(outCount, 1))
         let shape = keep ? outShapeKeep : x.shape.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)

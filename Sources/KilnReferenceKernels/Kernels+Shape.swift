@@ -183,13 +183,7 @@ extension ReferenceKernels {
             var off = 0
             for a in 0..<r { off += (begin[a] + idx[a] * step[a]) * inStrides[a] }
             src[k] = off
-            var a = r - 1
-            while a >= 0 {
-                idx[a] += 1
-                if idx[a] < size[a] { break }
-                idx[a] = 0
-                a -= 1
-            }
+            advance(&idx, within: size)
         }
         return x.gathered(src, shape: size)
     }
@@ -294,13 +288,7 @@ extension ReferenceKernels {
                 off += p * inStrides[a]
             }
             src[k] = valid ? off : -1
-            var a = r - 1
-            while a >= 0 {
-                idx[a] += 1
-                if idx[a] < outShape[a] { break }
-                idx[a] = 0
-                a -= 1
-            }
+            advance(&idx, within: outShape)
         }
         var t = RTensor(type: x.type, shape: outShape)
         if x.isFloat {

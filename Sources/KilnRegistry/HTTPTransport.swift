@@ -53,6 +53,16 @@ public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked S
             self.sink = sink
             self.originalHost = originalHost
         }
+        /// Takes the status, final URL and headers (names lowercased) of `response`.
+        func record(_ response: HTTPURLResponse) {
+            status = response.statusCode
+            url = response.url
+            var headers: [String: String] = [:]
+            for (k, v) in response.allHeaderFields {
+                if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
+            }
+            self.headers = headers
+        }
     }
 
     private let exchanges = Mutex<[Int: Exchange]>([:])
@@ -105,14 +115,8 @@ public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked S
             completionHandler(.allow)
             return
         }
-        ex.status = http.statusCode
-        ex.url = http.url
-        var headers: [String: String] = [:]
-        for (k, v) in http.allHeaderFields {
-            if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
-        }
-        ex.headers = headers
-        ex.streaming = ex.sink?.accept(status: ex.status, headers: headers) ?? false
+        ex.record(http)
+        ex.streaming = ex.sink?.accept(status: ex.status, headers: ex.headers) ?? false
         completionHandler(.allow)
     }
 
@@ -143,13 +147,7 @@ public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked S
         // into a challenge and, with default handling and no stored credential, re-sends the
         // request forever; so keep the 401 response and cancel, and report the 401 on completion.
         if let ex = exchange(task), let failure = challenge.failureResponse as? HTTPURLResponse {
-            ex.status = failure.statusCode
-            ex.url = failure.url
-            var headers: [String: String] = [:]
-            for (k, v) in failure.allHeaderFields {
-                if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
-            }
-            ex.headers = headers
+            ex.record(failure)
             ex.challenged = true
         }
         completionHandler(.cancelAuthenticationChallenge, nil)

@@ -26,6 +26,8 @@ public final class Subprocess: Sendable {
         case separate
         /// The stdout pipe, interleaved with stdout.
         case merged
+        /// This process's stderr, so the child's messages reach the user as they come.
+        case inherited
     }
 
     /// How a child ended.
@@ -89,7 +91,7 @@ public final class Subprocess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         // dup2 clears close-on-exec on the copies; the originals close at exec.
         posix_spawn_file_actions_adddup2(&actions, out.writeEnd.rawValue, 1)
-        posix_spawn_file_actions_adddup2(&actions, (err?.writeEnd ?? out.writeEnd).rawValue, 2)
+        if errors != .inherited { posix_spawn_file_actions_adddup2(&actions, (err?.writeEnd ?? out.writeEnd).rawValue, 2) }
         // Descriptors someone else opened without close-on-exec (a library, our own parent) stay out too.
         if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
         var attributes = posix_spawnattr_t()
@@ -135,6 +137,21 @@ public final class Subprocess: Sendable {
         self.processGroup = processGroup
         self.standardOutput = out.readEnd
         self.standardError = err?.readEnd
+    }
+
+    /// Runs `executable` to completion in this process's group, its stderr passed through, and
+    /// returns what it wrote to stdout and how it ended.
+    public static func output(_ executable: String, _ arguments: [String]) throws(SystemError) -> (bytes: [UInt8], exit: Exit) {
+        let child = try Subprocess(executable, arguments, processGroup: .parent, errors: .inherited)
+        defer { child.standardOutput.closeIgnoringErrors() }
+        do {
+            let bytes = try child.standardOutput.readToEnd(path: executable)
+            return (bytes, child.wait())
+        } catch {
+            child.terminate(SIGKILL)
+            child.wait()
+            throw error
+        }
     }
 
     /// Starts `/bin/sh -c command` in its own process group.

@@ -121,18 +121,8 @@ enum MetricsBenchmark: Benchmark {
 extension BenchSupport {
     /// Runs a program to completion and returns its stdout; throws on a non-zero exit.
     static func runProcess(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw RuntimeError("\(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self)
+        let (bytes, exit) = try Subprocess.output(executable, arguments)
+        guard exit == .exited(0) else { throw RuntimeError("\(executable) \(arguments.joined(separator: " ")) \(exit)") }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

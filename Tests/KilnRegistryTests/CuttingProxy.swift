@@ -30,17 +30,9 @@ final class CuttingProxy: @unchecked Sendable {
     func stop() { server.stop() }
 
     private func handle(_ client: Int32) {
-        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(target).bigEndian
-        let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard ok == 0 else {
+        let upstream = LoopbackServer.connect(port: target, timeout: 30)
+        guard upstream >= 0 else {
             close(client)
-            close(upstream)
             return
         }
         // Which response bytes to allow before cutting; Int.max = never cut.

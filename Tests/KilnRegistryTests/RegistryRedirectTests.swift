@@ -36,16 +36,9 @@ import Testing
                     if n <= 0 { break }
                     got += n
                 }
-                let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                let upstream = LoopbackServer.connect(port: registryPort, timeout: 30)
+                guard upstream >= 0 else { return }
                 defer { close(upstream) }
-                var addr = sockaddr_in()
-                addr.sin_family = sa_family_t(AF_INET)
-                addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-                addr.sin_port = UInt16(registryPort).bigEndian
-                let ok = withUnsafePointer(to: &addr) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-                guard ok == 0 else { return }
                 LoopbackServer.writeAll(upstream, Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8) + body)
                 var buf = [UInt8](repeating: 0, count: 65536)
                 while true {

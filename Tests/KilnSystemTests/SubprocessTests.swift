@@ -65,6 +65,19 @@ import Testing
         #expect(child.wait() == .signaled(SIGTERM))
     }
 
+    @Test func outputCapturesAllOfStdoutAndLeavesStderrOurs() throws {
+        let (bytes, exit) = try Subprocess.output("/bin/sh", ["-c", "echo out; readlink /proc/$$/fd/2; exit 3"])
+        #expect(exit == .exited(3))
+        var target = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/fd/2", &target, target.count - 1)
+        try #require(n > 0)
+        let ours = String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #expect(String(decoding: bytes, as: UTF8.self) == "out\n\(ours)\n")
+        // More than a pipe holds: read while the child writes, never a deadlock.
+        let (large, done) = try Subprocess.output("/bin/sh", ["-c", "head -c 300000 /dev/zero"])
+        #expect(done == .exited(0) && large.count == 300_000)
+    }
+
     @Test func missingProgramIsATypedErrorNamingIt() {
         #expect { try Subprocess("/nonexistent/kiln-tool", [], processGroup: .own) } throws: {
             "\($0)".contains("/nonexistent/kiln-tool") && ($0 as? SystemError)?.errno == .noSuchFileOrDirectory

@@ -94,7 +94,7 @@ import Testing
             setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         }
         try #require(limit.rlim_cur >= 2200, "this test needs 2,200 descriptors (hard limit \(limit.rlim_max))")
-        let port = freePort()
+        let port = try LoopbackServer.freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "ulimit -n 1024; exec \"$0\" \"$@\"", TestEnvironment.kilnExecutable, "demo",

@@ -30,7 +30,7 @@ import Testing
 
         let dir = try TestEnvironment.temporaryDirectory("kiln-prom")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let promPort = freePort()
+        let promPort = try LoopbackServer.freePort()
         let config = """
             global:
               scrape_interval: 1s
@@ -72,7 +72,7 @@ import Testing
               let kiln = try TestEnvironment.tool(TestEnvironment.kilnExecutable) else { return }
         let dir = try TestEnvironment.temporaryDirectory("kiln-prom-demo")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let kilnPort = freePort(), promPort = freePort()
+        let kilnPort = try LoopbackServer.freePort(), promPort = try LoopbackServer.freePort()
         let agent = try ServerProcess(kiln, [
             "demo", "--source", "synthetic:640x360@30", "--duration", "60s", "--metrics-addr", "127.0.0.1:\(kilnPort)",
             "--report-interval", "1s", "--cache-dir", dir.appendingPathComponent("cache").path,

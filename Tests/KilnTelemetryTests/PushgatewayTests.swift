@@ -9,7 +9,7 @@ import Testing
         guard let gatewayTool = try TestEnvironment.tool("prometheus-pushgateway") else { return }
         let dir = try TestEnvironment.temporaryDirectory("kiln-pgw")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let port = freePort()
+        let port = try LoopbackServer.freePort()
         let gateway = try ServerProcess(gatewayTool, ["--web.listen-address=127.0.0.1:\(port)"],
                                         log: dir.appendingPathComponent("pushgateway.log"))
         defer { gateway.stop() }
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func aRefusedPushIsAnErrorNamingTheURL() async throws {
-        let port = freePort()
+        let port = try LoopbackServer.freePort()
         let pusher = try MetricsPusher(gateway: "http://127.0.0.1:\(port)", instance: "a") { "x 1\n" }
         await #expect(throws: TelemetryError.self) { try await pusher.push() }
         do { try await pusher.push() } catch { #expect("\(error)".contains("127.0.0.1:\(port)/metrics/job/kiln/instance/a")) }

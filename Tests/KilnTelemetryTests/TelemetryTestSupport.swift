@@ -5,20 +5,6 @@ import FoundationNetworking
 import Glibc
 import KilnTestSupport
 
-/// A free TCP port on loopback (bound to 0, read back, closed).
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
 /// GET (or another method) over real HTTP; returns status and body.
 func http(_ url: String, method: String = "GET", body: String? = nil) async throws -> (status: Int, body: String, headers: [String: String]) {
     var request = URLRequest(url: URL(string: url)!)
