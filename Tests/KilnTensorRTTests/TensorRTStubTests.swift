@@ -57,8 +57,8 @@ struct TensorRTStubTests {
 
 @Suite("TensorRT engine identity in cache keys")
 struct TensorRTIdentityTests {
-    static let orin = GPUDeviceIdentity(name: "Orin", uuid: "GPU-a", computeCapability: ComputeCapability(major: 8, minor: 7), totalMemoryBytes: 7 << 30,
-                                        integrated: true, multiprocessorCount: 8, driverVersion: 12060, runtimeVersion: "12.6")
+    /// The Orin the cache-key tests use.
+    static let orin = TensorRTCacheKeyTests.orin
 
     @Test("the identity is TensorRT's version plus the device's key fields")
     func composition() {
