@@ -194,7 +194,7 @@ public final class MQTTPublisher: Sendable {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
-        guard rc == 0, let first = list else { throw PostprocessError("cannot resolve \(endpoint.host): \(String(cString: gai_strerror(rc)))", exitCode: .runtimeFailure) }
+        guard rc == 0, let first = list else { throw PostprocessError("cannot resolve \(endpoint.host): \(AddressInfoError(rawValue: rc))", exitCode: .runtimeFailure) }
         defer { freeaddrinfo(list) }
         let fd = Glibc.socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw PostprocessError("socket: \(Errno.current)", exitCode: .runtimeFailure) }

@@ -188,7 +188,7 @@ public final class MetricsServer: Sendable {
         var result: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, port, &hints, &result)
         guard rc == 0, let first = result else {
-            throw TelemetryError("--metrics-addr \(address): cannot resolve \(host): \(String(cString: gai_strerror(rc)))", exitCode: .usage)
+            throw TelemetryError("--metrics-addr \(address): cannot resolve \(host): \(AddressInfoError(rawValue: rc))", exitCode: .usage)
         }
         defer { freeaddrinfo(result) }
         var lastError = Errno(rawValue: EADDRNOTAVAIL)
