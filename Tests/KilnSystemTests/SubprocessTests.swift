@@ -83,4 +83,40 @@ import Testing
             "\($0)".contains("/nonexistent/kiln-tool") && ($0 as? SystemError)?.errno == .noSuchFileOrDirectory
         }
     }
+
+    @Test func stdinPipeCarriesRequestsAndItsCloseEndsTheChild() throws {
+        // A line-per-request worker: each line written is answered before the next is sent.
+        let child = try Subprocess("/bin/sh", ["-c", "while read line; do echo \"got $line\"; done; echo bye"],
+                                   processGroup: .own, input: .pipe)
+        let input = try #require(child.standardInput)
+        defer {
+            child.standardOutput.closeIgnoringErrors()
+            child.standardError?.closeIgnoringErrors()
+        }
+        var answers: [String] = []
+        for request in ["one", "two"] {
+            try input.writeAll(Array((request + "\n").utf8))
+            var line: [UInt8] = []
+            var byte: UInt8 = 0
+            while try withUnsafeMutableBytes(of: &byte, { try child.standardOutput.read(into: $0) }) == 1, byte != 10 { line.append(byte) }
+            answers.append(String(decoding: line, as: UTF8.self))
+        }
+        #expect(answers == ["got one", "got two"])
+        try input.close()
+        #expect(String(decoding: try child.standardOutput.readToEnd(), as: UTF8.self) == "bye\n")
+        #expect(child.wait() == .exited(0))
+        // Without `.pipe` stdin is /dev/null and there is no write end.
+        let plain = try Subprocess("/bin/sh", ["-c", "cat"], processGroup: .own)
+        defer { plain.standardOutput.closeIgnoringErrors(); plain.standardError?.closeIgnoringErrors() }
+        #expect(plain.standardInput == nil)
+        #expect(try plain.standardOutput.readToEnd().isEmpty && plain.wait() == .exited(0))
+    }
+
+    @Test func captureKeepsStdoutAndStderrApartWithoutStalling() throws {
+        // Both streams larger than a pipe holds, written interleaved.
+        let (output, errors, exit) = try Subprocess.capture("/bin/sh", ["-c", "for i in 1 2 3; do head -c 100000 /dev/zero; head -c 100000 /dev/zero | tr '\\0' e >&2; done; exit 5"])
+        #expect(exit == .exited(5))
+        #expect(output.count == 300_000 && output.allSatisfy { $0 == 0 })
+        #expect(errors.count == 300_000 && errors.allSatisfy { $0 == UInt8(ascii: "e") })
+    }
 }
