@@ -91,42 +91,40 @@ struct TamperingBackend: InferenceBackend {
 
     @Test("rollout: a candidate whose engine differs from its ONNX (no golden data) is refused at the gate; the old model keeps serving")
     func rolloutRefusesMismatchingCandidate() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory("kiln-gate-rollout")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
-        let text = "\(registry.host)/fleet/gate:prod"
-        let reference = try ModelReference(parsing: text)
-        let client = RegistryClient(configuration: .init(insecureHosts: [registry.host]))
-        func publish(_ bytes: [UInt8], _ name: String) async throws -> Digest {
-            try await RolloutEndToEndTests.publishInProcess(bytes, name, in: dir, to: reference, client: client)
+        try await RegistryServer.withScratch(directory: "kiln-gate-rollout") { registry, dir in
+            let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
+            let text = "\(registry.host)/fleet/gate:prod"
+            let reference = try ModelReference(parsing: text)
+            let client = RegistryClient(configuration: .init(insecureHosts: [registry.host]))
+            func publish(_ bytes: [UInt8], _ name: String) async throws -> Digest {
+                try await RolloutEndToEndTests.publishInProcess(bytes, name, in: dir, to: reference, client: client)
+            }
+            let digestA = try await publish(a, "a")
+            let stateDirectory = dir.appendingPathComponent("state").path
+            var c = try configuration(dir, model: .reference(text), backend: "tampering",
+                                      tampered: [ModelSource(bytes: b, name: "").digest],
+                                      follow: .init(schedule: PollSchedule(interval: 0.3, jitter: 0), probationSeconds: 0.5,
+                                                    stateDirectory: stateDirectory, deviceID: "gate"),
+                                      registry: RegistryAccess(client: client, store: ModelStore(root: dir.appendingPathComponent("store").path)))
+            c.loop.maxFrames = nil
+            c.sources = ["synthetic:160x120@60"]
+            let agent = Agent(configuration: c)
+            let running = Task { try await agent.run() }
+            try RolloutEndToEndTests.waitFor("A serving", timeout: 60) { agent.servingEngine?.digest == Digest.of(a).description }
+            let digestB = try await publish(b, "b")
+            agent.reload()
+            try RolloutEndToEndTests.waitFor("B refused", timeout: 90) { agent.rolloutState?.rejected.contains { $0.digest == digestB } ?? false }
+            let state = try #require(agent.rolloutState)
+            let refusal = try #require(state.rejected.first { $0.digest == digestB })
+            #expect(refusal.reason.contains("differs from the reference backend's outputs"), "\(refusal.reason)")
+            #expect(refusal.kind == .gateFailed)
+            #expect(state.active?.digest == digestA)
+            #expect(agent.servingEngine?.digest == Digest.of(a).description)
+            #expect(!state.transitions.contains { $0.digest == digestB && $0.phase == .swapping })
+            agent.shutdownGracefully()
+            let report = try await running.value
+            #expect(report.backend == "tampering")
+            #expect(report.frames > 0)
         }
-        let digestA = try await publish(a, "a")
-        let stateDirectory = dir.appendingPathComponent("state").path
-        var c = try configuration(dir, model: .reference(text), backend: "tampering",
-                                  tampered: [ModelSource(bytes: b, name: "").digest],
-                                  follow: .init(schedule: PollSchedule(interval: 0.3, jitter: 0), probationSeconds: 0.5,
-                                                stateDirectory: stateDirectory, deviceID: "gate"),
-                                  registry: RegistryAccess(client: client, store: ModelStore(root: dir.appendingPathComponent("store").path)))
-        c.loop.maxFrames = nil
-        c.sources = ["synthetic:160x120@60"]
-        let agent = Agent(configuration: c)
-        let running = Task { try await agent.run() }
-        try RolloutEndToEndTests.waitFor("A serving", timeout: 60) { agent.servingEngine?.digest == Digest.of(a).description }
-        let digestB = try await publish(b, "b")
-        agent.reload()
-        try RolloutEndToEndTests.waitFor("B refused", timeout: 90) { agent.rolloutState?.rejected.contains { $0.digest == digestB } ?? false }
-        let state = try #require(agent.rolloutState)
-        let refusal = try #require(state.rejected.first { $0.digest == digestB })
-        #expect(refusal.reason.contains("differs from the reference backend's outputs"), "\(refusal.reason)")
-        #expect(refusal.kind == .gateFailed)
-        #expect(state.active?.digest == digestA)
-        #expect(agent.servingEngine?.digest == Digest.of(a).description)
-        #expect(!state.transitions.contains { $0.digest == digestB && $0.phase == .swapping })
-        agent.shutdownGracefully()
-        let report = try await running.value
-        #expect(report.backend == "tampering")
-        #expect(report.frames > 0)
     }
 }

@@ -14,60 +14,58 @@ import Testing
 /// graceful shutdown that returns the report.
 @Suite(.serialized) struct AgentCompositionTests {
     @Test func theAgentFollowsARolloutAndReloadsItsConfigurationInProcess() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory("kiln-agent-inprocess")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
-        let c = RolloutEndToEndTests.variant(bias: [0, 0.5, 0, 0])
-        let text = "\(registry.host)/fleet/inprocess:prod"
-        let reference = try ModelReference(parsing: text)
-        let client = RegistryClient(configuration: .init(insecureHosts: [registry.host]))
-        func publish(_ bytes: [UInt8], _ name: String) async throws -> Digest {
-            try await RolloutEndToEndTests.publishInProcess(bytes, name, in: dir, to: reference, client: client)
+        try await RegistryServer.withScratch(directory: "kiln-agent-inprocess") { registry, dir in
+            let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
+            let c = RolloutEndToEndTests.variant(bias: [0, 0.5, 0, 0])
+            let text = "\(registry.host)/fleet/inprocess:prod"
+            let reference = try ModelReference(parsing: text)
+            let client = RegistryClient(configuration: .init(insecureHosts: [registry.host]))
+            func publish(_ bytes: [UInt8], _ name: String) async throws -> Digest {
+                try await RolloutEndToEndTests.publishInProcess(bytes, name, in: dir, to: reference, client: client)
+            }
+            let digestA = try await publish(a, "a")
+            let conf = dir.appendingPathComponent("kiln.conf")
+            try "model = \(text)\n".write(to: conf, atomically: true, encoding: .utf8)
+            let device = try DeviceDetector().detect(catalog: ProfileCatalog.embedded())
+            var loop = FrameLoop.Configuration(reportInterval: nil)
+            loop.makePreprocessor = PreprocessorChoice.cpu
+            let stateDirectory = dir.appendingPathComponent("state").path
+            let agent = Agent(configuration: AgentConfiguration(
+                model: .reference(text), device: device, cache: EngineCache(directory: dir.appendingPathComponent("cache").path),
+                engineBuildChild: EngineBuildChildCommand(executable: "/bin/false", arguments: []),
+                sources: ["synthetic:160x120@60"], loop: loop, backend: "reference", threads: 1,
+                registry: RegistryAccess(client: client, store: ModelStore(root: dir.appendingPathComponent("store").path)),
+                follow: .init(schedule: PollSchedule(interval: 0.3, jitter: 0), probationSeconds: 0.5, stateDirectory: stateDirectory,
+                              deviceID: "in-process"),
+                configurationFile: conf.path, handlesSignals: false))
+            let running = Task { try await agent.run() }
+
+            try RolloutEndToEndTests.waitFor("A serving", timeout: 60) { agent.servingEngine?.digest == Digest.of(a).description }
+            #expect(agent.rolloutState?.active?.digest == digestA)
+
+            // The tag moves to B: gated, swapped, committed after probation.
+            let digestB = try await publish(b, "b")
+            agent.reload()
+            try RolloutEndToEndTests.waitFor("B active", timeout: 90) { agent.rolloutState?.active?.digest == digestB && agent.rolloutState?.phase == .idle }
+            #expect(agent.servingEngine?.digest == Digest.of(b).description)
+            let phases = agent.rolloutState?.transitions.filter { $0.digest == digestB }.map(\.phase) ?? []
+            #expect(phases.contains(.swapping) && phases.contains(.probation), "\(phases)")
+            #expect(try RolloutStateStore(directory: stateDirectory).load().active?.digest == digestB, "persisted")
+            #expect(agent.telemetry.metrics.exposition().contains("kiln_rollout_state{state=\"idle\"} 1"))
+
+            // The configuration file now names a local file: a reload swaps it in.
+            let cPath = dir.appendingPathComponent("c.onnx")
+            try Data(c).write(to: cPath)
+            try "model = \(cPath.path)\n".write(to: conf, atomically: true, encoding: .utf8)
+            agent.reload()
+            try RolloutEndToEndTests.waitFor("C serving after the reload", timeout: 90) { agent.servingEngine?.digest == Digest.of(c).description }
+
+            usleep(300_000)
+            agent.shutdownGracefully()
+            let report = try await running.value
+            #expect(report.model.digest == Digest.of(c).description)
+            #expect(report.frames > 0)
+            #expect(report.dropped == 0)
         }
-        let digestA = try await publish(a, "a")
-        let conf = dir.appendingPathComponent("kiln.conf")
-        try "model = \(text)\n".write(to: conf, atomically: true, encoding: .utf8)
-        let device = try DeviceDetector().detect(catalog: ProfileCatalog.embedded())
-        var loop = FrameLoop.Configuration(reportInterval: nil)
-        loop.makePreprocessor = PreprocessorChoice.cpu
-        let stateDirectory = dir.appendingPathComponent("state").path
-        let agent = Agent(configuration: AgentConfiguration(
-            model: .reference(text), device: device, cache: EngineCache(directory: dir.appendingPathComponent("cache").path),
-            engineBuildChild: EngineBuildChildCommand(executable: "/bin/false", arguments: []),
-            sources: ["synthetic:160x120@60"], loop: loop, backend: "reference", threads: 1,
-            registry: RegistryAccess(client: client, store: ModelStore(root: dir.appendingPathComponent("store").path)),
-            follow: .init(schedule: PollSchedule(interval: 0.3, jitter: 0), probationSeconds: 0.5, stateDirectory: stateDirectory,
-                          deviceID: "in-process"),
-            configurationFile: conf.path, handlesSignals: false))
-        let running = Task { try await agent.run() }
-
-        try RolloutEndToEndTests.waitFor("A serving", timeout: 60) { agent.servingEngine?.digest == Digest.of(a).description }
-        #expect(agent.rolloutState?.active?.digest == digestA)
-
-        // The tag moves to B: gated, swapped, committed after probation.
-        let digestB = try await publish(b, "b")
-        agent.reload()
-        try RolloutEndToEndTests.waitFor("B active", timeout: 90) { agent.rolloutState?.active?.digest == digestB && agent.rolloutState?.phase == .idle }
-        #expect(agent.servingEngine?.digest == Digest.of(b).description)
-        let phases = agent.rolloutState?.transitions.filter { $0.digest == digestB }.map(\.phase) ?? []
-        #expect(phases.contains(.swapping) && phases.contains(.probation), "\(phases)")
-        #expect(try RolloutStateStore(directory: stateDirectory).load().active?.digest == digestB, "persisted")
-        #expect(agent.telemetry.metrics.exposition().contains("kiln_rollout_state{state=\"idle\"} 1"))
-
-        // The configuration file now names a local file: a reload swaps it in.
-        let cPath = dir.appendingPathComponent("c.onnx")
-        try Data(c).write(to: cPath)
-        try "model = \(cPath.path)\n".write(to: conf, atomically: true, encoding: .utf8)
-        agent.reload()
-        try RolloutEndToEndTests.waitFor("C serving after the reload", timeout: 90) { agent.servingEngine?.digest == Digest.of(c).description }
-
-        usleep(300_000)
-        agent.shutdownGracefully()
-        let report = try await running.value
-        #expect(report.model.digest == Digest.of(c).description)
-        #expect(report.frames > 0)
-        #expect(report.dropped == 0)
     }
 }

@@ -93,60 +93,58 @@ import Testing
     }
 
     @Test func aFollowedTagMovingToModelsThatExhaustTheBuildOrTheFirstInferenceKeepsTheAgentServing() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory("kiln-isolated-rollout")
-        defer { if ProcessInfo.processInfo.environment["KILN_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
-        let ref = "\(registry.host)/fleet/isolated:prod"
-        let stateDir = dir.appendingPathComponent("state")
-        func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
-        func publish(_ bytes: [UInt8], _ name: String) throws -> String {
-            try RolloutEndToEndTests.publish(bytes, name, in: dir, to: ref, registry: registry.host)
-        }
-        let digestA = try publish(DemoModel.bytes(), "a")
-        let agent = try AgentProcess(TestEnvironment.kilnExecutable, [
-            "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "1s", "--state-dir", stateDir.path,
-            "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-            "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120@30",
-            "--report-interval", "0", "--json", "--threads", "1", "--build-memory-limit", "200M"], log: dir.appendingPathComponent("agent.log"))
-        defer { agent.kill() }
-        try RolloutEndToEndTests.waitFor("A active", timeout: 90) { state()?.active?.digest.description == digestA }
+        try await RegistryServer.withScratch(directory: "kiln-isolated-rollout") { registry, dir in
+            let ref = "\(registry.host)/fleet/isolated:prod"
+            let stateDir = dir.appendingPathComponent("state")
+            func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
+            func publish(_ bytes: [UInt8], _ name: String) throws -> String {
+                try RolloutEndToEndTests.publish(bytes, name, in: dir, to: ref, registry: registry.host)
+            }
+            let digestA = try publish(DemoModel.bytes(), "a")
+            let agent = try AgentProcess(TestEnvironment.kilnExecutable, [
+                "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "1s", "--state-dir", stateDir.path,
+                "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
+                "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120@30",
+                "--report-interval", "0", "--json", "--threads", "1", "--build-memory-limit", "200M"], log: dir.appendingPathComponent("agent.log"))
+            defer { agent.kill() }
+            try RolloutEndToEndTests.waitFor("A active", timeout: 90) { state()?.active?.digest.description == digestA }
 
-        // (a) The build exhausts the child's memory: refused as a failed build.
-        let digestBuild = try publish(Self.hugeAtBuild(shape: [2048, 2048, 16]), "huge-build")
-        agent.signal(SIGHUP)
-        try RolloutEndToEndTests.waitFor("the build-exhausting model refused", timeout: 120) {
-            state()?.rejected.contains { $0.digest.description == digestBuild } == true
-        }
-        let buildRefusal = try #require(state()?.rejected.first { $0.digest.description == digestBuild })
-        #expect(buildRefusal.kind == .buildFailed, "\(buildRefusal)")
-        #expect(buildRefusal.reason.contains("isolated child") && buildRefusal.reason.contains("200 MiB"), "\(buildRefusal.reason)")
-        #expect(agent.process.isRunning, "the agent survived the build")
+            // (a) The build exhausts the child's memory: refused as a failed build.
+            let digestBuild = try publish(Self.hugeAtBuild(shape: [2048, 2048, 16]), "huge-build")
+            agent.signal(SIGHUP)
+            try RolloutEndToEndTests.waitFor("the build-exhausting model refused", timeout: 120) {
+                state()?.rejected.contains { $0.digest.description == digestBuild } == true
+            }
+            let buildRefusal = try #require(state()?.rejected.first { $0.digest.description == digestBuild })
+            #expect(buildRefusal.kind == .buildFailed, "\(buildRefusal)")
+            #expect(buildRefusal.reason.contains("isolated child") && buildRefusal.reason.contains("200 MiB"), "\(buildRefusal.reason)")
+            #expect(agent.process.isRunning, "the agent survived the build")
 
-        // (b) The first inference exhausts the trial child's memory: refused at the gate.
-        try Data(Self.hugeOnBrightFrames(elements: 1e8)).write(to: dir.appendingPathComponent("huge-infer.onnx"))
-        let golden = try Self.brightGolden(in: dir.appendingPathComponent("golden"))
-        let published = try TestEnvironment.run(TestEnvironment.kilnExecutable, [
-            "publish", dir.appendingPathComponent("huge-infer.onnx").path, "--to", ref, "--insecure-registry", registry.host, "--golden", golden])
-        try #require(published.status == 0, "\(published.stderr)")
-        let digestInfer = published.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        agent.signal(SIGHUP)
-        try RolloutEndToEndTests.waitFor("the inference-exhausting model refused", timeout: 120) {
-            state()?.rejected.contains { $0.digest.description == digestInfer } == true
-        }
-        let gateRefusal = try #require(state()?.rejected.first { $0.digest.description == digestInfer })
-        #expect(gateRefusal.kind == .gateFailed, "\(gateRefusal)")
-        #expect(gateRefusal.reason.contains("first inferences") && gateRefusal.reason.contains("isolated child"), "\(gateRefusal.reason)")
-        #expect(state()?.active?.digest.description == digestA)
-        #expect(!(state()?.transitions.contains { $0.digest?.description == digestInfer && $0.phase == .swapping } ?? true),
-                "never swapped in")
+            // (b) The first inference exhausts the trial child's memory: refused at the gate.
+            try Data(Self.hugeOnBrightFrames(elements: 1e8)).write(to: dir.appendingPathComponent("huge-infer.onnx"))
+            let golden = try Self.brightGolden(in: dir.appendingPathComponent("golden"))
+            let published = try TestEnvironment.run(TestEnvironment.kilnExecutable, [
+                "publish", dir.appendingPathComponent("huge-infer.onnx").path, "--to", ref, "--insecure-registry", registry.host, "--golden", golden])
+            try #require(published.status == 0, "\(published.stderr)")
+            let digestInfer = published.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            agent.signal(SIGHUP)
+            try RolloutEndToEndTests.waitFor("the inference-exhausting model refused", timeout: 120) {
+                state()?.rejected.contains { $0.digest.description == digestInfer } == true
+            }
+            let gateRefusal = try #require(state()?.rejected.first { $0.digest.description == digestInfer })
+            #expect(gateRefusal.kind == .gateFailed, "\(gateRefusal)")
+            #expect(gateRefusal.reason.contains("first inferences") && gateRefusal.reason.contains("isolated child"), "\(gateRefusal.reason)")
+            #expect(state()?.active?.digest.description == digestA)
+            #expect(!(state()?.transitions.contains { $0.digest?.description == digestInfer && $0.phase == .swapping } ?? true),
+                    "never swapped in")
 
-        // The old model kept serving through both: same process, A in the report, frames served.
-        #expect(agent.process.isRunning)
-        let report = try agent.stop()
-        #expect(agent.process.terminationStatus == 0)
-        #expect((report["model"] as? [String: Any])?["digest"] as? String == Digest.of(DemoModel.bytes()).description)
-        #expect((report["frames"] as? Int ?? 0) > 0, "\(report)")
+            // The old model kept serving through both: same process, A in the report, frames served.
+            #expect(agent.process.isRunning)
+            let report = try agent.stop()
+            #expect(agent.process.terminationStatus == 0)
+            #expect((report["model"] as? [String: Any])?["digest"] as? String == Digest.of(DemoModel.bytes()).description)
+            #expect((report["frames"] as? Int ?? 0) > 0, "\(report)")
+        }
     }
 
     /// A bad model published to the followed tag passes the gate (its zero warm-up is harmless)
@@ -155,50 +153,48 @@ import Testing
     /// systemd's `Restart=on-failure` does, it refuses that digest and serves the old model: at
     /// most 2 abnormal exits, not a restart loop.
     @Test func aModelThatKillsTheAgentInProbationIsRefusedAfterOneCrashAndTheOldModelServes() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory("kiln-restart-loop")
-        defer { if ProcessInfo.processInfo.environment["KILN_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
-        let ref = "\(registry.host)/fleet/restart:prod"
-        let stateDir = dir.appendingPathComponent("state")
-        func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
-        let digestA = try RolloutEndToEndTests.publish(DemoModel.bytes(), "a", in: dir, to: ref, registry: registry.host)
-        let arguments = [
-            "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "2s", "--state-dir", stateDir.path,
-            "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-            "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120@30",
-            "--report-interval", "0", "--json", "--threads", "1"]
-        // What systemd would run: the agent under a 4 GB address-space limit.
-        func start(_ extra: [String], _ n: Int) throws -> AgentProcess {
-            try AgentProcess("/bin/sh", ["-c", "ulimit -v 4000000; exec \"$0\" \"$@\"", TestEnvironment.kilnExecutable] + arguments + extra,
-                             log: dir.appendingPathComponent("run\(n).log"))
-        }
-        let first = try start([], 1)
-        defer { first.kill() }
-        try RolloutEndToEndTests.waitFor("A active", timeout: 90) { state()?.active?.digest.description == digestA }
-        let digestBad = try RolloutEndToEndTests.publish(Self.hugeOnBrightFrames(elements: 1.5e9), "bad", in: dir, to: ref,
-                                                         registry: registry.host)
-        first.signal(SIGHUP)
-        try RolloutEndToEndTests.waitFor("the agent to die on the bad model", timeout: 120) { !first.process.isRunning }
-        var abnormal = first.process.terminationReason == .uncaughtSignal || first.process.terminationStatus != 0 ? 1 : 0
-        #expect(abnormal == 1, "the bad model was expected to kill the agent in probation")
-        #expect(state()?.trial?.digest.description == digestBad, "it died with the bad model on trial")
+        try await RegistryServer.withScratch(directory: "kiln-restart-loop") { registry, dir in
+            let ref = "\(registry.host)/fleet/restart:prod"
+            let stateDir = dir.appendingPathComponent("state")
+            func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
+            let digestA = try RolloutEndToEndTests.publish(DemoModel.bytes(), "a", in: dir, to: ref, registry: registry.host)
+            let arguments = [
+                "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "2s", "--state-dir", stateDir.path,
+                "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
+                "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120@30",
+                "--report-interval", "0", "--json", "--threads", "1"]
+            // What systemd would run: the agent under a 4 GB address-space limit.
+            func start(_ extra: [String], _ n: Int) throws -> AgentProcess {
+                try AgentProcess("/bin/sh", ["-c", "ulimit -v 4000000; exec \"$0\" \"$@\"", TestEnvironment.kilnExecutable] + arguments + extra,
+                                 log: dir.appendingPathComponent("run\(n).log"))
+            }
+            let first = try start([], 1)
+            defer { first.kill() }
+            try RolloutEndToEndTests.waitFor("A active", timeout: 90) { state()?.active?.digest.description == digestA }
+            let digestBad = try RolloutEndToEndTests.publish(Self.hugeOnBrightFrames(elements: 1.5e9), "bad", in: dir, to: ref,
+                                                             registry: registry.host)
+            first.signal(SIGHUP)
+            try RolloutEndToEndTests.waitFor("the agent to die on the bad model", timeout: 120) { !first.process.isRunning }
+            var abnormal = first.process.terminationReason == .uncaughtSignal || first.process.terminationStatus != 0 ? 1 : 0
+            #expect(abnormal == 1, "the bad model was expected to kill the agent in probation")
+            #expect(state()?.trial?.digest.description == digestBad, "it died with the bad model on trial")
 
-        // Restart on failure, as systemd would, until a run ends cleanly (a minute at most).
-        var report: [String: Any]?
-        for n in 2...6 where report == nil {
-            let run = try start(["--duration", "4s"], n)
-            defer { run.kill() }
-            if let r = try? run.wait(timeout: 90), run.process.terminationStatus == 0 { report = r } else { abnormal += 1 }
+            // Restart on failure, as systemd would, until a run ends cleanly (a minute at most).
+            var report: [String: Any]?
+            for n in 2...6 where report == nil {
+                let run = try start(["--duration", "4s"], n)
+                defer { run.kill() }
+                if let r = try? run.wait(timeout: 90), run.process.terminationStatus == 0 { report = r } else { abnormal += 1 }
+            }
+            #expect(abnormal <= 2, "\(abnormal) abnormal exits")
+            let served = try #require(report, "no run ended cleanly")
+            #expect((served["model"] as? [String: Any])?["digest"] as? String == Digest.of(DemoModel.bytes()).description, "A serves again")
+            let after = try #require(state())
+            #expect(after.active?.digest.description == digestA)
+            let refusal = try #require(after.rejected.first { $0.digest.description == digestBad })
+            #expect(refusal.kind == .crashed && refusal.reason.contains("crashed while in probation"), "\(refusal)")
+            let status = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["status", "--state-dir", stateDir.path])
+            #expect(status.stdout.contains("crashed while in probation"), "\(status.stdout)")
         }
-        #expect(abnormal <= 2, "\(abnormal) abnormal exits")
-        let served = try #require(report, "no run ended cleanly")
-        #expect((served["model"] as? [String: Any])?["digest"] as? String == Digest.of(DemoModel.bytes()).description, "A serves again")
-        let after = try #require(state())
-        #expect(after.active?.digest.description == digestA)
-        let refusal = try #require(after.rejected.first { $0.digest.description == digestBad })
-        #expect(refusal.kind == .crashed && refusal.reason.contains("crashed while in probation"), "\(refusal)")
-        let status = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["status", "--state-dir", stateDir.path])
-        #expect(status.stdout.contains("crashed while in probation"), "\(status.stdout)")
     }
 }

@@ -75,86 +75,84 @@ import Testing
     }
 
     @Test func followRollsOutBRefusesFailingCAndRestartsOnB() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory("kiln-rollout")
-        defer { if ProcessInfo.processInfo.environment["KILN_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
-        let kiln = TestEnvironment.kilnExecutable
-        let a = DemoModel.bytes(), b = Self.variant(bias: [0.5, 0, 0, 0]), c = Self.variant(bias: [-300, 300, 0, 0])
-        for (name, bytes) in [("a", a), ("b", b), ("c", c)] {
-            try Data(bytes).write(to: dir.appendingPathComponent("\(name).onnx"))
+        try await RegistryServer.withScratch(directory: "kiln-rollout") { registry, dir in
+            let kiln = TestEnvironment.kilnExecutable
+            let a = DemoModel.bytes(), b = Self.variant(bias: [0.5, 0, 0, 0]), c = Self.variant(bias: [-300, 300, 0, 0])
+            for (name, bytes) in [("a", a), ("b", b), ("c", c)] {
+                try Data(bytes).write(to: dir.appendingPathComponent("\(name).onnx"))
+            }
+            // B's golden data is B's own output; C ships the same golden data, which C does not reproduce.
+            let goldenB = try Self.golden(for: b, in: dir.appendingPathComponent("golden-b"))
+            let ref = "\(registry.host)/fleet/demo:prod"
+            func publish(_ name: String, _ extra: [String]) throws -> String {
+                let r = try TestEnvironment.run(kiln, ["publish", dir.appendingPathComponent("\(name).onnx").path, "--to", ref,
+                                                       "--insecure-registry", registry.host] + extra)
+                guard r.status == 0 else { throw TestEnvironment.SetupError("publish \(name): \(r.stderr)") }
+                return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let digestA = try publish("a", [])
+            let stateDir = dir.appendingPathComponent("state")
+            let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "1s", "--state-dir", stateDir.path,
+                          "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
+                          "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
+                          "--report-interval", "0", "--json", "--threads", "1"]
+
+            // First run: serve A, then B, then refuse C; /status on a metrics port.
+            let metricsPort = try LoopbackServer.freePort()
+            let run1 = try AgentProcess(kiln, common + ["--metrics-addr", "127.0.0.1:\(metricsPort)"], log: dir.appendingPathComponent("run1.log"))
+            defer { run1.kill() }
+            try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
+            let digestB = try publish("b", ["--golden", goldenB, "--slo-p99", "5s"])
+            run1.signal(SIGHUP)
+            try Self.waitFor("B active after probation", timeout: 120) {
+                let s = Self.state(stateDir)
+                return s?.active?.digest.description == digestB && s?.phase == .idle
+            }
+            // The agent's status endpoint carries the rollout state.
+            let statusDocument = try String(decoding: Data(contentsOf: URL(string: "http://127.0.0.1:\(metricsPort)/status")!), as: UTF8.self)
+            let statusObject = try JSONSerialization.jsonObject(with: Data(statusDocument.utf8)) as? [String: Any]
+            let rolloutObject = statusObject?["rollout"] as? [String: Any]
+            #expect((rolloutObject?["active"] as? [String: Any])?["digest"] as? String == digestB, "\(statusDocument.prefix(800))")
+            #expect(statusObject?["digest"] as? String == Digest.of(b).description)
+            let digestC = try publish("c", ["--golden", goldenB, "--slo-p99", "5s"])
+            run1.signal(SIGHUP)
+            try Self.waitFor("C refused", timeout: 120) { Self.state(stateDir)?.rejected.contains { $0.digest.description == digestC } ?? false }
+            let afterC = try #require(Self.state(stateDir))
+            #expect(afterC.active?.digest.description == digestB)
+            #expect(afterC.previous?.digest.description == digestA)
+            let refusal = try #require(afterC.rejected.first { $0.digest.description == digestC })
+            #expect(refusal.reason.contains("golden data failed"), "\(refusal.reason)")
+            // C was refused at the gate, before any swap.
+            #expect(!afterC.transitions.contains { $0.digest?.description == digestC && $0.phase == .probation })
+            // A few more polls: C is not retried while the tag still points at it.
+            run1.signal(SIGHUP)
+            usleep(1_500_000)
+            let pullsOfC = Self.state(stateDir)?.transitions.filter { $0.digest?.description == digestC && $0.phase == .pulling }.count
+            #expect(pullsOfC == 1)
+
+            let report1 = try run1.stop()
+            #expect(report1["dropped"] as? Int == 0, "\(report1)")
+            #expect((report1["frames"] as? Int ?? 0) > 0)
+            let model1 = report1["model"] as? [String: Any]
+            #expect(model1?["digest"] as? String == Digest.of(b).description, "the loop ended serving B")
+
+            // `kiln status` shows it.
+            let status = try TestEnvironment.run(kiln, ["status", "--json", "--state-dir", stateDir.path])
+            #expect(status.status == 0)
+            #expect(status.stdout.contains(digestB) && status.stdout.contains(digestC))
+
+            // Restart: B is still active (not A, not C), and C is still refused.
+            let run2 = try AgentProcess(kiln, common + ["--duration", "4s"], log: dir.appendingPathComponent("run2.log"))
+            defer { run2.kill() }
+            let report2 = try run2.wait(timeout: 120)
+            let model2 = report2["model"] as? [String: Any]
+            #expect(model2?["digest"] as? String == Digest.of(b).description, "restart serves B")
+            #expect(report2["dropped"] as? Int == 0)
+            let afterRestart = try #require(Self.state(stateDir))
+            #expect(afterRestart.active?.digest.description == digestB)
+            #expect(afterRestart.rejected.contains { $0.digest.description == digestC })
+            #expect(afterRestart.transitions.filter { $0.digest?.description == digestC && $0.phase == .pulling }.count == 1)
         }
-        // B's golden data is B's own output; C ships the same golden data, which C does not reproduce.
-        let goldenB = try Self.golden(for: b, in: dir.appendingPathComponent("golden-b"))
-        let ref = "\(registry.host)/fleet/demo:prod"
-        func publish(_ name: String, _ extra: [String]) throws -> String {
-            let r = try TestEnvironment.run(kiln, ["publish", dir.appendingPathComponent("\(name).onnx").path, "--to", ref,
-                                                   "--insecure-registry", registry.host] + extra)
-            guard r.status == 0 else { throw TestEnvironment.SetupError("publish \(name): \(r.stderr)") }
-            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        let digestA = try publish("a", [])
-        let stateDir = dir.appendingPathComponent("state")
-        let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "1s", "--state-dir", stateDir.path,
-                      "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-                      "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
-                      "--report-interval", "0", "--json", "--threads", "1"]
-
-        // First run: serve A, then B, then refuse C; /status on a metrics port.
-        let metricsPort = try LoopbackServer.freePort()
-        let run1 = try AgentProcess(kiln, common + ["--metrics-addr", "127.0.0.1:\(metricsPort)"], log: dir.appendingPathComponent("run1.log"))
-        defer { run1.kill() }
-        try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
-        let digestB = try publish("b", ["--golden", goldenB, "--slo-p99", "5s"])
-        run1.signal(SIGHUP)
-        try Self.waitFor("B active after probation", timeout: 120) {
-            let s = Self.state(stateDir)
-            return s?.active?.digest.description == digestB && s?.phase == .idle
-        }
-        // The agent's status endpoint carries the rollout state.
-        let statusDocument = try String(decoding: Data(contentsOf: URL(string: "http://127.0.0.1:\(metricsPort)/status")!), as: UTF8.self)
-        let statusObject = try JSONSerialization.jsonObject(with: Data(statusDocument.utf8)) as? [String: Any]
-        let rolloutObject = statusObject?["rollout"] as? [String: Any]
-        #expect((rolloutObject?["active"] as? [String: Any])?["digest"] as? String == digestB, "\(statusDocument.prefix(800))")
-        #expect(statusObject?["digest"] as? String == Digest.of(b).description)
-        let digestC = try publish("c", ["--golden", goldenB, "--slo-p99", "5s"])
-        run1.signal(SIGHUP)
-        try Self.waitFor("C refused", timeout: 120) { Self.state(stateDir)?.rejected.contains { $0.digest.description == digestC } ?? false }
-        let afterC = try #require(Self.state(stateDir))
-        #expect(afterC.active?.digest.description == digestB)
-        #expect(afterC.previous?.digest.description == digestA)
-        let refusal = try #require(afterC.rejected.first { $0.digest.description == digestC })
-        #expect(refusal.reason.contains("golden data failed"), "\(refusal.reason)")
-        // C was refused at the gate, before any swap.
-        #expect(!afterC.transitions.contains { $0.digest?.description == digestC && $0.phase == .probation })
-        // A few more polls: C is not retried while the tag still points at it.
-        run1.signal(SIGHUP)
-        usleep(1_500_000)
-        let pullsOfC = Self.state(stateDir)?.transitions.filter { $0.digest?.description == digestC && $0.phase == .pulling }.count
-        #expect(pullsOfC == 1)
-
-        let report1 = try run1.stop()
-        #expect(report1["dropped"] as? Int == 0, "\(report1)")
-        #expect((report1["frames"] as? Int ?? 0) > 0)
-        let model1 = report1["model"] as? [String: Any]
-        #expect(model1?["digest"] as? String == Digest.of(b).description, "the loop ended serving B")
-
-        // `kiln status` shows it.
-        let status = try TestEnvironment.run(kiln, ["status", "--json", "--state-dir", stateDir.path])
-        #expect(status.status == 0)
-        #expect(status.stdout.contains(digestB) && status.stdout.contains(digestC))
-
-        // Restart: B is still active (not A, not C), and C is still refused.
-        let run2 = try AgentProcess(kiln, common + ["--duration", "4s"], log: dir.appendingPathComponent("run2.log"))
-        defer { run2.kill() }
-        let report2 = try run2.wait(timeout: 120)
-        let model2 = report2["model"] as? [String: Any]
-        #expect(model2?["digest"] as? String == Digest.of(b).description, "restart serves B")
-        #expect(report2["dropped"] as? Int == 0)
-        let afterRestart = try #require(Self.state(stateDir))
-        #expect(afterRestart.active?.digest.description == digestB)
-        #expect(afterRestart.rejected.contains { $0.digest.description == digestC })
-        #expect(afterRestart.transitions.filter { $0.digest?.description == digestC && $0.phase == .pulling }.count == 1)
     }
 }
 
@@ -162,40 +160,38 @@ extension RolloutEndToEndTests {
     /// A 4 GB board (`jetson-nano-4gb`: never build while serving): B is pulled while A serves,
     /// and built, gated and served only after a restart.
     @Test func smallBoardBuildsTheNewModelAtTheNextStartNotWhileServing() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory("kiln-rollout-small")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let kiln = TestEnvironment.kilnExecutable
-        let ref = "\(registry.host)/fleet/small:prod"
-        func publish(_ bytes: [UInt8], _ name: String) throws -> String {
-            try Self.publish(bytes, name, in: dir, to: ref, registry: registry.host)
-        }
-        let digestA = try publish(DemoModel.bytes(), "a")
-        let b = Self.variant(bias: [0.5, 0, 0, 0])
-        let stateDir = dir.appendingPathComponent("state")
-        let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--state-dir", stateDir.path, "--profile", "jetson-nano-4gb",
-                      "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-                      "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
-                      "--report-interval", "0", "--json", "--threads", "1"]
-        let run1 = try AgentProcess(kiln, common, log: dir.appendingPathComponent("run1.log"))
-        defer { run1.kill() }
-        try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
-        let digestB = try publish(b, "b")
-        run1.signal(SIGHUP)
-        try Self.waitFor("B pending", timeout: 60) { Self.state(stateDir)?.pendingBuild?.description == digestB }
-        let report1 = try run1.stop()
-        #expect((report1["model"] as? [String: Any])?["digest"] as? String == Digest.of(DemoModel.bytes()).description,
-                "A served until the end: nothing was built while serving")
-        #expect(!(Self.state(stateDir)?.transitions.contains { $0.phase == .building } ?? true))
+        try await RegistryServer.withScratch(directory: "kiln-rollout-small") { registry, dir in
+            let kiln = TestEnvironment.kilnExecutable
+            let ref = "\(registry.host)/fleet/small:prod"
+            func publish(_ bytes: [UInt8], _ name: String) throws -> String {
+                try Self.publish(bytes, name, in: dir, to: ref, registry: registry.host)
+            }
+            let digestA = try publish(DemoModel.bytes(), "a")
+            let b = Self.variant(bias: [0.5, 0, 0, 0])
+            let stateDir = dir.appendingPathComponent("state")
+            let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--state-dir", stateDir.path, "--profile", "jetson-nano-4gb",
+                          "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
+                          "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
+                          "--report-interval", "0", "--json", "--threads", "1"]
+            let run1 = try AgentProcess(kiln, common, log: dir.appendingPathComponent("run1.log"))
+            defer { run1.kill() }
+            try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
+            let digestB = try publish(b, "b")
+            run1.signal(SIGHUP)
+            try Self.waitFor("B pending", timeout: 60) { Self.state(stateDir)?.pendingBuild?.description == digestB }
+            let report1 = try run1.stop()
+            #expect((report1["model"] as? [String: Any])?["digest"] as? String == Digest.of(DemoModel.bytes()).description,
+                    "A served until the end: nothing was built while serving")
+            #expect(!(Self.state(stateDir)?.transitions.contains { $0.phase == .building } ?? true))
 
-        let run2 = try AgentProcess(kiln, common + ["--duration", "3s"], log: dir.appendingPathComponent("run2.log"))
-        defer { run2.kill() }
-        let report2 = try run2.wait(timeout: 120)
-        #expect((report2["model"] as? [String: Any])?["digest"] as? String == Digest.of(b).description, "the restart serves B")
-        let after = try #require(Self.state(stateDir))
-        #expect(after.active?.digest.description == digestB && after.previous?.digest.description == digestA)
-        #expect(after.pendingBuild == nil)
+            let run2 = try AgentProcess(kiln, common + ["--duration", "3s"], log: dir.appendingPathComponent("run2.log"))
+            defer { run2.kill() }
+            let report2 = try run2.wait(timeout: 120)
+            #expect((report2["model"] as? [String: Any])?["digest"] as? String == Digest.of(b).description, "the restart serves B")
+            let after = try #require(Self.state(stateDir))
+            #expect(after.active?.digest.description == digestB && after.previous?.digest.description == digestA)
+            #expect(after.pendingBuild == nil)
+        }
     }
 }
 

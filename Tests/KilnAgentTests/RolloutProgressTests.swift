@@ -30,68 +30,66 @@ import Testing
     }
 
     @Test func gatedRolloutShowsBuildGateAndProbationInStatusAndMetricsWhileTheyRun() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
         guard let detector = try TestEnvironment.dataFile("models/common_det.onnx") else { return }
-        let dir = try TestEnvironment.temporaryDirectory("kiln-rollout-progress")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let kiln = TestEnvironment.kilnExecutable
-        let ref = "\(registry.host)/fleet/progress:prod"
-        let digestA = try RolloutEndToEndTests.publish(DemoModel.bytes(), "a", in: dir, to: ref, registry: registry.host)
-        let stateDir = dir.appendingPathComponent("state")
-        let port = try LoopbackServer.freePort()
-        let agent = try AgentProcess(kiln, [
-            "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "3s", "--state-dir", stateDir.path,
-            "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-            "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
-            "--report-interval", "0", "--json", "--threads", "1", "--metrics-addr", "127.0.0.1:\(port)",
-        ], log: dir.appendingPathComponent("agent.log"))
-        defer { agent.kill() }
-        try RolloutEndToEndTests.waitFor("A active", timeout: 60) { RolloutEndToEndTests.state(stateDir)?.active?.digest.description == digestA }
+        try await RegistryServer.withScratch(directory: "kiln-rollout-progress") { registry, dir in
+            let kiln = TestEnvironment.kilnExecutable
+            let ref = "\(registry.host)/fleet/progress:prod"
+            let digestA = try RolloutEndToEndTests.publish(DemoModel.bytes(), "a", in: dir, to: ref, registry: registry.host)
+            let stateDir = dir.appendingPathComponent("state")
+            let port = try LoopbackServer.freePort()
+            let agent = try AgentProcess(kiln, [
+                "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "3s", "--state-dir", stateDir.path,
+                "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
+                "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
+                "--report-interval", "0", "--json", "--threads", "1", "--metrics-addr", "127.0.0.1:\(port)",
+            ], log: dir.appendingPathComponent("agent.log"))
+            defer { agent.kill() }
+            try RolloutEndToEndTests.waitFor("A active", timeout: 60) { RolloutEndToEndTests.state(stateDir)?.active?.digest.description == digestA }
 
-        // B: a real model with golden data and an SLO, so it is built, gated (golden case and timed runs) and on probation.
-        let b = try Data(contentsOf: detector)
-        let golden = try Self.golden(for: Array(b), in: dir.appendingPathComponent("golden-b"))
-        try b.write(to: dir.appendingPathComponent("b.onnx"))
-        let published = try TestEnvironment.run(kiln, ["publish", dir.appendingPathComponent("b.onnx").path, "--to", ref,
-                                                       "--insecure-registry", registry.host, "--golden", golden, "--slo-p99", "10s"])
-        try #require(published.status == 0, "\(published.stderr)")
-        let digestB = published.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        agent.signal(SIGHUP)
+            // B: a real model with golden data and an SLO, so it is built, gated (golden case and timed runs) and on probation.
+            let b = try Data(contentsOf: detector)
+            let golden = try Self.golden(for: Array(b), in: dir.appendingPathComponent("golden-b"))
+            try b.write(to: dir.appendingPathComponent("b.onnx"))
+            let published = try TestEnvironment.run(kiln, ["publish", dir.appendingPathComponent("b.onnx").path, "--to", ref,
+                                                           "--insecure-registry", registry.host, "--golden", golden, "--slo-p99", "10s"])
+            try #require(published.status == 0, "\(published.stderr)")
+            let digestB = published.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            agent.signal(SIGHUP)
 
-        var statusSteps = Set<String>(), metricSteps = Set<String>(), buildPhases = Set<String>(), probationLeft: [Double] = []
-        let deadline = MonotonicClock.now + 180
-        while MonotonicClock.now < deadline {
-            if let data = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/status")!),
-               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-                for step in object["progress"] as? [[String: Any]] ?? [] {
-                    guard let name = step["step"] as? String else { continue }
-                    statusSteps.insert(name)
-                    if name == "build", let phase = step["phase"] as? String { buildPhases.insert(phase) }
-                    if name == "probation", let left = (step["eta_seconds"] as? NSNumber)?.doubleValue { probationLeft.append(left) }
+            var statusSteps = Set<String>(), metricSteps = Set<String>(), buildPhases = Set<String>(), probationLeft: [Double] = []
+            let deadline = MonotonicClock.now + 180
+            while MonotonicClock.now < deadline {
+                if let data = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/status")!),
+                   let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                    for step in object["progress"] as? [[String: Any]] ?? [] {
+                        guard let name = step["step"] as? String else { continue }
+                        statusSteps.insert(name)
+                        if name == "build", let phase = step["phase"] as? String { buildPhases.insert(phase) }
+                        if name == "probation", let left = (step["eta_seconds"] as? NSNumber)?.doubleValue { probationLeft.append(left) }
+                    }
+                    let rollout = object["rollout"] as? [String: Any]
+                    if (rollout?["active"] as? [String: Any])?["digest"] as? String == digestB, rollout?["phase"] as? String == "idle" { break }
                 }
-                let rollout = object["rollout"] as? [String: Any]
-                if (rollout?["active"] as? [String: Any])?["digest"] as? String == digestB, rollout?["phase"] as? String == "idle" { break }
-            }
-            if let text = try? String(contentsOf: URL(string: "http://127.0.0.1:\(port)/metrics")!, encoding: .utf8) {
-                for step in ["pull", "build", "gate", "probation"] where text.contains("kiln_rollout_step{step=\"\(step)\"} 1") {
-                    metricSteps.insert(step)
+                if let text = try? String(contentsOf: URL(string: "http://127.0.0.1:\(port)/metrics")!, encoding: .utf8) {
+                    for step in ["pull", "build", "gate", "probation"] where text.contains("kiln_rollout_step{step=\"\(step)\"} 1") {
+                        metricSteps.insert(step)
+                    }
+                    if text.contains("kiln_build_phase{backend=\"reference\"") { metricSteps.insert("build_phase") }
                 }
-                if text.contains("kiln_build_phase{backend=\"reference\"") { metricSteps.insert("build_phase") }
+                usleep(20_000)
             }
-            usleep(20_000)
+            let state = try #require(RolloutEndToEndTests.state(stateDir))
+            #expect(state.active?.digest.description == digestB, "B was committed after probation")
+            #expect(statusSteps.isSuperset(of: ["build", "gate", "probation"]), "/status mid-step: \(statusSteps)")
+            #expect(metricSteps.isSuperset(of: ["build", "gate", "probation", "build_phase"]), "metrics mid-step: \(metricSteps)")
+            #expect(!buildPhases.isDisjoint(with: ["parsing ONNX", "folding constants", "inferring shapes", "packing weights", "serializing"]),
+                    "\(buildPhases)")
+            #expect(probationLeft.count >= 3 && probationLeft.first! > probationLeft.last!, "probation counted down: \(probationLeft)")
+            // Afterwards: no step runs, and the build was recorded by backend and outcome.
+            let after = try String(contentsOf: URL(string: "http://127.0.0.1:\(port)/metrics")!, encoding: .utf8)
+            #expect(!["pull", "build", "gate", "probation"].contains { after.contains("kiln_rollout_step{step=\"\($0)\"} 1") })
+            #expect(after.contains("kiln_build_seconds_count{backend=\"reference\",outcome=\"succeeded\"} "), "\(after.prefix(3000))")
+            _ = try agent.stop()
         }
-        let state = try #require(RolloutEndToEndTests.state(stateDir))
-        #expect(state.active?.digest.description == digestB, "B was committed after probation")
-        #expect(statusSteps.isSuperset(of: ["build", "gate", "probation"]), "/status mid-step: \(statusSteps)")
-        #expect(metricSteps.isSuperset(of: ["build", "gate", "probation", "build_phase"]), "metrics mid-step: \(metricSteps)")
-        #expect(!buildPhases.isDisjoint(with: ["parsing ONNX", "folding constants", "inferring shapes", "packing weights", "serializing"]),
-                "\(buildPhases)")
-        #expect(probationLeft.count >= 3 && probationLeft.first! > probationLeft.last!, "probation counted down: \(probationLeft)")
-        // Afterwards: no step runs, and the build was recorded by backend and outcome.
-        let after = try String(contentsOf: URL(string: "http://127.0.0.1:\(port)/metrics")!, encoding: .utf8)
-        #expect(!["pull", "build", "gate", "probation"].contains { after.contains("kiln_rollout_step{step=\"\($0)\"} 1") })
-        #expect(after.contains("kiln_build_seconds_count{backend=\"reference\",outcome=\"succeeded\"} "), "\(after.prefix(3000))")
-        _ = try agent.stop()
     }
 }

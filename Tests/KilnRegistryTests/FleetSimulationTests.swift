@@ -104,59 +104,57 @@ import Testing
     }
 
     @Test func realClientsBackOffThroughARegistryOutageAndAllRecover() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try Fixtures.modelFile(in: dir, size: 1000, seed: 20)
-        let publisher = Fixtures.client(registry)
-        let digest = try await Fixtures.publish(model, to: "\(registry.host)/fleet/poll:prod", client: publisher, work: dir)
-        let ref = try RegistryReference(parsing: "\(registry.host)/fleet/poll:prod")
-        let schedule = PollSchedule(interval: 0.5, jitter: 0.2, backoffBase: 0.2, backoffCap: 1.0)
-        let devices = 20
-        let t0 = MonotonicClock.now
-        let outageStart = 1.5, outageEnd = 3.5, end = 6.0
+        try await RegistryServer.withScratch { registry, dir in
+            let model = try Fixtures.modelFile(in: dir, size: 1000, seed: 20)
+            let publisher = Fixtures.client(registry)
+            let digest = try await Fixtures.publish(model, to: "\(registry.host)/fleet/poll:prod", client: publisher, work: dir)
+            let ref = try RegistryReference(parsing: "\(registry.host)/fleet/poll:prod")
+            let schedule = PollSchedule(interval: 0.5, jitter: 0.2, backoffBase: 0.2, backoffCap: 1.0)
+            let devices = 20
+            let t0 = MonotonicClock.now
+            let outageStart = 1.5, outageEnd = 3.5, end = 6.0
 
-        let outage = Task.detached {
-            try await Task.sleep(for: .seconds(outageStart))
-            registry.halt()
-            try await Task.sleep(for: .seconds(outageEnd - outageStart))
-            try registry.restart()
-        }
-        let results = try await withThrowingTaskGroup(of: (ok: Int, failedInOutage: Int, okAfter: Int).self) { group in
-            for _ in 0..<devices {
-                group.addTask {
-                    // One device: its own client (no internal retries: the schedule decides).
-                    let client = RegistryClient(configuration: .init(insecureHosts: [registry.host], retry: .none, idleTimeout: 2))
-                    var ok = 0, failedInOutage = 0, okAfter = 0, failures = 0
-                    try await Task.sleep(for: .seconds(Double.random(in: 0..<0.5)))
-                    while MonotonicClock.now - t0 < end {
-                        let now = MonotonicClock.now - t0
-                        do {
-                            let seen = try await client.resolve(ref).digest
-                            #expect(seen == digest)
-                            ok += 1
-                            failures = 0
-                            if now > outageEnd { okAfter += 1 }
-                        } catch {
-                            failures += 1
-                            failedInOutage += 1
-                        }
-                        try await Task.sleep(for: .seconds(schedule.delay(failures: failures)))
-                    }
-                    return (ok, failedInOutage, okAfter)
-                }
+            let outage = Task.detached {
+                try await Task.sleep(for: .seconds(outageStart))
+                registry.halt()
+                try await Task.sleep(for: .seconds(outageEnd - outageStart))
+                try registry.restart()
             }
-            var all: [(ok: Int, failedInOutage: Int, okAfter: Int)] = []
-            for try await r in group { all.append(r) }
-            return all
+            let results = try await withThrowingTaskGroup(of: (ok: Int, failedInOutage: Int, okAfter: Int).self) { group in
+                for _ in 0..<devices {
+                    group.addTask {
+                        // One device: its own client (no internal retries: the schedule decides).
+                        let client = RegistryClient(configuration: .init(insecureHosts: [registry.host], retry: .none, idleTimeout: 2))
+                        var ok = 0, failedInOutage = 0, okAfter = 0, failures = 0
+                        try await Task.sleep(for: .seconds(Double.random(in: 0..<0.5)))
+                        while MonotonicClock.now - t0 < end {
+                            let now = MonotonicClock.now - t0
+                            do {
+                                let seen = try await client.resolve(ref).digest
+                                #expect(seen == digest)
+                                ok += 1
+                                failures = 0
+                                if now > outageEnd { okAfter += 1 }
+                            } catch {
+                                failures += 1
+                                failedInOutage += 1
+                            }
+                            try await Task.sleep(for: .seconds(schedule.delay(failures: failures)))
+                        }
+                        return (ok, failedInOutage, okAfter)
+                    }
+                }
+                var all: [(ok: Int, failedInOutage: Int, okAfter: Int)] = []
+                for try await r in group { all.append(r) }
+                return all
+            }
+            try await outage.value
+            let failedPerDevice = results.map(\.failedInOutage)
+            print("real fleet: \(devices) clients, 2 s outage: failed polls per device \(failedPerDevice.min()!)–\(failedPerDevice.max()!), successful polls after recovery \(results.map(\.okAfter).min()!)–\(results.map(\.okAfter).max()!)")
+            // Every device saw the registry again after the outage.
+            #expect(results.allSatisfy { $0.okAfter > 0 })
+            // Backoff: over a 2 s outage a device retried a handful of times, not every few ms.
+            #expect(failedPerDevice.allSatisfy { $0 <= 12 })
         }
-        try await outage.value
-        let failedPerDevice = results.map(\.failedInOutage)
-        print("real fleet: \(devices) clients, 2 s outage: failed polls per device \(failedPerDevice.min()!)–\(failedPerDevice.max()!), successful polls after recovery \(results.map(\.okAfter).min()!)–\(results.map(\.okAfter).max()!)")
-        // Every device saw the registry again after the outage.
-        #expect(results.allSatisfy { $0.okAfter > 0 })
-        // Backoff: over a 2 s outage a device retried a handful of times, not every few ms.
-        #expect(failedPerDevice.allSatisfy { $0 <= 12 })
     }
 }

@@ -113,58 +113,54 @@ import Testing
     }
 
     @Test func aPullOntoAFullDiskStopsAtOnceNamingTheStoreAndLeavesNoPartial() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
         guard let unshare = try TestEnvironment.tool("unshare") else { return }
-        let dir = try TestEnvironment.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        // A 3 MB model onto a 1 MiB filesystem (a real tmpfs in a private mount namespace).
-        let model = try Fixtures.modelFile(in: dir, size: 3_000_000, seed: 33)
-        _ = try await Fixtures.publish(model, to: "\(registry.host)/fleet/full:v1", client: Fixtures.client(registry), work: dir)
-        let store = dir.appendingPathComponent("small").path
-        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
-        let script = """
-            mount -t tmpfs -o size=1m tmpfs '\(store)' || exit 99
-            '\(TestEnvironment.kilnExecutable)' pull \(registry.host)/fleet/full:v1 --insecure-registry \(registry.host) --store '\(store)'
-            echo "exit=$?"
-            find '\(store)' -type f -printf 'file %s %p\\n'
-            """
-        let start = Date()
-        let r = try TestEnvironment.run(unshare, ["-rm", "sh", "-c", script])
-        #expect(!r.stdout.isEmpty && !r.stdout.contains("exit=0"), "\(r.stdout) \(r.stderr)")
-        #expect(r.stdout.contains("exit=1"), "\(r.stdout) \(r.stderr)")
-        #expect(r.stderr.contains("disk full") && r.stderr.contains(store) && r.stderr.contains("--store"), "\(r.stderr)")
-        // Not retried as if transient, and nothing half-written is left to be taken for a model.
-        #expect(Date().timeIntervalSince(start) < 20)
-        let files = r.stdout.split(separator: "\n").filter { $0.hasPrefix("file ") }
-        #expect(!files.contains { $0.contains(".partial") }, "\(files)")
-        #expect(!files.contains { $0.split(separator: " ")[1] == "3000000" }, "\(files)")
+        try await RegistryServer.withScratch { registry, dir in
+            // A 3 MB model onto a 1 MiB filesystem (a real tmpfs in a private mount namespace).
+            let model = try Fixtures.modelFile(in: dir, size: 3_000_000, seed: 33)
+            _ = try await Fixtures.publish(model, to: "\(registry.host)/fleet/full:v1", client: Fixtures.client(registry), work: dir)
+            let store = dir.appendingPathComponent("small").path
+            try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+            let script = """
+                mount -t tmpfs -o size=1m tmpfs '\(store)' || exit 99
+                '\(TestEnvironment.kilnExecutable)' pull \(registry.host)/fleet/full:v1 --insecure-registry \(registry.host) --store '\(store)'
+                echo "exit=$?"
+                find '\(store)' -type f -printf 'file %s %p\\n'
+                """
+            let start = Date()
+            let r = try TestEnvironment.run(unshare, ["-rm", "sh", "-c", script])
+            #expect(!r.stdout.isEmpty && !r.stdout.contains("exit=0"), "\(r.stdout) \(r.stderr)")
+            #expect(r.stdout.contains("exit=1"), "\(r.stdout) \(r.stderr)")
+            #expect(r.stderr.contains("disk full") && r.stderr.contains(store) && r.stderr.contains("--store"), "\(r.stderr)")
+            // Not retried as if transient, and nothing half-written is left to be taken for a model.
+            #expect(Date().timeIntervalSince(start) < 20)
+            let files = r.stdout.split(separator: "\n").filter { $0.hasPrefix("file ") }
+            #expect(!files.contains { $0.contains(".partial") }, "\(files)")
+            #expect(!files.contains { $0.split(separator: " ")[1] == "3000000" }, "\(files)")
+        }
     }
 
     @Test func aCorruptTransferIsATransportFaultAndTheHealedRegistryServesTheDigest() async throws {
-        guard let registry = try await RegistryServer.start() else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try Fixtures.modelFile(in: dir, size: 100_000, seed: 21)
-        let client = Fixtures.client(registry)
-        _ = try await Fixtures.publish(model, to: "\(registry.host)/fleet/heal:v1", client: client, work: dir)
-        let digest = try FileDigest.of(path: model).digest
-        let blob = registry.blobFile(digest.hex)
-        let original = try Data(contentsOf: URL(fileURLWithPath: blob))
-        var tampered = original
-        tampered[1000] ^= 0xFF
-        try tampered.write(to: URL(fileURLWithPath: blob))
-        let puller = ModelPuller(store: ModelStore(root: dir.appendingPathComponent("store").path), client: client)
-        do {
-            _ = try await puller.pull(try ModelReference(parsing: "\(registry.host)/fleet/heal:v1"))
-            Issue.record("a corrupt transfer was accepted")
-        } catch let error as RegistryError {
-            #expect(error.kind == .digestMismatch)
-            #expect(error.fault == .transport, "a corrupt transfer must never refuse the digest")
+        try await RegistryServer.withScratch { registry, dir in
+            let model = try Fixtures.modelFile(in: dir, size: 100_000, seed: 21)
+            let client = Fixtures.client(registry)
+            _ = try await Fixtures.publish(model, to: "\(registry.host)/fleet/heal:v1", client: client, work: dir)
+            let digest = try FileDigest.of(path: model).digest
+            let blob = registry.blobFile(digest.hex)
+            let original = try Data(contentsOf: URL(fileURLWithPath: blob))
+            var tampered = original
+            tampered[1000] ^= 0xFF
+            try tampered.write(to: URL(fileURLWithPath: blob))
+            let puller = ModelPuller(store: ModelStore(root: dir.appendingPathComponent("store").path), client: client)
+            do {
+                _ = try await puller.pull(try ModelReference(parsing: "\(registry.host)/fleet/heal:v1"))
+                Issue.record("a corrupt transfer was accepted")
+            } catch let error as RegistryError {
+                #expect(error.kind == .digestMismatch)
+                #expect(error.fault == .transport, "a corrupt transfer must never refuse the digest")
+            }
+            try original.write(to: URL(fileURLWithPath: blob))
+            let pulled = try await puller.pull(try ModelReference(parsing: "\(registry.host)/fleet/heal:v1"))
+            #expect(pulled.modelDigest == digest)
         }
-        try original.write(to: URL(fileURLWithPath: blob))
-        let pulled = try await puller.pull(try ModelReference(parsing: "\(registry.host)/fleet/heal:v1"))
-        #expect(pulled.modelDigest == digest)
     }
 }

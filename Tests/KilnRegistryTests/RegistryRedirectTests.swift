@@ -75,26 +75,24 @@ import Testing
     }
 
     @Test func blobRedirectIsFollowedWithoutTheRegistryCredentials() async throws {
-        guard let registry = try await RegistryServer.start(.htpasswd(user: "fleet", password: "redirect-pw")) else { return }
-        defer { registry.stop() }
-        let dir = try TestEnvironment.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try Fixtures.modelFile(in: dir, size: 200_000, seed: 40)
-        let direct = try Fixtures.authFile(in: dir, host: registry.host, user: "fleet", password: "redirect-pw")
-        _ = try await Fixtures.publish(model, to: "\(registry.host)/fleet/redir:v1", client: Fixtures.client(registry, auth: direct), work: dir)
+        try await RegistryServer.withScratch(.htpasswd(user: "fleet", password: "redirect-pw")) { registry, dir in
+            let model = try Fixtures.modelFile(in: dir, size: 200_000, seed: 40)
+            let direct = try Fixtures.authFile(in: dir, host: registry.host, user: "fleet", password: "redirect-pw")
+            _ = try await Fixtures.publish(model, to: "\(registry.host)/fleet/redir:v1", client: Fixtures.client(registry, auth: direct), work: dir)
 
-        let storage = try Storage(registry: registry)
-        defer { storage.stop() }
-        let front = try RedirectingFront(registryPort: registry.port, storagePort: storage.port)
-        defer { front.stop() }
-        let viaFront = try Fixtures.authFile(in: dir.appendingPathComponent("f").creatingDirectory(), host: front.host,
-                                             user: "fleet", password: "redirect-pw")
-        let client = RegistryClient(configuration: .init(auth: viaFront, insecureHosts: [front.host, "localhost:\(storage.port)"]))
-        let pulled = try await ModelPuller(store: ModelStore(root: dir.appendingPathComponent("store").path), client: client)
-            .pull(try ModelReference(parsing: "\(front.host)/fleet/redir:v1"))
-        #expect(try Fixtures.sha256(file: pulled.path) == Fixtures.sha256(file: model))
-        let heads = storage.heads.withLock { $0 }
-        #expect(heads.contains { $0.contains(pulled.modelDigest.hex) }, "the model came from storage")
-        #expect(!heads.contains { $0.lowercased().contains("authorization:") }, "credentials leaked to storage: \(heads)")
+            let storage = try Storage(registry: registry)
+            defer { storage.stop() }
+            let front = try RedirectingFront(registryPort: registry.port, storagePort: storage.port)
+            defer { front.stop() }
+            let viaFront = try Fixtures.authFile(in: dir.appendingPathComponent("f").creatingDirectory(), host: front.host,
+                                                 user: "fleet", password: "redirect-pw")
+            let client = RegistryClient(configuration: .init(auth: viaFront, insecureHosts: [front.host, "localhost:\(storage.port)"]))
+            let pulled = try await ModelPuller(store: ModelStore(root: dir.appendingPathComponent("store").path), client: client)
+                .pull(try ModelReference(parsing: "\(front.host)/fleet/redir:v1"))
+            #expect(try Fixtures.sha256(file: pulled.path) == Fixtures.sha256(file: model))
+            let heads = storage.heads.withLock { $0 }
+            #expect(heads.contains { $0.contains(pulled.modelDigest.hex) }, "the model came from storage")
+            #expect(!heads.contains { $0.lowercased().contains("authorization:") }, "credentials leaked to storage: \(heads)")
+        }
     }
 }

@@ -88,6 +88,19 @@ public enum TestEnvironment {
         return url
     }
 
+    /// Runs `body` with a fresh temporary directory (`prefix-UUID`), removed when `body` returns or
+    /// throws; kept for inspection when `KILN_KEEP_TEST_DIRS` is set.
+    public static func withScratchDirectory<T>(_ prefix: String = "kiln-test", _ body: (URL) async throws -> T) async throws -> T {
+        let dir = try temporaryDirectory(prefix)
+        defer { removeScratch(dir) }
+        return try await body(dir)
+    }
+
+    /// Removes a scratch directory unless `KILN_KEEP_TEST_DIRS` is set.
+    public static func removeScratch(_ dir: URL) {
+        if ProcessInfo.processInfo.environment["KILN_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) }
+    }
+
     /// Runs a program to completion and returns its exit status and captured stdout/stderr.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
