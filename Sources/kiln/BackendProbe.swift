@@ -52,7 +52,12 @@ enum BackendProbe {
             }
         case .unavailable(let reason):
             var detail = reason
-            if backend.name == "tensorrt" { detail = tensorRT().detail + "; " + reason }
+            if backend.name == "tensorrt" {
+                // The probe names the library and the bridge's headers; the backend's reason adds
+                // something only when it is not the same load failure (CUDA missing, for one).
+                let probe = tensorRT().detail
+                detail = probe.contains(reason) || reason.contains(probe) ? probe : probe + "; " + reason
+            }
             return Status(name: backend.name, available: false, detail: detail, identity: nil)
         }
     }
