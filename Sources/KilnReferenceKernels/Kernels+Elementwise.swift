@@ -107,10 +107,13 @@ enum Broadcast {
         @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x / y }
     }
 
-    /// Whether `fast` handles these shapes: equal shapes (residual Add), or N×C×H×W with
-    /// N×C×1×1 in either order (squeeze-excite scaling).
+    /// Whether `fast` handles these shapes: equal shapes (residual Add), a single value with
+    /// a tensor of at least its rank (a scale or shift by a constant), or N×C×H×W with N×C×1×1
+    /// in either order (squeeze-excite scaling).
     static func hasFastPath(_ sa: [Int], _ sb: [Int]) -> Bool {
         if sa == sb { return true }
+        let ca = sa.reduce(1, *), cb = sb.reduce(1, *)
+        if (cb == 1 && sb.count <= sa.count && ca > 0) || (ca == 1 && sa.count <= sb.count && cb > 0) { return true }
         guard sa.count == 4, sb.count == 4, sa[0] == sb[0], sa[1] == sb[1] else { return false }
         return (sb[2] == 1 && sb[3] == 1) || (sa[2] == 1 && sa[3] == 1)
     }
@@ -118,7 +121,7 @@ enum Broadcast {
     /// `O` over the shapes `hasFastPath` accepts, 8 lanes at a time: no per-element closure
     /// call (the generic `floats` path calls its closure for every element).
     static func fast<O: VectorOp>(_: O.Type, _ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int]) -> ([Int], [Float]) {
-        let outShape = a.count >= b.count ? sa : sb
+        let outShape = a.count != b.count ? (a.count > b.count ? sa : sb) : (sa.count >= sb.count ? sa : sb)
         let n = max(a.count, b.count)
         let plane = a.count == b.count ? n : n / max(1, min(a.count, b.count))
         let result = [Float](unsafeUninitializedCapacity: n) { r, count in

@@ -49,7 +49,7 @@ package enum ReferenceKernels {
             return [try binary(node, x(), required(inputs, 1, node))]
         case .where: return [try whereOp(node, x(), required(inputs, 1, node), required(inputs, 2, node))]
         case .conv, .kilnConv: return [try conv(node, inputs, threads: threads)]
-        case .convTranspose: return [try convTranspose(node, inputs)]
+        case .convTranspose: return [try convTranspose(node, inputs, threads: threads)]
         case .maxPool, .averagePool: return try pool(node, x(), threads: threads)
         case .globalAveragePool, .globalMaxPool: return [try globalPool(node, x(), threads: threads)]
         case .batchNormalization: return try batchNorm(node, inputs)
