@@ -257,7 +257,7 @@ enum Broadcast {
     }
 }
 
-/// A piecewise-linear activation on 8 lanes, as a type, so kernels generic over it are
+/// An activation on 8 lanes, as a type, so kernels generic over it are
 /// specialised per activation and apply it in registers. Each mirrors `Activation.applyScalar`'s
 /// selects exactly, NaN included.
 protocol VectorActivation {
@@ -314,6 +314,16 @@ extension VectorActivations {
     struct HardSwish: VectorActivation {
         @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v * unitClamp(v * (1 / 6) + 0.5) }
     }
+
+    /// 1 / (1 + e^−x) (`VectorMath.logistic`).
+    struct Sigmoid: VectorActivation {
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { VectorMath.logistic(v) }
+    }
+
+    /// x / (1 + e^−x) (SiLU).
+    struct Swish: VectorActivation {
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v * VectorMath.logistic(v) }
+    }
 }
 
 /// The activation a convolution or GEMM may apply to its output in place.
@@ -327,7 +337,7 @@ enum Activation: Sendable, Equatable {
     case hardSwish
     case swish
 
-    /// Applies the activation to `n` floats in place, 8 lanes at a time where it is piecewise linear
+    /// Applies the activation to `n` floats in place, 8 lanes at a time
     /// (`VectorActivations`, which mirror `applyScalar` exactly, NaN included).
     @inline(__always)
     func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -345,7 +355,29 @@ enum Activation: Sendable, Equatable {
         case .clip(let lo, let hi): Self.block(p, rows, cols, ld, VectorActivations.Clip(lo: lo, hi: hi), self)
         case .hardSigmoid(let a, let b): Self.block(p, rows, cols, ld, VectorActivations.HardSigmoid(alpha: a, beta: b), self)
         case .hardSwish: Self.block(p, rows, cols, ld, VectorActivations.HardSwish(), self)
-        case .sigmoid, .swish: for r in 0..<rows { applyScalar(p + r * ld, cols) }
+        case .sigmoid: Self.transcendental(p, rows, cols, ld, VectorActivations.Sigmoid())
+        case .swish: Self.transcendental(p, rows, cols, ld, VectorActivations.Swish())
+        }
+    }
+
+    /// The block loop for Sigmoid and Swish, whose scalar form is lane 0 of the vector one: the
+    /// row's tail runs as one partial vector, so every element takes the same arithmetic.
+    @inline(never)
+    private static func transcendental<A: VectorActivation>(_ p: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ ld: Int, _ act: A) {
+        for r in 0..<rows {
+            let row = p + r &* ld
+            let raw = UnsafeMutableRawPointer(row)
+            var i = 0
+            while i &+ 8 <= cols {
+                raw.storeBytes(of: act(raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+                i &+= 8
+            }
+            if i < cols {
+                var v = SIMD8<Float>()
+                for l in 0..<(cols &- i) { v[l] = row[i &+ l] }
+                v = act(v)
+                for l in 0..<(cols &- i) { row[i &+ l] = v[l] }
+            }
         }
     }
 
@@ -381,8 +413,10 @@ enum Activation: Sendable, Equatable {
     }
 }
 
+/// The logistic function of one float: lane 0 of `VectorMath.logistic`, so scalar and vector
+/// paths agree bit for bit.
 @inline(__always) func logistic(_ x: Float) -> Float {
-    x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
+    VectorMath.logistic(SIMD8<Float>(repeating: x))[0]
 }
 
 extension ReferenceKernels {

@@ -53,7 +53,7 @@ package enum ReferenceKernels {
         case .maxPool, .averagePool: return try pool(node, x(), threads: threads)
         case .globalAveragePool, .globalMaxPool: return [try globalPool(node, x(), threads: threads)]
         case .batchNormalization: return try batchNorm(node, inputs)
-        case .softmax: return [try softmax(node, x())]
+        case .softmax: return [try softmax(node, x(), threads: threads)]
         case .reduceMean: return [try reduceMean(node, inputs)]
         case .matMul: return [try matmul(node, x(), required(inputs, 1, node), threads: threads)]
         case .gemm: return [try gemm(node, inputs, threads: threads)]
