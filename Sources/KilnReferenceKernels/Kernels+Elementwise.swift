@@ -119,42 +119,53 @@ enum Broadcast {
     }
 
     /// `O` over the shapes `hasFastPath` accepts, 8 lanes at a time: no per-element closure
-    /// call (the generic `floats` path calls its closure for every element).
-    static func fast<O: VectorOp>(_: O.Type, _ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int]) -> ([Int], [Float]) {
+    /// call (the generic `floats` path calls its closure for every element). Large tensors are
+    /// split across `threads` in runs of at least 32 Ki floats.
+    static func fast<O: VectorOp>(_: O.Type, _ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int], threads: Int = 1) -> ([Int], [Float]) {
         let outShape = a.count != b.count ? (a.count > b.count ? sa : sb) : (sa.count >= sb.count ? sa : sb)
         let n = max(a.count, b.count)
-        let plane = a.count == b.count ? n : n / max(1, min(a.count, b.count))
+        if n == 0 || min(a.count, b.count) == 0 { return (outShape, []) }
+        // Equal sizes, or one operand holding a value per block of `plane` floats of the other.
+        let equal = a.count == b.count
+        let plane = equal ? n : n / min(a.count, b.count)
+        let aIsPlane = a.count < b.count
         let result = [Float](unsafeUninitializedCapacity: n) { r, count in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
-                    let x = pa.baseAddress!, y = pb.baseAddress!, z = r.baseAddress!
-                    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
-                    if a.count == b.count {
-                        var k = 0
-                        while k &+ 8 <= n {
-                            let v = O.apply(rx.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self),
-                                            ry.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self))
-                            rz.storeBytes(of: v, toByteOffset: k &* 4, as: SIMD8<Float>.self)
-                            k &+= 8
-                        }
-                        while k < n { z[k] = O.apply(x[k], y[k]); k &+= 1 }
-                    } else {
-                        // One operand has a value per plane.
-                        let aIsPlane = a.count < b.count
-                        for p in 0..<(n / max(1, plane)) {
-                            let base = p &* plane
-                            let s = aIsPlane ? x[p] : y[p], sv = SIMD8<Float>(repeating: s)
-                            let full = aIsPlane ? ry : rx, fp = aIsPlane ? y : x
-                            var k = 0
-                            while k &+ 8 <= plane {
-                                let f = full.loadUnaligned(fromByteOffset: (base &+ k) &* 4, as: SIMD8<Float>.self)
-                                rz.storeBytes(of: aIsPlane ? O.apply(sv, f) : O.apply(f, sv), toByteOffset: (base &+ k) &* 4, as: SIMD8<Float>.self)
+                    let xs = SendablePointer(UnsafeMutablePointer(mutating: pa.baseAddress!))
+                    let ys = SendablePointer(UnsafeMutablePointer(mutating: pb.baseAddress!)), zs = SendablePointer(r.baseAddress!)
+                    parallelFor(n, threads: threads, minChunk: 32768) { range in
+                        let x = xs.p, y = ys.p, z = zs.p
+                        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
+                        if equal {
+                            var k = range.lowerBound
+                            while k &+ 8 <= range.upperBound {
+                                let v = O.apply(rx.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self),
+                                                ry.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self))
+                                rz.storeBytes(of: v, toByteOffset: k &* 4, as: SIMD8<Float>.self)
                                 k &+= 8
                             }
-                            while k < plane {
-                                z[base &+ k] = aIsPlane ? O.apply(s, fp[base &+ k]) : O.apply(fp[base &+ k], s)
+                            while k < range.upperBound { z[k] = O.apply(x[k], y[k]); k &+= 1 }
+                            return
+                        }
+                        // The blocks the range touches, each against its one value.
+                        var start = range.lowerBound
+                        while start < range.upperBound {
+                            let p = start / plane
+                            let end = min(range.upperBound, (p &+ 1) &* plane)
+                            let s = aIsPlane ? x[p] : y[p], sv = SIMD8<Float>(repeating: s)
+                            let full = aIsPlane ? ry : rx, fp = aIsPlane ? y : x
+                            var k = start
+                            while k &+ 8 <= end {
+                                let f = full.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
+                                rz.storeBytes(of: aIsPlane ? O.apply(sv, f) : O.apply(f, sv), toByteOffset: k &* 4, as: SIMD8<Float>.self)
+                                k &+= 8
+                            }
+                            while k < end {
+                                z[k] = aIsPlane ? O.apply(s, fp[k]) : O.apply(fp[k], s)
                                 k &+= 1
                             }
+                            start = end
                         }
                     }
                 }
@@ -479,7 +490,7 @@ extension ReferenceKernels {
     }
 
     /// Add, Sub, Mul, Div, Pow, PRelu, Equal with numpy broadcasting; integer types are exact.
-    static func binary(_ node: RNode, _ a: RTensor, _ b: RTensor) throws -> RTensor {
+    static func binary(_ node: RNode, _ a: RTensor, _ b: RTensor, threads: Int = 1) throws -> RTensor {
         let op = node.op
         if op == .equal {
             if a.isString || b.isString {
@@ -496,6 +507,11 @@ extension ReferenceKernels {
         if op == .pow {
             // Output has the base's type.
             if a.isFloat {
+                if b.isFloat && b.count == 1 && b.f[0] == 2 && b.rank <= a.rank {
+                    // x² (LayerNorm's variance): the product is the correctly rounded square, as pow's is.
+                    let (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, a.f, a.shape, threads: threads)
+                    return RTensor(type: a.type, shape: shape, f: a.type == .float32 ? r : r.map { a.type.round($0) })
+                }
                 if b.isFloat {
                     let (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node) { Foundation.pow($0, $1) }
                     return RTensor(type: a.type, shape: shape, f: r.map { a.type.round($0) })
@@ -514,10 +530,10 @@ extension ReferenceKernels {
         if a.isFloat && b.isFloat {
             let (shape, r): ([Int], [Float])
             switch op {
-            case .add where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Add.self, a.f, a.shape, b.f, b.shape)
-            case .sub where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Sub.self, a.f, a.shape, b.f, b.shape)
-            case .mul where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, b.f, b.shape)
-            case .div where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Div.self, a.f, a.shape, b.f, b.shape)
+            case .add where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Add.self, a.f, a.shape, b.f, b.shape, threads: threads)
+            case .sub where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Sub.self, a.f, a.shape, b.f, b.shape, threads: threads)
+            case .mul where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, b.f, b.shape, threads: threads)
+            case .div where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Div.self, a.f, a.shape, b.f, b.shape, threads: threads)
             case .add: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, +)
             case .sub: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, -)
             case .mul: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, *)

@@ -234,7 +234,8 @@ extension ReferenceKernels {
         return [Float](unsafeUninitializedCapacity: total) { out, count in
             x.withUnsafeBufferPointer { src in
                 let xp = src.baseAddress!, op = out.baseAddress!
-                var idx = [Int](repeating: 0, count: max(0, r - 1))
+                let outer = Array(sizes.dropLast())
+                var idx = [Int](repeating: 0, count: outer.count)
                 var previous = -1
                 for row in 0..<(total / inner) {
                     var base = 0
@@ -249,13 +250,7 @@ extension ReferenceKernels {
                         for k in 0..<inner { dst[k] = s[last[k]] }
                     }
                     previous = base
-                    var a = r - 2
-                    while a >= 0 {
-                        idx[a] += 1
-                        if idx[a] < sizes[a] { break }
-                        idx[a] = 0
-                        a -= 1
-                    }
+                    advance(&idx, within: outer)
                 }
             }
             count = total

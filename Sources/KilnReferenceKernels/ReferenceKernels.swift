@@ -46,7 +46,7 @@ package enum ReferenceKernels {
             return outs
         case .clip: return [try clip(node, inputs)]
         case .add, .sub, .mul, .div, .pow, .pRelu, .equal:
-            return [try binary(node, x(), required(inputs, 1, node))]
+            return [try binary(node, x(), required(inputs, 1, node), threads: threads)]
         case .where: return [try whereOp(node, x(), required(inputs, 1, node), required(inputs, 2, node))]
         case .conv, .kilnConv: return [try conv(node, inputs, threads: threads)]
         case .convTranspose: return [try convTranspose(node, inputs, threads: threads)]
