@@ -14,6 +14,11 @@ import Synchronization
 /// publishes a new generation (release); a spinning helper sees it (acquire), takes iterations
 /// from a shared counter and counts itself done on an atomic the caller spins on. The condition
 /// variable only wakes helpers that went to sleep (`sleepers` > 0).
+///
+/// A helper joins a loop before it takes iterations, and the caller closes the loop once it has
+/// drained it: the caller waits only for the helpers that joined. On a busy machine a helper
+/// may not be scheduled for milliseconds; the caller then does the whole loop itself instead of
+/// waiting for a thread that would find nothing left to do.
 // unchecked: the job is published by release/acquire atomics (see above); sleeping uses the NSCondition.
 final class KernelThreadPool: @unchecked Sendable {
     /// The process-wide pool.
@@ -39,6 +44,9 @@ final class KernelThreadPool: @unchecked Sendable {
     private let done = Atomic<Int>(0)
     private let recentParticipants = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
+    // The current loop's generation, whether it is closed and how many helpers joined it
+    // (`generation << 17 | closed << 16 | joined`).
+    private let gate = Atomic<Int>(0)
 
     init(workers: Int) {
         self.workers = workers
@@ -72,6 +80,7 @@ final class KernelThreadPool: @unchecked Sendable {
             done.store(0, ordering: .relaxed)
             next.store(0, ordering: .relaxed)
             let generation = published.load(ordering: .relaxed) >> 16 &+ 1
+            gate.store(generation << 17, ordering: .relaxed)
             published.store(generation << 16 | helpers, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 condition.lock()
@@ -79,10 +88,18 @@ final class KernelThreadPool: @unchecked Sendable {
                 condition.unlock()
             }
             drain(escaping, count)
-            // The helpers are running chunks (or about to): spin, yielding now and then in case
+            // Close the loop: a helper that has not joined by now stays out of it.
+            var state = gate.load(ordering: .acquiring)
+            while true {
+                let (exchanged, original) = gate.compareExchange(expected: state, desired: state | 1 << 16, ordering: .acquiringAndReleasing)
+                if exchanged { break }
+                state = original
+            }
+            let joined = state & 0xFFFF
+            // The helpers that joined are running chunks: spin, yielding now and then in case
             // one of them was preempted.
             var spins = 0
-            while done.load(ordering: .acquiring) < helpers {
+            while done.load(ordering: .acquiring) < joined {
                 spins &+= 1
                 if spins & 4095 == 0 { sched_yield() }
             }
@@ -115,10 +132,21 @@ final class KernelThreadPool: @unchecked Sendable {
             }
             seen = published.load(ordering: .acquiring)
             // A participant of this generation: the caller waits for it before the next one.
-            guard index < seen & 0xFFFF else { continue }
+            guard index < seen & 0xFFFF, join(generation: seen >> 16) else { continue }
             runJob()
             done.add(1, ordering: .releasing)
         }
+    }
+
+    /// Joins loop `generation` unless the caller closed it already (or it is over).
+    private func join(generation: Int) -> Bool {
+        var state = gate.load(ordering: .acquiring)
+        while state >> 17 == generation && state & 1 << 16 == 0 {
+            let (exchanged, original) = gate.compareExchange(expected: state, desired: state &+ 1, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            state = original
+        }
+        return false
     }
 
     /// Drains the current loop. The caller's closure is borrowed (`withoutActuallyEscaping`):

@@ -107,51 +107,65 @@ enum Broadcast {
         @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x / y }
     }
 
-    /// Whether `fast` handles these shapes: equal shapes (residual Add), or N×C×H×W with
-    /// N×C×1×1 in either order (squeeze-excite scaling).
+    /// Whether `fast` handles these shapes: equal shapes (residual Add), a single value with
+    /// a tensor of at least its rank (a scale or shift by a constant), or N×C×H×W with N×C×1×1
+    /// in either order (squeeze-excite scaling).
     static func hasFastPath(_ sa: [Int], _ sb: [Int]) -> Bool {
         if sa == sb { return true }
+        let ca = sa.reduce(1, *), cb = sb.reduce(1, *)
+        if (cb == 1 && sb.count <= sa.count && ca > 0) || (ca == 1 && sa.count <= sb.count && cb > 0) { return true }
         guard sa.count == 4, sb.count == 4, sa[0] == sb[0], sa[1] == sb[1] else { return false }
         return (sb[2] == 1 && sb[3] == 1) || (sa[2] == 1 && sa[3] == 1)
     }
 
     /// `O` over the shapes `hasFastPath` accepts, 8 lanes at a time: no per-element closure
-    /// call (the generic `floats` path calls its closure for every element).
-    static func fast<O: VectorOp>(_: O.Type, _ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int]) -> ([Int], [Float]) {
-        let outShape = a.count >= b.count ? sa : sb
+    /// call (the generic `floats` path calls its closure for every element). Large tensors are
+    /// split across `threads` in runs of at least 32 Ki floats.
+    static func fast<O: VectorOp>(_: O.Type, _ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int], threads: Int = 1) -> ([Int], [Float]) {
+        let outShape = a.count != b.count ? (a.count > b.count ? sa : sb) : (sa.count >= sb.count ? sa : sb)
         let n = max(a.count, b.count)
-        let plane = a.count == b.count ? n : n / max(1, min(a.count, b.count))
+        if n == 0 || min(a.count, b.count) == 0 { return (outShape, []) }
+        // Equal sizes, or one operand holding a value per block of `plane` floats of the other.
+        let equal = a.count == b.count
+        let plane = equal ? n : n / min(a.count, b.count)
+        let aIsPlane = a.count < b.count
         let result = [Float](unsafeUninitializedCapacity: n) { r, count in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
-                    let x = pa.baseAddress!, y = pb.baseAddress!, z = r.baseAddress!
-                    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
-                    if a.count == b.count {
-                        var k = 0
-                        while k &+ 8 <= n {
-                            let v = O.apply(rx.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self),
-                                            ry.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self))
-                            rz.storeBytes(of: v, toByteOffset: k &* 4, as: SIMD8<Float>.self)
-                            k &+= 8
-                        }
-                        while k < n { z[k] = O.apply(x[k], y[k]); k &+= 1 }
-                    } else {
-                        // One operand has a value per plane.
-                        let aIsPlane = a.count < b.count
-                        for p in 0..<(n / max(1, plane)) {
-                            let base = p &* plane
-                            let s = aIsPlane ? x[p] : y[p], sv = SIMD8<Float>(repeating: s)
-                            let full = aIsPlane ? ry : rx, fp = aIsPlane ? y : x
-                            var k = 0
-                            while k &+ 8 <= plane {
-                                let f = full.loadUnaligned(fromByteOffset: (base &+ k) &* 4, as: SIMD8<Float>.self)
-                                rz.storeBytes(of: aIsPlane ? O.apply(sv, f) : O.apply(f, sv), toByteOffset: (base &+ k) &* 4, as: SIMD8<Float>.self)
+                    let xs = SendablePointer(UnsafeMutablePointer(mutating: pa.baseAddress!))
+                    let ys = SendablePointer(UnsafeMutablePointer(mutating: pb.baseAddress!)), zs = SendablePointer(r.baseAddress!)
+                    parallelFor(n, threads: threads, minChunk: 32768) { range in
+                        let x = xs.p, y = ys.p, z = zs.p
+                        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
+                        if equal {
+                            var k = range.lowerBound
+                            while k &+ 8 <= range.upperBound {
+                                let v = O.apply(rx.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self),
+                                                ry.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self))
+                                rz.storeBytes(of: v, toByteOffset: k &* 4, as: SIMD8<Float>.self)
                                 k &+= 8
                             }
-                            while k < plane {
-                                z[base &+ k] = aIsPlane ? O.apply(s, fp[base &+ k]) : O.apply(fp[base &+ k], s)
+                            while k < range.upperBound { z[k] = O.apply(x[k], y[k]); k &+= 1 }
+                            return
+                        }
+                        // The blocks the range touches, each against its one value.
+                        var start = range.lowerBound
+                        while start < range.upperBound {
+                            let p = start / plane
+                            let end = min(range.upperBound, (p &+ 1) &* plane)
+                            let s = aIsPlane ? x[p] : y[p], sv = SIMD8<Float>(repeating: s)
+                            let full = aIsPlane ? ry : rx, fp = aIsPlane ? y : x
+                            var k = start
+                            while k &+ 8 <= end {
+                                let f = full.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
+                                rz.storeBytes(of: aIsPlane ? O.apply(sv, f) : O.apply(f, sv), toByteOffset: k &* 4, as: SIMD8<Float>.self)
+                                k &+= 8
+                            }
+                            while k < end {
+                                z[k] = aIsPlane ? O.apply(s, fp[k]) : O.apply(fp[k], s)
                                 k &+= 1
                             }
+                            start = end
                         }
                     }
                 }
@@ -254,7 +268,7 @@ enum Broadcast {
     }
 }
 
-/// A piecewise-linear activation on 8 lanes, as a type, so kernels generic over it are
+/// An activation on 8 lanes, as a type, so kernels generic over it are
 /// specialised per activation and apply it in registers. Each mirrors `Activation.applyScalar`'s
 /// selects exactly, NaN included.
 protocol VectorActivation {
@@ -311,6 +325,16 @@ extension VectorActivations {
     struct HardSwish: VectorActivation {
         @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v * unitClamp(v * (1 / 6) + 0.5) }
     }
+
+    /// 1 / (1 + e^−x) (`VectorMath.logistic`).
+    struct Sigmoid: VectorActivation {
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { VectorMath.logistic(v) }
+    }
+
+    /// x / (1 + e^−x) (SiLU).
+    struct Swish: VectorActivation {
+        @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v * VectorMath.logistic(v) }
+    }
 }
 
 /// The activation a convolution or GEMM may apply to its output in place.
@@ -324,7 +348,7 @@ enum Activation: Sendable, Equatable {
     case hardSwish
     case swish
 
-    /// Applies the activation to `n` floats in place, 8 lanes at a time where it is piecewise linear
+    /// Applies the activation to `n` floats in place, 8 lanes at a time
     /// (`VectorActivations`, which mirror `applyScalar` exactly, NaN included).
     @inline(__always)
     func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -342,7 +366,29 @@ enum Activation: Sendable, Equatable {
         case .clip(let lo, let hi): Self.block(p, rows, cols, ld, VectorActivations.Clip(lo: lo, hi: hi), self)
         case .hardSigmoid(let a, let b): Self.block(p, rows, cols, ld, VectorActivations.HardSigmoid(alpha: a, beta: b), self)
         case .hardSwish: Self.block(p, rows, cols, ld, VectorActivations.HardSwish(), self)
-        case .sigmoid, .swish: for r in 0..<rows { applyScalar(p + r * ld, cols) }
+        case .sigmoid: Self.transcendental(p, rows, cols, ld, VectorActivations.Sigmoid())
+        case .swish: Self.transcendental(p, rows, cols, ld, VectorActivations.Swish())
+        }
+    }
+
+    /// The block loop for Sigmoid and Swish, whose scalar form is lane 0 of the vector one: the
+    /// row's tail runs as one partial vector, so every element takes the same arithmetic.
+    @inline(never)
+    private static func transcendental<A: VectorActivation>(_ p: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ ld: Int, _ act: A) {
+        for r in 0..<rows {
+            let row = p + r &* ld
+            let raw = UnsafeMutableRawPointer(row)
+            var i = 0
+            while i &+ 8 <= cols {
+                raw.storeBytes(of: act(raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+                i &+= 8
+            }
+            if i < cols {
+                var v = SIMD8<Float>()
+                for l in 0..<(cols &- i) { v[l] = row[i &+ l] }
+                v = act(v)
+                for l in 0..<(cols &- i) { row[i &+ l] = v[l] }
+            }
         }
     }
 
@@ -378,8 +424,10 @@ enum Activation: Sendable, Equatable {
     }
 }
 
+/// The logistic function of one float: lane 0 of `VectorMath.logistic`, so scalar and vector
+/// paths agree bit for bit.
 @inline(__always) func logistic(_ x: Float) -> Float {
-    x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
+    VectorMath.logistic(SIMD8<Float>(repeating: x))[0]
 }
 
 extension ReferenceKernels {
@@ -442,7 +490,7 @@ extension ReferenceKernels {
     }
 
     /// Add, Sub, Mul, Div, Pow, PRelu, Equal with numpy broadcasting; integer types are exact.
-    static func binary(_ node: RNode, _ a: RTensor, _ b: RTensor) throws -> RTensor {
+    static func binary(_ node: RNode, _ a: RTensor, _ b: RTensor, threads: Int = 1) throws -> RTensor {
         let op = node.op
         if op == .equal {
             if a.isString || b.isString {
@@ -459,6 +507,11 @@ extension ReferenceKernels {
         if op == .pow {
             // Output has the base's type.
             if a.isFloat {
+                if b.isFloat && b.count == 1 && b.f[0] == 2 && b.rank <= a.rank {
+                    // x² (LayerNorm's variance): the product is the correctly rounded square, as pow's is.
+                    let (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, a.f, a.shape, threads: threads)
+                    return RTensor(type: a.type, shape: shape, f: a.type == .float32 ? r : r.map { a.type.round($0) })
+                }
                 if b.isFloat {
                     let (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node) { Foundation.pow($0, $1) }
                     return RTensor(type: a.type, shape: shape, f: r.map { a.type.round($0) })
@@ -477,10 +530,10 @@ extension ReferenceKernels {
         if a.isFloat && b.isFloat {
             let (shape, r): ([Int], [Float])
             switch op {
-            case .add where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Add.self, a.f, a.shape, b.f, b.shape)
-            case .sub where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Sub.self, a.f, a.shape, b.f, b.shape)
-            case .mul where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, b.f, b.shape)
-            case .div where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Div.self, a.f, a.shape, b.f, b.shape)
+            case .add where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Add.self, a.f, a.shape, b.f, b.shape, threads: threads)
+            case .sub where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Sub.self, a.f, a.shape, b.f, b.shape, threads: threads)
+            case .mul where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Mul.self, a.f, a.shape, b.f, b.shape, threads: threads)
+            case .div where Broadcast.hasFastPath(a.shape, b.shape): (shape, r) = Broadcast.fast(Broadcast.Div.self, a.f, a.shape, b.f, b.shape, threads: threads)
             case .add: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, +)
             case .sub: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, -)
             case .mul: (shape, r) = try Broadcast.floats(a.f, a.shape, b.f, b.shape, node, *)

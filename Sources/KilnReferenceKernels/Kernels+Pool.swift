@@ -325,7 +325,7 @@ extension ReferenceKernels {
     }
 
     /// Softmax along `axis` (opset ≥ 13) or over the 2-D coercion at `axis` (opset < 13).
-    static func softmax(_ node: RNode, _ x: RTensor) throws -> RTensor {
+    static func softmax(_ node: RNode, _ x: RTensor, threads: Int) throws -> RTensor {
         guard x.isFloat else { throw InvalidModelError("\(node.label): Softmax needs a float tensor") }
         let r = x.rank
         var axis = node.int("axis", node.opset >= 13 ? -1 : 1)
@@ -342,6 +342,17 @@ extension ReferenceKernels {
             inner = 1
         }
         var y = x.f
+        if inner == 1 && len > 0 {
+            // Softmax along contiguous rows: 8 lanes at a time, rows split across threads.
+            let count = outer
+            y.withUnsafeMutableBufferPointer { buf in
+                let yp = SendablePointer(buf.baseAddress!)
+                parallelFor(count, threads: threads, minChunk: max(1, 16384 / len)) { rows in
+                    for o in rows { softmaxRow(yp.p + o * len, len) }
+                }
+            }
+            return RTensor(type: x.type, shape: x.shape, f: y)
+        }
         for o in 0..<outer {
             for i in 0..<inner {
                 let base = o * len * inner + i
@@ -353,6 +364,42 @@ extension ReferenceKernels {
             }
         }
         return RTensor(type: x.type, shape: x.shape, f: y)
+    }
+
+    /// Softmax of `n` contiguous floats in place: e^(x − max) with `VectorMath.exp`, over their sum.
+    static func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        let raw = UnsafeMutableRawPointer(p)
+        var i = 0
+        var mv = SIMD8<Float>(repeating: -.infinity)
+        while i &+ 8 <= n {
+            mv = pointwiseMax(mv, raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
+            i &+= 8
+        }
+        var m = mv.max()
+        while i < n { m = max(m, p[i]); i &+= 1 }
+        let mb = SIMD8<Float>(repeating: m)
+        var sv = SIMD8<Float>()
+        i = 0
+        while i &+ 8 <= n {
+            let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) - mb)
+            raw.storeBytes(of: e, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            sv += e
+            i &+= 8
+        }
+        var s = sv.sum()
+        if i < n {
+            var v = SIMD8<Float>()
+            for l in 0..<(n &- i) { v[l] = p[i &+ l] }
+            let e = VectorMath.exp(v - mb)
+            for l in 0..<(n &- i) { p[i &+ l] = e[l]; s += e[l] }
+        }
+        let sum = SIMD8<Float>(repeating: s)
+        i = 0
+        while i &+ 8 <= n {
+            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) / sum, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < n { p[i] /= s; i &+= 1 }
     }
 
     /// ReduceMean over `axes` (attribute before opset 18, input from 18), with keepdims and noop_with_empty_axes.

@@ -62,14 +62,10 @@ extension ReferenceKernels {
         let excludeOutside = node.int("exclude_outside", 0) == 1
         let extrapolation = Double(node.float("extrapolation_value", 0))
 
-        var data = x.doubles
-        var shape = x.shape
-        for axis in axes {
+        /// Per output coordinate along `axis` (`inW` → `outW`): neighbour indices with their
+        /// weights, and whether it lies outside the input (tf_crop_and_resize's extrapolation).
+        func axisTaps(_ axis: Int, inW: Int, outW: Int) throws -> (taps: [[(Int, Double)]], extrapolated: [Bool]) {
             let scale = scales[axis]
-            let outW = sizes[axis]
-            let inW = shape[axis]
-            if abs(scale - 1) < 1e-9 && outW == inW && abs(roi[axis]) < 1e-9 && abs(roi[axis + r] - 1) < 1e-9 { continue }
-            // Per output coordinate: neighbour indices and weights.
             let outWidth = scale * Double(inW)
             var taps: [[(Int, Double)]] = []
             var extrapolated: [Bool] = []
@@ -165,6 +161,23 @@ extension ReferenceKernels {
                 taps.append(Array(zip(idx, coeffs)))
                 extrapolated.append(extra)
             }
+            return (taps, extrapolated)
+        }
+        /// Whether `axis` keeps its size and coordinates (no resampling along it).
+        func unchanged(_ axis: Int) -> Bool {
+            abs(scales[axis] - 1) < 1e-9 && sizes[axis] == x.shape[axis] && abs(roi[axis]) < 1e-9 && abs(roi[axis + r] - 1) < 1e-9
+        }
+        if mode == "nearest", x.isFloat, x.rank >= 1, Set(axes).count == axes.count,
+            let tables = try nearestTables(axes: axes.filter { !unchanged($0) }, shape: x.shape, sizes: sizes, axisTaps) {
+            return RTensor(type: x.type, shape: sizes, f: gatherNearest(x.f, shape: x.shape, sizes: sizes, tables: tables))
+        }
+        var data = x.doubles
+        var shape = x.shape
+        for axis in axes {
+            let outW = sizes[axis]
+            let inW = shape[axis]
+            if unchanged(axis) { continue }
+            let (taps, extrapolated) = try axisTaps(axis, inW: inW, outW: outW)
             let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
             var next = [Double](repeating: 0, count: outer * outW * inner)
             for o in 0..<outer {
@@ -185,5 +198,62 @@ extension ReferenceKernels {
         }
         if x.isFloat { return RTensor(type: x.type, shape: shape, f: data.map { x.type.round(Float($0)) }) }
         return RTensor(shape, ints: data.map { x.type.wrap(Int64($0.rounded())) }, type: x.type)
+    }
+
+    /// For nearest resizing along `axes`: each axis's source index per output coordinate (nil
+    /// for axes left as they are), from `axisTaps`; nil when some output takes no single input
+    /// value (an extrapolated or excluded coordinate), which the separable path handles.
+    static func nearestTables(axes: [Int], shape: [Int], sizes: [Int],
+                              _ axisTaps: (Int, Int, Int) throws -> (taps: [[(Int, Double)]], extrapolated: [Bool])) throws -> [[Int]?]? {
+        var tables = [[Int]?](repeating: nil, count: shape.count)
+        for axis in axes {
+            let (taps, extrapolated) = try axisTaps(axis, shape[axis], sizes[axis])
+            var table: [Int] = []
+            table.reserveCapacity(taps.count)
+            for (y, tap) in taps.enumerated() {
+                let chosen = tap.filter { $0.1 != 0 }
+                guard !extrapolated[y], chosen.count == 1, chosen[0].1 == 1 else { return nil }
+                table.append(chosen[0].0)
+            }
+            tables[axis] = table
+        }
+        return tables
+    }
+
+    /// Nearest resizing as a gather: output element (i₀, i₁, …) is input element
+    /// (t₀[i₀], t₁[i₁], …), with `tables` from `nearestTables`. An output row whose source row is
+    /// the previous output row's is copied from it.
+    static func gatherNearest(_ x: [Float], shape: [Int], sizes: [Int], tables: [[Int]?]) -> [Float] {
+        let r = shape.count
+        let total = sizes.reduce(1, *)
+        if total == 0 { return [] }
+        let inStrides = stridesOf(shape)
+        let table = (0..<r).map { a in tables[a] ?? Array(0..<sizes[a]) }
+        let inner = sizes[r - 1], last = table[r - 1]
+        let identityRow = tables[r - 1] == nil
+        return [Float](unsafeUninitializedCapacity: total) { out, count in
+            x.withUnsafeBufferPointer { src in
+                let xp = src.baseAddress!, op = out.baseAddress!
+                let outer = Array(sizes.dropLast())
+                var idx = [Int](repeating: 0, count: outer.count)
+                var previous = -1
+                for row in 0..<(total / inner) {
+                    var base = 0
+                    for a in 0..<(r - 1) { base += table[a][idx[a]] * inStrides[a] }
+                    let dst = op + row * inner
+                    if base == previous {
+                        copyFloats(dst, dst - inner, inner)
+                    } else if identityRow {
+                        copyFloats(dst, xp + base, inner)
+                    } else {
+                        let s = xp + base
+                        for k in 0..<inner { dst[k] = s[last[k]] }
+                    }
+                    previous = base
+                    advance(&idx, within: outer)
+                }
+            }
+            count = total
+        }
     }
 }

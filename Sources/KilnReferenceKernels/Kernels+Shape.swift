@@ -24,6 +24,56 @@ extension ReferenceKernels {
         return a
     }
 
+    /// The view of `x` at `offset` with `shape` and element `strides`, copied into dense
+    /// row-major storage: axes that are contiguous in the view are merged, then each innermost
+    /// run is a vector copy (stride 1), an even-lane gather (stride 2) or a strided loop.
+    static func stridedCopy(_ x: [Float], offset: Int, shape: [Int], strides: [Int]) -> [Float] {
+        let count = shape.reduce(1, *)
+        if count == 0 { return [] }
+        // Drop size-1 axes and merge an axis into the next where it steps exactly over it.
+        var dims: [Int] = [], st: [Int] = []
+        for (d, s) in zip(shape, strides) where d != 1 {
+            if let last = dims.last, st[st.count - 1] == s * d {
+                dims[dims.count - 1] = last * d
+                st[st.count - 1] = s
+            } else {
+                dims.append(d)
+                st.append(s)
+            }
+        }
+        if dims.isEmpty { return [x[offset]] }
+        let r = dims.count, inner = dims[r - 1], step = st[r - 1]
+        return [Float](unsafeUninitializedCapacity: count) { out, n in
+            x.withUnsafeBufferPointer { src in
+                let op = out.baseAddress!
+                var idx = [Int](repeating: 0, count: r - 1)
+                var off = offset
+                var row = 0
+                while row < count {
+                    let s = src.baseAddress! + off, d = op + row
+                    if step == 1 {
+                        copyFloats(d, s, inner)
+                    } else if step == 2 {
+                        gatherEven(d, s, inner)
+                    } else {
+                        for k in 0..<inner { d[k] = s[k &* step] }
+                    }
+                    row += inner
+                    var a = r - 2
+                    while a >= 0 {
+                        idx[a] += 1
+                        off += st[a]
+                        if idx[a] < dims[a] { break }
+                        off -= st[a] * dims[a]
+                        idx[a] = 0
+                        a -= 1
+                    }
+                }
+            }
+            n = count
+        }
+    }
+
     static func reshape(_ node: RNode, _ x: RTensor, _ shapeTensor: RTensor) throws -> RTensor {
         let allowZero = node.int("allowzero", 0) == 1
         var shape = shapeTensor.int64s.map { Int($0) }
@@ -63,6 +113,7 @@ extension ReferenceKernels {
         let outShape = perm.map { x.shape[$0] }
         let inStrides = stridesOf(x.shape)
         let st = perm.map { inStrides[$0] }
+        if x.isFloat { return RTensor(type: x.type, shape: outShape, f: stridedCopy(x.f, offset: 0, shape: outShape, strides: st)) }
         var source = [Int](repeating: 0, count: x.count)
         var idx = [Int](repeating: 0, count: r)
         var off = 0
@@ -95,6 +146,22 @@ extension ReferenceKernels {
             outShape[axis] += p.shape[axis]
         }
         let outer = first.shape[..<axis].reduce(1, *)
+        if first.isFloat && parts.allSatisfy({ $0.isFloat }) {
+            // Per outer index, each part's block in turn: one vector copy per block.
+            let total = outShape.reduce(1, *)
+            let joined = [Float](unsafeUninitializedCapacity: total) { out, count in
+                var at = 0
+                for o in 0..<outer {
+                    for p in parts {
+                        let len = p.shape[axis...].reduce(1, *)
+                        if len > 0 { p.f.withUnsafeBufferPointer { copyFloats(out.baseAddress! + at, $0.baseAddress! + o * len, len) } }
+                        at += len
+                    }
+                }
+                count = total
+            }
+            return RTensor(type: first.type, shape: outShape, f: joined)
+        }
         var chunks: [RTensor] = []
         for o in 0..<outer {
             for p in parts {
@@ -123,6 +190,16 @@ extension ReferenceKernels {
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
         var results: [RTensor] = []
         var start = 0
+        if x.isFloat {
+            for size in sizes {
+                var shape = x.shape
+                shape[axis] = size
+                results.append(RTensor(type: x.type, shape: shape,
+                                       f: stridedCopy(x.f, offset: start * inner, shape: [outer, size * inner], strides: [dim * inner, 1])))
+                start += size
+            }
+            return results
+        }
         for size in sizes {
             var src: [Int] = []
             src.reserveCapacity(outer * size * inner)
@@ -177,6 +254,10 @@ extension ReferenceKernels {
         }
         let inStrides = stridesOf(x.shape)
         let count = size.reduce(1, *)
+        if x.isFloat {
+            let offset = (0..<r).reduce(0) { $0 + begin[$1] * inStrides[$1] }
+            return RTensor(type: x.type, shape: size, f: stridedCopy(x.f, offset: offset, shape: size, strides: (0..<r).map { step[$0] * inStrides[$0] }))
+        }
         var src = [Int](repeating: 0, count: count)
         var idx = [Int](repeating: 0, count: r)
         for k in 0..<count {

@@ -46,14 +46,14 @@ package enum ReferenceKernels {
             return outs
         case .clip: return [try clip(node, inputs)]
         case .add, .sub, .mul, .div, .pow, .pRelu, .equal:
-            return [try binary(node, x(), required(inputs, 1, node))]
+            return [try binary(node, x(), required(inputs, 1, node), threads: threads)]
         case .where: return [try whereOp(node, x(), required(inputs, 1, node), required(inputs, 2, node))]
         case .conv, .kilnConv: return [try conv(node, inputs, threads: threads)]
-        case .convTranspose: return [try convTranspose(node, inputs)]
+        case .convTranspose: return [try convTranspose(node, inputs, threads: threads)]
         case .maxPool, .averagePool: return try pool(node, x(), threads: threads)
         case .globalAveragePool, .globalMaxPool: return [try globalPool(node, x(), threads: threads)]
         case .batchNormalization: return try batchNorm(node, inputs)
-        case .softmax: return [try softmax(node, x())]
+        case .softmax: return [try softmax(node, x(), threads: threads)]
         case .reduceMean: return [try reduceMean(node, inputs)]
         case .matMul: return [try matmul(node, x(), required(inputs, 1, node), threads: threads)]
         case .gemm: return [try gemm(node, inputs, threads: threads)]

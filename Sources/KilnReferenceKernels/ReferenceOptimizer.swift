@@ -7,14 +7,15 @@ package enum ReferenceOptimizer {
     /// Statistics of one optimisation run (logged and reported by the build).
     package struct Report: Sendable, CustomStringConvertible {
         var folded = 0, removed = 0, batchNormsFolded = 0, activationsFused = 0, residualsFused = 0, packed = 0, shapesInferred = 0
+        var scaleShiftsFolded = 0, hardSwishes = 0
         package var description: String {
-            "folded \(folded) constant nodes, removed \(removed) Identity/Dropout, folded \(batchNormsFolded) BatchNormalization, fused \(activationsFused) activations and \(residualsFused) residual Adds, packed \(packed) conv weights, inferred \(shapesInferred) shapes"
+            "folded \(folded) constant nodes, removed \(removed) Identity/Dropout, folded \(batchNormsFolded) BatchNormalization and \(scaleShiftsFolded) constant Mul/Add into convolutions, recognised \(hardSwishes) HardSwish, fused \(activationsFused) activations and \(residualsFused) residual Adds, packed \(packed) conv weights, inferred \(shapesInferred) shapes"
         }
     }
 
     /// The passes in order, as a build's progress names them (`optimize` reports each as it starts).
     package static let passes = ["removing Identity and Dropout", "folding constants", "inferring shapes", "folding BatchNormalization",
-                         "fusing activations", "fusing residual Adds", "packing weights"]
+                         "folding constant scales", "recognising HardSwish", "fusing activations", "fusing residual Adds", "packing weights"]
 
     /// Applies every pass in order and returns the optimised graph; `pass` hears the index
     /// (into `passes`) of each pass as it starts.
@@ -45,10 +46,14 @@ package enum ReferenceOptimizer {
         pass(3)
         foldBatchNorm(&g, &report)
         pass(4)
-        fuseActivations(&g, &report)
+        foldConvScaleShift(&g, &report)
         pass(5)
-        fuseResidualAdds(&g, shapes: shapes, &report)
+        recognizeHardSwish(&g, &report)
         pass(6)
+        fuseActivations(&g, &report)
+        pass(7)
+        fuseResidualAdds(&g, shapes: shapes, &report)
+        pass(8)
         pack(&g, shapes: shapes, &report)
         pruneUnused(&g)
         return (g, report)
@@ -197,14 +202,7 @@ package enum ReferenceOptimizer {
                 case .sigmoid: act = .sigmoid
                 case .hardSigmoid: act = .hardSigmoid(a.float("alpha", 0.2), a.float("beta", 0.5))
                 case .hardSwish: act = .hardSwish
-                case .clip:
-                    if a.opset < 11 {
-                        act = .clip(a.float("min", -.infinity), a.float("max", .infinity))
-                    } else {
-                        let lo = a.inputs.count > 1 && a.inputs[1] >= 0 ? g.constants[a.inputs[1]]?.floats.first : -.infinity
-                        let hi = a.inputs.count > 2 && a.inputs[2] >= 0 ? g.constants[a.inputs[2]]?.floats.first : .infinity
-                        if let lo, let hi { act = .clip(lo, hi) }
-                    }
+                case .clip: if let (lo, hi) = clipBounds(a, g) { act = .clip(lo, hi) }
                 default: break
                 }
                 if act != nil && a.outputs.count == 1 { finalOutput = a.outputs[0]; dead = [rs[0]] } else { act = nil }
