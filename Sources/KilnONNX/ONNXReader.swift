@@ -15,25 +15,33 @@ public enum ONNXReader {
     /// `baseDirectory` is the model file's directory, used to resolve tensors stored as external
     /// data; without it such tensors are refused with an error saying so.
     public static func model(_ bytes: [UInt8], baseDirectory: URL? = nil) throws(ONNXError) -> ONNXModel {
-        let result: Result<ONNXModel, ONNXError> = bytes.withUnsafeBytes { raw in
-            let decoder = ONNXDecoder(bytes: raw, baseDirectory: baseDirectory)
-            do throws(ONNXError) {
-                return .success(try decoder.model(0..<raw.count))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        try decode(bytes, baseDirectory) { (decoder, range) throws(ONNXError) in try decoder.model(range) }
     }
 
     /// Decodes one serialized `TensorProto` (ONNX's `input_0.pb` test-data format).
     ///
     /// `baseDirectory` resolves external data as for models.
     public static func tensor(_ bytes: [UInt8], baseDirectory: URL? = nil) throws(ONNXError) -> ONNXTensor {
-        let result: Result<ONNXTensor, ONNXError> = bytes.withUnsafeBytes { raw in
+        try decode(bytes, baseDirectory) { (decoder, range) throws(ONNXError) in try decoder.tensor(range) }
+    }
+
+    /// Reads and decodes the model file at `url`; external data resolves beside it.
+    public static func model(contentsOf url: URL) throws(ONNXError) -> ONNXModel {
+        try decode(contentsOf: url) { (bytes, directory) throws(ONNXError) in try model(bytes, baseDirectory: directory) }
+    }
+
+    /// Reads and decodes the `.pb` TensorProto file at `url`.
+    public static func tensor(contentsOf url: URL) throws(ONNXError) -> ONNXTensor {
+        try decode(contentsOf: url) { (bytes, directory) throws(ONNXError) in try tensor(bytes, baseDirectory: directory) }
+    }
+
+    /// Runs `body` on a decoder over all of `bytes`.
+    private static func decode<T>(_ bytes: [UInt8], _ baseDirectory: URL?,
+                                  _ body: (ONNXDecoder, Range<Int>) throws(ONNXError) -> T) throws(ONNXError) -> T {
+        let result: Result<T, ONNXError> = bytes.withUnsafeBytes { raw in
             let decoder = ONNXDecoder(bytes: raw, baseDirectory: baseDirectory)
             do throws(ONNXError) {
-                return .success(try decoder.tensor(0..<raw.count))
+                return .success(try body(decoder, 0..<raw.count))
             } catch {
                 return .failure(error)
             }
@@ -41,23 +49,12 @@ public enum ONNXReader {
         return try result.get()
     }
 
-    /// Reads and decodes the model file at `url`; external data resolves beside it.
-    public static func model(contentsOf url: URL) throws(ONNXError) -> ONNXModel {
+    /// Reads the file at `url` and decodes its bytes with `body` (external data resolving beside
+    /// it); an error names the file.
+    private static func decode<T>(contentsOf url: URL, _ body: ([UInt8], URL) throws(ONNXError) -> T) throws(ONNXError) -> T {
         let bytes = try read(url)
         do {
-            return try model(bytes, baseDirectory: url.deletingLastPathComponent())
-        } catch {
-            var error = error
-            error.file = url.path
-            throw error
-        }
-    }
-
-    /// Reads and decodes the `.pb` TensorProto file at `url`.
-    public static func tensor(contentsOf url: URL) throws(ONNXError) -> ONNXTensor {
-        let bytes = try read(url)
-        do {
-            return try tensor(bytes, baseDirectory: url.deletingLastPathComponent())
+            return try body(bytes, url.deletingLastPathComponent())
         } catch {
             var error = error
             error.file = url.path

@@ -93,13 +93,9 @@ struct TamperingBackend: InferenceBackend {
     func rolloutRefusesMismatchingCandidate() async throws {
         try await RegistryServer.withScratch(directory: "kiln-gate-rollout") { registry, dir in
             let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
-            let text = "\(registry.host)/fleet/gate:prod"
-            let reference = try ModelReference(parsing: text)
-            let client = RegistryClient(configuration: .init(insecureHosts: [registry.host]))
-            func publish(_ bytes: [UInt8], _ name: String) async throws -> Digest {
-                try await RolloutEndToEndTests.publishInProcess(bytes, name, in: dir, to: reference, client: client)
-            }
-            let digestA = try await publish(a, "a")
+            let tag = try FleetTag("gate", on: registry, in: dir)
+            let text = tag.text, client = tag.client
+            let digestA = try await tag.publishInProcess(a, "a")
             let stateDirectory = dir.appendingPathComponent("state").path
             var c = try configuration(dir, model: .reference(text), backend: "tampering",
                                       tampered: [ModelSource(bytes: b, name: "").digest],
@@ -111,7 +107,7 @@ struct TamperingBackend: InferenceBackend {
             let agent = Agent(configuration: c)
             let running = Task { try await agent.run() }
             try RolloutEndToEndTests.waitFor("A serving", timeout: 60) { agent.servingEngine?.digest == Digest.of(a).description }
-            let digestB = try await publish(b, "b")
+            let digestB = try await tag.publishInProcess(b, "b")
             agent.reload()
             try RolloutEndToEndTests.waitFor("B refused", timeout: 90) { agent.rolloutState?.rejected.contains { $0.digest == digestB } ?? false }
             let state = try #require(agent.rolloutState)

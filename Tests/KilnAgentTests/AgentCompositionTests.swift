@@ -17,13 +17,9 @@ import Testing
         try await RegistryServer.withScratch(directory: "kiln-agent-inprocess") { registry, dir in
             let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
             let c = RolloutEndToEndTests.variant(bias: [0, 0.5, 0, 0])
-            let text = "\(registry.host)/fleet/inprocess:prod"
-            let reference = try ModelReference(parsing: text)
-            let client = RegistryClient(configuration: .init(insecureHosts: [registry.host]))
-            func publish(_ bytes: [UInt8], _ name: String) async throws -> Digest {
-                try await RolloutEndToEndTests.publishInProcess(bytes, name, in: dir, to: reference, client: client)
-            }
-            let digestA = try await publish(a, "a")
+            let tag = try FleetTag("inprocess", on: registry, in: dir)
+            let text = tag.text, client = tag.client
+            let digestA = try await tag.publishInProcess(a, "a")
             let conf = dir.appendingPathComponent("kiln.conf")
             try "model = \(text)\n".write(to: conf, atomically: true, encoding: .utf8)
             let device = try DeviceDetector().detect(catalog: ProfileCatalog.embedded())
@@ -44,7 +40,7 @@ import Testing
             #expect(agent.rolloutState?.active?.digest == digestA)
 
             // The tag moves to B: gated, swapped, committed after probation.
-            let digestB = try await publish(b, "b")
+            let digestB = try await tag.publishInProcess(b, "b")
             agent.reload()
             try RolloutEndToEndTests.waitFor("B active", timeout: 90) { agent.rolloutState?.active?.digest == digestB && agent.rolloutState?.phase == .idle }
             #expect(agent.servingEngine?.digest == Digest.of(b).description)

@@ -94,13 +94,11 @@ import Testing
 
     @Test func aFollowedTagMovingToModelsThatExhaustTheBuildOrTheFirstInferenceKeepsTheAgentServing() async throws {
         try await RegistryServer.withScratch(directory: "kiln-isolated-rollout") { registry, dir in
-            let ref = "\(registry.host)/fleet/isolated:prod"
+            let tag = try FleetTag("isolated", on: registry, in: dir)
+            let ref = tag.text
             let stateDir = dir.appendingPathComponent("state")
             func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
-            func publish(_ bytes: [UInt8], _ name: String) throws -> String {
-                try RolloutEndToEndTests.publish(bytes, name, in: dir, to: ref, registry: registry.host)
-            }
-            let digestA = try publish(DemoModel.bytes(), "a")
+            let digestA = try tag.publish(DemoModel.bytes(), "a")
             let agent = try AgentProcess(TestEnvironment.kilnExecutable, [
                 "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "1s", "--state-dir", stateDir.path,
                 "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
@@ -110,7 +108,7 @@ import Testing
             try RolloutEndToEndTests.waitFor("A active", timeout: 90) { state()?.active?.digest.description == digestA }
 
             // (a) The build exhausts the child's memory: refused as a failed build.
-            let digestBuild = try publish(Self.hugeAtBuild(shape: [2048, 2048, 16]), "huge-build")
+            let digestBuild = try tag.publish(Self.hugeAtBuild(shape: [2048, 2048, 16]), "huge-build")
             agent.signal(SIGHUP)
             try RolloutEndToEndTests.waitFor("the build-exhausting model refused", timeout: 120) {
                 state()?.rejected.contains { $0.digest.description == digestBuild } == true
@@ -154,10 +152,11 @@ import Testing
     /// most 2 abnormal exits, not a restart loop.
     @Test func aModelThatKillsTheAgentInProbationIsRefusedAfterOneCrashAndTheOldModelServes() async throws {
         try await RegistryServer.withScratch(directory: "kiln-restart-loop") { registry, dir in
-            let ref = "\(registry.host)/fleet/restart:prod"
+            let tag = try FleetTag("restart", on: registry, in: dir)
+            let ref = tag.text
             let stateDir = dir.appendingPathComponent("state")
             func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
-            let digestA = try RolloutEndToEndTests.publish(DemoModel.bytes(), "a", in: dir, to: ref, registry: registry.host)
+            let digestA = try tag.publish(DemoModel.bytes(), "a")
             let arguments = [
                 "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "2s", "--state-dir", stateDir.path,
                 "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
@@ -171,8 +170,7 @@ import Testing
             let first = try start([], 1)
             defer { first.kill() }
             try RolloutEndToEndTests.waitFor("A active", timeout: 90) { state()?.active?.digest.description == digestA }
-            let digestBad = try RolloutEndToEndTests.publish(Self.hugeOnBrightFrames(elements: 1.5e9), "bad", in: dir, to: ref,
-                                                             registry: registry.host)
+            let digestBad = try tag.publish(Self.hugeOnBrightFrames(elements: 1.5e9), "bad")
             first.signal(SIGHUP)
             try RolloutEndToEndTests.waitFor("the agent to die on the bad model", timeout: 120) { !first.process.isRunning }
             var abnormal = first.process.terminationReason == .uncaughtSignal || first.process.terminationStatus != 0 ? 1 : 0

@@ -14,27 +14,6 @@ import Testing
 /// no frame dropped; the tag moves to C whose golden data fails → C is refused and B keeps
 /// serving; a restart comes back on B.
 @Suite(.serialized) struct RolloutEndToEndTests {
-    /// Writes `bytes` as `<name>.onnx` in `dir` and publishes it to `ref` with the real `kiln publish`;
-    /// returns the printed digest.
-    static func publish(_ bytes: [UInt8], _ name: String, in dir: URL, to ref: String, registry host: String) throws -> String {
-        let path = dir.appendingPathComponent("\(name).onnx")
-        try Data(bytes).write(to: path)
-        let r = try TestEnvironment.run(TestEnvironment.kilnExecutable, ["publish", path.path, "--to", ref, "--insecure-registry", host])
-        guard r.status == 0 else { throw TestEnvironment.SetupError("publish \(name): \(r.stderr)") }
-        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Writes `bytes` as `<name>.onnx` in `dir` and publishes it to `reference` in process (the
-    /// artifact builder and publisher `kiln publish` uses); returns the manifest digest.
-    static func publishInProcess(_ bytes: [UInt8], _ name: String, in dir: URL, to reference: ModelReference,
-                                 client: RegistryClient) async throws -> Digest {
-        let path = dir.appendingPathComponent("\(name).onnx").path
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let artifact = try ModelArtifactBuilder(modelPath: path, goldenDirectory: nil, annotations: KilnAnnotations(), name: name,
-                                                workDirectory: dir.appendingPathComponent("work-\(name)").path)
-        return try await ModelPublisher(client: client).publish(artifact, to: reference)
-    }
-
     /// The demo model with another final bias: same input and output, different answers.
     static func variant(bias: [Float]) -> [UInt8] {
         var model = DemoModel.model()
@@ -162,11 +141,9 @@ extension RolloutEndToEndTests {
     @Test func smallBoardBuildsTheNewModelAtTheNextStartNotWhileServing() async throws {
         try await RegistryServer.withScratch(directory: "kiln-rollout-small") { registry, dir in
             let kiln = TestEnvironment.kilnExecutable
-            let ref = "\(registry.host)/fleet/small:prod"
-            func publish(_ bytes: [UInt8], _ name: String) throws -> String {
-                try Self.publish(bytes, name, in: dir, to: ref, registry: registry.host)
-            }
-            let digestA = try publish(DemoModel.bytes(), "a")
+            let tag = try FleetTag("small", on: registry, in: dir)
+            let ref = tag.text
+            let digestA = try tag.publish(DemoModel.bytes(), "a")
             let b = Self.variant(bias: [0.5, 0, 0, 0])
             let stateDir = dir.appendingPathComponent("state")
             let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--state-dir", stateDir.path, "--profile", "jetson-nano-4gb",
@@ -176,7 +153,7 @@ extension RolloutEndToEndTests {
             let run1 = try AgentProcess(kiln, common, log: dir.appendingPathComponent("run1.log"))
             defer { run1.kill() }
             try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }
-            let digestB = try publish(b, "b")
+            let digestB = try tag.publish(b, "b")
             run1.signal(SIGHUP)
             try Self.waitFor("B pending", timeout: 60) { Self.state(stateDir)?.pendingBuild?.description == digestB }
             let report1 = try run1.stop()

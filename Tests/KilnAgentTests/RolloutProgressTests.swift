@@ -33,8 +33,9 @@ import Testing
         guard let detector = try TestEnvironment.dataFile("models/common_det.onnx") else { return }
         try await RegistryServer.withScratch(directory: "kiln-rollout-progress") { registry, dir in
             let kiln = TestEnvironment.kilnExecutable
-            let ref = "\(registry.host)/fleet/progress:prod"
-            let digestA = try RolloutEndToEndTests.publish(DemoModel.bytes(), "a", in: dir, to: ref, registry: registry.host)
+            let tag = try FleetTag("progress", on: registry, in: dir)
+            let ref = tag.text
+            let digestA = try tag.publish(DemoModel.bytes(), "a")
             let stateDir = dir.appendingPathComponent("state")
             let port = try LoopbackServer.freePort()
             let agent = try AgentProcess(kiln, [

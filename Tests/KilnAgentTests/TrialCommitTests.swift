@@ -16,10 +16,8 @@ import Testing
     @Test func aCrashInProbationRefusesTheCandidateAndACrashLoopFallsBackToThePreviousModel() async throws {
         try await RegistryServer.withScratch(directory: "kiln-trial") { registry, dir in
             let kiln = TestEnvironment.kilnExecutable
-            let ref = "\(registry.host)/fleet/trial:prod"
-            func publish(_ bytes: [UInt8], _ name: String) throws -> String {
-                try RolloutEndToEndTests.publish(bytes, name, in: dir, to: ref, registry: registry.host)
-            }
+            let tag = try FleetTag("trial", on: registry, in: dir)
+            let ref = tag.text
             let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
             let c = RolloutEndToEndTests.variant(bias: [0, 0.5, 0, 0])
             let stateDir = dir.appendingPathComponent("state")
@@ -30,18 +28,18 @@ import Testing
                           "--report-interval", "0", "--json", "--threads", "1"]
             func digestServed(_ report: [String: Any]) -> String? { (report["model"] as? [String: Any])?["digest"] as? String }
 
-            let digestA = try publish(a, "a")
+            let digestA = try tag.publish(a, "a")
             let run1 = try AgentProcess(kiln, common, log: dir.appendingPathComponent("run1.log"))
             defer { run1.kill() }
             try RolloutEndToEndTests.waitFor("A active", timeout: 60) { state()?.active?.digest.description == digestA }
-            let digestB = try publish(b, "b")
+            let digestB = try tag.publish(b, "b")
             run1.signal(SIGHUP)
             try RolloutEndToEndTests.waitFor("B on trial", timeout: 60) { state()?.trial?.digest.description == digestB }
             #expect(state()?.active?.digest.description == digestA, "a candidate on trial is not active")
             try RolloutEndToEndTests.waitFor("B committed", timeout: 60) {
                 state()?.active?.digest.description == digestB && state()?.trial == nil
             }
-            let digestC = try publish(c, "c")
+            let digestC = try tag.publish(c, "c")
             run1.signal(SIGHUP)
             try RolloutEndToEndTests.waitFor("C in probation", timeout: 60) {
                 state()?.phase == .probation && state()?.trial?.digest.description == digestC
