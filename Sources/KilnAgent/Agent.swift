@@ -152,9 +152,14 @@ public final class Agent: Sendable {
                 try endpoint.applyCredentials(from: configuration.registry?.client.configuration.auth ?? AuthFile.load())
                 destination = .mqtt(endpoint)
             }
+            if case .webhook(var endpoint) = destination {
+                endpoint.maxBatch = max(1, p.webhookBatch)
+                endpoint.maxDelay = max(0, p.webhookInterval)
+                destination = .webhook(endpoint)
+            }
             let kind = destination.kind
             resultCounts.withLock { $0 = RunReport.Results(sink: kind) }
-            return try ResultSink(destination) { [self] delivered, dropped in
+            return try ResultSink(destination, queueCapacity: p.queueCapacity) { [self] delivered, dropped in
                 metrics.recordResults(sink: kind, delivered: delivered, dropped: dropped)
                 self.resultCounts.withLock { $0?.delivered += delivered; $0?.dropped += dropped }
             }

@@ -34,6 +34,12 @@ public struct AgentConfiguration: Sendable {
         /// What the flags said (`--postprocess` and the thresholds): wins over the artifact's settings,
         /// which win over `choice` and `detection`'s defaults.
         public var flags: PostprocessSettings
+        /// Results a publisher (unix, MQTT, webhook) queues at most (`--results-queue`).
+        public var queueCapacity = ResultSink.defaultQueueCapacity
+        /// Most results in one webhook POST (`--webhook-batch`).
+        public var webhookBatch = 100
+        /// Seconds a result may wait for its webhook batch to fill (`--webhook-interval`).
+        public var webhookInterval = 0.5
 
         /// Creates postprocessing settings.
         public init(choice: String = "none", labelsPath: String? = nil, defaultLabels: [String] = [], results: String? = nil,

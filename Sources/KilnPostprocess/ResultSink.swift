@@ -7,11 +7,13 @@ import Synchronization
 ///
 /// `--results stdout` (default), `--results file:PATH` (appended; created 0644),
 /// `--results unix:PATH` (a SOCK_STREAM Unix socket another process reads; connected lazily and
-/// reconnected when the reader restarts, results written while nobody listens are counted as
-/// dropped), or `--results mqtt://HOST[:PORT]/TOPIC[?qos=1]` (MQTT 3.1.1, one topic per stream,
-/// `TOPIC/STREAM`, published from its own thread through a bounded queue: `MQTTPublisher`), or
-/// `--results http[s]://HOST[:PORT]/PATH` (a webhook: batches POSTed as JSON arrays from its own
-/// thread through a bounded queue: `WebhookPublisher`). Other writes are synchronous on the caller's thread (the loop's postprocessing thread).
+/// reconnected when the reader restarts: `UnixSocketPublisher`), or
+/// `--results mqtt://HOST[:PORT]/TOPIC[?qos=1]` (MQTT 3.1.1, one topic per stream,
+/// `TOPIC/STREAM`: `MQTTPublisher`), or `--results http[s]://HOST[:PORT]/PATH` (a webhook:
+/// batches POSTed as JSON arrays: `WebhookPublisher`). Those three publish from their own
+/// thread through a bounded queue (`PublishQueue`, `queueCapacity` results), so a slow, stalled
+/// or dead receiver drops results, never stalls the loop. Stdout and file writes are synchronous
+/// on the caller's thread (the loop's postprocessing thread).
 public final class ResultSink: Sendable {
     /// The destination.
     public enum Destination: Sendable, Equatable, CustomStringConvertible {
@@ -62,7 +64,7 @@ public final class ResultSink: Sendable {
     /// The destination.
     public let destination: Destination
     private struct State {
-        /// The file, socket or stdout written to; nil while a socket reader is not connected.
+        /// The file or stdout written to; nil once closed.
         var fd: FileDescriptor?
         var dropped = 0
         var written = 0
@@ -73,16 +75,33 @@ public final class ResultSink: Sendable {
     public let mqtt: MQTTPublisher?
     /// The webhook publisher thread, for `http[s]://` destinations.
     public let webhook: WebhookPublisher?
+    /// The Unix socket publisher thread, for `unix:` destinations.
+    public let unix: UnixSocketPublisher?
     private let onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)?
 
+    /// Results a publisher (unix, MQTT, webhook) queues at most by default.
+    public static let defaultQueueCapacity = 1024
+
     /// Opens the destination (creates/appends the file; the socket, the broker and the webhook
-    /// are connected lazily, so a reader that starts later still gets results). `onChange` hears
-    /// every delivered and dropped result (as counts added), e.g. for metrics.
-    public init(_ destination: Destination, onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)? = nil) throws {
+    /// are connected lazily, so a reader that starts later still gets results). At most
+    /// `queueCapacity` results wait for a publisher. `onChange` hears every delivered and
+    /// dropped result (as counts added), e.g. for metrics.
+    public init(_ destination: Destination, queueCapacity: Int = ResultSink.defaultQueueCapacity,
+                onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)? = nil) throws {
         self.destination = destination
         self.onChange = onChange
-        if case .mqtt(let endpoint) = destination { mqtt = MQTTPublisher(endpoint: endpoint, onChange: onChange) } else { mqtt = nil }
-        if case .webhook(let endpoint) = destination { webhook = WebhookPublisher(endpoint: endpoint, onChange: onChange) } else { webhook = nil }
+        let capacity = max(1, queueCapacity)
+        if case .mqtt(let endpoint) = destination { mqtt = MQTTPublisher(endpoint: endpoint, capacity: capacity, onChange: onChange) } else { mqtt = nil }
+        if case .webhook(let endpoint) = destination {
+            webhook = WebhookPublisher(endpoint: endpoint, capacity: capacity, onChange: onChange)
+        } else {
+            webhook = nil
+        }
+        if case .unixSocket(let path) = destination {
+            unix = try UnixSocketPublisher(path: path, capacity: capacity, onChange: onChange)
+        } else {
+            unix = nil
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         self.encoder = encoder
@@ -96,43 +115,16 @@ public final class ResultSink: Sendable {
             } catch {
                 throw PostprocessError("--results file:\(path): cannot open for appending: \(error.errno)", exitCode: .runtimeFailure)
             }
-        case .unixSocket(let path):
-            state.withLock { $0.fd = try? Self.connect(path) }
-        case .mqtt, .webhook:
+        case .unixSocket, .mqtt, .webhook:
             break
         }
     }
 
-    static func connect(_ path: String) throws -> FileDescriptor {
-        let fd: Int32
-        do {
-            fd = try Posix.call("socket", path: path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        } catch {
-            throw PostprocessError("--results unix:\(path): \(error)", exitCode: .runtimeFailure)
-        }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            Glibc.close(fd)
-            throw PostprocessError("--results unix:\(path): socket path too long", exitCode: .usage)
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            let e = Errno.current
-            Glibc.close(fd)
-            throw PostprocessError("--results unix:\(path): cannot connect (\(e)); start the reader listening on that socket first", exitCode: .runtimeFailure)
-        }
-        return FileDescriptor(rawValue: fd)
-    }
-
-    /// Results written so far (for MQTT: accepted by the broker; for a webhook: answered 2xx).
-    public var writtenCount: Int { mqtt?.publishedCount ?? webhook?.deliveredCount ?? state.withLock { $0.written } }
-    /// Results dropped because the socket reader was gone or the publisher's queue was full.
-    public var droppedCount: Int { mqtt?.droppedCount ?? webhook?.droppedCount ?? state.withLock { $0.dropped } }
+    /// Results written so far (for MQTT: accepted by the broker; for a webhook: answered 2xx;
+    /// for a Unix socket: written in full).
+    public var writtenCount: Int { mqtt?.publishedCount ?? webhook?.deliveredCount ?? unix?.deliveredCount ?? state.withLock { $0.written } }
+    /// Results dropped by a publisher (queue full, receiver gone or refusing, left at close).
+    public var droppedCount: Int { mqtt?.droppedCount ?? webhook?.droppedCount ?? unix?.droppedCount ?? state.withLock { $0.dropped } }
 
     /// Writes one result as a JSON line (for MQTT: queues it on `TOPIC/STREAM`; for a webhook:
     /// queues it for the next batch).
@@ -147,16 +139,19 @@ public final class ResultSink: Sendable {
         }
         var line = try encoder.encode(result)
         line.append(0x0A)
+        if let unix {
+            unix.enqueue(line)
+            return
+        }
         let delivered = try writeRaw(line)
         onChange?(delivered ? 1 : 0, delivered ? 0 : 1)
     }
 
-    /// Writes one line; false when it was dropped (no socket reader).
+    /// Writes one line to stdout or the file; false when it was dropped (already closed).
     private func writeRaw(_ line: Data) throws -> Bool {
         try state.withLock { s in
-            if s.fd == nil, case .unixSocket(let path) = destination { s.fd = try? Self.connect(path) }
             guard let fd = s.fd?.rawValue else { s.dropped += 1; return false }
-            // send, so a reader that went away is EPIPE rather than SIGPIPE; write for files and stdout.
+            // send, so stdout on a socket whose reader went away is EPIPE rather than SIGPIPE; write for files and pipes.
             let failure = line.withUnsafeBytes { raw -> Errno? in
                 var off = 0
                 while off < raw.count {
@@ -175,13 +170,7 @@ public final class ResultSink: Sendable {
                 s.written += 1
                 return true
             }
-            guard case .unixSocket = destination else {
-                throw PostprocessError("--results \(destination): write failed: \(failure)", exitCode: .runtimeFailure)
-            }
-            s.fd?.closeIgnoringErrors()
-            s.fd = nil
-            s.dropped += 1
-            return false
+            throw PostprocessError("--results \(destination): write failed: \(failure)", exitCode: .runtimeFailure)
         }
     }
 
@@ -193,6 +182,7 @@ public final class ResultSink: Sendable {
     public func close() {
         mqtt?.close()
         webhook?.close()
+        unix?.close()
         state.withLock { s in
             if let fd = s.fd, fd.rawValue > STDERR_FILENO {
                 if case .file = destination { try? fd.sync() }

@@ -34,6 +34,9 @@ struct RunOptions {
     var buildMemoryLimit: Int?
     var buildTimeout: Double = 1800
     var saveFrames: FrameAnnotator.SaveFrames?
+    var resultsQueue = ResultSink.defaultQueueCapacity
+    var webhookBatch = 100
+    var webhookInterval = 0.5
 
     static let help = """
           --source [NAME=]SPEC   frames from (repeat for several streams; NAME names the stream in
@@ -60,9 +63,13 @@ struct RunOptions {
                                  unix:PATH (connected lazily, reconnected) or
                                  mqtt://[USER@]HOST[:PORT]/TOPIC[?qos=1] (MQTT 3.1.1, topic
                                  TOPIC/STREAM, credentials from the auth file's HOST:PORT entry) or
-                                 http[s]://HOST[:PORT]/PATH (webhook: JSON arrays of up to 100
-                                 results, at most 0.5 s apart); both from a bounded queue: a slow
-                                 or dead receiver drops results (kiln_results_total), never stalls
+                                 http[s]://HOST[:PORT]/PATH (webhook: JSON arrays of up to
+                                 --webhook-batch results, at most --webhook-interval apart); unix,
+                                 mqtt and http publish from a bounded queue: a slow, stalled or
+                                 dead receiver drops results (kiln_results_total), never stalls
+          --results-queue N      results a unix, mqtt or http sink queues at most (default 1024)
+          --webhook-batch N      most results in one webhook POST (default 100)
+          --webhook-interval D   longest a result waits for its webhook batch (default 500ms)
           --duration D           stop after D (10s, 2m, 500ms)
           --frames N             stop after N frames (all streams together)
           --backend B            reference, tensorrt or auto (default auto: TensorRT when usable)
@@ -114,6 +121,10 @@ struct RunOptions {
         postprocessFlags.apply(to: &detection)
         labelsPath = try a.option("--labels")
         results = try a.option("--results")
+        resultsQueue = try a.option("--results-queue", "a positive result count") { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } }
+            ?? ResultSink.defaultQueueCapacity
+        webhookBatch = try a.option("--webhook-batch", "a positive result count") { Int($0).flatMap { (1...10_000).contains($0) ? $0 : nil } } ?? 100
+        webhookInterval = try a.option("--webhook-interval", "a duration like 500ms") { DurationText.seconds($0).flatMap { $0 >= 0 && $0 <= 60 ? $0 : nil } } ?? 0.5
         pushURL = try a.option("--push-url")
         let every = try a.option("--every", "a positive frame count") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
         let maxFiles = try a.option("--save-frames-max", "a positive file count") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
@@ -168,6 +179,9 @@ struct RunOptions {
             configurationFile: configurationFile)
         configuration.isolation = isolation(device: device)
         configuration.saveFrames = saveFrames
+        configuration.postprocess.queueCapacity = resultsQueue
+        configuration.postprocess.webhookBatch = webhookBatch
+        configuration.postprocess.webhookInterval = webhookInterval
         return configuration
     }
 }

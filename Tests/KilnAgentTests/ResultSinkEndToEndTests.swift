@@ -162,6 +162,63 @@ import Testing
         #expect(counts?["sink"] as? String == "http" && counts?["delivered"] as? Int == 40, "\(report)")
     }
 
+    @Test func webhookBatchLimitsComeFromKilnConf() throws {
+        guard let receiver = try WebhookReceiver.start() else { return }
+        defer { receiver.stop() }
+        let f = try fixture()
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        let conf = f.dir.appendingPathComponent("kiln.conf")
+        try "results = \(receiver.url("/events"))\nwebhook-batch = 7\nwebhook-interval = 2s\nresults-queue = 512\n"
+            .write(to: conf, atomically: true, encoding: .utf8)
+        let (p, out, err) = try startKiln(f, ["--config", conf.path, "--source", "door=synthetic:96x96", "--frames", "40",
+                                              "--postprocess", "topk:1"])
+        let (status, report, stderr) = finish(p, out, err, within: 120)
+        #expect(status == 0, "\(stderr)")
+        let sizes = receiver.requests.map(\.results.count)
+        // An unthrottled source fills batches to the configured 7 long before 2 s pass.
+        #expect(sizes.reduce(0, +) == 40 && sizes.allSatisfy { $0 <= 7 } && sizes.filter { $0 == 7 }.count >= 4, "\(sizes)")
+        let counts = report["results"] as? [String: Any]
+        #expect(counts?["delivered"] as? Int == 40, "\(report)")
+    }
+
+    @Test func aUnixSocketReaderThatStopsReadingNeverStallsTheLoop() throws {
+        let f = try fixture()
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        let path = f.dir.appendingPathComponent("r.sock").path
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        try #require(bound == 0 && listen(listener, 1) == 0)
+        // Unthrottled: far more results than the socket's buffer and the queue (64) hold.
+        let (p, out, err) = try startKiln(f, ["--source", "cam0=synthetic:96x96", "--duration", "6s", "--postprocess", "topk:1",
+                                              "--results", "unix:\(path)", "--results-queue", "64"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        var pfd = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        try #require(poll(&pfd, 1, 60_000) == 1, "kiln never connected")
+        let conn = accept(listener, nil, nil)
+        defer { close(conn) }
+        // Read five lines, then stop reading and keep the connection open: a stalled reader.
+        var text = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while text.split(separator: "\n").count < 5 {
+            let n = read(conn, &buffer, buffer.count)
+            if n <= 0 { break }
+            text += String(decoding: buffer[0..<n], as: UTF8.self)
+        }
+        #expect(text.split(separator: "\n").count >= 5)
+        let (status, report, stderr) = finish(p, out, err, within: 60)
+        #expect(status == 0, "the loop stalled behind the reader: \(stderr)")
+        let frames = report["frames"] as? Int ?? 0
+        let counts = report["results"] as? [String: Any]
+        let delivered = counts?["delivered"] as? Int ?? -1, dropped = counts?["dropped"] as? Int ?? -1
+        #expect(counts?["sink"] as? String == "unix", "\(report)")
+        #expect(frames > 300, "the loop stalled: \(report)")
+        #expect(delivered >= 5 && dropped > 0 && delivered + dropped == frames, "\(report)")
+    }
+
     /// A plain HTTP/1.1 GET on loopback; the response (head and body), or "" on failure.
     static func get(port: Int, path: String) -> String {
         let fd = LoopbackServer.connect(port: port, timeout: 2)

@@ -177,11 +177,12 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
         let dir = try TestEnvironment.temporaryDirectory("kiln-sock")
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("r.sock").path
-        // Nobody listens yet: the sink opens anyway (it connects lazily) and counts the result dropped.
+        // Nobody listens yet: the sink opens anyway (it connects lazily); a result nobody took by
+        // the close is counted as dropped.
         let early = try ResultSink(.unixSocket(path))
         try early.write(result)
-        #expect(early.droppedCount == 1 && early.writtenCount == 0)
         early.close()
+        #expect(early.droppedCount == 1 && early.writtenCount == 0)
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -189,8 +190,9 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         listen(listener, 1)
         let sink = try ResultSink(try .parse("unix:\(path)"))
-        let conn = accept(listener, nil, nil)
+        // The publisher connects when the first result is queued.
         for _ in 0..<3 { try sink.write(result) }
+        let conn = accept(listener, nil, nil)
         var got = [UInt8](repeating: 0, count: 65536)
         var text = ""
         while text.split(separator: "\n").count < 3 {
@@ -206,8 +208,8 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
         unlink(path)
         // The reader is gone: writes never block or throw, they are counted as dropped.
         for _ in 0..<3 { try sink.write(result) }
-        #expect(sink.droppedCount >= 2 && sink.writtenCount + sink.droppedCount == 6)
         sink.close()
+        #expect(sink.droppedCount >= 2 && sink.writtenCount + sink.droppedCount == 6, "\(sink.writtenCount) \(sink.droppedCount)")
     }
 
     @Test func badDestinationsAreUsageErrors() throws {
