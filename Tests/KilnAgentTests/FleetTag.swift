@@ -42,4 +42,15 @@ struct FleetTag {
                                                 workDirectory: directory.appendingPathComponent("work-\(name)").path)
         return try await ModelPublisher(client: client).publish(artifact, to: reference)
     }
+
+    /// `kiln run TAG --follow` as the agent tests run it: polls every 0.5 s, keeps its store and
+    /// cache in the scratch directory and its rollout state in `stateDirectory`, serves `source`
+    /// on the reference backend with one thread and reports once, as JSON; `extra` (probation,
+    /// profile, limits, metrics address) is appended.
+    func followArguments(stateDirectory: URL, source: String = "synthetic:160x120", _ extra: [String] = []) -> [String] {
+        ["run", text, "--follow", "--poll-interval", "0.5s", "--state-dir", stateDirectory.path,
+         "--store", directory.appendingPathComponent("store").path, "--cache-dir", directory.appendingPathComponent("cache").path,
+         "--insecure-registry", registryHost, "--backend", "reference", "--source", source,
+         "--report-interval", "0", "--json", "--threads", "1"] + extra
+    }
 }

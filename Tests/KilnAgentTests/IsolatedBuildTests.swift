@@ -99,11 +99,9 @@ import Testing
             let stateDir = dir.appendingPathComponent("state")
             func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
             let digestA = try tag.publish(DemoModel.bytes(), "a")
-            let agent = try AgentProcess(TestEnvironment.kilnExecutable, [
-                "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "1s", "--state-dir", stateDir.path,
-                "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-                "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120@30",
-                "--report-interval", "0", "--json", "--threads", "1", "--build-memory-limit", "200M"], log: dir.appendingPathComponent("agent.log"))
+            let arguments = tag.followArguments(stateDirectory: stateDir, source: "synthetic:160x120@30",
+                                                ["--probation", "1s", "--build-memory-limit", "200M"])
+            let agent = try AgentProcess(TestEnvironment.kilnExecutable, arguments, log: dir.appendingPathComponent("agent.log"))
             defer { agent.kill() }
             try RolloutEndToEndTests.waitFor("A active", timeout: 90) { state()?.active?.digest.description == digestA }
 
@@ -153,15 +151,10 @@ import Testing
     @Test func aModelThatKillsTheAgentInProbationIsRefusedAfterOneCrashAndTheOldModelServes() async throws {
         try await RegistryServer.withScratch(directory: "kiln-restart-loop") { registry, dir in
             let tag = try FleetTag("restart", on: registry, in: dir)
-            let ref = tag.text
             let stateDir = dir.appendingPathComponent("state")
             func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
             let digestA = try tag.publish(DemoModel.bytes(), "a")
-            let arguments = [
-                "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "2s", "--state-dir", stateDir.path,
-                "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-                "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120@30",
-                "--report-interval", "0", "--json", "--threads", "1"]
+            let arguments = tag.followArguments(stateDirectory: stateDir, source: "synthetic:160x120@30", ["--probation", "2s"])
             // What systemd would run: the agent under a 4 GB address-space limit.
             func start(_ extra: [String], _ n: Int) throws -> AgentProcess {
                 try AgentProcess("/bin/sh", ["-c", "ulimit -v 4000000; exec \"$0\" \"$@\"", TestEnvironment.kilnExecutable] + arguments + extra,

@@ -62,7 +62,8 @@ import Testing
             }
             // B's golden data is B's own output; C ships the same golden data, which C does not reproduce.
             let goldenB = try Self.golden(for: b, in: dir.appendingPathComponent("golden-b"))
-            let ref = "\(registry.host)/fleet/demo:prod"
+            let tag = try FleetTag("demo", on: registry, in: dir)
+            let ref = tag.text
             func publish(_ name: String, _ extra: [String]) throws -> String {
                 let r = try TestEnvironment.run(kiln, ["publish", dir.appendingPathComponent("\(name).onnx").path, "--to", ref,
                                                        "--insecure-registry", registry.host] + extra)
@@ -71,10 +72,7 @@ import Testing
             }
             let digestA = try publish("a", [])
             let stateDir = dir.appendingPathComponent("state")
-            let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "1s", "--state-dir", stateDir.path,
-                          "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-                          "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
-                          "--report-interval", "0", "--json", "--threads", "1"]
+            let common = tag.followArguments(stateDirectory: stateDir, ["--probation", "1s"])
 
             // First run: serve A, then B, then refuse C; /status on a metrics port.
             let metricsPort = try LoopbackServer.freePort()
@@ -142,14 +140,10 @@ extension RolloutEndToEndTests {
         try await RegistryServer.withScratch(directory: "kiln-rollout-small") { registry, dir in
             let kiln = TestEnvironment.kilnExecutable
             let tag = try FleetTag("small", on: registry, in: dir)
-            let ref = tag.text
             let digestA = try tag.publish(DemoModel.bytes(), "a")
             let b = Self.variant(bias: [0.5, 0, 0, 0])
             let stateDir = dir.appendingPathComponent("state")
-            let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--state-dir", stateDir.path, "--profile", "jetson-nano-4gb",
-                          "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-                          "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
-                          "--report-interval", "0", "--json", "--threads", "1"]
+            let common = tag.followArguments(stateDirectory: stateDir, ["--profile", "jetson-nano-4gb"])
             let run1 = try AgentProcess(kiln, common, log: dir.appendingPathComponent("run1.log"))
             defer { run1.kill() }
             try Self.waitFor("A active", timeout: 60) { Self.state(stateDir)?.active?.digest.description == digestA }

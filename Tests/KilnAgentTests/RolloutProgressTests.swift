@@ -38,12 +38,8 @@ import Testing
             let digestA = try tag.publish(DemoModel.bytes(), "a")
             let stateDir = dir.appendingPathComponent("state")
             let port = try LoopbackServer.freePort()
-            let agent = try AgentProcess(kiln, [
-                "run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "3s", "--state-dir", stateDir.path,
-                "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-                "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120",
-                "--report-interval", "0", "--json", "--threads", "1", "--metrics-addr", "127.0.0.1:\(port)",
-            ], log: dir.appendingPathComponent("agent.log"))
+            let arguments = tag.followArguments(stateDirectory: stateDir, ["--probation", "3s", "--metrics-addr", "127.0.0.1:\(port)"])
+            let agent = try AgentProcess(kiln, arguments, log: dir.appendingPathComponent("agent.log"))
             defer { agent.kill() }
             try RolloutEndToEndTests.waitFor("A active", timeout: 60) { RolloutEndToEndTests.state(stateDir)?.active?.digest.description == digestA }
 

@@ -17,15 +17,11 @@ import Testing
         try await RegistryServer.withScratch(directory: "kiln-trial") { registry, dir in
             let kiln = TestEnvironment.kilnExecutable
             let tag = try FleetTag("trial", on: registry, in: dir)
-            let ref = tag.text
             let a = DemoModel.bytes(), b = RolloutEndToEndTests.variant(bias: [0.5, 0, 0, 0])
             let c = RolloutEndToEndTests.variant(bias: [0, 0.5, 0, 0])
             let stateDir = dir.appendingPathComponent("state")
             func state() -> RolloutState? { RolloutEndToEndTests.state(stateDir) }
-            let common = ["run", ref, "--follow", "--poll-interval", "0.5s", "--probation", "3s", "--state-dir", stateDir.path,
-                          "--store", dir.appendingPathComponent("store").path, "--cache-dir", dir.appendingPathComponent("cache").path,
-                          "--insecure-registry", registry.host, "--backend", "reference", "--source", "synthetic:160x120@30",
-                          "--report-interval", "0", "--json", "--threads", "1"]
+            let common = tag.followArguments(stateDirectory: stateDir, source: "synthetic:160x120@30", ["--probation", "3s"])
             func digestServed(_ report: [String: Any]) -> String? { (report["model"] as? [String: Any])?["digest"] as? String }
 
             let digestA = try tag.publish(a, "a")
