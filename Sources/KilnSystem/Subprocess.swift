@@ -10,7 +10,7 @@ import Synchronization
 /// signals the group. Use `.parent` for a helper that must die with the service when the service's
 /// group is killed (trtexec under the isolated builder).
 ///
-/// The caller owns `standardOutput` and `standardError` and closes them.
+/// The caller owns `standardOutput`, `standardError` and `standardInput` and closes them.
 public final class Subprocess: Sendable {
     /// Which process group the child joins.
     public enum ProcessGroup: Sendable {
