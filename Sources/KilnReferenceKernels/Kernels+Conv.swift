@@ -1,3 +1,4 @@
+import Foundation
 import KilnCore
 #if KILN_X86_KERNELS
     import KilnKernelsAVX512
@@ -182,11 +183,24 @@ extension ReferenceKernels {
         // column panels each.
         var bands = threads > 1 && plan.kPerGroup >= 256 ? threads : 1
         while bands > 1 && (oh < 2 * bands || oh * ow < 256 * bands) { bands -= 1 }
+        // Large maps go in bands whose phase planes stay within `phaseBandBytes` (in L2 while
+        // the band's panels are packed from them), each band still at least 16 column panels.
+        let phaseBytes = plan.inC * (h + plan.kh) * (w + plan.kw) * 4
+        let cacheBands = min(phaseBytes / phaseBandBytes + (phaseBytes % phaseBandBytes == 0 ? 0 : 1), oh * ow / 512, oh / 2)
         if bands <= 1 {
-            convPhasedRows(x, h: h, w: w, plan: plan, oh: oh, ow: ow, rows: 0..<oh, weights: weights, bias: bias,
-                           activation: activation, out: out, accumulate: accumulate, threads: threads)
+            if cacheBands <= 1 {
+                convPhasedRows(x, h: h, w: w, plan: plan, oh: oh, ow: ow, rows: 0..<oh, weights: weights, bias: bias,
+                               activation: activation, out: out, accumulate: accumulate, threads: threads)
+                return
+            }
+            for band in 0..<cacheBands {
+                convPhasedRows(x, h: h, w: w, plan: plan, oh: oh, ow: ow, rows: band * oh / cacheBands..<(band + 1) * oh / cacheBands,
+                               weights: weights, bias: bias, activation: activation, out: out, accumulate: accumulate, threads: threads)
+            }
             return
         }
+        // Each thread takes a contiguous run of bands.
+        if cacheBands > bands { bands = (cacheBands + bands - 1) / bands * bands }
         let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
         let wp = SendablePointer(UnsafeMutablePointer(mutating: weights))
         let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
@@ -198,6 +212,14 @@ extension ReferenceKernels {
             }
         }
     }
+
+    /// The most phase-plane bytes one band of `convPhased` loads, 512 KiB (YOLOX's 24-channel
+    /// 208×208 stride-2 layer: 5.0 ms in one 4 MiB band, 3.7 ms in 512 KiB bands, on a 4 MiB L2):
+    /// `KILN_CONV_BAND_KB` overrides it (to compare band sizes on a layer).
+    static let phaseBandBytes: Int = {
+        if let text = ProcessInfo.processInfo.environment["KILN_CONV_BAND_KB"], let kb = Int(text), kb > 0 { return kb << 10 }
+        return 512 << 10
+    }()
 
     /// Output rows `rows` of `convPhased`, from the input rows their windows cover.
     static func convPhasedRows(_ x: UnsafePointer<Float>, h: Int, w: Int, plan: Conv2DPlan, oh: Int, ow: Int, rows: Range<Int>,
