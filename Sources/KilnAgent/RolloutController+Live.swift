@@ -59,29 +59,20 @@ extension RolloutController.Hooks {
 
 /// The on-device gate's checks, run on a dedicated thread against an engine not yet serving.
 public enum GoldenGate {
-    /// Tolerances by precision when the artifact names none: ONNX's rtol 1e-3 (with a small
-    /// absolute floor) for fp32, looser for reduced precisions.
-    public static func tolerance(for precision: Precision) -> KilnAnnotations.GoldenTolerance {
-        switch precision {
-        case .fp32: .init(rtol: 1e-3, atol: 1e-5)
-        case .fp16, .bf16: .init(rtol: 1e-2, atol: 1e-3)
-        case .int8, .best: .init(rtol: 5e-2, atol: 5e-2)
-        }
-    }
-
     /// Runs the golden cases in `goldenTar` through `engine`; nil when all pass, else the reason.
     public static func check(engine: ActiveEngine, goldenTar: String, model: PulledModel) throws -> String? {
         let cases = try loadCases(goldenTar)
-        let tolerance = model.annotations.goldenTolerance ?? tolerance(for: engine.precision)
-        let verifier = GoldenVerifier(rtol: tolerance.rtol, atol: tolerance.atol)
+        // The artifact's own rtol/atol, else the accuracy gate's rule for the precision (as `kiln verify`).
+        let verifier = model.annotations.goldenTolerance.map { GoldenVerifier(rtol: $0.rtol, atol: $0.atol) }
+            ?? GoldenVerifier(precision: engine.precision)
         let results = try verifier.verify(runner: engine.runner, cases: cases)
         for result in results {
             for output in result.outputs where !output.passed {
                 let detail = output.problem ?? String(format: "max abs error %.3g, max rel error %.3g", output.maxAbsoluteError, output.maxRelativeError)
-                return "\(result.directory.lastPathComponent) output \(output.name): \(detail) (rtol \(tolerance.rtol), atol \(tolerance.atol))"
+                return "\(result.directory.lastPathComponent) output \(output.name): \(detail) (\(verifier.rule))"
             }
         }
-        Log.info("rollout: golden data passed (\(cases.count) case(s), rtol \(tolerance.rtol), atol \(tolerance.atol))")
+        Log.info("rollout: golden data passed (\(cases.count) case(s), \(verifier.rule))")
         return nil
     }
 

@@ -6,10 +6,31 @@ import KilnReferenceKernels
 
 /// Checks a runner against golden data in ONNX's test_data_set format (`input_K.pb`/`output_K.pb`).
 ///
-/// Used by `kiln verify`, the conformance sweep and the rollout gate. Float outputs pass when
-/// |actual − expected| ≤ atol + rtol·|expected| everywhere (NaN matches NaN); every other type
-/// must match exactly. Inputs and outputs are matched to the model's by position, as ONNX's runner does.
+/// Used by `kiln verify`, the conformance sweep and the rollout gate. Float outputs are judged by
+/// the verifier's `Rule`: the accuracy gate's per-precision rule (max |actual − expected| /
+/// max |expected| within `AccuracyGate.Tolerance.for(precision)`: `kiln verify`'s and the
+/// rollout gate's default), or ONNX's node-test rule |actual − expected| ≤ atol + rtol·|expected|
+/// everywhere (NaN matches NaN). Every other type must match exactly. Inputs and outputs are
+/// matched to the model's by position, as ONNX's runner does.
 public struct GoldenVerifier: Sendable {
+    /// How float outputs are judged.
+    public enum Rule: Sendable, Equatable, CustomStringConvertible {
+        /// The accuracy gate's rule for a precision: normalised error (and int8's top-1 agreement).
+        case precision(Precision)
+        /// ONNX's elementwise rule.
+        case elementwise(rtol: Double, atol: Double)
+
+        public var description: String {
+            switch self {
+            case .precision(let p):
+                let t = AccuracyGate.Tolerance.for(p)
+                return "the \(p.rawValue) rule (max |error| / max |expected| <= \(t.maxNormalizedError)"
+                    + (t.minTopOneAgreement.map { String(format: ", top-1 agreement >= %.0f%%", $0 * 100) } ?? "") + ")"
+            case .elementwise(let rtol, let atol): return "rtol \(rtol) atol \(atol)"
+            }
+        }
+    }
+
     /// One set of inputs and expected outputs (one `test_data_set_N` folder).
     public struct GoldenCase: Sendable {
         /// The folder the case came from.
@@ -28,6 +49,8 @@ public struct GoldenVerifier: Sendable {
         public var maxAbsoluteError: Double
         /// Largest relative difference |a − e| / |e| over elements with e ≠ 0.
         public var maxRelativeError: Double
+        /// max |a − e| / max |e| (the precision rule's measure; nil for exact types).
+        public var normalizedError: Double? = nil
         /// Whether the output is within tolerance.
         public var passed: Bool
         /// Why it failed (shape, type, exact mismatch), when it did.
@@ -44,15 +67,17 @@ public struct GoldenVerifier: Sendable {
         public var passed: Bool { outputs.allSatisfy(\.passed) }
     }
 
-    /// Relative tolerance (ONNX: 1e-3).
-    public var rtol: Double
-    /// Absolute tolerance (ONNX: 1e-7).
-    public var atol: Double
+    /// How float outputs are judged.
+    public var rule: Rule
 
-    /// Creates a verifier with ONNX's default tolerances.
+    /// Creates a verifier with ONNX's elementwise rule (its defaults: rtol 1e-3, atol 1e-7).
     public init(rtol: Double = 1e-3, atol: Double = 1e-7) {
-        self.rtol = rtol
-        self.atol = atol
+        rule = .elementwise(rtol: rtol, atol: atol)
+    }
+
+    /// Creates a verifier with the accuracy gate's rule for `precision`.
+    public init(precision: Precision) {
+        rule = .precision(precision)
     }
 
     /// Loads cases from folders holding `input_K.pb`/`output_K.pb` or `test_data_set_N/` subfolders.
@@ -142,22 +167,33 @@ public struct GoldenVerifier: Sendable {
         case let t where t.isFloatKind:
             let a = t == .float64 ? actual.values(as: Double.self) : ra.f.map(Double.init)
             let e = t == .float64 ? expected.values(as: Double.self) : re.f.map(Double.init)
-            var maxAbs = 0.0, maxRel = 0.0
+            var maxAbs = 0.0, maxRel = 0.0, scale = 0.0
             var ok = true
             for k in 0..<min(a.count, e.count) {
                 if a[k].isNaN || e[k].isNaN {
                     if !(a[k].isNaN && e[k].isNaN) { ok = false; maxAbs = .nan }
                     continue
                 }
+                if e[k].isFinite { scale = max(scale, abs(e[k])) }
                 if a[k] == e[k] { continue }
                 let d = abs(a[k] - e[k])
                 if !d.isFinite { ok = false; maxAbs = .infinity; continue }
                 maxAbs = max(maxAbs, d)
                 if e[k] != 0 { maxRel = max(maxRel, d / abs(e[k])) }
-                if d > atol + rtol * abs(e[k]) { ok = false }
+                if case .elementwise(let rtol, let atol) = rule, d > atol + rtol * abs(e[k]) { ok = false }
             }
-            return OutputResult(name: name, maxAbsoluteError: maxAbs, maxRelativeError: maxRel, passed: ok && a.count == e.count,
-                                problem: ok ? nil : "outside rtol \(rtol) / atol \(atol)")
+            let normalized = scale > 0 ? maxAbs / scale : (maxAbs == 0 ? 0 : .infinity)
+            var problem = ok ? nil : "outside \(rule)"
+            if case .precision(let precision) = rule, ok {
+                // The accuracy gate's own judgement (normalised error, int8's top-1 agreement).
+                let verdict = AccuracyGate(precision: precision).judge(names: [name], candidate: [[name: actual]], reference: [[name: expected]])
+                if let o = verdict.outputs.first, !o.passed {
+                    ok = false
+                    problem = o.problem
+                }
+            }
+            return OutputResult(name: name, maxAbsoluteError: maxAbs, maxRelativeError: maxRel, normalizedError: normalized,
+                                passed: ok && a.count == e.count, problem: problem)
         case .string:
             let ok = actual.strings == expected.strings
             return OutputResult(name: name, maxAbsoluteError: ok ? 0 : .infinity, maxRelativeError: ok ? 0 : .infinity, passed: ok,

@@ -9,19 +9,23 @@ struct VerifyCommand: Command {
     static let name = "verify"
     static let summary = "Check a model's outputs against golden input/output .pb files"
     static let help = """
-        Usage: kiln verify MODEL DIR... [--backend B] [--rtol R] [--atol A] [--threads N]
+        Usage: kiln verify MODEL DIR... [--backend B] [--precision P] [--onnx-tolerance | --rtol R --atol A] [--threads N]
 
         Builds MODEL with the backend, runs every case in each DIR and compares the outputs.
         A DIR holds input_K.pb/output_K.pb (serialized ONNX TensorProto), or test_data_set_N/
         folders that do. Inputs and outputs match the model's by position.
 
-        Prints the largest absolute and relative error of every output. Float outputs pass when
-        |actual - expected| <= atol + rtol * |expected| (ONNX's rule); other types must match exactly.
+        Prints the largest absolute, relative and normalised error of every output. Float outputs
+        pass by the rule the rollout gate uses for the precision: max |actual - expected| /
+        max |expected| at most 2e-3 for fp32, 3e-2 fp16, 6e-2 bf16, 0.15 int8 (which must also keep
+        the top-1 class of 90 % of rows). ONNX's node-test rule |actual - expected| <= atol +
+        rtol * |expected| stays available. Other types must match exactly.
 
-          --backend B   backend to build with: reference (default), tensorrt, auto
-          --rtol R      relative tolerance (default 1e-3)
-          --atol A      absolute tolerance (default 1e-7)
-          --threads N   CPU threads for the reference backend (default: all cores)
+          --backend B        backend to build with: reference (default), tensorrt, auto
+          --precision P      the precision whose rule applies (default fp32)
+          --onnx-tolerance   ONNX's node-test rule: rtol 1e-3, atol 1e-7
+          --rtol R, --atol A ONNX's rule with these tolerances (the other keeps ONNX's default)
+          --threads N        CPU threads for the reference backend (default: all cores)
 
         Exit status: 0 when every output of every case is within tolerance, 3 when any is not
         or the model is invalid, 2 on usage errors.
@@ -31,8 +35,12 @@ struct VerifyCommand: Command {
 
     static func run(_ arguments: inout Arguments) async throws -> ExitCode {
         let backendName = try arguments.option("--backend") ?? "reference"
-        let rtol = try arguments.option("--rtol", "a non-negative number", { Double($0).flatMap { $0 >= 0 ? $0 : nil } }) ?? 1e-3
-        let atol = try arguments.option("--atol", "a non-negative number", { Double($0).flatMap { $0 >= 0 ? $0 : nil } }) ?? 1e-7
+        let rtol = try arguments.option("--rtol", "a non-negative number", { Double($0).flatMap { $0 >= 0 ? $0 : nil } })
+        let atol = try arguments.option("--atol", "a non-negative number", { Double($0).flatMap { $0 >= 0 ? $0 : nil } })
+        let onnxTolerance = arguments.flag("--onnx-tolerance")
+        let precision = try arguments.option("--precision", "one of fp32, fp16, int8, bf16, best") { Precision(rawValue: $0) } ?? .fp32
+        let verifier = onnxTolerance || rtol != nil || atol != nil
+            ? GoldenVerifier(rtol: rtol ?? 1e-3, atol: atol ?? 1e-7) : GoldenVerifier(precision: precision)
         let threads = try arguments.option("--threads", "a thread count ≥ 0", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) ?? 0
         let modelPath = try arguments.required("MODEL (an .onnx file)")
         var directories: [URL] = []
@@ -51,18 +59,19 @@ struct VerifyCommand: Command {
             let options = BuildOptions(threads: threads)
             let artifact = try backend.build(model: ModelSource(bytes: [UInt8](data), name: modelPath), options: options)
             let runner = try backend.load(artifact, options: options)
-            return try GoldenVerifier(rtol: rtol, atol: atol).verify(runner: runner, cases: cases)
+            return try verifier.verify(runner: runner, cases: cases)
         }
         var failures = 0
         for result in results {
             for o in result.outputs {
                 let status = o.passed ? "ok" : "FAIL (\(o.problem ?? "outside tolerance"))"
-                print("\(result.directory.path)  \(o.name)  max abs \(format(o.maxAbsoluteError))  max rel \(format(o.maxRelativeError))  \(status)")
+                print("\(result.directory.path)  \(o.name)  max abs \(format(o.maxAbsoluteError))  max rel \(format(o.maxRelativeError))"
+                      + (o.normalizedError.map { "  normalised \(format($0))" } ?? "") + "  \(status)")
                 if !o.passed { failures += 1 }
             }
         }
         let total = results.reduce(0) { $0 + $1.outputs.count }
-        print("verify: \(total - failures)/\(total) outputs within rtol \(rtol) atol \(atol) (\(results.count) cases, backend \(backend.name))")
+        print("verify: \(total - failures)/\(total) outputs within \(verifier.rule) (\(results.count) cases, backend \(backend.name))")
         return failures == 0 ? .ok : .invalidModel
     }
 
