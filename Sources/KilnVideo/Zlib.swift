@@ -4,9 +4,8 @@ import KilnCore
 /// zlib streams (RFC 1950) for PNG: the platform's `libz.so.1` through `dlopen` (`compress2`),
 /// or, where it is absent, stored (uncompressed) deflate blocks written here.
 public enum Zlib {
-    /// The C entry points, loaded once.
-    // unchecked: two immutable C function pointers.
-    private struct Library: @unchecked Sendable {
+    /// The C entry points, loaded once (immutable C function pointers, Sendable as they are).
+    private struct Library: Sendable {
         typealias Compress2 = @convention(c) (UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt>?, UnsafePointer<UInt8>?, UInt, Int32) -> Int32
         typealias CompressBound = @convention(c) (UInt) -> UInt
         let compress2: Compress2
