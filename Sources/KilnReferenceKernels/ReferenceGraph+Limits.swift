@@ -101,6 +101,11 @@ extension ReferenceKernels {
                 }
             }
             try budget.check(out.map { max($0, 0) }, subject: node.label, fix: fix)
+            if r <= 2 {
+                // 1-D and 2-D run as GEMM + col2im: one band of the column buffer holds at least
+                // (output channels per group × taps) rows of one input row, whatever output_shape says.
+                try budget.check([w.shape[1]] + kernel + [x.shape[x.rank - 1]], subject: "\(node.label) (column buffer)", fix: fix)
+            }
         default:
             break
         }

@@ -195,6 +195,10 @@ save('conv_pads_negative', [h.make_node('Conv', ['x', 'w'], ['y'], name='conv', 
 save('conv_pads_huge', [h.make_node('Conv', ['x', 'w'], ['y'], name='conv', pads=[10**7, 10**7, 10**7, 10**7])], [X], [Y], [W([4, 3, 3, 3])], expect='conv')
 save('convtranspose_stride_huge', [h.make_node('ConvTranspose', ['x', 'w'], ['y'], name='convt', strides=[10**6, 10**6])], [X], [Y],
      [W([3, 4, 3, 3])], expect='convt')
+# A small output (output_shape) over a GEMM column buffer of 128·64·64 rows × 8192 input columns (4.3 G floats).
+save('convtranspose_columns_huge', [h.make_node('ConstantOfShape', ['ws'], ['w'], name='wgen'),
+                                    h.make_node('ConvTranspose', ['x', 'w'], ['y'], name='convt_cols', output_shape=[1, 1])],
+     [vi('x', [1, 3, 1, 8192])], [Y], [i64('ws', [3, 128, 64, 64])], expect='convt_cols')
 save('maxpool_zero_kernel', [h.make_node('MaxPool', ['x'], ['y'], name='pool', kernel_shape=[0, 0])], [X], [Y], expect='pool')
 save('maxpool_kernel_too_big', [h.make_node('MaxPool', ['x'], ['y'], name='pool', kernel_shape=[32, 32])], [X], [Y], expect='pool')
 save('avgpool_stride0', [h.make_node('AveragePool', ['x'], ['y'], name='pool', kernel_shape=[2, 2], strides=[0, 0])], [X], [Y], expect='pool')
