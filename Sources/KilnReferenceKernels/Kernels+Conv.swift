@@ -606,6 +606,21 @@ extension ReferenceKernels {
         }
     }
 
+    /// Steps `idx` to the next multi-index of `shape` counting from axis `last` down (row-major),
+    /// moving `offset` along by `strides`: the odometer of every strided walk over a tensor.
+    @inline(__always)
+    static func advance(_ idx: inout [Int], within shape: [Int], from last: Int, offset: inout Int, strides: [Int]) {
+        var a = last
+        while a >= 0 {
+            idx[a] += 1
+            offset += strides[a]
+            if idx[a] < shape[a] { return }
+            offset -= strides[a] * shape[a]
+            idx[a] = 0
+            a -= 1
+        }
+    }
+
     /// All multi-indices of `shape` in row-major order.
     static func multiIndices(_ shape: [Int]) -> [[Int]] {
         let total = shape.reduce(1, *)

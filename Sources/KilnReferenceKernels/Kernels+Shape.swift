@@ -59,15 +59,7 @@ extension ReferenceKernels {
                         for k in 0..<inner { d[k] = s[k &* step] }
                     }
                     row += inner
-                    var a = r - 2
-                    while a >= 0 {
-                        idx[a] += 1
-                        off += st[a]
-                        if idx[a] < dims[a] { break }
-                        off -= st[a] * dims[a]
-                        idx[a] = 0
-                        a -= 1
-                    }
+                    advance(&idx, within: dims, from: r - 2, offset: &off, strides: st)
                 }
             }
             n = count
@@ -119,15 +111,7 @@ extension ReferenceKernels {
         var off = 0
         for k in 0..<x.count {
             source[k] = off
-            var a = r - 1
-            while a >= 0 {
-                idx[a] += 1
-                off += st[a]
-                if idx[a] < outShape[a] { break }
-                off -= st[a] * outShape[a]
-                idx[a] = 0
-                a -= 1
-            }
+            advance(&idx, within: outShape, from: r - 1, offset: &off, strides: st)
         }
         return x.gathered(source, shape: outShape)
     }
