@@ -269,8 +269,8 @@ enum Broadcast {
 }
 
 /// An activation on 8 lanes, as a type, so kernels generic over it are
-/// specialised per activation and apply it in registers. Each mirrors `Activation.applyScalar`'s
-/// selects exactly, NaN included.
+/// specialised per activation and apply it in registers. Each lane computes what the ONNX operator's
+/// scalar definition does (the piecewise ones with the same selects, NaN included).
 protocol VectorActivation {
     /// The activation of 8 lanes.
     func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float>
@@ -349,7 +349,7 @@ enum Activation: Sendable, Equatable {
     case swish
 
     /// Applies the activation to `n` floats in place, 8 lanes at a time
-    /// (`VectorActivations`, which mirror `applyScalar` exactly, NaN included).
+    /// (`VectorActivations`; a row's tail as one partial vector).
     @inline(__always)
     func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         apply(p, rows: 1, cols: n, ld: n)
@@ -361,20 +361,21 @@ enum Activation: Sendable, Equatable {
     func apply(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
         switch self {
         case .none: return
-        case .relu: Self.block(p, rows, cols, ld, VectorActivations.Relu(), self)
-        case .leakyRelu(let a): Self.block(p, rows, cols, ld, VectorActivations.LeakyRelu(alpha: a), self)
-        case .clip(let lo, let hi): Self.block(p, rows, cols, ld, VectorActivations.Clip(lo: lo, hi: hi), self)
-        case .hardSigmoid(let a, let b): Self.block(p, rows, cols, ld, VectorActivations.HardSigmoid(alpha: a, beta: b), self)
-        case .hardSwish: Self.block(p, rows, cols, ld, VectorActivations.HardSwish(), self)
-        case .sigmoid: Self.transcendental(p, rows, cols, ld, VectorActivations.Sigmoid())
-        case .swish: Self.transcendental(p, rows, cols, ld, VectorActivations.Swish())
+        case .relu: Self.block(p, rows, cols, ld, VectorActivations.Relu())
+        case .leakyRelu(let a): Self.block(p, rows, cols, ld, VectorActivations.LeakyRelu(alpha: a))
+        case .clip(let lo, let hi): Self.block(p, rows, cols, ld, VectorActivations.Clip(lo: lo, hi: hi))
+        case .hardSigmoid(let a, let b): Self.block(p, rows, cols, ld, VectorActivations.HardSigmoid(alpha: a, beta: b))
+        case .hardSwish: Self.block(p, rows, cols, ld, VectorActivations.HardSwish())
+        case .sigmoid: Self.block(p, rows, cols, ld, VectorActivations.Sigmoid())
+        case .swish: Self.block(p, rows, cols, ld, VectorActivations.Swish())
         }
     }
 
-    /// The block loop for Sigmoid and Swish, whose scalar form is lane 0 of the vector one: the
-    /// row's tail runs as one partial vector, so every element takes the same arithmetic.
+    /// The body of the block `apply`, specialised per activation: the row's tail runs as one
+    /// partial vector, so every element takes the same arithmetic (Sigmoid's and Swish's
+    /// polynomial included) wherever it sits in the row.
     @inline(never)
-    private static func transcendental<A: VectorActivation>(_ p: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ ld: Int, _ act: A) {
+    private static func block<A: VectorActivation>(_ p: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ ld: Int, _ act: A) {
         for r in 0..<rows {
             let row = p + r &* ld
             let raw = UnsafeMutableRawPointer(row)
@@ -391,43 +392,6 @@ enum Activation: Sendable, Equatable {
             }
         }
     }
-
-    /// The body of the block `apply`, specialised per activation.
-    @inline(never)
-    private static func block<A: VectorActivation>(_ p: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ ld: Int,
-                                                   _ act: A, _ activation: Activation) {
-        for r in 0..<rows {
-            let row = p + r &* ld
-            let raw = UnsafeMutableRawPointer(row)
-            var i = 0
-            while i &+ 8 <= cols {
-                raw.storeBytes(of: act(raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)), toByteOffset: i &* 4, as: SIMD8<Float>.self)
-                i &+= 8
-            }
-            if i < cols { activation.applyScalar(row + i, cols &- i) }
-        }
-    }
-
-    /// The scalar definition of the activation, `n` floats in place.
-    @inline(__always)
-    func applyScalar(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        switch self {
-        case .none: return
-        case .relu: for k in 0..<n { p[k] = max(p[k], 0) }
-        case .leakyRelu(let a): for k in 0..<n { let x = p[k]; p[k] = x < 0 ? x * a : x }
-        case .clip(let lo, let hi): for k in 0..<n { p[k] = min(max(p[k], lo), hi) }
-        case .sigmoid: for k in 0..<n { p[k] = logistic(p[k]) }
-        case .hardSigmoid(let a, let b): for k in 0..<n { p[k] = max(0, min(1, a * p[k] + b)) }
-        case .hardSwish: for k in 0..<n { let x = p[k]; p[k] = x * max(0, min(1, x * (1 / 6) + 0.5)) }  // ONNX: alpha = 1/6
-        case .swish: for k in 0..<n { let x = p[k]; p[k] = x * logistic(x) }
-        }
-    }
-}
-
-/// The logistic function of one float: lane 0 of `VectorMath.logistic`, so scalar and vector
-/// paths agree bit for bit.
-@inline(__always) func logistic(_ x: Float) -> Float {
-    VectorMath.logistic(SIMD8<Float>(repeating: x))[0]
 }
 
 extension ReferenceKernels {
