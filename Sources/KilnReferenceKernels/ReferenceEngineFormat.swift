@@ -218,20 +218,17 @@ struct ByteReader {
         defer { offset += 1 }
         return bytes[offset]
     }
-    mutating func u32() throws -> UInt32 {
-        guard remaining >= 4 else { throw truncated() }
-        var v: UInt32 = 0
-        for k in 0..<4 { v |= UInt32(bytes[offset + k]) << (8 * k) }
-        offset += 4
+    /// A little-endian unsigned integer of `T`'s width.
+    mutating func fixed<T: FixedWidthInteger & UnsignedInteger>(_: T.Type = T.self) throws -> T {
+        let size = MemoryLayout<T>.size
+        guard remaining >= size else { throw truncated() }
+        var v: T = 0
+        for k in 0..<size { v |= T(bytes[offset + k]) << (8 * k) }
+        offset += size
         return v
     }
-    mutating func u64() throws -> UInt64 {
-        guard remaining >= 8 else { throw truncated() }
-        var v: UInt64 = 0
-        for k in 0..<8 { v |= UInt64(bytes[offset + k]) << (8 * k) }
-        offset += 8
-        return v
-    }
+    mutating func u32() throws -> UInt32 { try fixed() }
+    mutating func u64() throws -> UInt64 { try fixed() }
     mutating func int() throws -> Int {
         let v = Int64(bitPattern: try u64())
         guard v >= Int64(Int32.min), v <= Int64(Int32.max) * 1024 else { throw truncated() }
