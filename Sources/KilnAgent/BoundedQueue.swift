@@ -1,84 +1,80 @@
-import Foundation
+import KilnSystem
 
 /// A blocking FIFO of fixed capacity between two pipeline threads.
 ///
 /// `push` blocks while full (file sources: never drop); `pushDroppingOldest` never blocks and
 /// returns the element it evicted (live sources: keep the latest). `pop` blocks until an element
 /// arrives or the queue is closed and empty.
-// unchecked: every mutable field is read and written only with `condition` locked.
-final class BoundedQueue<Element>: @unchecked Sendable {
-    private let condition = NSCondition()
+final class BoundedQueue<Element: Sendable>: Sendable {
     /// A ring of `capacity` slots; a slot is emptied when its element leaves, so the queue never
     /// keeps a popped frame (and its pixel buffer) alive.
-    private var slots: [Element?]
-    private var head = 0
-    private var count = 0
-    private var closed = false
+    private struct Ring: Sendable {
+        var slots: [Element?]
+        var head = 0
+        var count = 0
+        var closed = false
+
+        var isFull: Bool { count >= slots.count }
+
+        mutating func append(_ element: Element) {
+            slots[(head + count) % slots.count] = element
+            count += 1
+        }
+
+        mutating func removeFirst() -> Element {
+            let e = slots[head].take()!
+            head = (head + 1) % slots.count
+            count -= 1
+            return e
+        }
+    }
+
+    private let ring: ConditionGuarded<Ring>
     /// The most elements the queue holds.
     let capacity: Int
 
     init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
-        slots = Array(repeating: nil, count: capacity)
-    }
-
-    private func appendLocked(_ element: Element) {
-        slots[(head + count) % capacity] = element
-        count += 1
-    }
-
-    private func removeFirstLocked() -> Element {
-        let e = slots[head].take()!
-        head = (head + 1) % capacity
-        count -= 1
-        return e
+        ring = ConditionGuarded(Ring(slots: Array(repeating: nil, count: capacity)))
     }
 
     /// Appends, waiting while full; returns false if the queue was closed.
     @discardableResult
     func push(_ element: Element) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while count >= capacity && !closed { condition.wait() }
-        if closed { return false }
-        appendLocked(element)
-        condition.broadcast()
-        return true
+        let pushed = ring.withLock(when: { !$0.isFull || $0.closed }) { ring in
+            if ring.closed { return false }
+            ring.append(element)
+            return true
+        }
+        if pushed { ring.broadcast() }
+        return pushed
     }
 
     /// Appends without waiting; when full, evicts and returns the oldest element.
     func pushDroppingOldest(_ element: Element) -> Element? {
-        condition.lock()
-        defer { condition.unlock() }
-        if closed { return nil }
-        var evicted: Element?
-        if count >= capacity { evicted = removeFirstLocked() }
-        appendLocked(element)
-        condition.broadcast()
+        let (pushed, evicted): (Bool, Element?) = ring.withLock { ring in
+            if ring.closed { return (false, nil) }
+            let evicted = ring.isFull ? ring.removeFirst() : nil
+            ring.append(element)
+            return (true, evicted)
+        }
+        if pushed { ring.broadcast() }
         return evicted
     }
 
     /// Removes the oldest element, waiting for one; nil once closed and drained.
     func pop() -> Element? {
-        condition.lock()
-        defer { condition.unlock() }
-        while count == 0 && !closed { condition.wait() }
-        return takeLocked()
-    }
-
-    private func takeLocked() -> Element? {
-        guard count > 0 else { return nil }
-        let e = removeFirstLocked()
-        condition.broadcast()
-        return e
+        let element = ring.withLock(when: { $0.count > 0 || $0.closed }) { ring in
+            ring.count > 0 ? ring.removeFirst() : nil
+        }
+        if element != nil { ring.broadcast() }
+        return element
     }
 
     /// Closes the queue: pushes fail, pops drain what is left and then return nil.
     func close() {
-        condition.lock()
-        closed = true
-        condition.broadcast()
-        condition.unlock()
+        ring.withLock { $0.closed = true }
+        ring.broadcast()
     }
 }

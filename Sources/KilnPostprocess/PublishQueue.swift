@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 /// The bounded hand-off between the loop's postprocessing thread and a network publisher's
 /// own thread (MQTT, webhook): `push` never blocks; when full, the oldest message is dropped
@@ -6,16 +7,35 @@ import Foundation
 ///
 /// The publisher thread takes messages with `next`/`batch`, reports each outcome with
 /// `delivered`/`discarded`, and `close` gives it a grace period to drain.
-// unchecked: every mutable field is read and written only with `condition` locked.
-public final class PublishQueue<Message: Sendable>: @unchecked Sendable {
+public final class PublishQueue<Message: Sendable>: Sendable {
+    private struct Pending: Sendable {
+        var messages: [Message] = []
+        var head = 0
+        var closing = false
+        var finished = false
+        var deliveredTotal = 0
+        var droppedTotal = 0
+
+        var count: Int { messages.count - head }
+
+        mutating func take(_ limit: Int) -> [Message] {
+            let n = min(limit, count)
+            let out = Array(messages[head..<(head + n)])
+            head += n
+            compact()
+            return out
+        }
+
+        mutating func compact() {
+            if head > 64 && head * 2 > messages.count {
+                messages.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
     private let capacity: Int
-    private let condition = NSCondition()
-    private var messages: [Message] = []
-    private var head = 0
-    private var closing = false
-    private var finished = false
-    private var deliveredTotal = 0
-    private var droppedTotal = 0
+    private let pending = ConditionGuarded(Pending())
     private let onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)?
 
     /// A queue holding at most `capacity` messages; `onChange` hears every delivery and drop
@@ -26,29 +46,32 @@ public final class PublishQueue<Message: Sendable>: @unchecked Sendable {
     }
 
     /// Messages the receiver accepted.
-    public var deliveredCount: Int { condition.withLock { deliveredTotal } }
+    public var deliveredCount: Int { pending.withLock { $0.deliveredTotal } }
     /// Messages dropped (queue full, refused by the receiver, or left at close).
-    public var droppedCount: Int { condition.withLock { droppedTotal } }
+    public var droppedCount: Int { pending.withLock { $0.droppedTotal } }
     /// Messages waiting.
-    public var count: Int { condition.withLock { messages.count - head } }
+    public var count: Int { pending.withLock { $0.count } }
     /// True once `close` was called.
-    public var isClosing: Bool { condition.withLock { closing } }
+    public var isClosing: Bool { pending.withLock { $0.closing } }
 
     /// Queues `message`; never blocks. Drops the oldest when full (and everything after `close`).
     public func push(_ message: Message) {
-        let dropped: Int = condition.withLock {
-            guard !closing else { droppedTotal += 1; return 1 }
+        let (queued, dropped): (Bool, Int) = pending.withLock { pending in
+            guard !pending.closing else {
+                pending.droppedTotal += 1
+                return (false, 1)
+            }
             var dropped = 0
-            if messages.count - head >= capacity {
-                head += 1
-                droppedTotal += 1
+            if pending.count >= capacity {
+                pending.head += 1
+                pending.droppedTotal += 1
                 dropped = 1
             }
-            messages.append(message)
-            compact()
-            condition.signal()
-            return dropped
+            pending.messages.append(message)
+            pending.compact()
+            return (true, dropped)
         }
+        if queued { pending.signal() }
         if dropped > 0 { onChange?(0, dropped) }
     }
 
@@ -56,67 +79,49 @@ public final class PublishQueue<Message: Sendable>: @unchecked Sendable {
     /// at most until `fillDeadline` for more (batching). Empty when the deadline passed or the
     /// queue is closing and drained.
     public func batch(limit: Int, deadline: Date, fillDeadline: Date? = nil) -> [Message] {
-        condition.withLock {
-            while messages.count == head && !closing {
-                if !condition.wait(until: deadline) { break }
-            }
-            if let fillDeadline, !closing {
-                while messages.count - head < limit && !closing {
-                    if !condition.wait(until: fillDeadline) { break }
-                }
-            }
-            let n = min(limit, messages.count - head)
-            let out = Array(messages[head..<(head + n)])
-            head += n
-            compact()
-            return out
+        pending.wait(until: { $0.count > 0 || $0.closing }, deadline: deadline)
+        if let fillDeadline {
+            pending.wait(until: { $0.count >= limit || $0.closing }, deadline: fillDeadline)
         }
+        return pending.withLock { $0.take(limit) }
     }
 
     /// Records `count` messages accepted by the receiver.
     public func delivered(_ count: Int = 1) {
-        condition.withLock { deliveredTotal += count }
+        pending.withLock { $0.deliveredTotal += count }
         onChange?(count, 0)
     }
 
     /// Records `count` messages given up on (refused by the receiver).
     public func discarded(_ count: Int = 1) {
-        condition.withLock { droppedTotal += count }
+        pending.withLock { $0.droppedTotal += count }
         onChange?(0, count)
     }
 
     /// Sleeps up to `seconds` (a backoff), waking early when the queue starts closing.
     public func pause(_ seconds: Double) {
-        let until = Date().addingTimeInterval(seconds)
-        condition.withLock { while !closing { if !condition.wait(until: until) { break } } }
+        pending.wait(until: \.closing, deadline: Date().addingTimeInterval(seconds))
     }
 
     /// Called by the publisher thread when it has stopped.
     public func publisherFinished() {
-        condition.withLock { finished = true; condition.broadcast() }
+        pending.withLock { $0.finished = true }
+        pending.broadcast()
     }
 
     /// Stops taking messages and waits up to `grace` seconds for the publisher thread to
     /// drain and finish; what is still queued then is dropped and counted.
     public func close(grace: Double) {
         let deadline = Date().addingTimeInterval(grace)
-        let left: Int = condition.withLock {
-            closing = true
-            condition.broadcast()
-            while !finished && condition.wait(until: deadline) {}
-            let left = messages.count - head
-            droppedTotal += left
-            messages.removeAll()
-            head = 0
+        pending.withLock { $0.closing = true }
+        pending.broadcast()
+        let left: Int = pending.withLock(when: \.finished, deadline: deadline) { pending in
+            let left = pending.count
+            pending.droppedTotal += left
+            pending.messages.removeAll()
+            pending.head = 0
             return left
         }
         if left > 0 { onChange?(0, left) }
-    }
-
-    private func compact() {
-        if head > 64 && head * 2 > messages.count {
-            messages.removeFirst(head)
-            head = 0
-        }
     }
 }

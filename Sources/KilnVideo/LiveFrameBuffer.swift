@@ -8,14 +8,15 @@ import KilnCore
 /// `next()` returns the newest frame not yet returned, waiting for one; after the producer ends,
 /// it returns the last frame (if untaken), then nil. Every produced frame is therefore either
 /// returned or counted as dropped.
-// unchecked: every mutable field is read and written only with `condition` locked.
-final class LiveFrameBuffer: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var latest: Frame?
-    private var ended = false
-    private var failure: (any Error)?
-    private var drops: [String: Int] = [:]
-    private var thread: Thread?
+final class LiveFrameBuffer: Sendable {
+    private struct Latest: Sendable {
+        var frame: Frame?
+        var ended = false
+        var failure: (any Error)?
+        var drops: [String: Int] = [:]
+    }
+
+    private let latest = ConditionGuarded(Latest())
 
     /// Starts pulling from `pull` on a thread named `name`; `pull` returns nil at the end.
     ///
@@ -26,11 +27,11 @@ final class LiveFrameBuffer: @unchecked Sendable {
             while true {
                 do {
                     guard let owner = self, let frame = try pull(owner) else { break }
-                    owner.condition.lock()
-                    if owner.latest != nil { owner.drops["stale", default: 0] += 1 }
-                    owner.latest = frame
-                    owner.condition.signal()
-                    owner.condition.unlock()
+                    owner.latest.withLock { latest in
+                        if latest.frame != nil { latest.drops["stale", default: 0] += 1 }
+                        latest.frame = frame
+                    }
+                    owner.latest.signal()
                 } catch {
                     self?.finish(error)
                     return
@@ -39,47 +40,41 @@ final class LiveFrameBuffer: @unchecked Sendable {
             self?.finish(nil)
         }
         thread.name = name
-        self.thread = thread
         thread.start()
     }
 
     private func finish(_ error: (any Error)?) {
-        condition.lock()
-        ended = true
-        failure = error
-        condition.broadcast()
-        condition.unlock()
+        latest.withLock { latest in
+            latest.ended = true
+            latest.failure = error
+        }
+        latest.broadcast()
     }
 
     /// Adds drops the producer itself observed (e.g. `driver` sequence gaps).
     func recordDrops(_ reason: String, _ count: Int) {
         guard count > 0 else { return }
-        condition.lock()
-        drops[reason, default: 0] += count
-        condition.unlock()
+        latest.withLock { $0.drops[reason, default: 0] += count }
     }
 
     /// The newest untaken frame, waiting for one; nil when the producer ended.
     func next() throws -> Frame? {
-        condition.lock()
-        defer { condition.unlock() }
-        while latest == nil && !ended { condition.wait() }
-        if let frame = latest {
-            latest = nil
-            return frame
+        try latest.withLock(when: { $0.frame != nil || $0.ended }) { latest in
+            if let frame = latest.frame {
+                latest.frame = nil
+                return frame
+            }
+            if let failure = latest.failure {
+                latest.failure = nil
+                throw failure
+            }
+            return nil
         }
-        if let failure {
-            self.failure = nil
-            throw failure
-        }
-        return nil
     }
 
     /// Drops by reason so far.
     var droppedFrames: [String: Int] {
-        condition.lock()
-        defer { condition.unlock() }
-        return drops
+        latest.withLock { $0.drops }
     }
 
     /// Wakes a blocked `next()` with nil (the producer is stopped by its owner).
