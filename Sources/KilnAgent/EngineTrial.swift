@@ -109,13 +109,13 @@ public struct EngineTrial: Sendable, Codable {
                 result.p99Milliseconds = try GoldenGate.warmP99Milliseconds(engine: engine, goldenTar: model.goldenPath, runs: latencyRuns)
             }
             try AtomicFile.write(Array(try JSONEncoder().encode(result)), to: resultPath)
-            EngineBuildChild.emit(EngineBuildEvent(event: "result", status: "ok"))
+            EngineBuildChild.emit(.result(status: "ok"))
             return 0
         } catch let error as any KilnError {
-            EngineBuildChild.emit(EngineBuildEvent(event: "result", message: error.description, status: "failed"))
+            EngineBuildChild.emit(.result(status: "failed", message: error.description))
             return error.exitCode.rawValue
         } catch {
-            EngineBuildChild.emit(EngineBuildEvent(event: "result", message: "\(model.reference): \(error)", status: "failed"))
+            EngineBuildChild.emit(.result(status: "failed", message: "\(model.reference): \(error)"))
             return ExitCode.runtimeFailure.rawValue
         }
     }

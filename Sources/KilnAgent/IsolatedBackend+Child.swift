@@ -15,7 +15,7 @@ extension IsolatedBackend {
         let relay = ProgressHub.shared.observe { event in
             let snapshot = event.snapshot
             guard snapshot.step == .build, let phase = snapshot.phase else { return }
-            EngineBuildChild.emit(EngineBuildEvent(event: "progress", phase: phase, step: Int(snapshot.done),
+            EngineBuildChild.emit(.progress(phase: phase, step: Int(snapshot.done),
                                                    steps: snapshot.total.map { Int($0) } ?? -1))
         }
         defer { ProgressHub.shared.removeObserver(relay) }
@@ -25,14 +25,14 @@ extension IsolatedBackend {
             }
             let artifact = try backend.build(model: ModelSource(bytes: bytes, name: name), options: request.options)
             try AtomicFile.write(artifact.bytes, to: request.enginePath)
-            EngineBuildChild.emit(EngineBuildEvent(event: "result", status: "ok", seconds: MonotonicClock.now - start))
+            EngineBuildChild.emit(.result(status: "ok", seconds: MonotonicClock.now - start))
             return 0
         } catch let error as any KilnError {
-            EngineBuildChild.emit(EngineBuildEvent(event: "result", message: error.description, status: "failed",
+            EngineBuildChild.emit(.result(status: "failed", message: error.description,
                                                    seconds: MonotonicClock.now - start))
             return error.exitCode.rawValue
         } catch {
-            EngineBuildChild.emit(EngineBuildEvent(event: "result", message: "\(name): \(error)", status: "failed",
+            EngineBuildChild.emit(.result(status: "failed", message: "\(name): \(error)",
                                                    seconds: MonotonicClock.now - start))
             return ExitCode.runtimeFailure.rawValue
         }

@@ -42,13 +42,6 @@ public struct DeviceDetection: Sendable, Codable, Equatable {
     /// Why this profile was chosen.
     public var reason: MatchReason
 
-    /// Creates a detection result.
-    public init(facts: DeviceFacts, profile: DeviceProfile, reason: MatchReason) {
-        self.facts = facts
-        self.profile = profile
-        self.reason = reason
-    }
-
     /// The workspace arithmetic for a build on this device now.
     public var workspacePlan: WorkspacePlan { WorkspacePlan(profile: profile, facts: facts) }
 }

@@ -44,32 +44,6 @@ public struct DeviceProfile: Sendable, Codable, Equatable {
     /// The cap on a dynamic input's longest side: `maxInputSide`, or 960.
     public var inputSideCap: Int { maxInputSide ?? 960 }
 
-    /// Creates a profile; every field as in the JSON files.
-    public init(
-        name: String, displayName: String, match: MatchRules, sm: String? = nil, memoryMiB: Int? = nil,
-        unifiedMemory: Bool, dlaCores: Int, workspaceCapMiB: Int, workspaceFloorMiB: Int, memoryReserveMiB: Int,
-        defaultPrecision: Precision, optimizationLevel: Int, tacticSources: TacticSources?, buildWhileServing: Bool,
-        engineCacheBudgetMiB: Int, notes: String? = nil, maxInputSide: Int? = nil
-    ) {
-        self.maxInputSide = maxInputSide
-        self.name = name
-        self.displayName = displayName
-        self.match = match
-        self.sm = sm
-        self.memoryMiB = memoryMiB
-        self.unifiedMemory = unifiedMemory
-        self.dlaCores = dlaCores
-        self.workspaceCapMiB = workspaceCapMiB
-        self.workspaceFloorMiB = workspaceFloorMiB
-        self.memoryReserveMiB = memoryReserveMiB
-        self.defaultPrecision = defaultPrecision
-        self.optimizationLevel = optimizationLevel
-        self.tacticSources = tacticSources
-        self.buildWhileServing = buildWhileServing
-        self.engineCacheBudgetMiB = engineCacheBudgetMiB
-        self.notes = notes
-    }
-
     /// The build options this profile implies: its precision, optimization level and tactic
     /// sources, with `workspaceBytes` from `plan` when given.
     public func defaultBuildOptions(workspace plan: WorkspacePlan? = nil) -> BuildOptions {
@@ -94,18 +68,6 @@ public struct MatchRules: Sendable, Codable, Equatable {
     public var gpu: GPUKind?
     /// True for the profile chosen when nothing else matches (CPU-only).
     public var fallback: Bool?
-
-    /// Creates match rules.
-    public init(
-        deviceTreeModel: [String]? = nil, computeCapability: [String]? = nil, memoryTotalMiB: MemoryRange? = nil,
-        gpu: GPUKind? = nil, fallback: Bool? = nil
-    ) {
-        self.deviceTreeModel = deviceTreeModel
-        self.computeCapability = computeCapability
-        self.memoryTotalMiB = memoryTotalMiB
-        self.gpu = gpu
-        self.fallback = fallback
-    }
 }
 
 /// A half-open memory range in MiB: `min <= value < max`; no `max` means unbounded.
@@ -114,12 +76,6 @@ public struct MemoryRange: Sendable, Codable, Equatable {
     public var min: Int
     /// Exclusive upper bound in MiB; `nil` for no upper bound.
     public var max: Int?
-
-    /// Creates a range.
-    public init(min: Int, max: Int? = nil) {
-        self.min = min
-        self.max = max
-    }
 
     /// True if `mib` lies in the range.
     public func contains(_ mib: Int) -> Bool { mib >= min && (max.map { mib < $0 } ?? true) }

@@ -18,12 +18,6 @@ public struct AccuracyGate: Sendable {
         /// The smallest allowed fraction of last-axis rows whose arg-max agrees, or nil for none.
         public var minTopOneAgreement: Double?
 
-        /// Creates a tolerance.
-        public init(maxNormalizedError: Double, minTopOneAgreement: Double? = nil) {
-            self.maxNormalizedError = maxNormalizedError
-            self.minTopOneAgreement = minTopOneAgreement
-        }
-
         /// The tolerance for engines built at `precision`.
         public static func `for`(_ precision: Precision) -> Tolerance {
             switch precision {

@@ -49,12 +49,6 @@ public struct ModelInspection: Sendable, Codable, Equatable {
         public var type: String
         /// Its shape; nil when the rank is unknown or the value is not a tensor.
         public var shape: [Dimension]?
-        /// Creates a value description.
-        public init(name: String, type: String, shape: [Dimension]?) {
-            self.name = name
-            self.type = type
-            self.shape = shape
-        }
     }
 
     /// One operator set the model imports.
@@ -63,11 +57,6 @@ public struct ModelInspection: Sendable, Codable, Equatable {
         public var domain: String
         /// The imported version.
         public var version: Int64
-        /// Creates an opset entry.
-        public init(domain: String, version: Int64) {
-            self.domain = domain
-            self.version = version
-        }
     }
 
     /// Totals over the model's initializers.
@@ -88,11 +77,6 @@ public struct ModelInspection: Sendable, Codable, Equatable {
         public var op: String
         /// Its name, or `#index` when unnamed.
         public var node: String
-        /// Creates an entry.
-        public init(op: String, node: String) {
-            self.op = op
-            self.node = node
-        }
     }
 
     /// One backend's verdict.

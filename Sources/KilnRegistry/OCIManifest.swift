@@ -23,24 +23,6 @@ public struct OCIDescriptor: Sendable, Codable, Equatable {
         public var architecture: String
         /// `v8` and the like.
         public var variant: String?
-
-        /// Creates a platform.
-        public init(os: String, architecture: String, variant: String? = nil) {
-            self.os = os
-            self.architecture = architecture
-            self.variant = variant
-        }
-    }
-
-    /// Creates a descriptor.
-    public init(mediaType: String, digest: Digest, size: Int64, annotations: [String: String]? = nil,
-                artifactType: String? = nil, platform: Platform? = nil) {
-        self.mediaType = mediaType
-        self.digest = digest
-        self.size = size
-        self.annotations = annotations
-        self.artifactType = artifactType
-        self.platform = platform
     }
 }
 

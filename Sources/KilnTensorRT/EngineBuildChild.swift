@@ -36,10 +36,10 @@ public enum EngineBuildChild {
                 let config = try configuration(options: options, version: version, model: model, request: request)
                 let plan = try library.build(onnx: [UInt8](onnx), modelPath: request.modelPath, configuration: config,
                     log: { severity, message in
-                        if severity <= 3 { emit(EngineBuildEvent(event: "log", severity: severity, message: message)) }
+                        if severity <= 3 { emit(.log(severity: severity, message)) }
                     },
                     progress: { phase, step, steps in
-                        emit(EngineBuildEvent(event: "progress", phase: phase, step: step, steps: steps))
+                        emit(.progress(phase: phase, step: step, steps: steps))
                         return true
                     })
                 try AtomicFile.write(plan, to: request.enginePath)
@@ -53,12 +53,12 @@ public enum EngineBuildChild {
                 defer { unlink(temp) }
                 var output: [String] = []
                 let args = TrtexecCommand.arguments(onnx: request.modelPath, engine: temp, configuration: config, version: version)
-                emit(EngineBuildEvent(event: "log", severity: 3, message: "trtexec " + args.joined(separator: " ")))
+                emit(.log(severity: 3, "trtexec " + args.joined(separator: " ")))
                 // trtexec stays in this process's group, so the parent's timeout kills it with us.
                 let exit = try Subprocess.run(trtexec, args, processGroup: .parent, timeout: 86400) { line in
                     output.append(line)
                     if output.count > 4000 { output.removeFirst(2000) }
-                    emit(EngineBuildEvent(event: "log", severity: line.contains("[E]") ? 1 : line.contains("[W]") ? 2 : 3, message: line))
+                    emit(.log(severity: line.contains("[E]") ? 1 : line.contains("[W]") ? 2 : 3, line))
                 }
                 let text = output.joined(separator: "\n")
                 guard exit == .exited(0), TrtexecCommand.passed(text), let plan = FileManager.default.contents(atPath: temp), !plan.isEmpty else {
@@ -73,16 +73,16 @@ public enum EngineBuildChild {
                 }
                 try AtomicFile.write([UInt8](plan), to: request.enginePath)
             }
-            emit(EngineBuildEvent(event: "result", status: "ok", workspaceBytes: workspaceBytes, seconds: MonotonicClock.now - start,
+            emit(.result(status: "ok", workspaceBytes: workspaceBytes, seconds: MonotonicClock.now - start,
                                   tensorrt: version.description, method: method.rawValue))
             return 0
         } catch let error as TensorRTError {
-            emit(EngineBuildEvent(event: "result", message: error.message, status: error.kind.rawValue, workspaceBytes: workspaceBytes,
+            emit(.result(status: error.kind.rawValue, message: error.message, workspaceBytes: workspaceBytes,
                                   seconds: MonotonicClock.now - start))
             return error.exitCode.rawValue
         } catch {
-            emit(EngineBuildEvent(event: "result", message: "\(error)", status: TensorRTError.Kind.buildFailed.rawValue,
-                                  workspaceBytes: workspaceBytes, seconds: MonotonicClock.now - start))
+            emit(.result(status: TensorRTError.Kind.buildFailed.rawValue, message: "\(error)",
+                         workspaceBytes: workspaceBytes, seconds: MonotonicClock.now - start))
             return ExitCode.runtimeFailure.rawValue
         }
     }
@@ -106,7 +106,7 @@ public enum EngineBuildChild {
             let baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent()
             return ModelTypes(model: try ONNXReader.model(onnx, baseDirectory: baseDirectory))
         } catch {
-            emit(EngineBuildEvent(event: "log", severity: 2, message: "kiln: could not read \(path)'s types (\(error)); assuming an fp32 model without Q/DQ nodes"))
+            emit(.log(severity: 2, "kiln: could not read \(path)'s types (\(error)); assuming an fp32 model without Q/DQ nodes"))
             return .float32
         }
     }
@@ -120,7 +120,7 @@ public enum EngineBuildChild {
         if let calib = config.calibrationCachePath, !FileManager.default.isReadableFile(atPath: calib) {
             throw TensorRTError(.invalidArgument, "INT8 calibration cache \(calib) cannot be read; give an existing calibration cache or a model with Q/DQ nodes")
         }
-        for note in config.ignored { emit(EngineBuildEvent(event: "log", severity: 2, message: "ignored: \(note)")) }
+        for note in config.ignored { emit(.log(severity: 2, "ignored: \(note)")) }
         return config
     }
 

@@ -65,21 +65,23 @@ public struct EngineBuildEvent: Sendable, Codable, Equatable {
     /// Result: `bridge` or `trtexec`.
     public var method: String?
 
-    /// Creates an event.
-    public init(event: String, phase: String? = nil, step: Int? = nil, steps: Int? = nil, severity: Int? = nil,
-                message: String? = nil, status: String? = nil, workspaceBytes: Int? = nil, seconds: Double? = nil,
-                tensorrt: String? = nil, method: String? = nil) {
-        self.event = event
-        self.phase = phase
-        self.step = step
-        self.steps = steps
-        self.severity = severity
-        self.message = message
-        self.status = status
-        self.workspaceBytes = workspaceBytes
-        self.seconds = seconds
-        self.tensorrt = tensorrt
-        self.method = method
+    /// A phase of the build advanced: `step` of `steps` in `phase` (the bridge's progress monitor:
+    /// step 0 starts a phase, −1 ends it; `steps` −1 when unknown).
+    public static func progress(phase: String, step: Int, steps: Int) -> EngineBuildEvent {
+        EngineBuildEvent(event: "progress", phase: phase, step: step, steps: steps)
+    }
+
+    /// A log line at TensorRT `severity` (0 internal error … 4 verbose).
+    public static func log(severity: Int, _ message: String) -> EngineBuildEvent {
+        EngineBuildEvent(event: "log", severity: severity, message: message)
+    }
+
+    /// The build's outcome: `status` is `ok`, or a `TensorRTError.Kind` raw value (`failed` from
+    /// backends without one) with `message` saying why.
+    public static func result(status: String, message: String? = nil, workspaceBytes: Int? = nil, seconds: Double? = nil,
+                              tensorrt: String? = nil, method: String? = nil) -> EngineBuildEvent {
+        EngineBuildEvent(event: "result", message: message, status: status, workspaceBytes: workspaceBytes, seconds: seconds,
+                         tensorrt: tensorrt, method: method)
     }
 
     /// The event as one JSON line (no newline).

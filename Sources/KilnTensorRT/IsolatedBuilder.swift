@@ -107,7 +107,7 @@ public struct IsolatedBuilder: Sendable {
                 } else {
                     output.append(line)
                     if !AdaptiveWorkspace.isWarningOrInfo(line) { errorLines.append(line) }
-                    onEvent(EngineBuildEvent(event: "log", severity: 3, message: line))
+                    onEvent(.log(severity: 3, line))
                 }
                 if output.count > 2000 { output.removeFirst(1000) }
                 if errorLines.count > 400 { errorLines.removeFirst(200) }
@@ -134,7 +134,7 @@ public struct IsolatedBuilder: Sendable {
                     throw TensorRTError(.outOfMemory, "engine build for \(request.modelPath) ran out of memory at every workspace down to the \(policy.floorBytes >> 20) MiB floor\(limit); \(Self.summary(attempts)). Free memory (stop other GPU work) or use a smaller model or shapes")
                 }
                 Log.warning("engine build: \(reason) with a \(workspaceBytes >> 20) MiB workspace; retrying with \(next >> 20) MiB")
-                onEvent(EngineBuildEvent(event: "log", severity: 2, message: "retrying with workspace \(next >> 20) MiB after: \(reason)"))
+                onEvent(.log(severity: 2, "retrying with workspace \(next >> 20) MiB after: \(reason)"))
                 workspaceBytes = next
                 continue
             case .noImplementation(let reason):
@@ -143,7 +143,7 @@ public struct IsolatedBuilder: Sendable {
                     throw TensorRTError(.noImplementation, "engine build for \(request.modelPath): TensorRT found no implementation for a layer even with a \(workspaceBytes >> 20) MiB workspace (the most the profile's cap and free memory allow); \(Self.summary(attempts)). Free memory, raise the profile's workspaceCapMiB, or change the model's unsupported layer")
                 }
                 Log.warning("engine build: \(reason) with a \(workspaceBytes >> 20) MiB workspace; retrying with a larger \(next >> 20) MiB")
-                onEvent(EngineBuildEvent(event: "log", severity: 2, message: "retrying with a larger workspace \(next >> 20) MiB after: \(reason)"))
+                onEvent(.log(severity: 2, "retrying with a larger workspace \(next >> 20) MiB after: \(reason)"))
                 workspaceBytes = next
                 continue
             case nil:

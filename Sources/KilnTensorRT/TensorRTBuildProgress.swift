@@ -18,13 +18,6 @@ public struct TensorRTBuildProgress: Sendable {
         public var done: Int
         /// Phases in the outermost sequence, when known.
         public var total: Int?
-
-        /// Creates a position.
-        public init(name: String, done: Int, total: Int?) {
-            self.name = name
-            self.done = done
-            self.total = total
-        }
     }
 
     /// The milestones of a TensorRT 8.x build, in order, with the info-log text that starts each.

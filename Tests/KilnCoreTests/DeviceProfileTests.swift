@@ -1,5 +1,5 @@
 import Foundation
-import KilnCore
+@testable import KilnCore
 import Testing
 
 /// The repository root and fixture directory, found from this file's path.

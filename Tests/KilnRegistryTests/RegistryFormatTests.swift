@@ -1,6 +1,6 @@
 import Foundation
 import KilnCore
-import KilnRegistry
+@testable import KilnRegistry
 import KilnTestSupport
 import Testing
 

@@ -1,5 +1,5 @@
 import Foundation
-import KilnRegistry
+@testable import KilnRegistry
 import KilnTestSupport
 import Testing
 

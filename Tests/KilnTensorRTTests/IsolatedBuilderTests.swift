@@ -229,7 +229,7 @@ esac
 
     @Test("protocol events round-trip through their JSON lines; other output is not an event")
     func events() {
-        let e = EngineBuildEvent(event: "result", status: "ok", workspaceBytes: 1 << 27, seconds: 1.5, tensorrt: "8.6.1", method: "trtexec")
+        let e = EngineBuildEvent.result(status: "ok", workspaceBytes: 1 << 27, seconds: 1.5, tensorrt: "8.6.1", method: "trtexec")
         #expect(EngineBuildEvent.parse(e.jsonLine) == e)
         #expect(EngineBuildEvent.parse("[TRT] [E] 2: Error Code 2: OutOfMemory") == nil)
     }

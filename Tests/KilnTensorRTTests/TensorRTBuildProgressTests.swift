@@ -1,16 +1,16 @@
 import KilnCore
-import KilnTensorRT
+@testable import KilnTensorRT
 import Testing
 
 /// The TensorRT build's progress from the child's events: the progress monitor's nested phases
 /// (TensorRT >= 10) and the 8.x fallback on the info log's milestones.
 @Suite struct TensorRTBuildProgressTests {
     static func progress(_ phase: String, _ step: Int, _ steps: Int = -1) -> EngineBuildEvent {
-        EngineBuildEvent(event: "progress", phase: phase, step: step, steps: steps)
+        EngineBuildEvent.progress(phase: phase, step: step, steps: steps)
     }
 
     static func log(_ message: String, severity: Int = 3) -> EngineBuildEvent {
-        EngineBuildEvent(event: "log", severity: severity, message: message)
+        EngineBuildEvent.log(severity: severity, message)
     }
 
     /// The bridge's monitor as `kiln_trt.cpp` reports it: a start (step 0, the count), a step
@@ -92,7 +92,7 @@ import Testing
         #expect(positions.map(\.done) == [0, 1, 2, 3, 4])
         #expect(positions.allSatisfy { $0.total == TensorRTBuildProgress.fallbackPhases.count })
         #expect(!interpreter.hasMonitor)
-        #expect(interpreter.consume(EngineBuildEvent(event: "result", status: "ok")) == nil)
+        #expect(interpreter.consume(EngineBuildEvent.result(status: "ok")) == nil)
     }
 
     @Test func buildProgressReachesTheHubAsPhasesOfTheBuildStep() {
