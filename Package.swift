@@ -118,7 +118,7 @@ let package = Package(
             ],
             swiftSettings: optimised),
         .executableTarget(name: "kiln-fuzz", dependencies: ["KilnONNX"], swiftSettings: optimised),
-        .target(name: "KilnTestSupport", path: "Tests/KilnTestSupport"),
+        .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
         /// A child process for the engine cache's multi-process tests (concurrent builds, SIGKILL mid-write).
         .executableTarget(name: "kiln-cache-probe", dependencies: ["KilnCore"], path: "Tests/KilnCacheProbe"),
         /// The TensorRT bridge alone, printing what it was compiled against (the JetPack-layout compile check).

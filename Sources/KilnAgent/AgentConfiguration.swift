@@ -22,18 +22,18 @@ public struct AgentConfiguration: Sendable {
     /// How results are decoded.
     public struct Postprocess: Sendable {
         /// `none`, `topk[:K]`, `yolo`, `yolov5`, `yolov8` or `yolov11`.
-        public var choice: String
+        public var choice = "none"
         /// A file of class names, one per line; wins over `defaultLabels`.
         public var labelsPath: String?
         /// Class names used when no file is given.
-        public var defaultLabels: [String]
+        public var defaultLabels: [String] = []
         /// Where result lines go (`-`, `file:PATH`, `unix:PATH`); nil for nowhere.
         public var results: String?
         /// Detection thresholds and filters (`--conf`, `--iou`, `--max-det`, `--classes`, `--agnostic-nms`).
-        public var detection: YOLODecoder
+        public var detection = YOLODecoder()
         /// What the flags said (`--postprocess` and the thresholds): wins over the artifact's settings,
         /// which win over `choice` and `detection`'s defaults.
-        public var flags: PostprocessSettings
+        public var flags = PostprocessSettings()
         /// Results a publisher (unix, MQTT, webhook) queues at most (`--results-queue`).
         public var queueCapacity = ResultSink.defaultQueueCapacity
         /// Most results in one webhook POST (`--webhook-batch`).
@@ -41,16 +41,8 @@ public struct AgentConfiguration: Sendable {
         /// Seconds a result may wait for its webhook batch to fill (`--webhook-interval`).
         public var webhookInterval = 0.5
 
-        /// Creates postprocessing settings.
-        public init(choice: String = "none", labelsPath: String? = nil, defaultLabels: [String] = [], results: String? = nil,
-                    detection: YOLODecoder = YOLODecoder(), flags: PostprocessSettings = PostprocessSettings()) {
-            self.flags = flags
-            self.choice = choice
-            self.labelsPath = labelsPath
-            self.defaultLabels = defaultLabels
-            self.results = results
-            self.detection = detection
-        }
+        /// No postprocessing, results nowhere; set the fields that differ.
+        public init() {}
     }
 
     /// Following a reference: polls, gated rollouts, probation and rollback.

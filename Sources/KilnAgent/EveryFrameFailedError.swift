@@ -10,13 +10,6 @@ public struct EveryFrameFailedError: KilnError {
     /// The first failure, as the loop logged it.
     public var firstError: String
 
-    /// Creates the error.
-    public init(failedFrames: Int, model: String, firstError: String) {
-        self.failedFrames = failedFrames
-        self.model = model
-        self.firstError = firstError
-    }
-
     public var description: String {
         "every frame failed (\(failedFrames) of \(failedFrames)) on \(model); the first error: \(firstError). "
             + "Check that the model fits the source and --postprocess (`kiln inspect MODEL`)"

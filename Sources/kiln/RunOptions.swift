@@ -172,13 +172,17 @@ struct RunOptions {
             loop: FrameLoop.Configuration(maxFrames: frames, duration: duration, reportInterval: reportInterval, pipelined: !serial,
                                           makePreprocessor: cpuPreprocess ? PreprocessorChoice.cpu : PreprocessorChoice.automatic()),
             backend: backend, precision: precision, preprocess: preprocess, threads: threads,
-            postprocess: .init(choice: postprocess ?? defaultPostprocess, labelsPath: labelsPath, defaultLabels: defaultLabels,
-                               results: results, detection: detection, flags: postprocessFlags),
             metricsAddress: metricsAddress, pushURL: pushURL, pushInterval: pushInterval,
             controlToken: try controlTokenFile.map { try ControlToken.read(path: $0) }, registry: registry, follow: follow,
             configurationFile: configurationFile)
         configuration.isolation = isolation(device: device)
         configuration.saveFrames = saveFrames
+        configuration.postprocess.choice = postprocess ?? defaultPostprocess
+        configuration.postprocess.labelsPath = labelsPath
+        configuration.postprocess.defaultLabels = defaultLabels
+        configuration.postprocess.results = results
+        configuration.postprocess.detection = detection
+        configuration.postprocess.flags = postprocessFlags
         configuration.postprocess.queueCapacity = resultsQueue
         configuration.postprocess.webhookBatch = webhookBatch
         configuration.postprocess.webhookInterval = webhookInterval

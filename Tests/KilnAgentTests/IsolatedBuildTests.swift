@@ -104,14 +104,16 @@ import Testing
             let agent = try AgentProcess(TestEnvironment.kilnExecutable, arguments, log: dir.appendingPathComponent("agent.log"))
             defer { agent.kill() }
             try RolloutEndToEndTests.waitFor("A active", timeout: 90) { state()?.active?.digest.description == digestA }
+            /// Makes the agent poll now (SIGHUP) and waits until it refuses `digest`; the refusal.
+            func refusal(of digest: String, _ what: String) throws -> RolloutState.Rejection {
+                agent.signal(SIGHUP)
+                try RolloutEndToEndTests.waitFor(what, timeout: 120) { state()?.rejected.contains { $0.digest.description == digest } == true }
+                return try #require(state()?.rejected.first { $0.digest.description == digest })
+            }
 
             // (a) The build exhausts the child's memory: refused as a failed build.
             let digestBuild = try tag.publish(Self.hugeAtBuild(shape: [2048, 2048, 16]), "huge-build")
-            agent.signal(SIGHUP)
-            try RolloutEndToEndTests.waitFor("the build-exhausting model refused", timeout: 120) {
-                state()?.rejected.contains { $0.digest.description == digestBuild } == true
-            }
-            let buildRefusal = try #require(state()?.rejected.first { $0.digest.description == digestBuild })
+            let buildRefusal = try refusal(of: digestBuild, "the build-exhausting model refused")
             #expect(buildRefusal.kind == .buildFailed, "\(buildRefusal)")
             #expect(buildRefusal.reason.contains("isolated child") && buildRefusal.reason.contains("200 MiB"), "\(buildRefusal.reason)")
             #expect(agent.process.isRunning, "the agent survived the build")
@@ -123,11 +125,7 @@ import Testing
                 "publish", dir.appendingPathComponent("huge-infer.onnx").path, "--to", ref, "--insecure-registry", registry.host, "--golden", golden])
             try #require(published.status == 0, "\(published.stderr)")
             let digestInfer = published.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            agent.signal(SIGHUP)
-            try RolloutEndToEndTests.waitFor("the inference-exhausting model refused", timeout: 120) {
-                state()?.rejected.contains { $0.digest.description == digestInfer } == true
-            }
-            let gateRefusal = try #require(state()?.rejected.first { $0.digest.description == digestInfer })
+            let gateRefusal = try refusal(of: digestInfer, "the inference-exhausting model refused")
             #expect(gateRefusal.kind == .gateFailed, "\(gateRefusal)")
             #expect(gateRefusal.reason.contains("first inferences") && gateRefusal.reason.contains("isolated child"), "\(gateRefusal.reason)")
             #expect(state()?.active?.digest.description == digestA)

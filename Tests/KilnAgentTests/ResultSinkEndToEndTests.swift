@@ -221,17 +221,6 @@ import Testing
 
     /// A plain HTTP/1.1 GET on loopback; the response (head and body), or "" on failure.
     static func get(port: Int, path: String) -> String {
-        let fd = LoopbackServer.connect(port: port, timeout: 2)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        LoopbackServer.writeAll(fd, Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
-        var data = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            data += buf[0..<n]
-        }
-        return String(decoding: data, as: UTF8.self)
+        LoopbackServer.exchange(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", timeout: 2) ?? ""
     }
 }

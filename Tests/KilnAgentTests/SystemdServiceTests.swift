@@ -47,6 +47,13 @@ import Testing
         try setModel(h, model)
     }
 
+    /// `configure`, then install.sh; the test stops here unless the install succeeded.
+    static func configureAndInstall(_ h: SystemdHarness) throws {
+        try configure(h)
+        let r = try install(h)
+        try #require(r.status == 0, "install.sh: \(r.output)")
+    }
+
     /// Rewrites /etc/kiln/kiln.conf to serve /etc/kiln/`model`.
     static func setModel(_ h: SystemdHarness, _ model: String) throws {
         let conf = "model = /etc/kiln/\(model)\nsource = synthetic:320x240@30\nmetrics-addr = 127.0.0.1:9464\nreport-interval = 5s\n"
@@ -86,9 +93,7 @@ import Testing
     @Test func installedWithAModelItServesReloadsStopsAndUninstalls() throws {
         guard let h = try Self.boot() else { return }
         defer { h.stop() }
-        try Self.configure(h)
-        let fresh = try Self.install(h)
-        #expect(fresh.status == 0, "install.sh: \(fresh.output)")
+        try Self.configureAndInstall(h)
         #expect(try h.property("UnitFileState") == "enabled")
         // What install.sh put where: Documentation= names the README it installed; the drop-ins.
         let files = try h.shell("""
@@ -170,9 +175,7 @@ import Testing
     @Test func aHungOrCrashingKilnLeavesABacktraceAndIsReplacedWithin45Seconds() throws {
         guard let h = try Self.boot() else { return }
         defer { h.stop() }
-        try Self.configure(h)
-        let r = try Self.install(h)
-        #expect(r.status == 0, "install.sh: \(r.output)")
+        try Self.configureAndInstall(h)
         #expect(try Self.wait(60) { try h.property("StatusText").contains("fps") }, "\(h.log())")
         let hung = try h.property("MainPID")
         let since = try h.now()

@@ -1,10 +1,10 @@
 import KilnCore
+import KilnTestSupport
 import Testing
 
 @Suite("GPU device identity in cache keys")
 struct GPUDeviceIdentityTests {
-    static let orinNano = GPUDeviceIdentity(name: "Orin", uuid: "GPU-1", computeCapability: ComputeCapability(major: 8, minor: 7), totalMemoryBytes: 7 << 30,
-                                            integrated: true, multiprocessorCount: 8, driverVersion: 12060, runtimeVersion: "12.6")
+    static let orinNano = TestDevices.orinNano
 
     @Test("the key holds device name, SM, SM count and driver CUDA version, and not the UUID or memory")
     func keyFields() {

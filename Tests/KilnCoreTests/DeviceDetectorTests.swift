@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnTestSupport
 import Testing
 
 @Suite struct DeviceDetectorTests {
@@ -191,10 +192,7 @@ import Testing
     }
 
     @Test func cudaDeviceIdentityFeedsDetection() throws {
-        let orin = GPUDeviceIdentity(name: "Orin", uuid: "GPU-1", computeCapability: ComputeCapability(major: 8, minor: 7),
-                                     totalMemoryBytes: 7_620_212 * 1024, integrated: true, multiprocessorCount: 8,
-                                     driverVersion: 12060, runtimeVersion: "12.6")
-        let detection = try DeviceDetectorTests.detector("orin-nano-8gb").detect(gpu: orin, catalog: DeviceDetectorTests.catalog)
+        let detection = try DeviceDetectorTests.detector("orin-nano-8gb").detect(gpu: TestDevices.orinNano, catalog: DeviceDetectorTests.catalog)
         #expect(detection.profile.name == "orin-nano-8gb")
     }
 }

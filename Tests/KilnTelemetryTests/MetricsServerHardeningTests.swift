@@ -14,18 +14,9 @@ import Testing
 
     /// Sends `request` on a fresh connection and returns the status code and the whole response.
     static func exchange(_ port: Int, _ request: String, timeout: Double = 5) -> (status: Int, text: String) {
-        let fd = connectLoopback(port, timeout: timeout)
-        guard fd >= 0 else { return (0, "connect failed: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        _ = request.withCString { write(fd, $0, strlen($0)) }
-        var received = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            received += buffer[0..<n]
+        guard let text = LoopbackServer.exchange(port: port, request, timeout: timeout) else {
+            return (0, "connect to 127.0.0.1:\(port) failed")
         }
-        let text = String(decoding: received, as: UTF8.self)
         let status = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         return (status, text)
     }

@@ -30,24 +30,8 @@ import Testing
 
         let dir = try TestEnvironment.temporaryDirectory("kiln-prom")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let promPort = try LoopbackServer.freePort()
-        let config = """
-            global:
-              scrape_interval: 1s
-              evaluation_interval: 1s
-            scrape_configs:
-              - job_name: kiln
-                static_configs:
-                  - targets: ['127.0.0.1:\(kilnPort)']
-            """
-        try config.write(to: dir.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let process = try ServerProcess(prometheus, [
-            "--config.file=\(dir.path)/prometheus.yml", "--storage.tsdb.path=\(dir.path)/data",
-            "--web.listen-address=127.0.0.1:\(promPort)",
-        ], log: dir.appendingPathComponent("prometheus.log"))
+        let (process, api) = try Self.startPrometheus(prometheus, scraping: kilnPort, in: dir)
         defer { process.stop() }
-
-        let api = "http://127.0.0.1:\(promPort)/api/v1/query?query="
         let fps = try await eventually(timeout: 40) { () -> Double? in
             let r = try await http(api + "kiln_fps%7Bstream%3D%22cam0%22%7D")
             let value = try Self.firstValue(r.body)
@@ -72,26 +56,14 @@ import Testing
               let kiln = try TestEnvironment.tool(TestEnvironment.kilnExecutable) else { return }
         let dir = try TestEnvironment.temporaryDirectory("kiln-prom-demo")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let kilnPort = try LoopbackServer.freePort(), promPort = try LoopbackServer.freePort()
+        let kilnPort = try LoopbackServer.freePort()
         let agent = try ServerProcess(kiln, [
             "demo", "--source", "synthetic:640x360@30", "--duration", "60s", "--metrics-addr", "127.0.0.1:\(kilnPort)",
             "--report-interval", "1s", "--cache-dir", dir.appendingPathComponent("cache").path,
         ], log: dir.appendingPathComponent("kiln.log"))
         defer { agent.stop() }
-        try """
-            global:
-              scrape_interval: 1s
-            scrape_configs:
-              - job_name: kiln
-                static_configs:
-                  - targets: ['127.0.0.1:\(kilnPort)']
-            """.write(to: dir.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let server = try ServerProcess(prometheus, [
-            "--config.file=\(dir.path)/prometheus.yml", "--storage.tsdb.path=\(dir.path)/data",
-            "--web.listen-address=127.0.0.1:\(promPort)",
-        ], log: dir.appendingPathComponent("prometheus.log"))
+        let (server, api) = try Self.startPrometheus(prometheus, scraping: kilnPort, in: dir)
         defer { server.stop() }
-        let api = "http://127.0.0.1:\(promPort)/api/v1/query?query="
         let fps = try await eventually(timeout: 45) { () -> Double? in
             try Self.firstValue(try await http(api + "kiln_fps%7Bstream%3D%22synthetic%22%7D").body).flatMap { $0 > 0 ? $0 : nil }
         }
@@ -107,6 +79,26 @@ import Testing
         agent.process.terminate()
         agent.process.waitUntilExit()
         #expect(agent.process.terminationStatus == 0, "kiln exit after SIGTERM; log:\n\(agent.output)")
+    }
+
+    /// Starts `prometheus` scraping 127.0.0.1:`kilnPort` every second, its configuration, data and
+    /// log in `dir`; returns the process and the URL prefix of its instant-query API.
+    static func startPrometheus(_ prometheus: String, scraping kilnPort: Int, in dir: URL) throws -> (ServerProcess, api: String) {
+        let promPort = try LoopbackServer.freePort()
+        try """
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+              - job_name: kiln
+                static_configs:
+                  - targets: ['127.0.0.1:\(kilnPort)']
+            """.write(to: dir.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+        let process = try ServerProcess(prometheus, [
+            "--config.file=\(dir.path)/prometheus.yml", "--storage.tsdb.path=\(dir.path)/data",
+            "--web.listen-address=127.0.0.1:\(promPort)",
+        ], log: dir.appendingPathComponent("prometheus.log"))
+        return (process, "http://127.0.0.1:\(promPort)/api/v1/query?query=")
     }
 
     /// The first sample value of an instant-vector query result.

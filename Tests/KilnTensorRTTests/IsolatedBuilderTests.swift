@@ -132,10 +132,8 @@ esac
     func stopsAtTheFloor() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: f.dir) }
-        #expect { try f.builder("always", floor: 128 << 20).build(f.request) } throws: { error in
-            guard let e = error as? TensorRTError else { return false }
-            return e.kind == .outOfMemory && e.message.contains("1024 MiB") && e.message.contains("128 MiB floor")
-        }
+        let e = try #require(throws: TensorRTError.self) { try f.builder("always", floor: 128 << 20).build(f.request) }
+        #expect(e.kind == .outOfMemory && e.message.contains("1024 MiB") && e.message.contains("128 MiB floor"), "\(e)")
         #expect(f.attemptedMiB == [1024, 512, 256, 128])
     }
 
@@ -143,10 +141,8 @@ esac
     func parseErrorsAreNotRetried() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: f.dir) }
-        #expect { try f.builder("parse").build(f.request) } throws: { error in
-            guard let e = error as? TensorRTError else { return false }
-            return e.kind == .parseFailed && e.message.contains("node 3 (Resize)") && e.exitCode == .invalidModel
-        }
+        let e = try #require(throws: TensorRTError.self) { try f.builder("parse").build(f.request) }
+        #expect(e.kind == .parseFailed && e.message.contains("node 3 (Resize)") && e.exitCode == .invalidModel, "\(e)")
         #expect(f.attemptedMiB == [1024])
     }
 
@@ -184,10 +180,8 @@ esac
     func noImplementationAtTheCap() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: f.dir) }
-        #expect { try f.builder("noimpl").build(f.request(workspaceMiB: 256, capMiB: 256)) } throws: { error in
-            guard let e = error as? TensorRTError else { return false }
-            return e.kind == .noImplementation && e.message.contains("256 MiB") && e.message.contains("workspaceCapMiB")
-        }
+        let e = try #require(throws: TensorRTError.self) { try f.builder("noimpl").build(f.request(workspaceMiB: 256, capMiB: 256)) }
+        #expect(e.kind == .noImplementation && e.message.contains("256 MiB") && e.message.contains("workspaceCapMiB"), "\(e)")
         #expect(f.attemptedMiB == [256])
     }
 
@@ -195,10 +189,8 @@ esac
     func warningsAreNotMemoryFailures() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: f.dir) }
-        #expect { try f.builder("warnings").build(f.request) } throws: { error in
-            guard let e = error as? TensorRTError else { return false }
-            return e.kind == .buildFailed && e.message.contains("Error Code 4")
-        }
+        let e = try #require(throws: TensorRTError.self) { try f.builder("warnings").build(f.request) }
+        #expect(e.kind == .buildFailed && e.message.contains("Error Code 4"), "\(e)")
         #expect(f.attemptedMiB == [1024])
     }
 
@@ -206,10 +198,8 @@ esac
     func profileFloor() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: f.dir) }
-        #expect { try f.builder("always", floor: 32 << 20).build(f.request(floorMiB: 256)) } throws: { error in
-            guard let e = error as? TensorRTError else { return false }
-            return e.kind == .outOfMemory && e.message.contains("256 MiB floor")
-        }
+        let e = try #require(throws: TensorRTError.self) { try f.builder("always", floor: 32 << 20).build(f.request(floorMiB: 256)) }
+        #expect(e.kind == .outOfMemory && e.message.contains("256 MiB floor"), "\(e)")
         #expect(f.attemptedMiB == [1024, 512, 256])
     }
 

@@ -9,8 +9,7 @@ import Testing
 /// What an engine is bound to: the fields that must change when the engine would differ.
 @Suite("TensorRT cache-key fields and version checks")
 struct TensorRTCacheKeyTests {
-    static let orin = GPUDeviceIdentity(name: "Orin", uuid: "GPU-a", computeCapability: ComputeCapability(major: 8, minor: 7), totalMemoryBytes: 7 << 30,
-                                        integrated: true, multiprocessorCount: 8, driverVersion: 12060, runtimeVersion: "12.6")
+    static let orin = TestDevices.orinNano
 
     @Test("TensorRT's build number and the CUDA runtime TensorRT loaded are part of the identity")
     func buildAndRuntime() {

@@ -53,10 +53,8 @@ struct TensorRTConfigurationTests {
 
     @Test("INT8 without a calibration cache or Q/DQ nodes is refused; best leaves INT8 out; Q/DQ models need no cache")
     func int8NeedsScales() throws {
-        #expect { try TensorRTBuildConfiguration(options: Self.yolo(.int8), version: Self.trt86) } throws: { error in
-            guard let e = error as? TensorRTError else { return false }
-            return e.kind == .invalidArgument && e.message.contains("calibration cache or a model with Q/DQ nodes")
-        }
+        let e = try #require(throws: TensorRTError.self) { try TensorRTBuildConfiguration(options: Self.yolo(.int8), version: Self.trt86) }
+        #expect(e.kind == .invalidArgument && e.message.contains("calibration cache or a model with Q/DQ nodes"), "\(e)")
         let best = try TensorRTBuildConfiguration(options: Self.yolo(.best), version: Self.trt86)
         #expect(!best.best && !best.int8 && best.fp16)
         #expect(best.ignored.contains { $0.contains("INT8 in precision best") })

@@ -18,11 +18,9 @@ struct TensorRTStubTests {
     }
 
     @Test("probing a libnvinfer that is not there names the library")
-    func probeMissing() {
-        #expect { try TensorRTLibrary.probe(libraryPath: "/nonexistent/libnvinfer.so.10") } throws: { error in
-            guard let e = error as? TensorRTError else { return false }
-            return e.kind == .libraryNotFound && e.message.contains("libnvinfer")
-        }
+    func probeMissing() throws {
+        let e = try #require(throws: TensorRTError.self) { try TensorRTLibrary.probe(libraryPath: "/nonexistent/libnvinfer.so.10") }
+        #expect(e.kind == .libraryNotFound && e.message.contains("libnvinfer"), "\(e)")
     }
 
     @Test("the backend reports itself unavailable with a reason")
@@ -58,7 +56,7 @@ struct TensorRTStubTests {
 @Suite("TensorRT engine identity in cache keys")
 struct TensorRTIdentityTests {
     /// The Orin the cache-key tests use.
-    static let orin = TensorRTCacheKeyTests.orin
+    static let orin = TestDevices.orinNano
 
     @Test("the identity is TensorRT's version plus the device's key fields")
     func composition() {

@@ -66,6 +66,23 @@ public final class LoopbackServer: @unchecked Sendable {
         return fd
     }
 
+    /// Sends `request` on a fresh connection to 127.0.0.1:`port` and reads until the server closes
+    /// it (or `timeout` passes between reads); the whole response as text, nil when it cannot connect.
+    public static func exchange(port: Int, _ request: String, timeout: Double = 5) -> String? {
+        let fd = connect(port: port, timeout: timeout)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        writeAll(fd, Array(request.utf8))
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            received += buffer[0..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
     /// A free loopback port (bound and released).
     public static func freePort() throws -> Int {
         let s = try LoopbackServer { close($0) }
