@@ -444,16 +444,21 @@ public final class MetricsServer: Sendable {
         case "/status":
             queue(c, status: "200 OK", type: "application/json", body: status(), close: close, head: head)
         case "/":
-            queue(c, status: "200 OK", type: "text/plain", body: "kiln telemetry: /metrics /healthz /status\n", close: close, head: head)
+            queue(c, status: "200 OK", type: "text/plain", body: "kiln telemetry: \(servedPaths().joined(separator: " "))\n", close: close, head: head)
         default:
             if let resource = resources.withLock({ $0[path] }) {
                 let r = resource(Self.queryParameters(target))
                 queue(c, status: r.status, type: r.contentType, bytes: r.body, close: close, head: head, extra: "Cache-Control: no-store\r\n")
                 return
             }
-            queue(c, status: "404 Not Found", type: "text/plain", body: "no such path \(path); try /metrics, /healthz or /status\n",
+            queue(c, status: "404 Not Found", type: "text/plain", body: "no such path \(path); try \(servedPaths().joined(separator: ", "))\n",
                   close: close, head: head)
         }
+    }
+
+    /// The GET paths served: the three built in, then the added resources (`/snapshot.png`).
+    private func servedPaths() -> [String] {
+        ["/metrics", "/healthz", "/status"] + resources.withLock { $0.keys.sorted() }
     }
 
     private func queue(_ c: Connection, status: String, type: String, body: String, close: Bool, head: Bool = false,
