@@ -5,7 +5,7 @@ import KilnTelemetry
 import KilnVideo
 import Synchronization
 
-/// What the device sees: the latest frame of each stream with its detections drawn, served as
+/// What the device sees: the latest frame of each stream with its results drawn, served as
 /// PNG on `GET /snapshot.png[?stream=NAME]`; annotated frames saved every N frames
 /// (`--save-frames DIR --every N`); and the per-class detection counter
 /// (`kiln_detections_total{class}`).
@@ -97,14 +97,20 @@ public final class FrameAnnotator: Sendable {
     }
 
     /// Records one frame's results: counts detections per class and, when the frame's pixels
-    /// were kept, draws the detections on them for the snapshot and the saved frames.
+    /// were kept, draws the detections (boxes and captions) and the classifications (the top
+    /// three classes as captions at the top left) on them for the snapshot and the saved frames.
     public func record(_ context: FrameContext, results: [FrameResult]) {
         let detections = results.flatMap { $0.detections ?? [] }
         if let metrics, !detections.isEmpty { metrics.recordDetections(classes: detections.map { $0.label ?? "\($0.classId)" }) }
         guard var pixels = context.pixels, pixels.count == context.width * context.height * 3 else { return }
-        let overlays = detections.map { d in
+        var overlays = detections.map { d in
             FrameOverlay(x1: d.box.x1, y1: d.box.y1, x2: d.box.x2, y2: d.box.y2, colorIndex: d.classId,
                          text: "\(d.label ?? "class \(d.classId)") " + String(format: "%.2f", d.score))
+        }
+        // Classifications: each result's top classes (at most three) as captions at the top left.
+        let classes = results.flatMap { ($0.classifications ?? []).prefix(3) }
+        overlays += classes.enumerated().map { line, c in
+            FrameOverlay.caption("\(c.label ?? "class \(c.classId)") " + String(format: "%.2f", c.score), line: line, colorIndex: c.classId)
         }
         FramePainter.draw(overlays, on: &pixels, width: context.width, height: context.height)
         let kept = Kept(index: context.index, width: context.width, height: context.height, pixels: pixels)

@@ -6,12 +6,22 @@ public struct FrameOverlay: Sendable, Equatable {
     public var colorIndex: Int
     /// The caption, e.g. `person 0.91` (drawn in capitals).
     public var text: String
+    /// Whether the box's outline is drawn; a caption alone (a classification) has none.
+    public var outlined: Bool
 
     /// Creates an overlay.
-    public init(x1: Float, y1: Float, x2: Float, y2: Float, colorIndex: Int, text: String) {
+    public init(x1: Float, y1: Float, x2: Float, y2: Float, colorIndex: Int, text: String, outlined: Bool = true) {
         (self.x1, self.y1, self.x2, self.y2) = (x1, y1, x2, y2)
         self.colorIndex = colorIndex
         self.text = text
+        self.outlined = outlined
+    }
+
+    /// A caption without a box at the frame's top left, on line `line` (0 first): how a
+    /// classification is shown.
+    public static func caption(_ text: String, line: Int, colorIndex: Int) -> FrameOverlay {
+        let top = Float(line * FramePainter.captionHeight)
+        return FrameOverlay(x1: 0, y1: top, x2: 0, y2: top, colorIndex: colorIndex, text: text, outlined: false)
     }
 }
 
@@ -47,16 +57,19 @@ public enum FramePainter {
             let x2 = clamp(Int(o.x2.rounded()), width), y2 = clamp(Int(o.y2.rounded()), height)
             guard x2 >= x1, y2 >= y1 else { continue }
             let c = color(o.colorIndex)
-            let t = thickness
-            fill(&pixels, width, height, x1, y1, x2, min(y2, y1 + t - 1), c)          // top
-            fill(&pixels, width, height, x1, max(y1, y2 - t + 1), x2, y2, c)          // bottom
-            fill(&pixels, width, height, x1, y1, min(x2, x1 + t - 1), y2, c)          // left
-            fill(&pixels, width, height, max(x1, x2 - t + 1), y1, x2, y2, c)          // right
-            // The caption band: above the box, or inside its top when it touches the frame's top.
+            if o.outlined {
+                let t = thickness
+                fill(&pixels, width, height, x1, y1, x2, min(y2, y1 + t - 1), c)          // top
+                fill(&pixels, width, height, x1, max(y1, y2 - t + 1), x2, y2, c)          // bottom
+                fill(&pixels, width, height, x1, y1, min(x2, x1 + t - 1), y2, c)          // left
+                fill(&pixels, width, height, max(x1, x2 - t + 1), y1, x2, y2, c)          // right
+            }
+            // The caption band: above the box, or inside its top when it touches the frame's top
+            // (a caption alone sits at its own top).
             let text = Array(o.text.uppercased().prefix(40))
             guard !text.isEmpty else { continue }
             let bandWidth = text.count * 4 * scale + 4
-            let top = y1 - captionHeight >= 0 ? y1 - captionHeight : y1
+            let top = o.outlined && y1 - captionHeight >= 0 ? y1 - captionHeight : y1
             fill(&pixels, width, height, x1, top, x1 + bandWidth - 1, top + captionHeight - 1, c)
             let luminance = 299 * Int(c.r) + 587 * Int(c.g) + 114 * Int(c.b)
             let ink: (r: UInt8, g: UInt8, b: UInt8) = luminance > 128_000 ? (0, 0, 0) : (255, 255, 255)

@@ -1,6 +1,8 @@
 import Foundation
 import Glibc
+import KilnAgent
 import KilnTestSupport
+import KilnVideo
 import Testing
 
 /// What the device sees, checked by an independent decoder: `kiln run` with ddddocr's real YOLOX
@@ -35,7 +37,8 @@ import Testing
     time.sleep(1.0)  # the writer thread finishes the last saved frame
     status, ctype, png = get("/snapshot.png?stream=door")
     missing, _, _ = get("/snapshot.png?stream=nope")
-    out = {"frames": frames, "status": status, "type": ctype, "missing": missing, "metrics": [l for l in metrics.splitlines() if l.startswith("kiln_detections_total")]}
+    _, _, index = get("/")
+    out = {"frames": frames, "status": status, "type": ctype, "missing": missing, "index": index.decode(), "metrics": [l for l in metrics.splitlines() if l.startswith("kiln_detections_total")]}
     img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     original = np.fromfile(original_path, np.uint8).reshape(side, side, 3)
     dets = json.loads(open(results_path).readline())["detections"]
@@ -97,6 +100,7 @@ import Testing
         let out = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
         #expect(out["status"] as? Int == 200 && out["type"] as? String == "image/png", "\(out)")
         #expect(out["missing"] as? Int == 404, "\(out)")
+        #expect(out["index"] as? String == "kiln telemetry: /metrics /healthz /status /snapshot.png\n", "\(out)")
         #expect(out["detections"] as? Int == f.expected[best].count, "\(out)")
         // Every box outline is drawn where its detection's coordinates are, in one colour (one
         // class), and nothing outside the boxes and their captions changed.
@@ -112,5 +116,54 @@ import Testing
         // One class, no labels: counted as class "0".
         let counted = (out["metrics"] as? [String] ?? []).first { $0.hasPrefix("kiln_detections_total{class=\"0\"}") }
         #expect(counted.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 > 0 } == true, "\(out)")
+    }
+
+    static let captionChecker = #"""
+    import glob, json, os, sys
+    import numpy as np
+    from PIL import Image
+    saved_dir, original_path, results_path, w, h = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+    png = sorted(glob.glob(os.path.join(saved_dir, "*.png")))[-1]
+    img = np.asarray(Image.open(png).convert("RGB"))
+    changed = np.any(img != np.fromfile(original_path, np.uint8).reshape(h, w, 3), axis=2)
+    ys, xs = np.nonzero(changed)
+    first = json.loads(open(results_path).readline())
+    print(json.dumps({"changed": int(changed.sum()), "rows": int(ys.max()) + 1 if len(ys) else 0,
+                      "cols": int(xs.max()) + 1 if len(xs) else 0, "corner": [int(v) for v in img[0, 0]],
+                      "second": [int(v) for v in img[14, 0]], "classes": [c["class"] for c in first["classifications"]]}))
+    """#
+
+    @Test func aClassifierSTopClassesAreDrawnAsCaptionsAtTheTopLeftAndNothingElseChanges() throws {
+        guard let python = try TestEnvironment.pythonTool() else { return }
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("demo.onnx")
+        try Data(DemoModel.bytes()).write(to: model)
+        // A still camera: one 160×120 picture (a white square on grey) repeated.
+        let (w, h) = (160, 120)
+        var pixels = [UInt8](repeating: 90, count: w * h * 3)
+        for y in 70..<110 { for x in 100..<150 { for c in 0..<3 { pixels[(y * w + x) * 3 + c] = 250 } } }
+        let still = dir.appendingPathComponent("still.rgb"), results = dir.appendingPathComponent("results.jsonl")
+        let saved = dir.appendingPathComponent("saved")
+        try Data(pixels).write(to: still)
+        let r = try TestEnvironment.run(TestEnvironment.kilnExecutable, [
+            "run", model.path, "--source", "pipe:\(w)x\(h):for i in 1 2 3 4; do cat \(still.path); done", "--backend", "reference",
+            "--postprocess", "topk:2", "--results", "file:\(results.path)", "--save-frames", saved.path, "--every", "1",
+            "--save-frames-max", "1", "--report-interval", "0", "--cache-dir", dir.appendingPathComponent("cache").path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let check = try TestEnvironment.run(python, ["-c", Self.captionChecker, saved.path, still.path, results.path, "\(w)", "\(h)"])
+        try #require(check.status == 0, "\(check.stderr)")
+        let out = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any], "\(check.stdout)")
+        let classes = out["classes"] as? [Int] ?? []
+        try #require(classes.count == 2, "\(out)")
+        // Two caption bands of 14 rows at the top left, each in its class's colour; the rest untouched.
+        let band = FramePainter.captionHeight
+        #expect(out["changed"] as? Int ?? 0 > 0, "\(out)")
+        #expect(out["rows"] as? Int == 2 * band, "\(out)")
+        #expect((out["cols"] as? Int ?? w) < w, "\(out)")
+        for (line, key) in ["corner", "second"].enumerated() {
+            let c = FramePainter.color(classes[line])
+            #expect(out[key] as? [Int] == [Int(c.r), Int(c.g), Int(c.b)], "\(key): \(out)")
+        }
     }
 }
