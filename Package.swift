@@ -74,7 +74,7 @@ let package = Package(
     targets: [
         /// The system layer: POSIX seam, files, processes, paths, logging, clock, SHA-256. No dependencies.
         .target(name: "KilnSystem", swiftSettings: optimised),
-        .target(name: "KilnCore", dependencies: ["KilnSystem"], swiftSettings: optimised),
+        .target(name: "KilnCore", dependencies: ["KilnSystem"], resources: [.embedInCode("Profiles")], swiftSettings: optimised),
         .target(name: "KilnONNX", dependencies: ["KilnCore"], swiftSettings: optimised),
         .target(name: "CKilnTensorRT", cxxSettings: bridgeFlags, linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "KilnCUDA", dependencies: ["KilnCore"]),

@@ -13,10 +13,10 @@ public struct ProfileCatalog: Sendable {
         self.profiles = byName.values.sorted { $0.name < $1.name }
     }
 
-    /// The profiles compiled into the binary (a copy of the repository's `Profiles/*.json`).
+    /// The profiles compiled into the binary (the repository's `Profiles/*.json`).
     public static func embedded() throws -> ProfileCatalog {
-        try ProfileCatalog(DeviceProfile.embeddedJSON.keys.sorted().map { name in
-            try DeviceProfile.decode(Array(DeviceProfile.embeddedJSON[name]!.utf8), source: "embedded profile \(name)")
+        try ProfileCatalog(DeviceProfile.embeddedJSON.enumerated().map { index, json in
+            try DeviceProfile.decode(json, source: "embedded profile \(index + 1) of \(DeviceProfile.embeddedJSON.count)")
         })
     }
 
