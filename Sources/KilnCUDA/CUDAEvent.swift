@@ -1,20 +1,16 @@
 /// A CUDA event, for timing device work and ordering streams.
 public final class CUDAEvent: Sendable {
     /// The context the event lives in.
-    let context: CUDAContext
+    var context: CUDAContext { object.context }
     /// The raw `CUevent`.
-    var handle: CUhandle { driverHandle.raw }
-    private let driverHandle: CUDAHandle
+    var handle: CUhandle { object.raw }
+    private let object: CUDADriverObject
 
     /// Creates an event with timing enabled.
     public init(context: CUDAContext) throws(CUDAError) {
-        self.context = context
-        driverHandle = try context.makeHandle("cuEventCreate") { context.api.cuEventCreate($0, 0) }
-    }
-
-    deinit {
-        _ = context.api.cuCtxSetCurrent(context.handle)
-        _ = context.api.cuEventDestroy(handle)
+        object = try CUDADriverObject(context: context, "cuEventCreate", destroy: context.api.cuEventDestroy) {
+            context.api.cuEventCreate($0, 0)
+        }
     }
 
     /// Records the event on `stream`.

@@ -1,24 +1,18 @@
 /// A loaded module (cubin or PTX) and the kernels in it.
 public final class CUDAModule: Sendable {
     /// The context it was loaded into.
-    public let context: CUDAContext
-    /// The raw `CUmodule` / `CUfunction`.
-    var handle: CUhandle { driverHandle.raw }
-    private let driverHandle: CUDAHandle
+    public var context: CUDAContext { object.context }
+    /// The raw `CUmodule`.
+    var handle: CUhandle { object.raw }
+    private let object: CUDADriverObject
 
     /// Loads a cubin or NUL-terminated PTX image.
     public init(context: CUDAContext, image: [UInt8]) throws(CUDAError) {
-        self.context = context
         var bytes = image
         if bytes.last != 0 { bytes.append(0) }  // PTX must be NUL-terminated; harmless after a cubin.
-        driverHandle = try context.makeHandle("cuModuleLoadData(\(image.count) bytes)") { m in
+        object = try CUDADriverObject(context: context, "cuModuleLoadData(\(image.count) bytes)", destroy: context.api.cuModuleUnload) { m in
             bytes.withUnsafeBytes { context.api.cuModuleLoadData(m, $0.baseAddress!) }
         }
-    }
-
-    deinit {
-        _ = context.api.cuCtxSetCurrent(context.handle)
-        _ = context.api.cuModuleUnload(handle)
     }
 
     /// The kernel named `name` (an `extern "C"` symbol).
