@@ -42,20 +42,30 @@ public final class V4L2Source: FrameSource {
 
 /// The ioctl layer of a V4L2 capture device (videodev2.h layouts for 64-bit Linux).
 final class V4L2Device: Sendable {
-    // ioctl request numbers: _IOR/_IOWR('V', n, size) for the 64-bit struct sizes.
-    static let VIDIOC_QUERYCAP: UInt = 0x8068_5600
-    static let VIDIOC_S_FMT: UInt = 0xC0D0_5605
-    static let VIDIOC_REQBUFS: UInt = 0xC014_5608
-    static let VIDIOC_QUERYBUF: UInt = 0xC058_5609
-    static let VIDIOC_QBUF: UInt = 0xC058_560F
-    static let VIDIOC_DQBUF: UInt = 0xC058_5611
-    static let VIDIOC_STREAMON: UInt = 0x4004_5612
-    static let VIDIOC_STREAMOFF: UInt = 0x4004_5613
+    /// The ioctls Kiln issues, by their videodev2.h names: `_IOR/_IOW/_IOWR('V', n, size)` for the
+    /// 64-bit struct sizes.
+    enum Request: UInt {
+        case querycap = 0x8068_5600
+        case setFormat = 0xC0D0_5605
+        case requestBuffers = 0xC014_5608
+        case queryBuffer = 0xC058_5609
+        case queueBuffer = 0xC058_560F
+        case dequeueBuffer = 0xC058_5611
+        case streamOn = 0x4004_5612
+        case streamOff = 0x4004_5613
+    }
+
+    /// `v4l2_capability.capabilities` bits Kiln checks.
+    struct Capabilities: OptionSet {
+        let rawValue: UInt32
+        static let videoCapture = Capabilities(rawValue: 0x1)
+        static let streaming = Capabilities(rawValue: 0x0400_0000)
+        /// `device_caps` is filled in and describes this node (the other field, the whole device).
+        static let deviceCaps = Capabilities(rawValue: 0x8000_0000)
+    }
+
     static let bufTypeCapture: UInt32 = 1
     static let memoryMMap: UInt32 = 1
-    static let capVideoCapture: UInt32 = 0x1
-    static let capStreaming: UInt32 = 0x0400_0000
-    static let capDeviceCaps: UInt32 = 0x8000_0000
 
     static func fourcc(_ s: String) -> UInt32 {
         let b = Array(s.utf8)
@@ -89,16 +99,16 @@ final class V4L2Device: Sendable {
         self.fd = fd
         do {
             var cap = [UInt8](repeating: 0, count: 104)
-            guard Self.ioctlRetry(fd, Self.VIDIOC_QUERYCAP, &cap) == 0 else {
+            guard Self.ioctlRetry(fd, .querycap, &cap) == 0 else {
                 throw VideoSourceError("v4l2:\(path): not a V4L2 device (VIDIOC_QUERYCAP: \(Errno.current)); cameras are /dev/videoN")
             }
-            var caps = Self.u32(cap, 84)
-            if caps & Self.capDeviceCaps != 0 { caps = Self.u32(cap, 88) }
+            var caps = Capabilities(rawValue: Self.u32(cap, 84))
+            if caps.contains(.deviceCaps) { caps = Capabilities(rawValue: Self.u32(cap, 88)) }
             let card = String(decoding: cap[16..<48].prefix { $0 != 0 }, as: UTF8.self)
-            guard caps & Self.capVideoCapture != 0 else {
+            guard caps.contains(.videoCapture) else {
                 throw VideoSourceError("v4l2:\(path) (\(card)) is not a single-planar video capture device; try another /dev/videoN")
             }
-            guard caps & Self.capStreaming != 0 else {
+            guard caps.contains(.streaming) else {
                 throw VideoSourceError("v4l2:\(path) (\(card)) does not support streaming I/O; use a gst: source with v4l2src")
             }
             let candidates = format.map { f in Self.supported.filter { $0.0 == f } } ?? Self.supported
@@ -114,7 +124,7 @@ final class V4L2Device: Sendable {
                 Self.put(&fmt, 12, UInt32(height ?? 0))
                 Self.put(&fmt, 16, Self.fourcc(code))
                 Self.put(&fmt, 20, 1)  // V4L2_FIELD_NONE
-                guard Self.ioctlRetry(fd, Self.VIDIOC_S_FMT, &fmt) == 0 else { continue }
+                guard Self.ioctlRetry(fd, .setFormat, &fmt) == 0 else { continue }
                 let got = Self.u32(fmt, 16)
                 offered.append(Self.fourccText(got))
                 if got == Self.fourcc(code) {
@@ -139,7 +149,7 @@ final class V4L2Device: Sendable {
             self.geometry = geometry
             try mapBuffers(count: 4)
             var type = Int32(Self.bufTypeCapture)
-            guard ioctl(fd, Self.VIDIOC_STREAMON, &type) == 0 else {
+            guard ioctl(fd, Request.streamOn.rawValue, &type) == 0 else {
                 throw VideoSourceError("v4l2:\(path): VIDIOC_STREAMON failed: \(Errno.current)")
             }
         } catch {
@@ -154,12 +164,12 @@ final class V4L2Device: Sendable {
         Self.put(&req, 0, UInt32(count))
         Self.put(&req, 4, Self.bufTypeCapture)
         Self.put(&req, 8, Self.memoryMMap)
-        guard Self.ioctlRetry(fd, Self.VIDIOC_REQBUFS, &req) == 0, Self.u32(req, 0) >= 2 else {
+        guard Self.ioctlRetry(fd, .requestBuffers, &req) == 0, Self.u32(req, 0) >= 2 else {
             throw VideoSourceError("v4l2:\(path): cannot allocate mmap buffers (VIDIOC_REQBUFS: \(Errno.current))")
         }
         for i in 0..<Int(Self.u32(req, 0)) {
             var buf = Self.buffer(index: i)
-            guard Self.ioctlRetry(fd, Self.VIDIOC_QUERYBUF, &buf) == 0 else {
+            guard Self.ioctlRetry(fd, .queryBuffer, &buf) == 0 else {
                 throw VideoSourceError("v4l2:\(path): VIDIOC_QUERYBUF \(i) failed: \(Errno.current)")
             }
             let length = Int(Self.u32(buf, 72)), offset = off_t(Self.u32(buf, 64))
@@ -167,7 +177,7 @@ final class V4L2Device: Sendable {
                 throw VideoSourceError("v4l2:\(path): mmap of buffer \(i) failed: \(Errno.current)")
             }
             buffers.withLock { $0.append((UInt(bitPattern: p), length)) }
-            guard Self.ioctlRetry(fd, Self.VIDIOC_QBUF, &buf) == 0 else {
+            guard Self.ioctlRetry(fd, .queueBuffer, &buf) == 0 else {
                 throw VideoSourceError("v4l2:\(path): VIDIOC_QBUF \(i) failed: \(Errno.current)")
             }
         }
@@ -187,7 +197,7 @@ final class V4L2Device: Sendable {
             if ready == 0 { continue }
             let start = MonotonicClock.now
             var buf = Self.buffer(index: 0)
-            guard Self.ioctlRetry(fd, Self.VIDIOC_DQBUF, &buf) == 0 else {
+            guard Self.ioctlRetry(fd, .dequeueBuffer, &buf) == 0 else {
                 if errno == EAGAIN { continue }
                 if stopped.load(ordering: .acquiring) { return nil }
                 throw VideoSourceError("v4l2:\(path): VIDIOC_DQBUF failed: \(Errno.current); was the camera unplugged?")
@@ -202,7 +212,7 @@ final class V4L2Device: Sendable {
             let pixels = used >= g.frameBytes
                 ? PixelConversion.toRGB24(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: buffers.withLock { $0[index].address }), count: g.frameBytes), format: g.format, width: g.width, height: g.height)
                 : nil
-            _ = Self.ioctlRetry(fd, Self.VIDIOC_QBUF, &buf)
+            _ = Self.ioctlRetry(fd, .queueBuffer, &buf)
             guard let pixels else {
                 drops.recordDrops("short_buffer", 1)
                 continue
@@ -216,7 +226,7 @@ final class V4L2Device: Sendable {
     func stop() {
         guard stopped.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         var type = Int32(Self.bufTypeCapture)
-        _ = ioctl(fd, Self.VIDIOC_STREAMOFF, &type)
+        _ = ioctl(fd, Request.streamOff.rawValue, &type)
     }
 
     deinit {
@@ -234,8 +244,8 @@ final class V4L2Device: Sendable {
     }
 
     /// `ioctl` on `bytes`, retried on EINTR; -1 with `errno` set on failure.
-    static func ioctlRetry(_ fd: Int32, _ request: UInt, _ bytes: inout [UInt8]) -> Int32 {
-        switch Posix.retrying({ bytes.withUnsafeMutableBytes { ioctl(fd, request, $0.baseAddress!) } }) {
+    static func ioctlRetry(_ fd: Int32, _ request: Request, _ bytes: inout [UInt8]) -> Int32 {
+        switch Posix.retrying({ bytes.withUnsafeMutableBytes { ioctl(fd, request.rawValue, $0.baseAddress!) } }) {
         case .success(let rc): return rc
         case .failure(let error):
             errno = error.rawValue
