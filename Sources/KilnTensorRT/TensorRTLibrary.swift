@@ -166,6 +166,14 @@ public final class TensorRTLibrary: @unchecked Sendable {
     }
 }
 
+/// Runs one bridge call with a `capacity`-byte message buffer; any status but OK throws the bridge's
+/// message, which names the tensor, engine or file at fault.
+func bridgeCall(capacity: Int = 1024, _ call: (UnsafeMutablePointer<CChar>, Int) -> kiln_trt_status) throws(TensorRTError) {
+    var error = [CChar](repeating: 0, count: capacity)
+    let status = error.withUnsafeMutableBufferPointer { call($0.baseAddress!, $0.count) }
+    guard status == KILN_TRT_OK else { throw TensorRTError(TensorRTLibrary.kind(status), text(error)) }
+}
+
 /// The NUL-terminated text in a C buffer.
 func text(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
