@@ -7,12 +7,6 @@ public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible 
     /// The password or token.
     public var password: String
 
-    /// Creates credentials.
-    public init(username: String, password: String) {
-        self.username = username
-        self.password = password
-    }
-
     /// `user ***`; the password never appears in logs or errors.
     public var description: String { "\(username) ***" }
 
