@@ -73,12 +73,12 @@ public struct MQTTEndpoint: Sendable, Equatable {
 /// sends each message, waits for its PUBACK at QoS 1 (an unacknowledged message is resent with
 /// DUP after a reconnect), and sends PINGREQ when idle for half the keepalive. `close` drains
 /// for up to a grace period, then disconnects.
-public final class MQTTPublisher: Sendable {
+public final class MQTTPublisher: QueuedPublisher {
     /// The broker and topic.
     public let endpoint: MQTTEndpoint
-    private let queue: PublishQueue<(topic: String, payload: [UInt8])>
+    /// Messages waiting for the publisher thread.
+    public let queue: PublishQueue<(topic: String, payload: [UInt8])>
     private let connects = Mutex(0)
-    private let failure = Mutex<String?>(nil)
 
     /// Starts the publisher thread for `endpoint`; at most `capacity` messages wait;
     /// `onChange` hears deliveries and drops (for metrics).
@@ -86,19 +86,11 @@ public final class MQTTPublisher: Sendable {
                 onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)? = nil) {
         self.endpoint = endpoint
         queue = PublishQueue(capacity: capacity, onChange: onChange)
-        let thread = Thread { [self] in self.run() }
-        thread.name = "kiln-mqtt"
-        thread.start()
+        queue.startPublisher(named: "kiln-mqtt") { [self] in run() }
     }
 
-    /// Messages the broker accepted (PUBACK at QoS 1, written at QoS 0).
-    public var publishedCount: Int { queue.deliveredCount }
-    /// Messages dropped because the queue was full (broker slow or down) or left at close.
-    public var droppedCount: Int { queue.droppedCount }
     /// Successful connections so far (more than 1 means it reconnected).
     public var connectionCount: Int { connects.withLock { $0 } }
-    /// The last connection or publishing failure, if any.
-    public var lastError: String? { failure.withLock { $0 } }
 
     /// Queues `payload` for `topic`; never blocks.
     public func enqueue(topic: String, payload: [UInt8]) { queue.push((topic, payload)) }
@@ -119,7 +111,6 @@ public final class MQTTPublisher: Sendable {
                 _ = send(socket.rawValue, MQTTPacket.disconnect, MQTTPacket.disconnect.count, Int32(MSG_NOSIGNAL))
                 socket.closeIgnoringErrors()
             }
-            queue.publisherFinished()
         }
         while true {
             // Next message (the unacknowledged one first), or a keepalive tick.
@@ -180,11 +171,7 @@ public final class MQTTPublisher: Sendable {
 
     /// Logs a failure once per distinct message (a long outage is not a log flood).
     private func report(_ message: String, _ action: String) {
-        let changed = failure.withLock { old -> Bool in
-            defer { old = message }
-            return old != message
-        }
-        if changed { Log.warning("results \(endpoint.description): \(message); \(action)") }
+        if queue.noteFailure(message) { Log.warning("results \(endpoint.description): \(message); \(action)") }
     }
 
     /// Opens the TCP connection and the MQTT session (CONNECT → CONNACK accepted).

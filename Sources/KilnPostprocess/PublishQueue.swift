@@ -1,12 +1,14 @@
 import Foundation
 import KilnCore
+import Synchronization
 
 /// The bounded hand-off between the loop's postprocessing thread and a network publisher's
 /// own thread (MQTT, webhook): `push` never blocks; when full, the oldest message is dropped
 /// and counted, so a slow or dead receiver costs results, never frames.
 ///
-/// The publisher thread takes messages with `next`/`batch`, reports each outcome with
-/// `delivered`/`discarded`, and `close` gives it a grace period to drain.
+/// `startPublisher` runs the publisher thread, which takes messages with `batch`, reports each
+/// outcome with `delivered`/`discarded` and each failure with `noteFailure`; `close` gives it a
+/// grace period to drain.
 public final class PublishQueue<Message: Sendable>: Sendable {
     private struct Pending: Sendable {
         var messages: [Message] = []
@@ -37,6 +39,7 @@ public final class PublishQueue<Message: Sendable>: Sendable {
     private let capacity: Int
     private let pending = ConditionGuarded(Pending())
     private let onChange: (@Sendable (_ delivered: Int, _ dropped: Int) -> Void)?
+    private let failure = Mutex<String?>(nil)
 
     /// A queue holding at most `capacity` messages; `onChange` hears every delivery and drop
     /// (as counts added), e.g. to feed metrics.
@@ -53,6 +56,27 @@ public final class PublishQueue<Message: Sendable>: Sendable {
     public var count: Int { pending.withLock { $0.count } }
     /// True once `close` was called.
     public var isClosing: Bool { pending.withLock { $0.closing } }
+    /// The publisher's last failure, if any (for messages and tests).
+    public var lastError: String? { failure.withLock { $0 } }
+
+    /// Runs `body`, the publisher, on its own thread named `name`; the queue learns when it ends.
+    public func startPublisher(named name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { [self] in
+            body()
+            publisherFinished()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Records the publisher's latest failure; true when it differs from the one before, so an
+    /// outage is logged once, not once per retry.
+    public func noteFailure(_ why: String) -> Bool {
+        failure.withLock { old in
+            defer { old = why }
+            return old != why
+        }
+    }
 
     /// Queues `message`; never blocks. Drops the oldest when full (and everything after `close`).
     public func push(_ message: Message) {
@@ -103,8 +127,8 @@ public final class PublishQueue<Message: Sendable>: Sendable {
         pending.wait(until: \.closing, deadline: Date().addingTimeInterval(seconds))
     }
 
-    /// Called by the publisher thread when it has stopped.
-    public func publisherFinished() {
+    /// Marks the publisher thread stopped (`startPublisher` calls it when its body returns).
+    func publisherFinished() {
         pending.withLock { $0.finished = true }
         pending.broadcast()
     }

@@ -122,7 +122,7 @@ public final class ResultSink: Sendable {
 
     /// Results written so far (for MQTT: accepted by the broker; for a webhook: answered 2xx;
     /// for a Unix socket: written in full).
-    public var writtenCount: Int { mqtt?.publishedCount ?? webhook?.deliveredCount ?? unix?.deliveredCount ?? state.withLock { $0.written } }
+    public var writtenCount: Int { mqtt?.deliveredCount ?? webhook?.deliveredCount ?? unix?.deliveredCount ?? state.withLock { $0.written } }
     /// Results dropped by a publisher (queue full, receiver gone or refusing, left at close).
     public var droppedCount: Int { mqtt?.droppedCount ?? webhook?.droppedCount ?? unix?.droppedCount ?? state.withLock { $0.dropped } }
 

@@ -12,11 +12,11 @@ import Synchronization
 /// restarts; writes are non-blocking with `poll`, so a reader that stops reading only fills
 /// the queue. A line is never interleaved: one cut by a lost connection is counted as dropped
 /// and the next connection starts at a line boundary.
-public final class UnixSocketPublisher: Sendable {
+public final class UnixSocketPublisher: QueuedPublisher {
     /// The socket path.
     public let path: String
-    private let queue: PublishQueue<Data>
-    private let failure = Mutex<String?>(nil)
+    /// Lines waiting for the publisher thread.
+    public let queue: PublishQueue<Data>
     /// When `close` began: a stalled reader gets until then + the grace, then the rest is dropped.
     private let closeDeadline = Mutex<Double?>(nil)
 
@@ -28,17 +28,8 @@ public final class UnixSocketPublisher: Sendable {
         }
         self.path = path
         queue = PublishQueue(capacity: capacity, onChange: onChange)
-        let thread = Thread { [self] in self.run() }
-        thread.name = "kiln-results-unix"
-        thread.start()
+        queue.startPublisher(named: "kiln-results-unix") { [self] in run() }
     }
-
-    /// Lines the reader took (written in full).
-    public var deliveredCount: Int { queue.deliveredCount }
-    /// Lines dropped (queue full, cut by a lost connection, or left at close).
-    public var droppedCount: Int { queue.droppedCount }
-    /// The last failure, if any (for messages and tests).
-    public var lastError: String? { failure.withLock { $0 } }
 
     /// Queues one line (with its newline); never blocks.
     public func enqueue(_ line: Data) { queue.push(line) }
@@ -50,7 +41,6 @@ public final class UnixSocketPublisher: Sendable {
     }
 
     private func run() {
-        defer { queue.publisherFinished() }
         var fd: Int32 = -1
         defer { if fd >= 0 { Glibc.close(fd) } }
         var backoff = 0.1
@@ -144,10 +134,6 @@ public final class UnixSocketPublisher: Sendable {
 
     /// Logs a failure once per distinct message (an absent reader is not a log flood).
     private func report(_ why: String) {
-        let changed = failure.withLock { old -> Bool in
-            defer { old = why }
-            return old != why
-        }
-        if changed { Log.warning("results unix:\(path): \(why)") }
+        if queue.noteFailure(why) { Log.warning("results unix:\(path): \(why)") }
     }
 }

@@ -46,13 +46,13 @@ public struct WebhookEndpoint: Sendable, Equatable, CustomStringConvertible {
 /// goes out when `maxBatch` results are queued or the first has waited `maxDelay`. A failed
 /// POST (no connection, timeout, 408, 429, 5xx) is retried with exponential backoff (0.1 s to
 /// 5 s) while newer results keep queueing; any other 4xx drops the batch with one warning.
-public final class WebhookPublisher: Sendable {
+public final class WebhookPublisher: QueuedPublisher {
     /// The receiver.
     public let endpoint: WebhookEndpoint
-    private let queue: PublishQueue<Data>
+    /// Encoded results waiting for the publisher thread.
+    public let queue: PublishQueue<Data>
     private let capacity: Int
     private let posts = Mutex(0)
-    private let failure = Mutex<String?>(nil)
 
     /// Starts the publisher thread; at most `capacity` results wait.
     public init(endpoint: WebhookEndpoint, capacity: Int = 1024,
@@ -60,19 +60,11 @@ public final class WebhookPublisher: Sendable {
         self.endpoint = endpoint
         queue = PublishQueue(capacity: capacity, onChange: onChange)
         self.capacity = capacity
-        let thread = Thread { [self] in self.run() }
-        thread.name = "kiln-webhook"
-        thread.start()
+        queue.startPublisher(named: "kiln-webhook") { [self] in run() }
     }
 
-    /// Results the receiver accepted (2xx).
-    public var deliveredCount: Int { queue.deliveredCount }
-    /// Results dropped (queue full, refused, or left at close).
-    public var droppedCount: Int { queue.droppedCount }
     /// Requests that succeeded.
     public var postCount: Int { posts.withLock { $0 } }
-    /// The last failure, if any (for messages and tests).
-    public var lastError: String? { failure.withLock { $0 } }
 
     /// Queues one encoded result object; never blocks.
     public func enqueue(_ result: Data) { queue.push(result) }
@@ -81,7 +73,6 @@ public final class WebhookPublisher: Sendable {
     public func close(grace: Double = 3) { queue.close(grace: grace) }
 
     private func run() {
-        defer { queue.publisherFinished() }
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = endpoint.timeout
         configuration.timeoutIntervalForResource = endpoint.timeout
@@ -164,10 +155,6 @@ public final class WebhookPublisher: Sendable {
 
     /// Logs a failure once per distinct message (an outage is not a log flood).
     private func report(_ why: String, _ action: String) {
-        let changed = failure.withLock { old -> Bool in
-            defer { old = why }
-            return old != why
-        }
-        if changed { Log.warning("results \(endpoint): \(why); \(action)") }
+        if queue.noteFailure(why) { Log.warning("results \(endpoint): \(why); \(action)") }
     }
 }

@@ -21,7 +21,7 @@ import Testing
         publisher.close(grace: 10)
         let lines = sub.lines(within: 20)
         #expect(lines == (0..<50).map { "kiln/cam0 {\"frame\":\($0)}" }, "\(lines.prefix(5)) … log: \(broker.log)")
-        #expect(publisher.publishedCount == 50)
+        #expect(publisher.deliveredCount == 50)
         #expect(publisher.droppedCount == 0)
         #expect(publisher.connectionCount == 1)
     }
@@ -32,7 +32,7 @@ import Testing
         let publisher = MQTTPublisher(endpoint: try endpoint(broker.port))
         defer { publisher.close(grace: 1) }
         for i in 0..<5 { publisher.enqueue(topic: "kiln/cam0", payload: Array("before \(i)".utf8)) }
-        #expect(TestEnvironment.eventually(10) { publisher.publishedCount == 5 })
+        #expect(TestEnvironment.eventually(10) { publisher.deliveredCount == 5 })
         broker.halt()
         // Published into the outage: queued, never blocking the caller.
         let start = Date()
@@ -43,7 +43,7 @@ import Testing
         let sub = try broker.subscribe("kiln/#", count: 10, seconds: 10)
         // Messages queued in the outage go out once it reconnects (the subscriber sees them when
         // it subscribed before the reconnect; either way the broker acknowledged them).
-        #expect(TestEnvironment.eventually(15) { publisher.publishedCount == 10 }, "published \(publisher.publishedCount); log: \(broker.log)")
+        #expect(TestEnvironment.eventually(15) { publisher.deliveredCount == 10 }, "published \(publisher.deliveredCount); log: \(broker.log)")
         for i in 0..<5 { publisher.enqueue(topic: "kiln/cam0", payload: Array("after \(i)".utf8)) }
         let lines = sub.lines(within: 15)
         let outage = (0..<5).map { "kiln/cam0 outage \($0)" }, after = (0..<5).map { "kiln/cam0 after \($0)" }
@@ -64,7 +64,7 @@ import Testing
         let closeStart = Date()
         publisher.close(grace: 1)
         #expect(Date().timeIntervalSince(closeStart) < 3)
-        #expect(publisher.publishedCount == 0)
+        #expect(publisher.deliveredCount == 0)
         #expect(publisher.droppedCount == 5000)
     }
 
@@ -86,7 +86,7 @@ import Testing
         let closeStart = Date()
         publisher.close(grace: 1)
         #expect(Date().timeIntervalSince(closeStart) < 3)
-        #expect(publisher.publishedCount == 0)
+        #expect(publisher.deliveredCount == 0)
     }
 
     @Test func credentialsAreSentAndARefusalIsReportedNotRetriedSilently() throws {
@@ -106,6 +106,6 @@ import Testing
         #expect(TestEnvironment.eventually(5) { refused.lastError?.contains("not authorized") == true || refused.lastError?.contains("bad user name or password") == true },
                 "\(refused.lastError ?? "no error")")
         refused.close(grace: 0.5)
-        #expect(refused.publishedCount == 0)
+        #expect(refused.deliveredCount == 0)
     }
 }
