@@ -30,13 +30,6 @@ public struct InputSize: Sendable, Equatable, Codable {
     /// The rule that chose the size.
     public var rule: Rule
 
-    /// Creates a decision.
-    public init(width: Int, height: Int, rule: Rule) {
-        self.width = width
-        self.height = height
-        self.rule = rule
-    }
-
     /// `320x320 (model metadata imgsz)`.
     public var text: String { "\(width)x\(height) (\(rule.rawValue))" }
 }

@@ -22,43 +22,27 @@ import Synchronization
 /// The controller never throws out of `run()` for a failed rollout or poll: the model that
 /// serves keeps serving. Only cancellation ends it.
 public actor RolloutController: Service {
-    /// Tunables.
+    /// Tunables, made by `RolloutDriver` (and tests) through the memberwise initializer.
     public struct Configuration: Sendable {
         /// The followed reference (a tag).
         public var reference: ModelReference
         /// Poll interval, jitter and backoff.
-        public var schedule: PollSchedule
+        public var schedule = PollSchedule(interval: 30)
         /// This device's id for cohort hashing.
-        public var deviceID: String
+        public var deviceID = RolloutCohort.deviceID()
         /// How long a new engine is watched after the swap.
-        public var probationSeconds: Double
+        public var probationSeconds: Double = 10
         /// Frames the new engine must serve before probation can pass (waits up to 3× the window).
-        public var probationMinFrames: Int
+        public var probationMinFrames = 10
         /// Largest share of failed engine calls tolerated in probation.
-        public var maxErrorRate: Double
+        public var maxErrorRate = 0.01
         /// Probation fails when the served p99 exceeds the SLO times this factor.
-        public var probationLatencyFactor: Double
+        public var probationLatencyFactor = 1.5
         /// Timed runs in the warm latency check (after 3 untimed warm-up runs).
-        public var latencyRuns: Int
+        public var latencyRuns = 20
         /// The device profile's `buildWhileServing`: when false, a new model is pulled while
         /// serving but built (and gated) only at the next start, before anything serves.
-        public var buildWhileServing: Bool
-
-        /// Creates a configuration.
-        public init(reference: ModelReference, schedule: PollSchedule = PollSchedule(interval: 30),
-                    deviceID: String = RolloutCohort.deviceID(), probationSeconds: Double = 10, probationMinFrames: Int = 10,
-                    maxErrorRate: Double = 0.01, probationLatencyFactor: Double = 1.5, latencyRuns: Int = 20,
-                    buildWhileServing: Bool = true) {
-            self.reference = reference
-            self.schedule = schedule
-            self.deviceID = deviceID
-            self.probationSeconds = probationSeconds
-            self.probationMinFrames = probationMinFrames
-            self.maxErrorRate = maxErrorRate
-            self.probationLatencyFactor = probationLatencyFactor
-            self.latencyRuns = latencyRuns
-            self.buildWhileServing = buildWhileServing
-        }
+        public var buildWhileServing = true
     }
 
     /// What the controller drives: the registry side and the engine side, as closures so each

@@ -108,17 +108,6 @@ public struct FrameResult: Sendable, Equatable, Codable {
     /// The engine cache key of the engine that ran it.
     public var engineKey: String?
 
-    /// Creates a result.
-    public init(stream: String, frame: Int, timestamp: Double, latencyMs: Double? = nil,
-                classifications: [Classification]? = nil, detections: [Detection]? = nil) {
-        self.stream = stream
-        self.frame = frame
-        self.timestamp = timestamp
-        self.latencyMs = latencyMs
-        self.classifications = classifications
-        self.detections = detections
-    }
-
     enum CodingKeys: String, CodingKey {
         case stream, frame, timestamp, latencyMs = "latency_ms", classifications, detections, model, digest
         case engineKey = "engine_key"

@@ -23,22 +23,6 @@ public struct ProgressSnapshot: Sendable, Equatable, Encodable {
     /// How the step ended; nil while it runs.
     public var outcome: ProgressOutcome?
 
-    /// Creates a snapshot.
-    public init(id: Int, step: ProgressStep, subject: String, backend: String? = nil, phase: String? = nil, unit: ProgressUnit,
-                done: Int64, total: Int64?, elapsed: Double, rate: Double? = nil, outcome: ProgressOutcome? = nil) {
-        self.id = id
-        self.step = step
-        self.subject = subject
-        self.backend = backend
-        self.phase = phase
-        self.unit = unit
-        self.done = done
-        self.total = total
-        self.elapsed = elapsed
-        self.rate = rate
-        self.outcome = outcome
-    }
-
     enum CodingKeys: String, CodingKey {
         case step, subject, backend, phase, unit, done, total, rate, outcome, fraction
         case elapsed = "elapsed_seconds", eta = "eta_seconds"

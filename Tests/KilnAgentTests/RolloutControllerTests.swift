@@ -1,5 +1,5 @@
 import Foundation
-import KilnAgent
+@testable import KilnAgent
 import KilnCore
 import KilnInference
 import KilnTensorRT

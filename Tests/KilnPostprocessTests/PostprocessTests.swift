@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import KilnCore
-import KilnPostprocess
+@testable import KilnPostprocess
 import KilnTestSupport
 import Testing
 

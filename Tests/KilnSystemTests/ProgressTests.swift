@@ -1,4 +1,4 @@
-import KilnSystem
+@testable import KilnSystem
 import Synchronization
 import Testing
 
