@@ -128,8 +128,7 @@ public actor RolloutController: Service {
         if let (model, engine) = serving {
             if state.active?.digest != model.digest {
                 if let active = state.active { state.previous = active }
-                state.active = .init(digest: model.digest, modelDigest: model.modelDigest, path: model.path,
-                                     since: RolloutState.timestamp())
+                state.active = .init(model, as: model.digest)
             }
             activeEngine = engine
             state.record(.idle, digest: model.digest, detail: "serving \(model.reference)")
@@ -251,7 +250,7 @@ public actor RolloutController: Service {
             transition(.swapping, digest, "gate passed; swapping in between two frames")
             // Trial: the candidate serves, but the committed model stays `active` (and is what a
             // restart serves) until probation passes.
-            state.trial = .init(digest: digest, modelDigest: model.modelDigest, path: model.path, since: RolloutState.timestamp())
+            state.trial = .init(model, as: digest)
             save()
             let generation = hooks.swap(engine)
             transition(.probation, digest, "swapped in as generation \(generation) on trial; watching errors and latency for \(configuration.probationSeconds) s")
@@ -273,7 +272,7 @@ public actor RolloutController: Service {
                 state.trial = nil
                 state.candidate = nil
                 state.clearAbnormalExits(digest)
-                if let marker = state.running { state.running = .init(digest: digest, pid: marker.pid, since: RolloutState.timestamp()) }
+                if let marker = state.running { state.running = .init(serving: digest, pid: marker.pid) }
                 transition(.idle, digest, "probation passed; committed as active")
             }
         } catch is CancellationError {

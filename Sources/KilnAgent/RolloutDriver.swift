@@ -63,7 +63,7 @@ public final class RolloutDriver: Sendable {
             throw RuntimeError("model \(reference): pulled to \(model.path) but it cannot be read")
         }
         // Left set until the run ends cleanly: found at the next start, it counts an abnormal exit.
-        state.running = .init(digest: model.digest, pid: getpid(), since: RolloutState.timestamp())
+        state.running = .init(serving: model.digest)
         try store.save(state)
         let configuration = RolloutController.Configuration(
             reference: reference, schedule: follow.schedule, deviceID: follow.deviceID, probationSeconds: follow.probationSeconds,

@@ -16,13 +16,6 @@ public struct RolloutState: Sendable, Codable, Equatable {
         public var path: String?
         /// When it became active (RFC 3339).
         public var since: String
-        /// Creates a deployment record.
-        public init(digest: Digest, modelDigest: Digest?, path: String?, since: String) {
-            self.digest = digest
-            self.modelDigest = modelDigest
-            self.path = path
-            self.since = since
-        }
     }
 
     /// A digest the device refused, and why; not retried until the tag moves to another digest.
@@ -35,13 +28,6 @@ public struct RolloutState: Sendable, Codable, Equatable {
         public var at: String
         /// Which step refused it (nil in state files written before kinds were recorded).
         public var kind: RefusalKind?
-        /// Creates a rejection record.
-        public init(digest: Digest, reason: String, at: String, kind: RefusalKind? = nil) {
-            self.digest = digest
-            self.reason = reason
-            self.at = at
-            self.kind = kind
-        }
     }
 
     /// The run that serves from this state.
@@ -52,12 +38,6 @@ public struct RolloutState: Sendable, Codable, Equatable {
         public var pid: Int32
         /// When it started serving (RFC 3339).
         public var since: String
-        /// Creates a marker.
-        public init(digest: Digest, pid: Int32, since: String) {
-            self.digest = digest
-            self.pid = pid
-            self.since = since
-        }
     }
 
     /// One logged transition.
@@ -157,5 +137,21 @@ public struct RolloutState: Sendable, Codable, Equatable {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.string(from: date)
+    }
+}
+
+// In extensions, so the records keep their synthesized memberwise inits (the module and its tests
+// build records field by field).
+extension RolloutState.Deployment {
+    /// `model`, deployed from now on as `digest` (what the followed reference resolved to).
+    public init(_ model: PulledModel, as digest: Digest) {
+        self.init(digest: digest, modelDigest: model.modelDigest, path: model.path, since: RolloutState.timestamp())
+    }
+}
+
+extension RolloutState.RunMarker {
+    /// Process `pid` (this one by default) serving `digest` from now on.
+    public init(serving digest: Digest, pid: Int32 = getpid()) {
+        self.init(digest: digest, pid: pid, since: RolloutState.timestamp())
     }
 }

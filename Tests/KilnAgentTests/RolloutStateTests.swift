@@ -1,7 +1,7 @@
 import Foundation
 import KilnCore
 import KilnRegistry
-import KilnRollout
+@testable import KilnRollout
 import KilnTestSupport
 import Testing
 
@@ -64,7 +64,7 @@ import Testing
         state.active = .init(digest: a, modelDigest: nil, path: nil, since: RolloutState.timestamp())
         state.trial = .init(digest: b, modelDigest: nil, path: nil, since: RolloutState.timestamp())
         state.candidate = b
-        state.running = .init(digest: a, pid: 42, since: RolloutState.timestamp())
+        state.running = .init(serving: a, pid: 42)
         state.record(.probation, digest: b, detail: "on trial")
         let decisions = state.recoverAtStart()
         #expect(decisions.count == 1 && decisions[0].contains("crashed while in probation"), "\(decisions)")
@@ -80,10 +80,10 @@ import Testing
         state.active = .init(digest: b, modelDigest: nil, path: nil, since: RolloutState.timestamp())
         state.previous = .init(digest: a, modelDigest: nil, path: nil, since: RolloutState.timestamp())
         state.record(.idle, digest: b, detail: "active")
-        state.running = .init(digest: b, pid: 1, since: RolloutState.timestamp())
+        state.running = .init(serving: b, pid: 1)
         _ = state.recoverAtStart(breakerThreshold: 2)
         #expect(state.abnormalExitCount(b) == 1 && state.rejected.isEmpty && state.active?.digest == b)
-        state.running = .init(digest: b, pid: 2, since: RolloutState.timestamp())
+        state.running = .init(serving: b, pid: 2)
         _ = state.recoverAtStart(breakerThreshold: 2)
         #expect(state.active?.digest == a && state.previous == nil)
         #expect(state.rejected.first?.digest == b && state.rejected.first?.kind == .crashLoop)
@@ -93,7 +93,7 @@ import Testing
         var lone = RolloutState()
         lone.active = .init(digest: b, modelDigest: nil, path: nil, since: RolloutState.timestamp())
         for pid in 1...3 {
-            lone.running = .init(digest: b, pid: Int32(pid), since: RolloutState.timestamp())
+            lone.running = .init(serving: b, pid: Int32(pid))
             _ = lone.recoverAtStart()
         }
         #expect(lone.active?.digest == b && lone.rejected.isEmpty)
