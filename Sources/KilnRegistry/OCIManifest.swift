@@ -29,9 +29,9 @@ public struct OCIDescriptor: Sendable, Codable, Equatable {
 /// An OCI image manifest (or Docker v2 schema 2 manifest, which has the same shape).
 public struct OCIManifest: Sendable, Codable, Equatable {
     /// Always 2.
-    public var schemaVersion: Int
+    public var schemaVersion = 2
     /// The manifest's own media type.
-    public var mediaType: String?
+    public var mediaType: String? = MediaTypes.ociManifest
     /// OCI 1.1 artifact type (ModelPack sets it).
     public var artifactType: String?
     /// The config blob.
@@ -40,37 +40,18 @@ public struct OCIManifest: Sendable, Codable, Equatable {
     public var layers: [OCIDescriptor]
     /// Manifest annotations (Kiln's policy lives here).
     public var annotations: [String: String]?
-
-    /// Creates a manifest.
-    public init(mediaType: String = MediaTypes.ociManifest, artifactType: String?, config: OCIDescriptor,
-                layers: [OCIDescriptor], annotations: [String: String]?) {
-        self.schemaVersion = 2
-        self.mediaType = mediaType
-        self.artifactType = artifactType
-        self.config = config
-        self.layers = layers
-        self.annotations = annotations
-    }
 }
 
 /// An OCI image index or Docker manifest list.
 public struct OCIIndex: Sendable, Codable, Equatable {
     /// Always 2.
-    public var schemaVersion: Int
+    public var schemaVersion = 2
     /// The index's media type (absent in image layouts' index.json).
-    public var mediaType: String?
+    public var mediaType: String? = MediaTypes.ociIndex
     /// The referenced manifests.
     public var manifests: [OCIDescriptor]
     /// Index annotations.
     public var annotations: [String: String]?
-
-    /// Creates an index.
-    public init(mediaType: String? = MediaTypes.ociIndex, manifests: [OCIDescriptor], annotations: [String: String]? = nil) {
-        self.schemaVersion = 2
-        self.mediaType = mediaType
-        self.manifests = manifests
-        self.annotations = annotations
-    }
 
     /// The entry for this machine: `linux/arm64` on ARM, `linux/amd64` on x86-64; an entry with
     /// no platform when none has one (artifact indexes); nil when nothing fits.
