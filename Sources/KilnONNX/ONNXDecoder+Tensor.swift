@@ -16,9 +16,7 @@ extension ONNXDecoder {
         var external: [(String, String)] = []
         var location: Int64 = 0
         var unmodelled: [UInt8] = []
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1: try c.appendVarints(wire, field: field, in: what, at: start, to: &dims) { Int64(bitPattern: $0) }
             case 2: dataType = try c.int64(wire, field: field, in: what, at: start)

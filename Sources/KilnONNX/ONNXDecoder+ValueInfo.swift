@@ -6,9 +6,7 @@ extension ONNXDecoder {
         var c = cursor(range)
         var info = ONNXValueInfo(name: "", descriptor: nil)
         var typeRange: Range<Int>?
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1: info.name = try c.string(wire, field: field, in: "ValueInfoProto", at: start)
             case 2: typeRange = try c.payload(wire, field: field, in: "ValueInfoProto", at: start)
@@ -34,9 +32,7 @@ extension ONNXDecoder {
         var c = cursor(range)
         var tensorRange: Range<Int>?
         var exact = true
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             if field == 1 {
                 tensorRange = try c.payload(wire, field: field, in: "TypeProto", at: start)
             } else {
@@ -48,9 +44,7 @@ extension ONNXDecoder {
         var t = cursor(tensorRange)
         var elemType: Int64 = 0
         var shapeRange: Range<Int>?
-        while !t.isAtEnd {
-            let start = t.position
-            let (field, wire) = try t.tag()
+        while case let (field, wire, start)? = try t.nextField() {
             switch field {
             case 1: elemType = try t.int64(wire, field: field, in: "TypeProto.Tensor", at: start)
             case 2: shapeRange = try t.payload(wire, field: field, in: "TypeProto.Tensor", at: start)
@@ -66,9 +60,7 @@ extension ONNXDecoder {
         var s = cursor(shapeRange)
         var shape: [Int?] = [], names: [String?] = []
         var invalid: [Int64] = []
-        while !s.isAtEnd {
-            let start = s.position
-            let (field, wire) = try s.tag()
+        while case let (field, wire, start)? = try s.nextField() {
             guard field == 1 else {
                 try s.skip(wire)
                 exact = false
@@ -76,9 +68,7 @@ extension ONNXDecoder {
             }
             var d = cursor(try s.payload(wire, field: field, in: "TensorShapeProto", at: start))
             var value: Int?, param: String?
-            while !d.isAtEnd {
-                let dstart = d.position
-                let (dfield, dwire) = try d.tag()
+            while case let (dfield, dwire, dstart)? = try d.nextField() {
                 switch dfield {
                 case 1:
                     let v = try d.int64(dwire, field: dfield, in: "TensorShapeProto.Dimension", at: dstart)

@@ -90,9 +90,7 @@ struct ONNXDecoder {
         var c = cursor(range)
         var model = ONNXModel(irVersion: 0, opsetImports: [:], producerName: "", graph: ONNXGraph())
         var sawGraph = false
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1: model.irVersion = try c.int64(wire, field: field, in: "ModelProto", at: start)
             case 2: model.producerName = try c.string(wire, field: field, in: "ModelProto", at: start)
@@ -123,9 +121,7 @@ struct ONNXDecoder {
     func opset(_ range: Range<Int>) throws(ONNXError) -> (String, Int64) {
         var c = cursor(range)
         var domain = "", version: Int64 = 0
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1: domain = try c.string(wire, field: field, in: "OperatorSetIdProto", at: start)
             case 2: version = try c.int64(wire, field: field, in: "OperatorSetIdProto", at: start)
@@ -139,9 +135,7 @@ struct ONNXDecoder {
     func entry(_ range: Range<Int>, _ what: String) throws(ONNXError) -> (String, String) {
         var c = cursor(range)
         var key = "", value = ""
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1: key = try c.string(wire, field: field, in: what, at: start)
             case 2: value = try c.string(wire, field: field, in: what, at: start)
@@ -157,9 +151,7 @@ struct ONNXDecoder {
         }
         var c = cursor(range)
         var graph = ONNXGraph()
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1: graph.nodes.append(try node(try c.payload(wire, field: field, in: "GraphProto", at: start), depth: depth))
             case 2: graph.name = try c.string(wire, field: field, in: "GraphProto", at: start)
@@ -181,9 +173,7 @@ struct ONNXDecoder {
     func node(_ range: Range<Int>, depth: Int) throws(ONNXError) -> ONNXNode {
         var c = cursor(range)
         var node = ONNXNode(opType: "", inputs: [], outputs: [])
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1: node.inputs.append(try c.string(wire, field: field, in: "NodeProto", at: start))
             case 2: node.outputs.append(try c.string(wire, field: field, in: "NodeProto", at: start))
@@ -219,9 +209,7 @@ struct ONNXDecoder {
         var floats: [UInt32] = [], ints: [Int64] = [], strings: [String] = []
         var tensors: [ONNXTensor] = [], graphs: [ONNXGraph] = []
         var unmodelled = false
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1: name = try c.string(wire, field: field, in: what, at: start)
             case 20: type = try c.int64(wire, field: field, in: what, at: start)

@@ -21,17 +21,13 @@ extension ONNXValueInfo {
         guard depth < 16 else { return "…" }
         var c = cursor
         var result = "unknown"
-        while !c.isAtEnd {
-            let start = c.position
-            let (field, wire) = try c.tag()
+        while case let (field, wire, start)? = try c.nextField() {
             switch field {
             case 1, 8:  // tensor_type, sparse_tensor_type: elem_type = 1, shape = 2
                 var t = WireCursor(c.bytes, try c.payload(wire, field: field, in: "TypeProto", at: start))
                 var elem: Int64 = 0
                 var hasShape = false
-                while !t.isAtEnd {
-                    let s = t.position
-                    let (f, w) = try t.tag()
+                while case let (f, w, s)? = try t.nextField() {
                     if f == 1 { elem = try t.int64(w, field: f, in: "TypeProto", at: s) } else {
                         if f == 2 { hasShape = true }
                         try t.skip(w)
@@ -41,9 +37,7 @@ extension ONNXValueInfo {
             case 4, 9:  // sequence_type, optional_type: elem_type = 1
                 var t = WireCursor(c.bytes, try c.payload(wire, field: field, in: "TypeProto", at: start))
                 var inner = "unknown"
-                while !t.isAtEnd {
-                    let s = t.position
-                    let (f, w) = try t.tag()
+                while case let (f, w, s)? = try t.nextField() {
                     if f == 1 {
                         inner = try describeType(WireCursor(t.bytes, try t.payload(w, field: f, in: "TypeProto", at: s)), depth: depth + 1)
                     } else { try t.skip(w) }
@@ -52,9 +46,7 @@ extension ONNXValueInfo {
             case 5:  // map_type: key_type = 1, value_type = 2
                 var t = WireCursor(c.bytes, try c.payload(wire, field: field, in: "TypeProto", at: start))
                 var key = "unknown", value = "unknown"
-                while !t.isAtEnd {
-                    let s = t.position
-                    let (f, w) = try t.tag()
+                while case let (f, w, s)? = try t.nextField() {
                     if f == 1 { key = elementName(try t.int64(w, field: f, in: "TypeProto", at: s)) }
                     else if f == 2 { value = try describeType(WireCursor(t.bytes, try t.payload(w, field: f, in: "TypeProto", at: s)), depth: depth + 1) }
                     else { try t.skip(w) }

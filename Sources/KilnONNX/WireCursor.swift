@@ -62,6 +62,15 @@ struct WireCursor {
         return (Int(field), wire)
     }
 
+    /// The next field's number and wire type, with the offset its key starts at (for messages);
+    /// nil at the end of the message.
+    mutating func nextField() throws(ONNXError) -> (field: Int, wire: WireType, start: Int)? {
+        guard !isAtEnd else { return nil }
+        let start = position
+        let (field, wire) = try tag()
+        return (field, wire, start)
+    }
+
     mutating func fixed32() throws(ONNXError) -> UInt32 {
         guard end - position >= 4 else { throw ONNXError("truncated fixed32", offset: position) }
         let value = bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self)
