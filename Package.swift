@@ -101,7 +101,7 @@ let package = Package(
             name: "KilnAgent",
             dependencies: [
                 "KilnCore", "KilnONNX", "KilnInference", "KilnReference", "KilnTensorRT", "KilnVideo", "KilnRegistry", "KilnTelemetry", "KilnCUDA",
-                "KilnPostprocess", "KilnService", "KilnRollout",
+                "KilnPostprocess", "KilnService", "KilnRollout", "KilnSystem",
             ]),
         .executableTarget(
             name: "kiln",
