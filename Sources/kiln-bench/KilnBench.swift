@@ -62,12 +62,28 @@ enum BenchSupport {
         return args[i + 1]
     }
 
+    /// The arguments that are neither one of `options` nor the value after it (a benchmark's MODEL).
+    static func positional(_ args: [String], options: Set<String>) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            if options.contains(args[i]) { i += 2; continue }
+            out.append(args[i])
+            i += 1
+        }
+        return out
+    }
+
+    /// The test-data cache `Tests/run.sh` provisions (models, videos, the Python venv):
+    /// `$KILN_TEST_DATA`, else `~/.cache/kiln-test`.
+    static var testData: String {
+        ProcessInfo.processInfo.environment["KILN_TEST_DATA"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kiln-test").path
+    }
+
     /// The Python interpreter with the comparison libraries: `--python`, else the test venv.
     static func python(_ args: [String]) -> String {
-        if let p = option(args, "--python") { return p }
-        let home = ProcessInfo.processInfo.environment["KILN_TEST_DATA"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kiln-test").path
-        return home + "/venv/bin/python3"
+        option(args, "--python") ?? testData + "/venv/bin/python3"
     }
 
     /// Median seconds per call of `body` over `iterations` runs after `warmup` runs.

@@ -13,8 +13,7 @@ enum LiveBenchmark: Benchmark {
     static let summary = "live 10 fps ffmpeg source, model slower than a frame: end-to-end p50 vs infer p50 + interval + 50 ms, stale drops"
 
     static func run(_ args: [String]) async throws {
-        let data = ProcessInfo.processInfo.environment["KILN_TEST_DATA"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kiln-test").path
+        let data = BenchSupport.testData
         let model = BenchSupport.option(args, "--model") ?? data + "/models/ch_PP-OCRv4_det_infer.onnx"
         let video = BenchSupport.option(args, "--video") ?? data + "/video/bikes.mp4"
         let seconds = BenchSupport.option(args, "--seconds") ?? "20s"

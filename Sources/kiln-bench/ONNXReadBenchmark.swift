@@ -9,19 +9,12 @@ enum ONNXReadBenchmark: Benchmark {
     static let name = "onnx-read"
     static let summary = "ONNX model parsing: Kiln's reader vs the python onnx package"
 
-    static func run(_ arguments: [String]) async throws {
-        var args = arguments
-        func option(_ name: String) -> String? {
-            guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
-            defer { args.removeSubrange(i...(i + 1)) }
-            return args[i + 1]
-        }
-        let iterations = option("--iterations").flatMap(Int.init) ?? 50
-        let python = option("--python") ?? ProcessInfo.processInfo.environment["KILN_TEST_DATA"].map { "\($0)/venv/bin/python3" }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kiln-test/venv/bin/python3").path
+    static func run(_ args: [String]) async throws {
+        let iterations = BenchSupport.option(args, "--iterations").flatMap(Int.init) ?? 50
+        let python = BenchSupport.python(args)
         let path: String
         var temporary: URL?
-        if let given = args.first {
+        if let given = BenchSupport.positional(args, options: ["--iterations", "--python"]).first {
             path = given
         } else {
             let url = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-\(UUID().uuidString).onnx")

@@ -35,8 +35,7 @@ enum ReferenceBenchmark: Benchmark {
         let python = BenchSupport.python(args)
         let iterations = Int(BenchSupport.option(args, "--iterations") ?? "") ?? 30
         let threadCounts = (BenchSupport.option(args, "--threads") ?? "1,2").split(separator: ",").compactMap { Int($0) }
-        let dataDir = ProcessInfo.processInfo.environment["KILN_TEST_DATA"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kiln-test").path
+        let dataDir = BenchSupport.testData
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-reference-\(getpid())")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: tmp) }
