@@ -21,12 +21,9 @@ public struct ResultPostprocessor: FramePostprocessor {
 
     public func process(outputs: [String: Tensor], context: KilnAgent.FrameContext) throws -> String? {
         let ordered = context.outputNames.compactMap { outputs[$0] }
-        let g = context.geometry
-        let transform = LetterboxTransform(sourceWidth: context.width, sourceHeight: context.height,
-                                           scaleX: Float(g.scaleX), scaleY: Float(g.scaleY), padX: Float(g.padX), padY: Float(g.padY))
         // Wall-clock time of capture: the monotonic capture time shifted to the epoch.
         let captured = Date().timeIntervalSince1970 - (MonotonicClock.now - context.captureTime)
-        let frame = PostprocessContext(stream: context.stream, index: context.index, transform: transform, timestamp: captured,
+        let frame = PostprocessContext(stream: context.stream, index: context.index, geometry: context.geometry, timestamp: captured,
                                        inputSize: context.inputSize, modelLabels: context.modelLabels,
                                        modelSettings: context.modelSettings)
         var results = try decoder.process(outputs: ordered.isEmpty ? Array(outputs.values) : ordered, frames: [frame])

@@ -8,7 +8,7 @@ public struct PostprocessContext: Sendable {
     /// The frame's index in its stream.
     public var index: Int
     /// How the frame was mapped into the model input.
-    public var transform: LetterboxTransform
+    public var geometry: LetterboxGeometry
     /// Wall-clock capture time, seconds since 1970.
     public var timestamp: Double
     /// The model input's width and height in pixels, when known.
@@ -20,14 +20,14 @@ public struct PostprocessContext: Sendable {
     public var modelSettings: PostprocessSettings?
 
     /// Creates a context.
-    public init(stream: String, index: Int, transform: LetterboxTransform, timestamp: Double = Date().timeIntervalSince1970,
+    public init(stream: String, index: Int, geometry: LetterboxGeometry, timestamp: Double = Date().timeIntervalSince1970,
                 inputSize: (width: Int, height: Int)? = nil, modelLabels: [String] = [], modelSettings: PostprocessSettings? = nil) {
         self.modelSettings = modelSettings
         self.inputSize = inputSize
         self.modelLabels = modelLabels
         self.stream = stream
         self.index = index
-        self.transform = transform
+        self.geometry = geometry
         self.timestamp = timestamp
     }
 }
@@ -92,7 +92,7 @@ public struct DetectionPostprocessor: Postprocessor {
         let labels = self.labels.isEmpty ? frames.first?.modelLabels ?? [] : self.labels
         if decoder.classCount == nil, !labels.isEmpty { decoder.classCount = labels.count }
         if decoder.inputSize == nil { decoder.inputSize = frames.first?.inputSize }
-        let rows = try decoder.decode(output, transforms: frames.map(\.transform), labels: labels)
+        let rows = try decoder.decode(output, geometries: frames.map(\.geometry), labels: labels)
         return zip(rows, frames).map { FrameResult(stream: $1.stream, frame: $1.index, timestamp: $1.timestamp, detections: $0) }
     }
 }

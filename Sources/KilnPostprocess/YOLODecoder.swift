@@ -124,17 +124,17 @@ public struct YOLODecoder: Sendable {
         return .v5
     }
 
-    /// Decodes every image of the batch; boxes are mapped to source pixels with `transforms[i]`
-    /// (input pixels when `transforms` is empty).
-    public func decode(_ output: Tensor, transforms: [LetterboxTransform] = [], labels: [String] = []) throws -> [[Detection]] {
+    /// Decodes every image of the batch; boxes are mapped to frame pixels with `geometries[i]`
+    /// (input pixels when `geometries` is empty).
+    public func decode(_ output: Tensor, geometries: [LetterboxGeometry] = [], labels: [String] = []) throws -> [[Detection]] {
         let layout = try resolvedLayout(for: output.shape)
         let values = output.floatValues()
         guard values.count == output.elementCount else {
             throw PostprocessError("YOLO output of element type \(output.elementType) cannot be read as numbers")
         }
         let n = output.shape[0]
-        guard transforms.isEmpty || transforms.count == n else {
-            throw PostprocessError("YOLO output batch \(n) but \(transforms.count) frame transforms", exitCode: .runtimeFailure)
+        guard geometries.isEmpty || geometries.count == n else {
+            throw PostprocessError("YOLO output batch \(n) but \(geometries.count) frame geometries", exitCode: .runtimeFailure)
         }
         try checkScores(values, shape: output.shape, layout: layout)
         var grid: [(gx: Float, gy: Float, stride: Float)] = []
@@ -193,7 +193,7 @@ public struct YOLODecoder: Sendable {
                 var kept = NonMaximumSuppression.apply(candidates, iouThreshold: iouThreshold, classAware: !agnosticNMS,
                                                        maxDetections: maxDetections)
                 for i in kept.indices {
-                    if !transforms.isEmpty { kept[i].box = transforms[image].toSource(kept[i].box) }
+                    if !geometries.isEmpty { kept[i].box = geometries[image].toFrame(kept[i].box) }
                     if kept[i].classId < labels.count { kept[i].label = labels[kept[i].classId] }
                 }
                 result.append(kept)

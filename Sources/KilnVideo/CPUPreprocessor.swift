@@ -12,7 +12,8 @@ public final class CPUPreprocessor: @unchecked Sendable {
     /// The spec this preprocessor implements.
     public let spec: PreprocessSpec
     private var tableKey: (w: Int, h: Int) = (0, 0)
-    private var geometry = LetterboxGeometry(contentWidth: 0, contentHeight: 0, padX: 0, padY: 0, scaleX: 1, scaleY: 1)
+    /// The geometry of the last frame size (the tables follow it).
+    private var geometry: LetterboxGeometry
     private var x0: [Int32] = [], x1: [Int32] = [], fx: [Float] = []
     private var y0: [Int32] = [], y1: [Int32] = [], fy: [Float] = []
     private var row: [Float] = []
@@ -23,6 +24,7 @@ public final class CPUPreprocessor: @unchecked Sendable {
     /// Creates a preprocessor for `spec`.
     public init(spec: PreprocessSpec) {
         self.spec = spec
+        geometry = spec.geometry(frameWidth: spec.width, frameHeight: spec.height)
     }
 
     /// Preprocesses one RGB or BGR frame into a new `[1, 3, H, W]` tensor.

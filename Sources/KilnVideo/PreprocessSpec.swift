@@ -1,3 +1,5 @@
+import KilnCore
+
 /// How a frame becomes a model input tensor: geometry, channel order, normalisation, output type.
 ///
 /// The arithmetic, which the GPU kernel reproduces exactly:
@@ -76,46 +78,8 @@ public struct PreprocessSpec: Sendable, Codable, Equatable {
     /// The geometry for a `frameWidth`×`frameHeight` frame.
     public func geometry(frameWidth w: Int, frameHeight h: Int) -> LetterboxGeometry {
         switch resize {
-        case .stretch:
-            return LetterboxGeometry(contentWidth: width, contentHeight: height, padX: 0, padY: 0,
-                                     scaleX: Double(width) / Double(w), scaleY: Double(height) / Double(h))
-        case .letterbox:
-            let r = min(Double(width) / Double(w), Double(height) / Double(h))
-            let nw = max(1, min(width, Int((Double(w) * r).rounded())))
-            let nh = max(1, min(height, Int((Double(h) * r).rounded())))
-            return LetterboxGeometry(contentWidth: nw, contentHeight: nh, padX: (width - nw) / 2, padY: (height - nh) / 2,
-                                     scaleX: Double(nw) / Double(w), scaleY: Double(nh) / Double(h))
+        case .stretch: .stretch(frameWidth: w, frameHeight: h, inputWidth: width, inputHeight: height)
+        case .letterbox: .letterbox(frameWidth: w, frameHeight: h, inputWidth: width, inputHeight: height)
         }
-    }
-}
-
-/// Where a frame's content landed in the model input: postprocessing uses it to map boxes back.
-public struct LetterboxGeometry: Sendable, Equatable, Codable {
-    /// Width of the resized content in input pixels.
-    public var contentWidth: Int
-    /// Height of the resized content in input pixels.
-    public var contentHeight: Int
-    /// Left padding in input pixels.
-    public var padX: Int
-    /// Top padding in input pixels.
-    public var padY: Int
-    /// Input pixels per frame pixel, horizontally.
-    public var scaleX: Double
-    /// Input pixels per frame pixel, vertically.
-    public var scaleY: Double
-
-    /// Creates a geometry.
-    public init(contentWidth: Int, contentHeight: Int, padX: Int, padY: Int, scaleX: Double, scaleY: Double) {
-        self.contentWidth = contentWidth
-        self.contentHeight = contentHeight
-        self.padX = padX
-        self.padY = padY
-        self.scaleX = scaleX
-        self.scaleY = scaleY
-    }
-
-    /// Maps a point in model-input coordinates back to frame coordinates.
-    public func toFrame(x: Double, y: Double) -> (x: Double, y: Double) {
-        ((x - Double(padX)) / scaleX, (y - Double(padY)) / scaleY)
     }
 }

@@ -47,7 +47,7 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
 }
 
 @Suite struct YOLODecoderTests {
-    let transform = LetterboxTransform.letterbox(sourceWidth: 1280, sourceHeight: 720, inputWidth: 640, inputHeight: 640)
+    let geometry = LetterboxGeometry.letterbox(frameWidth: 1280, frameHeight: 720, inputWidth: 640, inputHeight: 640)
 
     func expectKnownDetections(_ d: [Detection], file: StaticString = #filePath) {
         #expect(d.map(\.classId) == [0, 1, 0])
@@ -63,7 +63,7 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
         let t = Tensor(shape: [1, 7, 8400], floats: v8Tensor(candidates))
         let decoder = YOLODecoder(layout: .v8)
         #expect(try decoder.resolvedLayout(for: t.shape) == .v8)
-        let out = try decoder.decode(t, transforms: [transform], labels: ["person", "bicycle", "car"])
+        let out = try decoder.decode(t, geometries: [geometry], labels: ["person", "bicycle", "car"])
         #expect(out.count == 1)
         expectKnownDetections(out[0])
     }
@@ -71,7 +71,7 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
     @Test func decodesTheV5LayoutWithObjectness() throws {
         let t = Tensor(shape: [1, 25200, 8], floats: v5Tensor(candidates))
         #expect(try YOLODecoder(classCount: 3).resolvedLayout(for: t.shape) == .v5)
-        let out = try YOLODecoder(layout: .auto, classCount: 3).decode(t, transforms: [transform], labels: ["person", "bicycle", "car"])
+        let out = try YOLODecoder(layout: .auto, classCount: 3).decode(t, geometries: [geometry], labels: ["person", "bicycle", "car"])
         expectKnownDetections(out[0])
     }
 
@@ -80,8 +80,8 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
         let shifted = v8Tensor([Candidate(anchor: 3, cx: 320, cy: 320, w: 64, h: 64, classId: 2, score: 0.75)])
         let halves = (one + shifted).map { Float16($0).bitPattern }
         let t = Tensor(elementType: .float16, shape: [2, 7, 8400], bytes: halves.withUnsafeBytes { Array($0) })
-        let stretch = LetterboxTransform.stretch(sourceWidth: 640, sourceHeight: 480, inputWidth: 640, inputHeight: 640)
-        let out = try YOLODecoder().decode(t, transforms: [transform, stretch])
+        let stretch = LetterboxGeometry.stretch(frameWidth: 640, frameHeight: 480, inputWidth: 640, inputHeight: 640)
+        let out = try YOLODecoder().decode(t, geometries: [geometry, stretch])
         #expect(out[0].map(\.classId) == [0, 1, 0])
         #expect(out[1].count == 1 && out[1][0].classId == 2)
         // Stretch: y scaled by 640/480.
@@ -144,7 +144,7 @@ func v5Tensor(_ cands: [Candidate], anchors: Int = 25200, classes: Int = 3) -> [
     }
 
     @Test func postprocessorsProduceOneResultPerFrame() throws {
-        let frames = [PostprocessContext(stream: "cam0", index: 7, transform: .letterbox(sourceWidth: 1280, sourceHeight: 720, inputWidth: 640, inputHeight: 640), timestamp: 1)]
+        let frames = [PostprocessContext(stream: "cam0", index: 7, geometry: .letterbox(frameWidth: 1280, frameHeight: 720, inputWidth: 640, inputHeight: 640), timestamp: 1)]
         let det = try DetectionPostprocessor(labels: ["person", "bicycle", "car"]).process(
             outputs: [Tensor(shape: [1, 7, 8400], floats: v8Tensor(candidates))], frames: frames)
         #expect(det.count == 1 && det[0].frame == 7 && det[0].detections?.count == 3)
