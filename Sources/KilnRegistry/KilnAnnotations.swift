@@ -29,10 +29,13 @@ public struct KilnAnnotations: Sendable, Codable, Equatable {
         public var rtol: Double
         /// Absolute tolerance.
         public var atol: Double
-        /// Creates a tolerance.
-        public init(rtol: Double, atol: Double) {
-            self.rtol = rtol
-            self.atol = atol
+
+        /// Parses `RTOL,ATOL` (the annotation's and `kiln publish --tolerance`'s text); nil unless it
+        /// is exactly two numbers.
+        public static func parse(_ text: String) -> GoldenTolerance? {
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            guard parts.count == 2, let rtol = Double(parts[0]), let atol = Double(parts[1]) else { return nil }
+            return GoldenTolerance(rtol: rtol, atol: atol)
         }
     }
 
@@ -94,9 +97,8 @@ public struct KilnAnnotations: Sendable, Codable, Equatable {
         }
         rolloutID = annotations[AnnotationKeys.rolloutID]
         if let text = annotations[AnnotationKeys.goldenTolerance] {
-            let parts = text.split(separator: ",").compactMap { Double($0) }
-            guard parts.count == 2 else { throw bad(AnnotationKeys.goldenTolerance, "RTOL,ATOL") }
-            goldenTolerance = GoldenTolerance(rtol: parts[0], atol: parts[1])
+            guard let tolerance = GoldenTolerance.parse(text) else { throw bad(AnnotationKeys.goldenTolerance, "RTOL,ATOL") }
+            goldenTolerance = tolerance
         }
         if let text = annotations[AnnotationKeys.postprocess] {
             let expected = #"JSON {"method":"yolo","conf":0.3,"iou":0.6,"max_det":100,"classes":[0],"agnostic_nms":false,"labels":["person"]}"#

@@ -51,10 +51,7 @@ struct PublishCommand: Command {
             Double($0).flatMap { (0...100).contains($0) ? $0 : nil }
         }
         annotations.rolloutID = try arguments.option("--rollout-id")
-        annotations.goldenTolerance = try arguments.option("--tolerance", "RTOL,ATOL") { text in
-            let p = text.split(separator: ",").compactMap { Double($0) }
-            return p.count == 2 ? KilnAnnotations.GoldenTolerance(rtol: p[0], atol: p[1]) : nil
-        }
+        annotations.goldenTolerance = try arguments.option("--tolerance", "RTOL,ATOL", KilnAnnotations.GoldenTolerance.parse)
         var profiles: [String: ShapeProfile] = [:]
         for spec in try arguments.options("--shape") {
             guard let (name, profile) = parseShape(spec) else {
