@@ -3,20 +3,6 @@ import Glibc
 import KilnCore
 import Synchronization
 
-/// An error of the telemetry server or pusher, naming the address or URL.
-public struct TelemetryError: KilnError {
-    /// What failed, naming the input.
-    public var message: String
-    /// The exit code: usage for bad addresses, runtime otherwise.
-    public var exitCode: ExitCode
-    /// Creates an error.
-    public init(_ message: String, exitCode: ExitCode = .runtimeFailure) {
-        self.message = message
-        self.exitCode = exitCode
-    }
-    public var description: String { message }
-}
-
 /// Kiln's HTTP/1.1 telemetry endpoint: `/metrics`, `/healthz`, `/status`.
 ///
 /// A small keep-alive server on Glibc sockets with one dedicated thread running a `poll(2)` loop,

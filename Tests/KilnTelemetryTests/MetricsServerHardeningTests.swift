@@ -7,11 +7,6 @@ import Testing
 /// The telemetry endpoint under abuse: slow clients by the thousand, descriptor exhaustion,
 /// unauthenticated and cross-origin control requests, and the meaning of `:PORT`.
 @Suite struct MetricsServerHardeningTests {
-    /// A blocking IPv4 connection to 127.0.0.1:`port`, or -1.
-    static func connectLoopback(_ port: Int, timeout: Double = 5) -> Int32 {
-        LoopbackServer.connect(port: port, timeout: timeout)
-    }
-
     /// Sends `request` on a fresh connection and returns the status code and the whole response.
     static func exchange(_ port: Int, _ request: String, timeout: Double = 5) -> (status: Int, text: String) {
         guard let text = LoopbackServer.exchange(port: port, request, timeout: timeout) else {
@@ -63,8 +58,8 @@ import Testing
                                    limits: .init(maxConnections: 16, headerTimeout: 1, idleTimeout: 2))
         let port = try server.start()
         defer { server.stop() }
-        let slow = Self.connectLoopback(port, timeout: 6)
-        let idle = Self.connectLoopback(port, timeout: 6)
+        let slow = LoopbackServer.connect(port: port, timeout: 6)
+        let idle = LoopbackServer.connect(port: port, timeout: 6)
         defer { close(slow); close(idle) }
         _ = "GET /metrics HTTP/1.1\r\nHost".withCString { write(slow, $0, strlen($0)) }
         let start = Date()
@@ -105,7 +100,7 @@ import Testing
         var slow: [Int32] = []
         defer { for fd in slow { close(fd) } }
         for _ in 0..<2000 {
-            let fd = Self.connectLoopback(port, timeout: 2)
+            let fd = LoopbackServer.connect(port: port, timeout: 2)
             if fd < 0 { continue }
             _ = "GET /metrics HTTP/1.1\r\nHost: x\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             slow.append(fd)
