@@ -27,7 +27,7 @@ extension ReferenceKernels {
     /// The view of `x` at `offset` with `shape` and element `strides`, copied into dense
     /// row-major storage: axes that are contiguous in the view are merged, then each innermost
     /// run is a vector copy (stride 1), an even-lane gather (stride 2) or a strided loop.
-    static func stridedCopy(_ x: [Float], offset: Int, shape: [Int], strides: [Int]) -> [Float] {
+    static func stridedCopy(_ x: [Float], offset: Int, shape: [Int], strides: [Int], threads: Int = 1) -> [Float] {
         let count = shape.reduce(1, *)
         if count == 0 { return [] }
         // Drop size-1 axes and merge an axis into the next where it steps exactly over it.
@@ -45,26 +45,40 @@ extension ReferenceKernels {
         let r = dims.count, inner = dims[r - 1], step = st[r - 1]
         return [Float](unsafeUninitializedCapacity: count) { out, n in
             x.withUnsafeBufferPointer { src in
-                let op = out.baseAddress!
-                var idx = [Int](repeating: 0, count: r - 1)
-                var off = offset
-                var row = 0
-                while row < count {
-                    let s = src.baseAddress! + off, d = op + row
-                    if step == 1 {
-                        copyFloats(d, s, inner)
-                    } else if step == 2 {
-                        gatherEven(d, s, inner)
-                    } else {
-                        for k in 0..<inner { d[k] = s[k &* step] }
+                let sp = SendablePointer(UnsafeMutablePointer(mutating: src.baseAddress!)), op = SendablePointer(out.baseAddress!)
+                // Rows split across threads where the copy is large (YOLOX's Focus slices,
+                // a detector neck's concatenations: megabytes each), at least 32 Ki floats a chunk.
+                parallelFor(count / inner, threads: count < copySplitFloats ? 1 : threads, minChunk: max(1, copyChunkFloats / inner)) { rows in
+                    // The first row's multi-index over the outer axes and its source offset.
+                    var idx = [Int](repeating: 0, count: r - 1)
+                    var off = offset, rest = rows.lowerBound
+                    for a in stride(from: r - 2, through: 0, by: -1) {
+                        idx[a] = rest % dims[a]
+                        rest /= dims[a]
+                        off += idx[a] * st[a]
                     }
-                    row += inner
-                    advance(&idx, within: dims, from: r - 2, offset: &off, strides: st)
+                    for row in rows {
+                        let s = UnsafePointer(sp.p + off), d = op.p + row * inner
+                        if step == 1 {
+                            copyFloats(d, s, inner)
+                        } else if step == 2 {
+                            gatherEven(d, s, inner)
+                        } else {
+                            for k in 0..<inner { d[k] = s[k &* step] }
+                        }
+                        advance(&idx, within: dims, from: r - 2, offset: &off, strides: st)
+                    }
                 }
             }
             n = count
         }
     }
+
+    /// Copies (Slice, Split, Transpose, Concat) of at least this many floats are split across
+    /// threads, in chunks of at least `copyChunkFloats`.
+    static let copySplitFloats = 1 << 16
+    /// The least floats one thread copies in one chunk of a split copy.
+    static let copyChunkFloats = 1 << 15
 
     static func reshape(_ node: RNode, _ x: RTensor, _ shapeTensor: RTensor) throws -> RTensor {
         let allowZero = node.int("allowzero", 0) == 1
@@ -98,14 +112,14 @@ extension ReferenceKernels {
         return x.reshaped([outer, x.shape[axis...].reduce(1, *)])
     }
 
-    static func transpose(_ node: RNode, _ x: RTensor) throws -> RTensor {
+    static func transpose(_ node: RNode, _ x: RTensor, threads: Int = 1) throws -> RTensor {
         let r = x.rank
         let perm = node.ints("perm") ?? Array((0..<r).reversed())
         guard perm.count == r, Set(perm) == Set(0..<r) else { throw InvalidModelError("\(node.label): perm \(perm) is not a permutation of \(r) axes") }
         let outShape = perm.map { x.shape[$0] }
         let inStrides = stridesOf(x.shape)
         let st = perm.map { inStrides[$0] }
-        if x.isFloat { return RTensor(type: x.type, shape: outShape, f: stridedCopy(x.f, offset: 0, shape: outShape, strides: st)) }
+        if x.isFloat { return RTensor(type: x.type, shape: outShape, f: stridedCopy(x.f, offset: 0, shape: outShape, strides: st, threads: threads)) }
         var source = [Int](repeating: 0, count: x.count)
         var idx = [Int](repeating: 0, count: r)
         var off = 0
@@ -116,7 +130,7 @@ extension ReferenceKernels {
         return x.gathered(source, shape: outShape)
     }
 
-    static func concat(_ node: RNode, _ inputs: [RTensor?]) throws -> RTensor {
+    static func concat(_ node: RNode, _ inputs: [RTensor?], threads: Int = 1) throws -> RTensor {
         let parts = inputs.compactMap { $0 }
         guard let first = parts.first else { throw InvalidModelError("\(node.label): Concat has no inputs") }
         let axis = try normalizeAxis(node.int("axis", 0), rank: first.rank, node)
@@ -131,16 +145,32 @@ extension ReferenceKernels {
         }
         let outer = first.shape[..<axis].reduce(1, *)
         if first.isFloat && parts.allSatisfy({ $0.isFloat }) {
-            // Per outer index, each part's block in turn: one vector copy per block.
+            // Per outer index, each part's block in turn: one vector copy per block. Each part
+            // is a strided copy into the output (rows of its block, `outer` of them, one output
+            // row apart), split across threads where large.
             let total = outShape.reduce(1, *)
+            let row = outShape[axis...].reduce(1, *)
             let joined = [Float](unsafeUninitializedCapacity: total) { out, count in
+                let op = SendablePointer(out.baseAddress!)
                 var at = 0
-                for o in 0..<outer {
-                    for p in parts {
-                        let len = p.shape[axis...].reduce(1, *)
-                        if len > 0 { p.f.withUnsafeBufferPointer { copyFloats(out.baseAddress! + at, $0.baseAddress! + o * len, len) } }
-                        at += len
+                for p in parts {
+                    let len = p.shape[axis...].reduce(1, *)
+                    if len > 0 {
+                        p.f.withUnsafeBufferPointer { src in
+                            let sp = SendablePointer(UnsafeMutablePointer(mutating: src.baseAddress!)), start = at
+                            parallelFor(outer * len, threads: total < copySplitFloats ? 1 : threads, minChunk: copyChunkFloats) { range in
+                                // Floats `range` of this part: whole or partial blocks of `len`.
+                                var i = range.lowerBound
+                                while i < range.upperBound {
+                                    let o = i / len, k = i - o * len
+                                    let n = min(len - k, range.upperBound - i)
+                                    copyFloats(op.p + o * row + start + k, UnsafePointer(sp.p + i), n)
+                                    i += n
+                                }
+                            }
+                        }
                     }
+                    at += len
                 }
                 count = total
             }
@@ -156,7 +186,7 @@ extension ReferenceKernels {
         return RTensor.joined(chunks, type: first.type, shape: outShape)
     }
 
-    static func split(_ node: RNode, _ inputs: [RTensor?], outputs: Int) throws -> [RTensor] {
+    static func split(_ node: RNode, _ inputs: [RTensor?], outputs: Int, threads: Int = 1) throws -> [RTensor] {
         let x = try required(inputs, 0, node)
         let axis = try normalizeAxis(node.int("axis", 0), rank: x.rank, node)
         let dim = x.shape[axis]
@@ -179,7 +209,7 @@ extension ReferenceKernels {
                 var shape = x.shape
                 shape[axis] = size
                 results.append(RTensor(type: x.type, shape: shape,
-                                       f: stridedCopy(x.f, offset: start * inner, shape: [outer, size * inner], strides: [dim * inner, 1])))
+                                       f: stridedCopy(x.f, offset: start * inner, shape: [outer, size * inner], strides: [dim * inner, 1], threads: threads)))
                 start += size
             }
             return results
@@ -196,7 +226,7 @@ extension ReferenceKernels {
         return results
     }
 
-    static func slice(_ node: RNode, _ inputs: [RTensor?]) throws -> RTensor {
+    static func slice(_ node: RNode, _ inputs: [RTensor?], threads: Int = 1) throws -> RTensor {
         let x = try required(inputs, 0, node)
         let r = x.rank
         var starts: [Int], ends: [Int], axes: [Int], steps: [Int]
@@ -240,7 +270,7 @@ extension ReferenceKernels {
         let count = size.reduce(1, *)
         if x.isFloat {
             let offset = (0..<r).reduce(0) { $0 + begin[$1] * inStrides[$1] }
-            return RTensor(type: x.type, shape: size, f: stridedCopy(x.f, offset: offset, shape: size, strides: (0..<r).map { step[$0] * inStrides[$0] }))
+            return RTensor(type: x.type, shape: size, f: stridedCopy(x.f, offset: offset, shape: size, strides: (0..<r).map { step[$0] * inStrides[$0] }, threads: threads))
         }
         var src = [Int](repeating: 0, count: count)
         var idx = [Int](repeating: 0, count: r)

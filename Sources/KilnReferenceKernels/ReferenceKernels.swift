@@ -59,10 +59,10 @@ package enum ReferenceKernels {
         case .gemm: return [try gemm(node, inputs, threads: threads)]
         case .reshape: return [try reshape(node, x(), required(inputs, 1, node))]
         case .flatten: return [try flatten(node, x())]
-        case .transpose: return [try transpose(node, x())]
-        case .concat: return [try concat(node, inputs)]
-        case .split: return try split(node, inputs, outputs: node.outputs.count)
-        case .slice: return [try slice(node, inputs)]
+        case .transpose: return [try transpose(node, x(), threads: threads)]
+        case .concat: return [try concat(node, inputs, threads: threads)]
+        case .split: return try split(node, inputs, outputs: node.outputs.count, threads: threads)
+        case .slice: return [try slice(node, inputs, threads: threads)]
         case .squeeze: return [try squeeze(node, inputs)]
         case .unsqueeze: return [try unsqueeze(node, inputs)]
         case .shape: return [shapeOp(node, try x())]
