@@ -17,6 +17,11 @@ public final class PublishQueue<Message: Sendable>: Sendable {
         var finished = false
         var deliveredTotal = 0
         var droppedTotal = 0
+        /// Messages the publisher took and has not yet reported delivered or discarded.
+        var inFlight = 0
+        /// Set when `close` has counted everything left (queued and in flight) as dropped:
+        /// the counts are final, and the publisher's later reports are not counted again.
+        var settled = false
 
         var count: Int { messages.count - head }
 
@@ -24,8 +29,17 @@ public final class PublishQueue<Message: Sendable>: Sendable {
             let n = min(limit, count)
             let out = Array(messages[head..<(head + n)])
             head += n
+            inFlight += n
             compact()
             return out
+        }
+
+        /// Counts `count` taken messages as delivered or dropped; false once settled.
+        mutating func report(_ count: Int, delivered: Bool) -> Bool {
+            guard !settled else { return false }
+            inFlight = max(0, inFlight - count)
+            if delivered { deliveredTotal += count } else { droppedTotal += count }
+            return true
         }
 
         mutating func compact() {
@@ -110,16 +124,16 @@ public final class PublishQueue<Message: Sendable>: Sendable {
         return pending.withLock { $0.take(limit) }
     }
 
-    /// Records `count` messages accepted by the receiver.
+    /// Records `count` taken messages accepted by the receiver (not counted after `close`
+    /// settled: they were counted as dropped then).
     public func delivered(_ count: Int = 1) {
-        pending.withLock { $0.deliveredTotal += count }
-        onChange?(count, 0)
+        if pending.withLock({ $0.report(count, delivered: true) }) { onChange?(count, 0) }
     }
 
-    /// Records `count` messages given up on (refused by the receiver).
+    /// Records `count` taken messages given up on (refused by the receiver); not counted again
+    /// after `close` settled.
     public func discarded(_ count: Int = 1) {
-        pending.withLock { $0.droppedTotal += count }
-        onChange?(0, count)
+        if pending.withLock({ $0.report(count, delivered: false) }) { onChange?(0, count) }
     }
 
     /// Sleeps up to `seconds` (a backoff), waking early when the queue starts closing.
@@ -134,16 +148,19 @@ public final class PublishQueue<Message: Sendable>: Sendable {
     }
 
     /// Stops taking messages and waits up to `grace` seconds for the publisher thread to
-    /// drain and finish; what is still queued then is dropped and counted.
+    /// drain and finish; what is still queued or in the publisher's hands then is dropped and
+    /// counted, so the counts are final when `close` returns: delivered + dropped = pushed.
     public func close(grace: Double) {
         let deadline = Date().addingTimeInterval(grace)
         pending.withLock { $0.closing = true }
         pending.broadcast()
         let left: Int = pending.withLock(when: \.finished, deadline: deadline) { pending in
-            let left = pending.count
+            let left = pending.count + pending.inFlight
             pending.droppedTotal += left
             pending.messages.removeAll()
             pending.head = 0
+            pending.inFlight = 0
+            pending.settled = true
             return left
         }
         if left > 0 { onChange?(0, left) }
