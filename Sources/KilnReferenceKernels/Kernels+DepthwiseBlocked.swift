@@ -63,7 +63,21 @@ extension ReferenceKernels {
                 for kx in 0..<plan.kw { offsets[ky * plan.kw + kx] = (ky * plan.dh * wp + kx * plan.dw) * lanes * 4 }
             }
             // Zeros around the input (and in unused lanes): the copies below never write there.
-            tile.initialize(repeating: 0, count: tileFloats)
+            // With every block of the chunk whole, only the border and the slack: a large plane's
+            // tile is hundreds of kilobytes, and at 2+ threads each chunk fills its own.
+            if channels % lanes != 0 && range.contains(where: { $0 % blocks == blocks - 1 }) {
+                tile.initialize(repeating: 0, count: tileFloats)
+            } else {
+                let rowFloats = wp * lanes
+                let top = min(hp, plan.padT), bottom = min(hp, plan.padT + rows)
+                let left = min(wp, plan.padL), right = min(wp, plan.padL + cols)
+                tile.initialize(repeating: 0, count: top * rowFloats)
+                (tile + bottom * rowFloats).initialize(repeating: 0, count: tileFloats - bottom * rowFloats)
+                for y in top..<bottom {
+                    (tile + y * rowFloats).initialize(repeating: 0, count: left * lanes)
+                    (tile + y * rowFloats + right * lanes).initialize(repeating: 0, count: (wp - right) * lanes)
+                }
+            }
             for item in range {
                 let image = item / blocks, block = item % blocks, c0 = block * lanes
                 let valid = min(lanes, channels - c0)
