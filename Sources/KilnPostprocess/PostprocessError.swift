@@ -1,15 +1,10 @@
 import KilnCore
 
-/// Model outputs that postprocessing cannot interpret, naming the tensor and what was expected.
-public struct PostprocessError: KilnError {
-    /// What is wrong.
-    public var message: String
-    /// Invalid model for output-shape mismatches; usage for bad options; runtime for sink I/O.
-    public var exitCode: ExitCode
-    /// Creates an error.
-    public init(_ message: String, exitCode: ExitCode = .invalidModel) {
-        self.message = message
-        self.exitCode = exitCode
-    }
-    public var description: String { message }
+/// Model outputs that postprocessing cannot interpret, naming the tensor and what was expected;
+/// also bad options (usage) and sink I/O (runtime failure).
+public typealias PostprocessError = DomainError<PostprocessFailure>
+
+/// The domain of `PostprocessError`: an invalid model unless told otherwise.
+public enum PostprocessFailure: ErrorDomain {
+    public static var defaultExitCode: ExitCode { .invalidModel }
 }
