@@ -51,6 +51,14 @@ final class BoundedQueue<Element: Sendable>: Sendable {
         return pushed
     }
 
+    /// Waits until the queue has room or is closed; returns false once closed.
+    ///
+    /// A queue's only producer calls it before making its next element, so that element is not
+    /// made (a frame decoded or rendered into a pool buffer) only to wait outside a full queue.
+    func waitForRoom() -> Bool {
+        ring.withLock(when: { !$0.isFull || $0.closed }) { !$0.closed }
+    }
+
     /// Appends without waiting; when full, evicts and returns the oldest element.
     func pushDroppingOldest(_ element: Element) -> Element? {
         let (pushed, evicted): (Bool, Element?) = ring.withLock { ring in

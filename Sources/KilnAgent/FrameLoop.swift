@@ -262,6 +262,9 @@ public final class FrameLoop: Sendable {
             if let limit = configuration.maxFrames {
                 guard admitted.add(1, ordering: .relaxed).newValue <= limit else { stop(); break }
             }
+            // A file's next frame is read only once the queue has room for it: one frame buffer
+            // fewer held per stream (a live source's frame replaces the waiting one instead).
+            if !source.isLive, !queue.waitForRoom() { break }
             let frame: Frame
             do {
                 guard let next = try source.next() else { break }
@@ -295,7 +298,11 @@ public final class FrameLoop: Sendable {
         defer { mux.finish(stream: stream) }
         var preprocessor: (any FramePreprocessor)?
         let live = sources[stream].isLive
-        while var frame = queue.pop() {
+        while true {
+            // A file stream takes its next frame once the engine's queue has room for it, so the
+            // frame does not wait there preprocessed, its pixels and input held, while the queue is full.
+            if !live { mux.waitForRoom(stream: stream) }
+            guard var frame = queue.pop() else { break }
             let engine = slot.current.engine
             let spec = engine.preprocess
             if preprocessor?.spec != spec { preprocessor = configuration.makePreprocessor(spec) }

@@ -40,6 +40,15 @@ final class StreamMux<Item: Sendable>: Sendable {
         return evicted
     }
 
+    /// Waits until `stream`'s queue has room or the mux is cancelled.
+    ///
+    /// The stream's only producer calls it before taking its next frame, so a file stream's frame
+    /// is not preprocessed only to wait, buffers held, outside a full queue.
+    func waitForRoom(stream: Int) {
+        let depth = depths[stream]
+        state.wait(until: { $0.queues[stream].count < depth || $0.cancelled })
+    }
+
     /// Marks `stream` as ended: no more pushes come from it.
     func finish(stream: Int) {
         state.withLock { $0.finished[stream] = true }

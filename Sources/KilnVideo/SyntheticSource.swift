@@ -18,7 +18,13 @@ public final class SyntheticSource: FrameSource, Sendable {
     /// The stream name.
     public let stream: String
     private let limit: Int?
-    private let background: [UInt8]
+    /// The background's two row patterns (red ramp and blue checker, green left 0): rows whose
+    /// checker band `y / 32` is even use the first, odd ones the second. A row is its pattern
+    /// with the row's green level or-ed in through `greenMask` (0xFF at each green byte), a
+    /// loop the compiler vectorises, so no full background frame is kept (a 1280×720 one would
+    /// be 2.6 MiB of the demo's resident memory).
+    private let rowPatterns: [[UInt8]]
+    private let greenMask: [UInt8]
     /// Frame buffers given back by the loop, reused for later frames.
     public let framePool = ByteBufferPool(limit: 16)
     private let state = Mutex<(index: Int, closed: Bool, dropped: Int, start: Double?)>((0, false, 0, nil))
@@ -31,16 +37,15 @@ public final class SyntheticSource: FrameSource, Sendable {
         self.framesPerSecond = framesPerSecond
         self.limit = frameLimit
         self.stream = stream
-        var bg = [UInt8](repeating: 0, count: width * height * 3)
-        for y in 0..<height {
+        rowPatterns = (0..<2).map { band in
+            var row = [UInt8](repeating: 0, count: width * 3)
             for x in 0..<width {
-                let i = (y * width + x) * 3
-                bg[i] = UInt8(truncatingIfNeeded: x * 255 / max(1, width - 1))
-                bg[i + 1] = UInt8(truncatingIfNeeded: y * 255 / max(1, height - 1))
-                bg[i + 2] = UInt8(truncatingIfNeeded: ((x / 32 + y / 32) % 2) * 96 + 64)
+                row[x * 3] = UInt8(truncatingIfNeeded: x * 255 / max(1, width - 1))
+                row[x * 3 + 2] = UInt8(truncatingIfNeeded: ((x / 32 + band) % 2) * 96 + 64)
             }
+            return row
         }
-        background = bg
+        greenMask = (0..<width * 3).map { $0 % 3 == 1 ? 0xFF : 0 }
     }
 
     public var description: String {
@@ -93,10 +98,23 @@ public final class SyntheticSource: FrameSource, Sendable {
         state.withLock { $0.closed = true }
     }
 
-    /// The pattern for frame `index`: the background with a white square moving diagonally.
+    /// The pattern for frame `index`: the background (a diagonal gradient over a checker) with a
+    /// white square moving diagonally.
     public func render(_ index: Int) -> [UInt8] {
-        var pixels = framePool.take(count: background.count)
-        pixels.withUnsafeMutableBytes { dst in background.withUnsafeBytes { dst.copyMemory(from: $0) } }
+        let rowBytes = width * 3
+        var pixels = framePool.take(count: rowBytes * height)
+        pixels.withUnsafeMutableBufferPointer { p in
+            guard let base = p.baseAddress else { return }  // an empty frame has no rows
+            greenMask.withUnsafeBufferPointer { mask in
+                for y in 0..<height {
+                    let row = base + y * rowBytes
+                    let green = UInt8(truncatingIfNeeded: y * 255 / max(1, height - 1))
+                    rowPatterns[(y / 32) % 2].withUnsafeBufferPointer { pattern in
+                        for i in 0..<rowBytes { row[i] = pattern[i] | (mask[i] & green) }
+                    }
+                }
+            }
+        }
         let side = max(8, min(width, height) / 6)
         let spanX = max(1, width - side), spanY = max(1, height - side)
         let ox = (index * 7) % (2 * spanX), oy = (index * 5) % (2 * spanY)
