@@ -12,26 +12,13 @@ import Synchronization
 ///
 /// Handing a loop over takes no lock while the helpers spin: the caller fills in the job and
 /// publishes a new generation (release); a spinning helper sees it (acquire), takes iterations
-/// from a shared range and counts itself done on an atomic the caller spins on. The condition
+/// from a shared counter and counts itself done on an atomic the caller spins on. The condition
 /// variable only wakes helpers that went to sleep (`sleepers` > 0).
-///
-/// The caller takes iterations from the front of the range and the helpers from its back, so
-/// each thread's share is contiguous however the loop balances: the caller's the first part,
-/// a helper's the last. Consecutive kernels that split the same axis (a GEMM's output channels,
-/// then a depthwise convolution's) then give a thread mostly what it wrote itself a moment ago,
-/// where one shared counter handed out iterations alternately and each thread read about half
-/// of its share from the other core's cache.
 ///
 /// A helper joins a loop before it takes iterations, and the caller closes the loop once it has
 /// drained it: the caller waits only for the helpers that joined. On a busy machine a helper
 /// may not be scheduled for milliseconds; the caller then does the whole loop itself instead of
 /// waiting for a thread that would find nothing left to do.
-///
-/// An engine about to run a burst of loops (one inference) calls `prepare` first: helpers that
-/// went to sleep since its last run wake and spin while it converts its inputs, so its first
-/// loop (the model's stem convolution) finds them awake instead of paying a wake-up: tens of
-/// microseconds, more in a VM whose idle virtual CPU has to be scheduled again, by which time
-/// the caller has done much of the loop alone.
 // unchecked: the job is published by release/acquire atomics (see above); sleeping uses the NSCondition.
 final class KernelThreadPool: @unchecked Sendable {
     /// The process-wide pool.
@@ -47,20 +34,16 @@ final class KernelThreadPool: @unchecked Sendable {
     private let condition = NSCondition()
     // The current loop: written by the caller before `published` moves on, read by helpers after.
     private var job: ((Int) -> Void)?
+    private var iterations = 0
     // Lock-free: the current loop's generation and helper count (`generation << 16 | helpers`, one
-    // value, so a helper never pairs one loop's generation with another's count), the iterations
-    // not taken yet (`end << 32 | first`), the helpers done with the current loop, the helpers of
-    // the last loop (the others sleep at once) and the helpers asleep on `condition`.
+    // value, so a helper never pairs one loop's generation with another's count), the next
+    // iteration to take, the helpers done with the current loop, the helpers of the last loop (the
+    // others sleep at once) and the helpers asleep on `condition`.
     private let published = Atomic<Int>(0)
-    private let remaining = Atomic<Int>(0)
+    private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
     private let recentParticipants = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
-    // Wake-ups asked for by `prepare` (`count << 16 | helpers`): a sleeping helper with an index
-    // below `helpers` wakes when the count moves on and spins as if it had just run a loop.
-    private let alarm = Atomic<Int>(0)
-    // Times a helper left its sleep for `prepare` (for tests).
-    private let preparedWakeUps = Atomic<Int>(0)
     // The current loop's generation, whether it is closed and how many helpers joined it
     // (`generation << 17 | closed << 16 | joined`).
     private let gate = Atomic<Int>(0)
@@ -82,7 +65,7 @@ final class KernelThreadPool: @unchecked Sendable {
             for i in 0..<count { body(i) }
             return
         }
-        guard count <= Int(Int32.max), entry.try() else {
+        guard entry.try() else {
             withoutActuallyEscaping(body) { escaping in
                 let box = UncheckedSendable(escaping)
                 DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
@@ -92,9 +75,10 @@ final class KernelThreadPool: @unchecked Sendable {
         defer { entry.unlock() }
         withoutActuallyEscaping(body) { escaping in
             job = escaping
+            iterations = count
             recentParticipants.store(helpers, ordering: .relaxed)
             done.store(0, ordering: .relaxed)
-            remaining.store(count << 32, ordering: .relaxed)
+            next.store(0, ordering: .relaxed)
             let generation = published.load(ordering: .relaxed) >> 16 &+ 1
             gate.store(generation << 17, ordering: .relaxed)
             published.store(generation << 16 | helpers, ordering: .sequentiallyConsistent)
@@ -103,7 +87,7 @@ final class KernelThreadPool: @unchecked Sendable {
                 condition.broadcast()
                 condition.unlock()
             }
-            drain(escaping, fromFront: true)
+            drain(escaping, count)
             // Close the loop: a helper that has not joined by now stays out of it.
             var state = gate.load(ordering: .acquiring)
             while true {
@@ -123,73 +107,28 @@ final class KernelThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Wakes up to `threads - 1` helpers that are asleep, so that they spin, ready for the loops
-    /// the caller is about to start (an inference); does nothing when none sleeps.
-    ///
-    /// Only a hint: loops are correct whether or not it was called (`run` wakes sleeping helpers
-    /// itself), it just saves the first loop the wait for a thread waking up. Two engines
-    /// preparing at once may merge into one wake-up, which is harmless.
-    func prepare(threads: Int) {
-        let helpers = min(workers, threads - 1)
-        guard helpers > 0, sleepers.load(ordering: .sequentiallyConsistent) > 0 else { return }
-        let count = alarm.load(ordering: .relaxed) >> 16 &+ 1
-        alarm.store(count << 16 | helpers, ordering: .sequentiallyConsistent)
-        condition.lock()
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Helpers asleep on the condition variable now (for tests).
-    var sleepingHelpers: Int { sleepers.load(ordering: .sequentiallyConsistent) }
-
-    /// How many times a helper left its sleep because `prepare` asked it to (for tests).
-    var wakeUpsForPrepare: Int { preparedWakeUps.load(ordering: .relaxed) }
-
-    /// Takes iterations until none are left: the first one left, or the last.
-    private func drain(_ body: (Int) -> Void, fromFront: Bool) {
-        var state = remaining.load(ordering: .relaxed)
+    /// Takes iterations until none are left.
+    private func drain(_ body: (Int) -> Void, _ count: Int) {
         while true {
-            let first = state & 0xFFFF_FFFF, end = state >> 32
-            if first >= end { return }
-            let desired = fromFront ? state &+ 1 : state &- (1 << 32)
-            let (exchanged, original) = remaining.compareExchange(expected: state, desired: desired, ordering: .relaxed)
-            if !exchanged {
-                state = original
-                continue
-            }
-            body(fromFront ? first : end - 1)
-            state = remaining.load(ordering: .relaxed)
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= count { return }
+            body(i)
         }
     }
 
     private func work(_ index: Int) {
         var seen = 0
-        var alarmSeen = alarm.load(ordering: .relaxed)
-        var woken = false
         while true {
-            // Spin first (see `spinLimit`); only threads that took part in the last loop, or that
-            // `prepare` woke, spin.
-            var spins = woken || index < recentParticipants.load(ordering: .relaxed) ? 0 : Self.spinLimit
-            woken = false
+            // Spin first (see `spinLimit`); only threads that took part in the last loop spin.
+            var spins = index < recentParticipants.load(ordering: .relaxed) ? 0 : Self.spinLimit
             while published.load(ordering: .acquiring) == seen && spins < Self.spinLimit { spins += 1 }
             if published.load(ordering: .sequentiallyConsistent) == seen {
-                // Sleep: announce it first, so a caller publishing (or preparing) from now on broadcasts.
+                // Sleep: announce it first, so a caller publishing from now on broadcasts.
                 sleepers.add(1, ordering: .sequentiallyConsistent)
                 condition.lock()
-                while published.load(ordering: .sequentiallyConsistent) == seen && alarm.load(ordering: .sequentiallyConsistent) == alarmSeen {
-                    condition.wait()
-                }
+                while published.load(ordering: .sequentiallyConsistent) == seen { condition.wait() }
                 condition.unlock()
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
-                let now = alarm.load(ordering: .relaxed)
-                if now != alarmSeen && published.load(ordering: .acquiring) == seen {
-                    // Woken by `prepare`: spin for the loops to come, if this helper is one it asked for.
-                    alarmSeen = now
-                    woken = index < now & 0xFFFF
-                    if woken { preparedWakeUps.add(1, ordering: .relaxed) }
-                    continue
-                }
-                alarmSeen = now
             }
             seen = published.load(ordering: .acquiring)
             // A participant of this generation: the caller waits for it before the next one.
@@ -214,6 +153,6 @@ final class KernelThreadPool: @unchecked Sendable {
     /// this frame's reference is gone when it returns, before the helper counts itself done.
     @inline(never)
     private func runJob() {
-        if let body = job { drain(body, fromFront: false) }
+        if let body = job { drain(body, iterations) }
     }
 }

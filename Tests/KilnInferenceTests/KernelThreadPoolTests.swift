@@ -61,44 +61,4 @@ struct KernelThreadPoolTests {
         }
         #expect(ran.withLock { $0.count } == 2, "both iterations ran on one thread (\(ran.withLock { $0 })): the sleeping helper was not woken")
     }
-
-    @Test("the caller takes iterations from the front and helpers from the back, so each thread's share is contiguous")
-    func callerTakesTheFrontAndHelpersTheBack() {
-        let pool = KernelThreadPool(workers: 1)
-        let caller = UInt(pthread_self())
-        for round in 0..<20 {
-            let owners = Mutex([UInt](repeating: 0, count: 48))
-            pool.run(48, threads: 2) { i in
-                usleep(200)  // long enough for the helper to join and take some
-                owners.withLock { $0[i] = UInt(pthread_self()) }
-            }
-            let seen = owners.withLock { $0 }
-            // The caller's iterations are a prefix (the first one among them), the helper's the rest.
-            let split = seen.firstIndex { $0 != caller } ?? seen.count
-            if seen[..<split].contains(where: { $0 != caller }) || seen[split...].contains(caller) || seen.contains(0) {
-                Issue.record("round \(round): iterations by thread \(seen.map { $0 == caller ? "c" : "h" }.joined())")
-                return
-            }
-        }
-    }
-
-    @Test("prepare wakes a sleeping helper so that it spins for the loops to come; with one thread it wakes none")
-    func prepareWakesSleepingHelpers() {
-        let pool = KernelThreadPool(workers: 1)
-        #expect(Self.visits(pool, 4, threads: 2) == [1, 1, 1, 1])
-        usleep(300_000)  // the helper stops spinning and sleeps
-        #expect(pool.sleepingHelpers == 1)
-        pool.prepare(threads: 1)
-        usleep(50_000)
-        #expect(pool.wakeUpsForPrepare == 0, "prepare(threads: 1) woke a helper")
-        pool.prepare(threads: 2)
-        var waited = 0
-        while pool.wakeUpsForPrepare == 0 && waited < 2000 {
-            usleep(1000)
-            waited += 1
-        }
-        #expect(pool.wakeUpsForPrepare == 1, "the sleeping helper was not woken by prepare")
-        // Loops still run every iteration once after a prepare.
-        #expect(Self.visits(pool, 9, threads: 2) == Array(repeating: 1, count: 9))
-    }
 }
