@@ -344,23 +344,25 @@ public actor RolloutController: Service {
     private func refuse(_ digest: Digest, kind: RefusalKind, reason: String) {
         state.refuse(digest, kind: kind, reason: reason)
         Log.warning("rollout: refused \(digest): \(reason); keeps serving \(state.active?.digest.description ?? "the current model")")
-        save()
-        onTransition?(state)
+        save(notify: true)
     }
 
     private func transition(_ phase: RolloutPhase, _ digest: Digest?, _ detail: String) {
         state.record(phase, digest: digest, detail: detail)
         Log.notice("rollout: \(phase.rawValue) \(digest?.short ?? ""): \(detail)")
-        save()
-        onTransition?(state)
+        save(notify: true)
     }
 
-    private func save() {
+    /// Persists the state, tells `onTransition` when `notify` (metrics, status), and only then
+    /// publishes the snapshot: whoever reads a phase from the snapshot finds it on disk and in
+    /// the metrics already.
+    private func save(notify: Bool = false) {
         let snapshot = state
-        snapshotBox.withLock { $0 = snapshot }
         do { try stateStore.save(snapshot) } catch {
             Log.error("rollout: cannot save state to \(stateStore.path): \(error)")
         }
+        if notify { onTransition?(snapshot) }
+        snapshotBox.withLock { $0 = snapshot }
     }
 }
 
