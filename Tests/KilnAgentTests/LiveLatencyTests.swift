@@ -2,7 +2,7 @@ import Foundation
 import KilnTestSupport
 import Testing
 
-/// A live camera stand-in (ffmpeg `-re` pacing real video at 10 fps into a `live:` pipe) served by
+/// A live camera stand-in (ffmpeg `-re` pacing real video at 20 fps into a `live:` pipe) served by
 /// a real model slower than the frame interval (PP-OCRv4 det, reference backend, one thread): the
 /// loop must take the newest frame after each engine call, not work through a backlog, and count
 /// the frames it skipped as `stale`; a file source never drops. (The latency bound itself is a
@@ -29,17 +29,19 @@ import Testing
 
     @Test func aLiveSourceServesTheNewestFrameAndCountsTheSkippedOnesStale() throws {
         guard let video = try TestEnvironment.dataFile("video/bikes.mp4") else { return }
-        let camera = "ffmpeg -v error -re -stream_loop -1 -i \(video.path) -vf fps=10,scale=640:640 -f rawvideo -pix_fmt rgb24 -"
+        // 20 fps (a 50 ms interval): PP-OCRv4 det at 640x640 on one thread takes about 100 ms on a
+        // quiet 2-core machine (98 ms on one), so the model is reliably the slower side.
+        let camera = "ffmpeg -v error -re -stream_loop -1 -i \(video.path) -vf fps=20,scale=640:640 -f rawvideo -pix_fmt rgb24 -"
         guard let report = try Self.run("cam0=pipe:640x640:live:\(camera)", side: 640, extra: ["--duration", "8s"]) else { return }
         let served = try #require(report["frames"] as? Int)
         let byReason = try #require(report["dropped_by_reason"] as? [String: Int], "\(report)")
         let infer = try #require(Self.p50(report, "infer")), queue = try #require(Self.p50(report, "queue"))
         let endToEnd = try #require(Self.p50(report, "end_to_end"))
-        #expect(infer > 100, "the model must be slower than the 100 ms frame interval for this test to mean anything: \(report)")
+        #expect(infer > 50, "the model must be slower than the 50 ms frame interval for this test to mean anything: \(report)")
         #expect(served >= 3)
         // Every frame the busy model could not take is stale, and nothing else is dropped.
         #expect(byReason.keys.sorted() == ["stale"], "\(report)")
-        #expect(byReason["stale", default: 0] > 0, "at 10 fps a model over 100 ms cannot take every frame: \(report)")
+        #expect(byReason["stale", default: 0] > 0, "at 20 fps a model over 50 ms cannot take every frame: \(report)")
         // The per-stream counts agree with the totals.
         let stream = try #require((report["streams"] as? [String: Any])?["cam0"] as? [String: Any])
         #expect(stream["dropped"] as? Int == report["dropped"] as? Int)
@@ -48,10 +50,10 @@ import Testing
         // in the queues; the newest frame waits at most about one frame interval.
         #expect(queue < infer, "queue wait p50 \(queue) ms vs infer p50 \(infer) ms: frames are served from a backlog")
         #expect(endToEnd >= infer)
-        // Every frame the camera produced was served or counted: 10 a second for the 8 s run,
+        // Every frame the camera produced was served or counted: 20 a second for the 8 s run,
         // plus those produced while the engine was being built (counted stale too).
         let accounted = served + byReason["stale", default: 0]
-        #expect(accounted >= 60 && accounted <= 160, "\(report)")
+        #expect(accounted >= 120 && accounted <= 320, "\(report)")
     }
 
     @Test func aFileSourceNeverDropsBehindASlowModel() throws {
